@@ -1,0 +1,12 @@
+//! myna-hil's harness: reads profile (and later scenario) files, talks to cards through the
+//! card channel (in process or PC/SC), keeps real cards safe, and runs the checks. The
+//! binaries `myna-hil` and `myna-vicc` are thin shells over this library.
+
+pub mod card_channel;
+pub mod conformance;
+pub mod guard;
+pub mod inprocess_channel;
+pub mod pcsc_driver;
+pub mod profile_file;
+pub mod trace;
+pub mod yaml;

@@ -1,0 +1,9 @@
+//! Reports: the result model the harness fills in, and the files CI reads.
+//!
+//! Only this crate knows JUnit (through quick-junit, the writer cargo-nextest uses; the
+//! `junit-report` crate was measured writing invalid XML for output with ANSI colour codes).
+
+pub mod junit;
+pub mod verdict;
+
+pub use verdict::{CaseResult, Measurement, Verdict};

@@ -1,0 +1,68 @@
+//! The one interface through which the harness talks to any card: the emulator in process,
+//! or any card in any PC/SC reader ([`crate::pcsc_driver`]). The same checks run over both.
+
+use card_emulator::StatusWord;
+use std::time::Duration;
+
+/// A response APDU with the time it took.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// Data and the two status bytes (always at least 2 bytes long).
+    pub bytes: Vec<u8>,
+    pub elapsed: Duration,
+}
+
+impl Response {
+    pub fn sw(&self) -> StatusWord {
+        StatusWord::of_response(&self.bytes).unwrap_or(StatusWord::Unknown)
+    }
+
+    pub fn data(&self) -> &[u8] {
+        &self.bytes[..self.bytes.len().saturating_sub(2)]
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelError {
+    #[error("no response within {0:?}")]
+    Timeout(Duration),
+    #[error("response of {0} byte(s) is shorter than a status word: the card dropped mid-response")]
+    ShortResponse(usize),
+    #[error("the card was removed")]
+    Removed,
+    #[error("reader: {0}")]
+    Reader(String),
+    #[error("refused to protect a real card: {0}")]
+    Refused(String),
+}
+
+/// A card the harness can send APDUs to.
+pub trait CardChannel: Send {
+    /// Sends one command APDU and waits at most the channel's deadline for the answer.
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Response, ChannelError>;
+    /// Resets the card (cold, with unpower) so the next case starts from a fresh session.
+    fn reset(&mut self) -> Result<(), ChannelError>;
+    /// The reader or channel, for reports ("in-process", "Virtual PCD 00 00").
+    fn describe(&self) -> String;
+}
+
+impl<C: CardChannel + ?Sized> CardChannel for Box<C> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Response, ChannelError> {
+        (**self).transmit(apdu)
+    }
+    fn reset(&mut self) -> Result<(), ChannelError> {
+        (**self).reset()
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
+/// Wraps a raw response, rejecting one too short to hold a status word (PLATFORM.md: a card
+/// that drops mid-APDU makes pcsc-lite return `Ok` with an empty response).
+pub fn checked_response(bytes: Vec<u8>, elapsed: Duration) -> Result<Response, ChannelError> {
+    if bytes.len() < 2 {
+        return Err(ChannelError::ShortResponse(bytes.len()));
+    }
+    Ok(Response { bytes, elapsed })
+}

@@ -1,0 +1,538 @@
+//! Card conformance checks at APDU level (DOMAIN.md): each check sends commands through a
+//! [`CardChannel`] and compares status words and data with what the card's profile says.
+//! The same checks run on the emulator in process, through pcscd + vpcd, and on a vendor's
+//! card in a real reader (where the PIN-spending checks are refused by the guard).
+
+use crate::card_channel::{CardChannel, ChannelError, Response};
+use card_emulator::card::{AID_JPKI, AID_SURFACE, AID_TEXT_SUPPORT};
+use card_emulator::profile::{CardKind, CardProfile, TokenKind};
+use card_emulator::StatusWord;
+use openssl::hash::MessageDigest;
+use openssl::x509::X509;
+
+/// Why a check did not pass.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// The card answered wrongly.
+    Fail(String),
+    /// The check does not apply to this card, or the guard refused it.
+    Skip(String),
+    /// The channel broke (timeout, removal, reader error).
+    Error(String),
+}
+
+impl From<ChannelError> for Problem {
+    fn from(e: ChannelError) -> Self {
+        match e {
+            ChannelError::Refused(why) => Problem::Skip(format!("refused: {why}")),
+            other => Problem::Error(other.to_string()),
+        }
+    }
+}
+
+pub type Outcome = Result<(), Problem>;
+
+/// What a check can use.
+pub struct Ctx<'a> {
+    pub channel: &'a mut dyn CardChannel,
+    pub profile: &'a CardProfile,
+}
+
+/// One named check.
+pub struct Check {
+    pub name: &'static str,
+    /// Spends PIN tries or changes a PIN: run last, refused on real cards by the guard.
+    pub destructive: bool,
+    pub run: fn(&mut Ctx<'_>) -> Outcome,
+}
+
+/// Every check, in the order they run; the destructive ones come last because they leave
+/// the card changed (a blocked PIN stays blocked).
+pub fn all_checks() -> Vec<Check> {
+    let check = |name, run| Check {
+        name,
+        destructive: false,
+        run,
+    };
+    let destructive = |name, run| Check {
+        name,
+        destructive: true,
+        run,
+    };
+    vec![
+        check("select_jpki_ap", select_jpki_ap),
+        check("select_master_file_is_not_supported", select_master_file),
+        check("select_unknown_aid", select_unknown_aid),
+        check("select_text_support_and_surface_aps", select_other_aps),
+        check("token_info", token_info),
+        check("authentication_certificate", authentication_certificate),
+        check("ca_certificate_readable_without_pin", ca_certificate),
+        check("signature_certificate_needs_password", signature_certificate_locked),
+        check("empty_verify_reports_tries_left", empty_verify),
+        check("read_binary_past_end", read_past_end),
+        check("wrong_p1_p2", wrong_p1p2),
+        check("wrong_length", wrong_length),
+        check("unknown_instruction", unknown_instruction),
+        check("get_challenge", get_challenge),
+        check("sign_needs_verified_pin", sign_needs_pin),
+        destructive("authentication_pin_verify_and_sign", verify_and_sign),
+        destructive("select_clears_verified_state", select_clears_verified),
+        destructive("text_support_my_number", text_support_my_number),
+        destructive("surface_record_with_code_b", surface_record),
+        destructive("wrong_pin_counts_down_and_success_resets", wrong_pin_then_right),
+        destructive("change_reference_data", change_reference_data),
+        destructive("pin_blocks_after_three_wrong", pin_blocks),
+    ]
+}
+
+// --- helpers -------------------------------------------------------------------------------
+
+fn send(ctx: &mut Ctx<'_>, apdu: &[u8]) -> Result<Response, Problem> {
+    Ok(ctx.channel.transmit(apdu)?)
+}
+
+fn expect(r: &Response, sw: StatusWord, what: &str) -> Outcome {
+    if r.sw() == sw {
+        Ok(())
+    } else {
+        Err(Problem::Fail(format!("{what}: expected SW {sw}, got {}", r.sw())))
+    }
+}
+
+fn select_aid(ctx: &mut Ctx<'_>, aid: &[u8]) -> Result<Response, Problem> {
+    let mut apdu = vec![0x00, 0xA4, 0x04, 0x0C, aid.len() as u8];
+    apdu.extend_from_slice(aid);
+    send(ctx, &apdu)
+}
+
+fn select_ef(ctx: &mut Ctx<'_>, fid: u16) -> Result<Response, Problem> {
+    let [hi, lo] = fid.to_be_bytes();
+    send(ctx, &[0x00, 0xA4, 0x02, 0x0C, 0x02, hi, lo])
+}
+
+/// SELECT the application and the EF, both expected to succeed.
+fn open(ctx: &mut Ctx<'_>, aid: &[u8], fid: u16) -> Outcome {
+    expect(&select_aid(ctx, aid)?, StatusWord::Ok, "SELECT application")?;
+    expect(&select_ef(ctx, fid)?, StatusWord::Ok, &format!("SELECT EF {fid:04X}"))
+}
+
+fn verify(ctx: &mut Ctx<'_>, value: &[u8]) -> Result<Response, Problem> {
+    let mut apdu = vec![0x00, 0x20, 0x00, 0x80];
+    if !value.is_empty() {
+        apdu.push(value.len() as u8);
+        apdu.extend_from_slice(value);
+    }
+    send(ctx, &apdu)
+}
+
+/// Reads a whole EF that starts with a BER-TLV header, in 256-byte chunks as OpenSC does.
+fn read_tlv_file(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, Problem> {
+    let head = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x08])?;
+    expect(&head, StatusWord::Ok, "READ BINARY header")?;
+    let Some((_, header_len, value_len)) = card_emulator::tlv::read_header(head.data()) else {
+        return Err(Problem::Fail("the EF does not start with a TLV header".into()));
+    };
+    let total = header_len + value_len;
+    let mut out = Vec::with_capacity(total);
+    while out.len() < total {
+        let offset = out.len();
+        if offset > 0x7FFF {
+            return Err(Problem::Fail("EF longer than a 15-bit offset reaches".into()));
+        }
+        let chunk = (total - offset).min(256);
+        let le = if chunk == 256 { 0 } else { chunk as u8 };
+        let r = send(ctx, &[0x00, 0xB0, (offset >> 8) as u8, offset as u8, le])?;
+        expect(&r, StatusWord::Ok, &format!("READ BINARY at {offset}"))?;
+        if r.data().is_empty() {
+            return Err(Problem::Fail(format!("READ BINARY at {offset} returned no data")));
+        }
+        out.extend_from_slice(r.data());
+    }
+    Ok(out)
+}
+
+fn is_phone(ctx: &Ctx<'_>) -> bool {
+    ctx.profile.token == TokenKind::Smartphone
+}
+
+fn auth_pin(ctx: &Ctx<'_>) -> Result<Vec<u8>, Problem> {
+    match &ctx.profile.auth_pin {
+        Some(p) if p.tries_left > 0 => Ok(p.value.expose().as_bytes().to_vec()),
+        Some(_) => Err(Problem::Skip("the authentication PIN is blocked on this card".into())),
+        None => Err(Problem::Skip("this card has no authentication PIN".into())),
+    }
+}
+
+fn sha256_digest_info(message: &[u8]) -> Vec<u8> {
+    const PREFIX: [u8; 19] = [
+        0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+        0x05, 0x00, 0x04, 0x20,
+    ];
+    let mut out = PREFIX.to_vec();
+    out.extend(openssl::sha::sha256(message));
+    out
+}
+
+fn sign_apdu(digest_info: &[u8]) -> Vec<u8> {
+    let mut apdu = vec![0x80, 0x2A, 0x00, 0x80, digest_info.len() as u8];
+    apdu.extend_from_slice(digest_info);
+    apdu.push(0x00);
+    apdu
+}
+
+// --- the checks -------------------------------------------------------------------------------
+
+fn select_jpki_ap(ctx: &mut Ctx<'_>) -> Outcome {
+    expect(&select_aid(ctx, &AID_JPKI)?, StatusWord::Ok, "SELECT JPKI-AP")
+}
+
+fn select_master_file(ctx: &mut Ctx<'_>) -> Outcome {
+    let r = send(ctx, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00])?;
+    expect(&r, StatusWord::FileNotFound, "SELECT 3F00")
+}
+
+fn select_unknown_aid(ctx: &mut Ctx<'_>) -> Outcome {
+    // The PIV AID, one of those OpenSC's other drivers probe.
+    let piv = [0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00];
+    expect(&select_aid(ctx, &piv)?, StatusWord::FileNotFound, "SELECT unknown AID")
+}
+
+fn select_other_aps(ctx: &mut Ctx<'_>) -> Outcome {
+    let sw = if is_phone(ctx) {
+        StatusWord::FileNotFound
+    } else {
+        StatusWord::Ok
+    };
+    expect(&select_aid(ctx, &AID_TEXT_SUPPORT)?, sw, "SELECT 券面事項入力補助AP")?;
+    expect(&select_aid(ctx, &AID_SURFACE)?, sw, "SELECT 券面事項確認AP")
+}
+
+fn token_info(ctx: &mut Ctx<'_>) -> Outcome {
+    open(ctx, &AID_JPKI, 0x0006)?;
+    let r = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x20])?;
+    expect(&r, StatusWord::Ok, "READ BINARY 0006")?;
+    let expected: &[u8] = if is_phone(ctx) {
+        b"JPKIAPGPSETOKEN"
+    } else {
+        b"JPKIAPICCTOKEN2"
+    };
+    if r.data().starts_with(expected) {
+        Ok(())
+    } else {
+        Err(Problem::Fail(format!(
+            "token info is {:?}, expected {:?}",
+            String::from_utf8_lossy(r.data()).trim_end(),
+            String::from_utf8_lossy(expected)
+        )))
+    }
+}
+
+fn authentication_certificate(ctx: &mut Ctx<'_>) -> Outcome {
+    if is_phone(ctx) {
+        // On a phone the certificate needs the PIN first.
+        open(ctx, &AID_JPKI, 0x000A)?;
+        let r = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x04])?;
+        return expect(&r, StatusWord::SecurityNotSatisfied, "READ 000A before the PIN");
+    }
+    open(ctx, &AID_JPKI, 0x000A)?;
+    let der = read_tlv_file(ctx)?;
+    let cert = X509::from_der(&der)
+        .map_err(|e| Problem::Fail(format!("not an X.509 certificate: {e}")))?;
+    let serial = cert
+        .serial_number()
+        .to_bn()
+        .and_then(|bn| bn.to_dec_str().map(|s| s.to_string()))
+        .map_err(|e| Problem::Fail(e.to_string()))?;
+    let expected = ctx.profile.auth_certificate.serial.to_string();
+    if serial == expected {
+        Ok(())
+    } else {
+        Err(Problem::Fail(format!("serial {serial}, profile says {expected}")))
+    }
+}
+
+fn ca_certificate(ctx: &mut Ctx<'_>) -> Outcome {
+    open(ctx, &AID_JPKI, 0x000B)?;
+    let der = read_tlv_file(ctx)?;
+    X509::from_der(&der)
+        .map(|_| ())
+        .map_err(|e| Problem::Fail(format!("CA certificate does not parse: {e}")))
+}
+
+fn signature_certificate_locked(ctx: &mut Ctx<'_>) -> Outcome {
+    expect(&select_aid(ctx, &AID_JPKI)?, StatusWord::Ok, "SELECT JPKI-AP")?;
+    let r = select_ef(ctx, 0x0001)?;
+    if ctx.profile.kind == CardKind::FaceAuthentication {
+        return expect(&r, StatusWord::FileNotFound, "SELECT 0001 on a face-authentication card");
+    }
+    expect(&r, StatusWord::Ok, "SELECT 0001")?;
+    let r = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x04])?;
+    expect(&r, StatusWord::SecurityNotSatisfied, "READ 0001 without the password")
+}
+
+fn empty_verify(ctx: &mut Ctx<'_>) -> Outcome {
+    open(ctx, &AID_JPKI, 0x0018)?;
+    let tries = ctx.profile.auth_pin.as_ref().map_or(0, |p| p.tries_left);
+    expect(&verify(ctx, &[])?, StatusWord::TriesLeft(tries), "empty VERIFY on 0018")
+}
+
+fn read_past_end(ctx: &mut Ctx<'_>) -> Outcome {
+    open(ctx, &AID_JPKI, 0x0006)?;
+    let r = send(ctx, &[0x00, 0xB0, 0x7F, 0x00, 0x01])?;
+    expect(&r, StatusWord::WrongOffset, "READ BINARY at offset 7F00")
+}
+
+fn wrong_p1p2(ctx: &mut Ctx<'_>) -> Outcome {
+    let mut apdu = vec![0x00, 0xA4, 0x05, 0x0C, AID_JPKI.len() as u8];
+    apdu.extend_from_slice(&AID_JPKI);
+    expect(&send(ctx, &apdu)?, StatusWord::WrongP1P2, "SELECT with P1 05")
+}
+
+fn wrong_length(ctx: &mut Ctx<'_>) -> Outcome {
+    expect(&select_aid(ctx, &AID_JPKI)?, StatusWord::Ok, "SELECT JPKI-AP")?;
+    let r = send(ctx, &[0x00, 0xA4, 0x02, 0x0C, 0x03, 0x00, 0x0A, 0x00])?;
+    expect(&r, StatusWord::WrongLength, "SELECT EF with a 3-byte FID")
+}
+
+fn unknown_instruction(ctx: &mut Ctx<'_>) -> Outcome {
+    expect(&send(ctx, &[0x00, 0x50, 0x00, 0x00])?, StatusWord::InsNotSupported, "INS 50")
+}
+
+fn get_challenge(ctx: &mut Ctx<'_>) -> Outcome {
+    let a = send(ctx, &[0x00, 0x84, 0x00, 0x00, 0x08])?;
+    expect(&a, StatusWord::Ok, "GET CHALLENGE")?;
+    let b = send(ctx, &[0x00, 0x84, 0x00, 0x00, 0x08])?;
+    if a.data().len() != 8 {
+        return Err(Problem::Fail(format!("{} challenge bytes, asked for 8", a.data().len())));
+    }
+    if a.data() == b.data() {
+        return Err(Problem::Fail("two challenges in a row are equal".into()));
+    }
+    Ok(())
+}
+
+fn sign_needs_pin(ctx: &mut Ctx<'_>) -> Outcome {
+    open(ctx, &AID_JPKI, 0x0017)?;
+    let r = send(ctx, &sign_apdu(&sha256_digest_info(b"myna-hil")))?;
+    expect(&r, StatusWord::SecurityNotSatisfied, "sign without VERIFY")
+}
+
+fn verify_and_sign(ctx: &mut Ctx<'_>) -> Outcome {
+    let pin = auth_pin(ctx)?;
+    open(ctx, &AID_JPKI, 0x0018)?;
+    expect(&verify(ctx, &pin)?, StatusWord::Ok, "VERIFY the authentication PIN")?;
+    // No SELECT of the AP from here on: it would clear the verified PIN.
+    expect(&select_ef(ctx, 0x000A)?, StatusWord::Ok, "SELECT 000A")?;
+    let der = read_tlv_file(ctx)?;
+    let cert = X509::from_der(&der)
+        .map_err(|e| Problem::Fail(format!("not an X.509 certificate: {e}")))?;
+    expect(&select_ef(ctx, 0x0017)?, StatusWord::Ok, "SELECT 0017")?;
+    let message = b"myna-hil conformance challenge";
+    let r = send(ctx, &sign_apdu(&sha256_digest_info(message)))?;
+    expect(&r, StatusWord::Ok, "sign with the authentication key")?;
+    let key = cert.public_key().map_err(|e| Problem::Fail(e.to_string()))?;
+    let mut verifier = openssl::sign::Verifier::new(MessageDigest::sha256(), &key)
+        .map_err(|e| Problem::Error(e.to_string()))?;
+    match verifier.verify_oneshot(r.data(), message) {
+        Ok(true) => Ok(()),
+        _ => Err(Problem::Fail(
+            "the signature does not verify with the certificate's key".into(),
+        )),
+    }
+}
+
+fn select_clears_verified(ctx: &mut Ctx<'_>) -> Outcome {
+    let pin = auth_pin(ctx)?;
+    open(ctx, &AID_JPKI, 0x0018)?;
+    expect(&verify(ctx, &pin)?, StatusWord::Ok, "VERIFY")?;
+    open(ctx, &AID_JPKI, 0x0017)?;
+    let r = send(ctx, &sign_apdu(&sha256_digest_info(b"x")))?;
+    expect(&r, StatusWord::SecurityNotSatisfied, "sign after selecting the AP again")
+}
+
+fn text_support_my_number(ctx: &mut Ctx<'_>) -> Outcome {
+    if is_phone(ctx) {
+        return Err(Problem::Skip("a smartphone token has no 券面事項入力補助AP".into()));
+    }
+    let pin = match &ctx.profile.text_pin {
+        Some(p) if p.tries_left > 0 => p.value.expose().as_bytes().to_vec(),
+        _ => return Err(Problem::Skip("no usable text-support PIN on this card".into())),
+    };
+    open(ctx, &AID_TEXT_SUPPORT, 0x0011)?;
+    expect(&verify(ctx, &pin)?, StatusWord::Ok, "VERIFY the text-support PIN")?;
+    expect(&select_ef(ctx, 0x0001)?, StatusWord::Ok, "SELECT 0001")?;
+    let r = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x11])?;
+    expect(&r, StatusWord::Ok, "READ 個人番号")?;
+    let number = r.data().get(3..15).unwrap_or_default();
+    if number == ctx.profile.holder.my_number.as_bytes() {
+        Ok(())
+    } else {
+        Err(Problem::Fail("the 個人番号 on the card differs from the profile".into()))
+    }
+}
+
+fn surface_record(ctx: &mut Ctx<'_>) -> Outcome {
+    if is_phone(ctx) {
+        return Err(Problem::Skip("a smartphone token has no 券面事項確認AP".into()));
+    }
+    let p = ctx.profile;
+    let code_b = card_emulator::records::surface_code_b(
+        p.holder.birth_date,
+        p.card_expiry_year,
+        p.security_code.expose(),
+    );
+    open(ctx, &AID_SURFACE, 0x0002)?;
+    let r = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x04])?;
+    expect(&r, StatusWord::SecurityNotSatisfied, "READ the surface before 照合番号B")?;
+    expect(&select_ef(ctx, 0x0012)?, StatusWord::Ok, "SELECT 0012")?;
+    expect(&verify(ctx, code_b.as_bytes())?, StatusWord::Ok, "VERIFY 照合番号B")?;
+    expect(&select_ef(ctx, 0x0002)?, StatusWord::Ok, "SELECT 0002")?;
+    let record = read_tlv_file(ctx)?;
+    let fields = card_emulator::tlv::read_header(&record)
+        .and_then(|(tag, header, len)| {
+            (tag == [0xFF, 0x20]).then_some(())?;
+            card_emulator::tlv::parse_all(record.get(header..header + len)?)
+        })
+        .ok_or_else(|| Problem::Fail("the surface record is not FF20 TLVs".into()))?;
+    let tags: Vec<String> = fields.iter().map(|(t, _)| hex::encode_upper(t)).collect();
+    let expected = [
+        "DF21", "DF22", "DF23", "DF24", "DF25", "DF26", "DF27", "DF28", "DF29", "DF2A",
+    ];
+    if tags != expected {
+        return Err(Problem::Fail(format!("surface record tags {tags:?}")));
+    }
+    let photo = fields[6].1;
+    match (&p.photo_jp2, photo) {
+        (Some(jp2), on_card) if jp2.as_slice() != on_card => {
+            Err(Problem::Fail("DF27 differs from the profile's photo".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn wrong_pin_then_right(ctx: &mut Ctx<'_>) -> Outcome {
+    let pin = auth_pin(ctx)?;
+    let tries = ctx.profile.auth_pin.as_ref().map_or(0, |p| p.tries_left);
+    if tries < 2 {
+        return Err(Problem::Skip("fewer than 2 tries left: one wrong PIN would block".into()));
+    }
+    let wrong = if pin == b"0000" { b"9999" } else { b"0000" };
+    open(ctx, &AID_JPKI, 0x0018)?;
+    expect(&verify(ctx, wrong)?, StatusWord::TriesLeft(tries - 1), "wrong PIN")?;
+    expect(&verify(ctx, &[])?, StatusWord::TriesLeft(tries - 1), "empty VERIFY")?;
+    expect(&verify(ctx, &pin)?, StatusWord::Ok, "right PIN")?;
+    expect(&verify(ctx, &[])?, StatusWord::TriesLeft(3), "tries after a success")
+}
+
+fn change_reference_data(ctx: &mut Ctx<'_>) -> Outcome {
+    let pin = auth_pin(ctx)?;
+    let new = if pin == b"4321" { b"1234" } else { b"4321" };
+    let change = |value: &[u8]| {
+        let mut apdu = vec![0x00, 0x24, 0x01, 0x80, value.len() as u8];
+        apdu.extend_from_slice(value);
+        apdu
+    };
+    open(ctx, &AID_JPKI, 0x0018)?;
+    let r = send(ctx, &change(new))?;
+    expect(&r, StatusWord::SecurityNotSatisfied, "CHANGE REFERENCE DATA before VERIFY")?;
+    expect(&verify(ctx, &pin)?, StatusWord::Ok, "VERIFY")?;
+    expect(&send(ctx, &change(new))?, StatusWord::Ok, "CHANGE REFERENCE DATA")?;
+    expect(&verify(ctx, new)?, StatusWord::Ok, "VERIFY the new PIN")?;
+    // Put the old PIN back so later checks and cases see the profile's value.
+    expect(&send(ctx, &change(&pin))?, StatusWord::Ok, "CHANGE back")
+}
+
+fn pin_blocks(ctx: &mut Ctx<'_>) -> Outcome {
+    let pin = match &ctx.profile.auth_pin {
+        Some(p) => p.value.expose().as_bytes().to_vec(),
+        None => {
+            // A face-authentication card answers as a blocked PIN.
+            open(ctx, &AID_JPKI, 0x0018)?;
+            expect(&verify(ctx, &[])?, StatusWord::TriesLeft(0), "empty VERIFY, no PIN set")?;
+            return expect(
+                &verify(ctx, b"1234")?,
+                StatusWord::ReferenceDataBlocked,
+                "VERIFY with no PIN set",
+            );
+        }
+    };
+    let wrong = if pin == b"0000" { b"9999" } else { b"0000" };
+    open(ctx, &AID_JPKI, 0x0018)?;
+    let mut tries = ctx.profile.auth_pin.as_ref().map_or(0, |p| p.tries_left);
+    while tries > 0 {
+        tries -= 1;
+        expect(&verify(ctx, wrong)?, StatusWord::TriesLeft(tries), "wrong PIN")?;
+    }
+    expect(&verify(ctx, &pin)?, StatusWord::ReferenceDataBlocked, "right PIN once blocked")?;
+    expect(&verify(ctx, wrong)?, StatusWord::ReferenceDataBlocked, "wrong PIN once blocked")?;
+    expect(&verify(ctx, &[])?, StatusWord::TriesLeft(0), "empty VERIFY once blocked")
+}
+
+// --- running ------------------------------------------------------------------------------------
+
+use crate::guard::{CardIdentity, GuardedChannel};
+use reports::{CaseResult, Measurement, Verdict};
+use std::time::Instant;
+
+/// Runs every check on the card behind `channel`, resetting the card before each, and
+/// returns one result per check. `group` names the card in reports (e.g. `conformance.valid`).
+pub fn run_all<C: CardChannel>(
+    channel: &mut GuardedChannel<C>,
+    profile: &CardProfile,
+    group: &str,
+    mut on_result: impl FnMut(&CaseResult),
+) -> Vec<CaseResult> {
+    let mut results = Vec::new();
+    for check in all_checks() {
+        let start = Instant::now();
+        let outcome = match channel.reset() {
+            Ok(()) => (check.run)(&mut Ctx {
+                channel: &mut *channel,
+                profile,
+            }),
+            Err(e) => Err(Problem::Error(format!("reset before the check failed: {e}"))),
+        };
+        let trace = channel.take_trace();
+        let (verdict, reason) = match outcome {
+            Ok(()) => (Verdict::Pass, None),
+            Err(Problem::Fail(why)) => (Verdict::Fail, Some(why)),
+            Err(Problem::Skip(why)) => (Verdict::Skip, Some(why)),
+            Err(Problem::Error(why)) => (Verdict::Error, Some(why)),
+        };
+        let apdu_ms: Vec<f64> = trace
+            .entries
+            .iter()
+            .filter(|e| e.sw.is_some())
+            .map(|e| e.elapsed.as_secs_f64() * 1e3)
+            .collect();
+        let mut measurements = vec![Measurement {
+            name: "apdus".into(),
+            value: apdu_ms.len() as f64,
+            unit: "count",
+        }];
+        if let Some(max) = apdu_ms.iter().copied().reduce(f64::max) {
+            measurements.push(Measurement {
+                name: "apdu_max".into(),
+                value: (max * 1000.0).round() / 1000.0,
+                unit: "ms",
+            });
+        }
+        let identity = match channel.identity() {
+            CardIdentity::Emulator => "emulator attached in this run",
+            CardIdentity::Real => "real card (not this run's emulator)",
+        };
+        let result = CaseResult {
+            id: format!("{group}.{}", check.name),
+            group: group.to_owned(),
+            name: check.name.to_owned(),
+            verdict,
+            reason,
+            duration: start.elapsed(),
+            measurements,
+            evidence: format!("card: {} via {}\n{trace}", identity, channel.describe()),
+        };
+        on_result(&result);
+        results.push(result);
+    }
+    results
+}

@@ -1,0 +1,225 @@
+//! The PC/SC host driver: any card in any reader through the real pcscd.
+//!
+//! pcsc-lite has no transmit timeout (a silent card blocks the caller forever), so each
+//! channel owns a worker thread that makes the blocking calls; the caller waits for the
+//! answer at most its deadline. A worker stuck on a silent card is abandoned and a new one
+//! (with a new context) serves the next call. After pcscd restarts an old context keeps
+//! failing, so a service error also retires the worker and its context.
+
+use crate::card_channel::{checked_response, CardChannel, ChannelError, Response};
+use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
+use std::ffi::CString;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+/// The readers pcscd lists now (empty when it lists none).
+pub fn list_readers() -> Result<Vec<String>, ChannelError> {
+    let ctx = establish()?;
+    match ctx.list_readers_owned() {
+        Ok(readers) => Ok(readers
+            .into_iter()
+            .map(|r| r.to_string_lossy().into_owned())
+            .collect()),
+        Err(pcsc::Error::NoReadersAvailable) => Ok(Vec::new()),
+        Err(e) => Err(reader_error(e)),
+    }
+}
+
+/// Waits until a card is present in `reader`, at most `timeout`.
+pub fn wait_for_card(reader: &str, timeout: Duration) -> Result<(), ChannelError> {
+    wait_for_state(reader, timeout, true)
+}
+
+/// Waits until `reader` is empty, at most `timeout`.
+pub fn wait_for_removal(reader: &str, timeout: Duration) -> Result<(), ChannelError> {
+    wait_for_state(reader, timeout, false)
+}
+
+fn wait_for_state(reader: &str, timeout: Duration, present: bool) -> Result<(), ChannelError> {
+    let ctx = establish()?;
+    let name = reader_name(reader)?;
+    let mut states = [ReaderState::new(name, State::UNAWARE)];
+    let end = Instant::now() + timeout;
+    loop {
+        match ctx.get_status_change(Some(Duration::ZERO), &mut states) {
+            Ok(()) | Err(pcsc::Error::Timeout) => {}
+            Err(e) => return Err(reader_error(e)),
+        }
+        if states[0].event_state().contains(State::PRESENT) == present {
+            return Ok(());
+        }
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ChannelError::Timeout(timeout));
+        }
+        states[0].sync_current_state();
+        match ctx.get_status_change(Some(left), &mut states) {
+            Ok(()) | Err(pcsc::Error::Timeout) => {}
+            Err(e) => return Err(reader_error(e)),
+        }
+    }
+}
+
+fn establish() -> Result<Context, ChannelError> {
+    Context::establish(Scope::User).map_err(reader_error)
+}
+
+fn reader_name(reader: &str) -> Result<CString, ChannelError> {
+    CString::new(reader).map_err(|_| ChannelError::Reader("reader name holds a NUL byte".into()))
+}
+
+fn reader_error(e: pcsc::Error) -> ChannelError {
+    match e {
+        pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard => ChannelError::Removed,
+        other => ChannelError::Reader(other.to_string()),
+    }
+}
+
+enum Request {
+    Transmit(Vec<u8>),
+    Reset,
+}
+
+type Reply = Result<Vec<u8>, pcsc::Error>;
+
+/// One worker thread holding a context and a connection to the card.
+struct Worker {
+    requests: Sender<Request>,
+    replies: Receiver<Reply>,
+}
+
+impl Worker {
+    fn start(reader: &CString) -> Result<Self, ChannelError> {
+        let ctx = establish()?;
+        let card = ctx
+            .connect(reader, ShareMode::Shared, Protocols::ANY)
+            .map_err(reader_error)?;
+        let (requests, inbox) = mpsc::channel::<Request>();
+        let (outbox, replies) = mpsc::channel::<Reply>();
+        std::thread::Builder::new()
+            .name("pcsc-worker".into())
+            .spawn(move || {
+                // The context must outlive the card handle.
+                let _ctx = ctx;
+                let mut card = card;
+                let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+                for request in inbox {
+                    let reply = match request {
+                        Request::Transmit(apdu) => {
+                            card.transmit(&apdu, &mut buf).map(<[u8]>::to_vec)
+                        }
+                        Request::Reset => card
+                            .reconnect(ShareMode::Shared, Protocols::ANY, Disposition::UnpowerCard)
+                            .map(|()| Vec::new()),
+                    };
+                    if outbox.send(reply).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| ChannelError::Reader(format!("cannot start worker: {e}")))?;
+        Ok(Worker { requests, replies })
+    }
+
+    fn call(&self, request: Request, deadline: Duration) -> Result<Vec<u8>, CallError> {
+        self.requests.send(request).map_err(|_| CallError::WorkerGone)?;
+        match self.replies.recv_timeout(deadline) {
+            Ok(reply) => reply.map_err(CallError::Pcsc),
+            Err(RecvTimeoutError::Timeout) => Err(CallError::Timeout),
+            Err(RecvTimeoutError::Disconnected) => Err(CallError::WorkerGone),
+        }
+    }
+}
+
+enum CallError {
+    Timeout,
+    WorkerGone,
+    Pcsc(pcsc::Error),
+}
+
+/// A card in a PC/SC reader.
+pub struct PcscChannel {
+    reader: String,
+    reader_c: CString,
+    deadline: Duration,
+    worker: Option<Worker>,
+}
+
+impl PcscChannel {
+    /// Connects to the card in `reader` (shared mode, any protocol).
+    pub fn connect(reader: &str, deadline: Duration) -> Result<Self, ChannelError> {
+        let reader_c = reader_name(reader)?;
+        let worker = Worker::start(&reader_c)?;
+        Ok(PcscChannel {
+            reader: reader.to_owned(),
+            reader_c,
+            deadline,
+            worker: Some(worker),
+        })
+    }
+
+    fn worker(&mut self) -> Result<&Worker, ChannelError> {
+        if self.worker.is_none() {
+            self.worker = Some(Worker::start(&self.reader_c)?);
+        }
+        self.worker
+            .as_ref()
+            .ok_or_else(|| ChannelError::Reader("no worker".into()))
+    }
+
+    fn call(&mut self, request: Request) -> Result<Vec<u8>, ChannelError> {
+        let deadline = self.deadline;
+        let result = self.worker()?.call(request, deadline);
+        match result {
+            Ok(bytes) => Ok(bytes),
+            Err(CallError::Timeout) => {
+                // The worker is stuck in SCardTransmit; leave it and start afresh next time.
+                self.worker = None;
+                Err(ChannelError::Timeout(deadline))
+            }
+            Err(CallError::WorkerGone) => {
+                self.worker = None;
+                Err(ChannelError::Reader("the PC/SC worker stopped".into()))
+            }
+            Err(CallError::Pcsc(e)) => {
+                if needs_new_context(e) {
+                    self.worker = None;
+                }
+                Err(reader_error(e))
+            }
+        }
+    }
+}
+
+/// Errors after which the context or the card handle is dead (pcscd restarted, card
+/// removed or reset by someone else).
+fn needs_new_context(e: pcsc::Error) -> bool {
+    matches!(
+        e,
+        pcsc::Error::NoService
+            | pcsc::Error::ServiceStopped
+            | pcsc::Error::InvalidHandle
+            | pcsc::Error::UnknownReader
+            | pcsc::Error::ReaderUnavailable
+            | pcsc::Error::RemovedCard
+            | pcsc::Error::ResetCard
+            | pcsc::Error::NoSmartcard
+            | pcsc::Error::CommError
+    )
+}
+
+impl CardChannel for PcscChannel {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Response, ChannelError> {
+        let start = Instant::now();
+        let bytes = self.call(Request::Transmit(apdu.to_vec()))?;
+        checked_response(bytes, start.elapsed())
+    }
+
+    fn reset(&mut self) -> Result<(), ChannelError> {
+        self.call(Request::Reset).map(|_| ())
+    }
+
+    fn describe(&self) -> String {
+        self.reader.clone()
+    }
+}

@@ -1,0 +1,98 @@
+//! TTCN-3 verdicts and the result of one case.
+
+use std::fmt;
+use std::time::Duration;
+
+/// `pass` < `inconc` < `fail` < `error` in badness; `skip` stands apart (nothing ran).
+/// A merged verdict only gets worse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    Pass,
+    Skip,
+    Inconc,
+    Fail,
+    Error,
+}
+
+impl Verdict {
+    fn badness(self) -> u8 {
+        match self {
+            Verdict::Skip => 0,
+            Verdict::Pass => 1,
+            Verdict::Inconc => 2,
+            Verdict::Fail => 3,
+            Verdict::Error => 4,
+        }
+    }
+
+    /// The worse of the two.
+    pub fn merge(self, other: Verdict) -> Verdict {
+        if other.badness() > self.badness() {
+            other
+        } else {
+            self
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Skip => "skip",
+            Verdict::Inconc => "inconc",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A measured value with its unit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measurement {
+    pub name: String,
+    pub value: f64,
+    pub unit: &'static str,
+}
+
+/// One finished case.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CaseResult {
+    /// Stable id, e.g. `conformance.valid.select_jpki_ap`.
+    pub id: String,
+    /// The group it belongs to (JUnit classname), e.g. `conformance.valid`.
+    pub group: String,
+    pub name: String,
+    pub verdict: Verdict,
+    /// Why, for anything but a pass.
+    pub reason: Option<String>,
+    pub duration: Duration,
+    pub measurements: Vec<Measurement>,
+    /// Evidence: APDU trace (secrets redacted) and event log.
+    pub evidence: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merging_only_gets_worse() {
+        use Verdict::*;
+        let all = [Pass, Skip, Inconc, Fail, Error];
+        for a in all {
+            for b in all {
+                let m = a.merge(b);
+                assert!(m.badness() >= a.badness() && m.badness() >= b.badness());
+                assert!(m == a || m == b);
+            }
+        }
+        assert_eq!(Pass.merge(Fail), Fail);
+        assert_eq!(Error.merge(Pass), Error);
+        assert_eq!(Skip.merge(Pass), Pass);
+    }
+}
