@@ -55,6 +55,10 @@ impl<'a> Command<'a> {
             }
             [lc, rest @ ..] => {
                 let lc = usize::from(*lc);
+                if lc == 0 {
+                    // A short Lc of zero does not exist; 00 opens an extended length.
+                    return Err(ParseError::LengthMismatch { lc });
+                }
                 if rest.len() == lc {
                     // Case 3S.
                     cmd.data = rest;
@@ -138,5 +142,8 @@ mod tests {
         assert_eq!(Command::parse(&[0, 1]), Err(ParseError::TooShort(2)));
         assert!(Command::parse(&[0, 0xA4, 2, 0x0C, 5, 1]).is_err());
         assert!(Command::parse(&[0, 0xA4, 2, 0x0C, 0, 0, 0, 1]).is_err());
+        // `00 xx` is neither a short Lc nor a complete extended length.
+        assert!(Command::parse(&[0, 0x84, 0, 0, 0, 0]).is_err());
+        assert!(Command::parse(&[0, 0xB0, 0, 0, 0, 0x10]).is_err());
     }
 }

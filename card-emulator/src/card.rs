@@ -88,7 +88,9 @@ pub enum Delivery {
     /// Never answer (mute card).
     Silent,
     /// Send only the first `keep` bytes and drop off the bus (torn card).
-    Torn { keep: usize },
+    Torn {
+        keep: usize,
+    },
 }
 
 pub struct Card {
@@ -272,10 +274,9 @@ impl Card {
             (Application::Jpki, 0x000B | 0x0002) => Ef::Binary(Data::CaCertificate, Access::Free),
             // A face-authentication card has no signature certificate.
             (Application::Jpki, 0x0001) if face_card => return None,
-            (Application::Jpki, 0x0001) => Ef::Binary(
-                Data::SignCertificate,
-                Access::Pin(PinRef::SignPassword),
-            ),
+            (Application::Jpki, 0x0001) => {
+                Ef::Binary(Data::SignCertificate, Access::Pin(PinRef::SignPassword))
+            }
             (Application::Jpki, 0x0017) => Ef::Key(KeyRef::Auth),
             (Application::Jpki, 0x0018) => Ef::Pin(PinRef::AuthPin),
             (Application::Jpki, 0x001A) => Ef::Key(KeyRef::Sign),

@@ -18,6 +18,8 @@ pub enum BuildError {
     InvalidSecurityCode,
     #[error("card expiry year {0} is out of range")]
     InvalidExpiryYear(u16),
+    #[error("the chip photo is {0} bytes; the surface record must stay readable with 15-bit READ BINARY offsets (photo at most {MAX_PHOTO_BYTES} bytes)")]
+    PhotoTooLarge(usize),
     #[error(transparent)]
     Pki(#[from] PkiError),
 }
@@ -56,6 +58,10 @@ impl std::fmt::Debug for CardImage {
             .finish_non_exhaustive()
     }
 }
+
+/// Largest chip photo: the whole surface record must sit below offset 0x7FFF, the most a
+/// short READ BINARY reaches (a real chip photo is a few KB).
+pub const MAX_PHOTO_BYTES: usize = 24 * 1024;
 
 /// Tries of 照合番号A/B when fresh (DOMAIN.md: 10, soft).
 pub const SURFACE_CODE_TRIES: u8 = 10;
@@ -101,6 +107,9 @@ impl CardImage {
             &auth_key.e().to_vec(),
         );
         let photo = profile.photo_jp2.as_deref().unwrap_or(&[]);
+        if photo.len() > MAX_PHOTO_BYTES {
+            return Err(BuildError::PhotoTooLarge(photo.len()));
+        }
         let surface_ef = records::surface_ef(
             &records::SurfaceInputs {
                 holder,

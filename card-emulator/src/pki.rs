@@ -84,7 +84,13 @@ impl TestPki {
         b.set_not_after(&not_after)?;
         b.set_pubkey(&ca_key)?;
         b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
-        b.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build()?)?;
+        b.append_extension(
+            KeyUsage::new()
+                .critical()
+                .key_cert_sign()
+                .crl_sign()
+                .build()?,
+        )?;
         let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None))?;
         b.append_extension(ski)?;
         b.sign(&ca_key, MessageDigest::sha256())?;
@@ -242,7 +248,10 @@ fn utc_time(date: Date) -> Vec<u8> {
 }
 
 /// RSA PKCS#1 v1.5 signature (type 1 padding) over `digest_info` as given.
-pub fn sign_pkcs1(key: &openssl::rsa::RsaRef<Private>, digest_info: &[u8]) -> Result<Vec<u8>, ErrorStack> {
+pub fn sign_pkcs1(
+    key: &openssl::rsa::RsaRef<Private>,
+    digest_info: &[u8],
+) -> Result<Vec<u8>, ErrorStack> {
     let mut out = vec![0u8; key.size() as usize];
     let n = key.private_encrypt(digest_info, &mut out, openssl::rsa::Padding::PKCS1)?;
     out.truncate(n);

@@ -81,13 +81,9 @@ fn with_offset_table(fields: &[(&[u8], &[u8])]) -> Vec<u8> {
     let table_len = 2 * fields.len();
     let df21_len = 2 + 1 + table_len;
     let total = df21_len + rest.len();
-    let outer_header = 2 + if total < 0x80 {
-        1
-    } else if total < 0x100 {
-        2
-    } else {
-        3
-    };
+    let mut length_bytes = Vec::with_capacity(4);
+    crate::tlv::push_len(&mut length_bytes, total);
+    let outer_header = 2 + length_bytes.len();
     let mut table = Vec::with_capacity(table_len);
     for start in starts {
         table.extend_from_slice(&((outer_header + df21_len + start) as u16).to_be_bytes());

@@ -55,7 +55,12 @@ pub fn read_header(data: &[u8]) -> Option<(&[u8], usize, usize)> {
             return None;
         }
         let bytes = data.get(tag_len + 1..tag_len + 1 + n)?;
-        (bytes.iter().fold(0usize, |acc, b| acc << 8 | usize::from(*b)), 1 + n)
+        (
+            bytes
+                .iter()
+                .fold(0usize, |acc, b| acc << 8 | usize::from(*b)),
+            1 + n,
+        )
     };
     Some((&data[..tag_len], tag_len + len_len, len))
 }

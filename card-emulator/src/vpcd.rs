@@ -6,7 +6,8 @@
 //! APDU answered with the response APDU.
 //!
 //! Latency: Debian 12's vpcd writes length and payload in two sends without TCP_NODELAY, so
-//! the card side sets TCP_QUICKACK again after every read; without it each APDU costs ~44 ms.
+//! the card side sets TCP_QUICKACK again after every read (the length, then the payload);
+//! without it each message costs ~44 ms.
 
 use crate::card::{Card, Delivery};
 use socket2::SockRef;
@@ -55,16 +56,30 @@ pub fn write_frame(stream: &mut impl Write, payload: &[u8]) -> io::Result<()> {
 }
 
 /// Reads one framed message into `buf`; `Ok(false)` on a clean end of stream.
-pub fn read_frame(stream: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<bool> {
+/// `after_read` runs after each of the two reads (length, then payload).
+pub fn read_frame<R: Read>(
+    stream: &mut R,
+    buf: &mut Vec<u8>,
+    mut after_read: impl FnMut(&mut R) -> io::Result<()>,
+) -> io::Result<bool> {
     let mut len = [0u8; 2];
     match stream.read_exact(&mut len) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
         Err(e) => return Err(e),
     }
+    after_read(stream)?;
     buf.resize(usize::from(u16::from_be_bytes(len)), 0);
     stream.read_exact(buf)?;
+    after_read(stream)?;
     Ok(true)
+}
+
+/// Acknowledges at once what was just read. vpcd sends length and payload as two writes
+/// without TCP_NODELAY, so its second write waits for our ACK; a delayed ACK costs ~40 ms
+/// per message. Quick-ACK mode does not stick, hence after every read.
+fn quickack(stream: &mut TcpStream) -> io::Result<()> {
+    SockRef::from(&*stream).set_tcp_quickack(true)
 }
 
 /// Where the card plugs in.
@@ -203,11 +218,9 @@ fn serve_session(mut stream: TcpStream, shared: &Shared, card: &Mutex<Card>) -> 
     let mut request = Vec::with_capacity(512);
     let mut response = Vec::with_capacity(512);
     loop {
-        if !read_frame(&mut stream, &mut request)? || shared.stop.load(Ordering::SeqCst) {
+        if !read_frame(&mut stream, &mut request, quickack)? || shared.stop.load(Ordering::SeqCst) {
             return Ok(());
         }
-        // vpcd sends length and payload separately without TCP_NODELAY: ack at once.
-        SockRef::from(&stream).set_tcp_quickack(true)?;
         let mut card = card
             .lock()
             .map_err(|_| io::Error::other("card state poisoned"))?;

@@ -26,7 +26,9 @@ impl Response {
 pub enum ChannelError {
     #[error("no response within {0:?}")]
     Timeout(Duration),
-    #[error("response of {0} byte(s) is shorter than a status word: the card dropped mid-response")]
+    #[error(
+        "response of {0} byte(s) is shorter than a status word: the card dropped mid-response"
+    )]
     ShortResponse(usize),
     #[error("the card was removed")]
     Removed,

@@ -84,7 +84,7 @@ pub fn encode_chip_photo(image_bytes: &[u8]) -> Result<Vec<u8>, PhotoError> {
 }
 
 /// Decode a JPEG, PNG or PNM photo and bring it to the chip's size:
-/// greyscale, centre-cropped to 4:5, resized to 240 × 300.
+/// greyscale, cropped to 4:5 (centred across, near the top down), resized to 240 × 300.
 pub fn prepare_chip_photo(image_bytes: &[u8]) -> Result<GrayImage, PhotoError> {
     let grey = decode_source(image_bytes)?.to_luma8();
     Ok(fit_to_chip(&grey))
@@ -134,16 +134,16 @@ fn decode_source(bytes: &[u8]) -> Result<DynamicImage, PhotoError> {
     Ok(image)
 }
 
-/// Centre-crop to 4:5 and resize to the chip size.
+/// Crop to 4:5 (keeping the top of tall pictures) and resize to the chip size.
 fn fit_to_chip(grey: &GrayImage) -> GrayImage {
-    let (x, y, w, h) = centre_crop_4x5(grey.width(), grey.height());
+    let (x, y, w, h) = portrait_crop_4x5(grey.width(), grey.height());
     let cropped = imageops::crop_imm(grey, x, y, w, h).to_image();
     // Lanczos3 keeps edges (eyes, hairline) crisp when shrinking a lot.
     imageops::resize(&cropped, PHOTO_WIDTH, PHOTO_HEIGHT, FilterType::Lanczos3)
 }
 
 /// The largest centred 4:5 box inside `width` × `height`: (x, y, w, h).
-fn centre_crop_4x5(width: u32, height: u32) -> (u32, u32, u32, u32) {
+fn portrait_crop_4x5(width: u32, height: u32) -> (u32, u32, u32, u32) {
     let (w, h) = (u64::from(width), u64::from(height));
     let (crop_w, crop_h) = if w * 5 > h * 4 {
         ((h * 4 + 2) / 5, h)
@@ -154,7 +154,8 @@ fn centre_crop_4x5(width: u32, height: u32) -> (u32, u32, u32, u32) {
     let crop_w = crop_w.clamp(1, w.max(1));
     let crop_h = crop_h.clamp(1, h.max(1));
     let x = (w.saturating_sub(crop_w)) / 2;
-    let y = (h.saturating_sub(crop_h)) / 2;
+    // Portraits put the face in the upper part: keep the top, as an ID photo would.
+    let y = (h.saturating_sub(crop_h)) / 8;
     // Every value is at most `width` or `height`, so it fits back in u32.
     let to_u32 = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
     (to_u32(x), to_u32(y), to_u32(crop_w), to_u32(crop_h))
@@ -631,11 +632,11 @@ mod tests {
     }
 
     #[test]
-    fn crop_is_centred_4x5() {
-        assert_eq!(centre_crop_4x5(1000, 1000), (100, 0, 800, 1000));
-        assert_eq!(centre_crop_4x5(400, 1000), (0, 250, 400, 500));
-        assert_eq!(centre_crop_4x5(240, 300), (0, 0, 240, 300));
-        assert_eq!(centre_crop_4x5(1, 1), (0, 0, 1, 1));
+    fn crop_is_4x5_centred_across_and_near_the_top() {
+        assert_eq!(portrait_crop_4x5(1000, 1000), (100, 0, 800, 1000));
+        assert_eq!(portrait_crop_4x5(400, 1000), (0, 62, 400, 500));
+        assert_eq!(portrait_crop_4x5(240, 300), (0, 0, 240, 300));
+        assert_eq!(portrait_crop_4x5(1, 1), (0, 0, 1, 1));
     }
 
     #[test]

@@ -67,7 +67,10 @@ pub fn all_checks() -> Vec<Check> {
         check("token_info", token_info),
         check("authentication_certificate", authentication_certificate),
         check("ca_certificate_readable_without_pin", ca_certificate),
-        check("signature_certificate_needs_password", signature_certificate_locked),
+        check(
+            "signature_certificate_needs_password",
+            signature_certificate_locked,
+        ),
         check("empty_verify_reports_tries_left", empty_verify),
         check("read_binary_past_end", read_past_end),
         check("wrong_p1_p2", wrong_p1p2),
@@ -79,7 +82,10 @@ pub fn all_checks() -> Vec<Check> {
         destructive("select_clears_verified_state", select_clears_verified),
         destructive("text_support_my_number", text_support_my_number),
         destructive("surface_record_with_code_b", surface_record),
-        destructive("wrong_pin_counts_down_and_success_resets", wrong_pin_then_right),
+        destructive(
+            "wrong_pin_counts_down_and_success_resets",
+            wrong_pin_then_right,
+        ),
         destructive("change_reference_data", change_reference_data),
         destructive("pin_blocks_after_three_wrong", pin_blocks),
     ]
@@ -95,7 +101,10 @@ fn expect(r: &Response, sw: StatusWord, what: &str) -> Outcome {
     if r.sw() == sw {
         Ok(())
     } else {
-        Err(Problem::Fail(format!("{what}: expected SW {sw}, got {}", r.sw())))
+        Err(Problem::Fail(format!(
+            "{what}: expected SW {sw}, got {}",
+            r.sw()
+        )))
     }
 }
 
@@ -113,7 +122,11 @@ fn select_ef(ctx: &mut Ctx<'_>, fid: u16) -> Result<Response, Problem> {
 /// SELECT the application and the EF, both expected to succeed.
 fn open(ctx: &mut Ctx<'_>, aid: &[u8], fid: u16) -> Outcome {
     expect(&select_aid(ctx, aid)?, StatusWord::Ok, "SELECT application")?;
-    expect(&select_ef(ctx, fid)?, StatusWord::Ok, &format!("SELECT EF {fid:04X}"))
+    expect(
+        &select_ef(ctx, fid)?,
+        StatusWord::Ok,
+        &format!("SELECT EF {fid:04X}"),
+    )
 }
 
 fn verify(ctx: &mut Ctx<'_>, value: &[u8]) -> Result<Response, Problem> {
@@ -130,21 +143,27 @@ fn read_tlv_file(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, Problem> {
     let head = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x08])?;
     expect(&head, StatusWord::Ok, "READ BINARY header")?;
     let Some((_, header_len, value_len)) = card_emulator::tlv::read_header(head.data()) else {
-        return Err(Problem::Fail("the EF does not start with a TLV header".into()));
+        return Err(Problem::Fail(
+            "the EF does not start with a TLV header".into(),
+        ));
     };
     let total = header_len + value_len;
     let mut out = Vec::with_capacity(total);
     while out.len() < total {
         let offset = out.len();
         if offset > 0x7FFF {
-            return Err(Problem::Fail("EF longer than a 15-bit offset reaches".into()));
+            return Err(Problem::Fail(
+                "EF longer than a 15-bit offset reaches".into(),
+            ));
         }
         let chunk = (total - offset).min(256);
         let le = if chunk == 256 { 0 } else { chunk as u8 };
         let r = send(ctx, &[0x00, 0xB0, (offset >> 8) as u8, offset as u8, le])?;
         expect(&r, StatusWord::Ok, &format!("READ BINARY at {offset}"))?;
         if r.data().is_empty() {
-            return Err(Problem::Fail(format!("READ BINARY at {offset} returned no data")));
+            return Err(Problem::Fail(format!(
+                "READ BINARY at {offset} returned no data"
+            )));
         }
         out.extend_from_slice(r.data());
     }
@@ -158,7 +177,9 @@ fn is_phone(ctx: &Ctx<'_>) -> bool {
 fn auth_pin(ctx: &Ctx<'_>) -> Result<Vec<u8>, Problem> {
     match &ctx.profile.auth_pin {
         Some(p) if p.tries_left > 0 => Ok(p.value.expose().as_bytes().to_vec()),
-        Some(_) => Err(Problem::Skip("the authentication PIN is blocked on this card".into())),
+        Some(_) => Err(Problem::Skip(
+            "the authentication PIN is blocked on this card".into(),
+        )),
         None => Err(Problem::Skip("this card has no authentication PIN".into())),
     }
 }
@@ -183,7 +204,11 @@ fn sign_apdu(digest_info: &[u8]) -> Vec<u8> {
 // --- the checks -------------------------------------------------------------------------------
 
 fn select_jpki_ap(ctx: &mut Ctx<'_>) -> Outcome {
-    expect(&select_aid(ctx, &AID_JPKI)?, StatusWord::Ok, "SELECT JPKI-AP")
+    expect(
+        &select_aid(ctx, &AID_JPKI)?,
+        StatusWord::Ok,
+        "SELECT JPKI-AP",
+    )
 }
 
 fn select_master_file(ctx: &mut Ctx<'_>) -> Outcome {
@@ -194,7 +219,11 @@ fn select_master_file(ctx: &mut Ctx<'_>) -> Outcome {
 fn select_unknown_aid(ctx: &mut Ctx<'_>) -> Outcome {
     // The PIV AID, one of those OpenSC's other drivers probe.
     let piv = [0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00];
-    expect(&select_aid(ctx, &piv)?, StatusWord::FileNotFound, "SELECT unknown AID")
+    expect(
+        &select_aid(ctx, &piv)?,
+        StatusWord::FileNotFound,
+        "SELECT unknown AID",
+    )
 }
 
 fn select_other_aps(ctx: &mut Ctx<'_>) -> Outcome {
@@ -203,7 +232,11 @@ fn select_other_aps(ctx: &mut Ctx<'_>) -> Outcome {
     } else {
         StatusWord::Ok
     };
-    expect(&select_aid(ctx, &AID_TEXT_SUPPORT)?, sw, "SELECT 券面事項入力補助AP")?;
+    expect(
+        &select_aid(ctx, &AID_TEXT_SUPPORT)?,
+        sw,
+        "SELECT 券面事項入力補助AP",
+    )?;
     expect(&select_aid(ctx, &AID_SURFACE)?, sw, "SELECT 券面事項確認AP")
 }
 
@@ -232,7 +265,11 @@ fn authentication_certificate(ctx: &mut Ctx<'_>) -> Outcome {
         // On a phone the certificate needs the PIN first.
         open(ctx, &AID_JPKI, 0x000A)?;
         let r = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x04])?;
-        return expect(&r, StatusWord::SecurityNotSatisfied, "READ 000A before the PIN");
+        return expect(
+            &r,
+            StatusWord::SecurityNotSatisfied,
+            "READ 000A before the PIN",
+        );
     }
     open(ctx, &AID_JPKI, 0x000A)?;
     let der = read_tlv_file(ctx)?;
@@ -247,7 +284,9 @@ fn authentication_certificate(ctx: &mut Ctx<'_>) -> Outcome {
     if serial == expected {
         Ok(())
     } else {
-        Err(Problem::Fail(format!("serial {serial}, profile says {expected}")))
+        Err(Problem::Fail(format!(
+            "serial {serial}, profile says {expected}"
+        )))
     }
 }
 
@@ -260,20 +299,36 @@ fn ca_certificate(ctx: &mut Ctx<'_>) -> Outcome {
 }
 
 fn signature_certificate_locked(ctx: &mut Ctx<'_>) -> Outcome {
-    expect(&select_aid(ctx, &AID_JPKI)?, StatusWord::Ok, "SELECT JPKI-AP")?;
+    expect(
+        &select_aid(ctx, &AID_JPKI)?,
+        StatusWord::Ok,
+        "SELECT JPKI-AP",
+    )?;
     let r = select_ef(ctx, 0x0001)?;
     if ctx.profile.kind == CardKind::FaceAuthentication {
-        return expect(&r, StatusWord::FileNotFound, "SELECT 0001 on a face-authentication card");
+        return expect(
+            &r,
+            StatusWord::FileNotFound,
+            "SELECT 0001 on a face-authentication card",
+        );
     }
     expect(&r, StatusWord::Ok, "SELECT 0001")?;
     let r = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x04])?;
-    expect(&r, StatusWord::SecurityNotSatisfied, "READ 0001 without the password")
+    expect(
+        &r,
+        StatusWord::SecurityNotSatisfied,
+        "READ 0001 without the password",
+    )
 }
 
 fn empty_verify(ctx: &mut Ctx<'_>) -> Outcome {
     open(ctx, &AID_JPKI, 0x0018)?;
     let tries = ctx.profile.auth_pin.as_ref().map_or(0, |p| p.tries_left);
-    expect(&verify(ctx, &[])?, StatusWord::TriesLeft(tries), "empty VERIFY on 0018")
+    expect(
+        &verify(ctx, &[])?,
+        StatusWord::TriesLeft(tries),
+        "empty VERIFY on 0018",
+    )
 }
 
 fn read_past_end(ctx: &mut Ctx<'_>) -> Outcome {
@@ -285,17 +340,29 @@ fn read_past_end(ctx: &mut Ctx<'_>) -> Outcome {
 fn wrong_p1p2(ctx: &mut Ctx<'_>) -> Outcome {
     let mut apdu = vec![0x00, 0xA4, 0x05, 0x0C, AID_JPKI.len() as u8];
     apdu.extend_from_slice(&AID_JPKI);
-    expect(&send(ctx, &apdu)?, StatusWord::WrongP1P2, "SELECT with P1 05")
+    expect(
+        &send(ctx, &apdu)?,
+        StatusWord::WrongP1P2,
+        "SELECT with P1 05",
+    )
 }
 
 fn wrong_length(ctx: &mut Ctx<'_>) -> Outcome {
-    expect(&select_aid(ctx, &AID_JPKI)?, StatusWord::Ok, "SELECT JPKI-AP")?;
+    expect(
+        &select_aid(ctx, &AID_JPKI)?,
+        StatusWord::Ok,
+        "SELECT JPKI-AP",
+    )?;
     let r = send(ctx, &[0x00, 0xA4, 0x02, 0x0C, 0x03, 0x00, 0x0A, 0x00])?;
     expect(&r, StatusWord::WrongLength, "SELECT EF with a 3-byte FID")
 }
 
 fn unknown_instruction(ctx: &mut Ctx<'_>) -> Outcome {
-    expect(&send(ctx, &[0x00, 0x50, 0x00, 0x00])?, StatusWord::InsNotSupported, "INS 50")
+    expect(
+        &send(ctx, &[0x00, 0x50, 0x00, 0x00])?,
+        StatusWord::InsNotSupported,
+        "INS 50",
+    )
 }
 
 fn get_challenge(ctx: &mut Ctx<'_>) -> Outcome {
@@ -303,7 +370,10 @@ fn get_challenge(ctx: &mut Ctx<'_>) -> Outcome {
     expect(&a, StatusWord::Ok, "GET CHALLENGE")?;
     let b = send(ctx, &[0x00, 0x84, 0x00, 0x00, 0x08])?;
     if a.data().len() != 8 {
-        return Err(Problem::Fail(format!("{} challenge bytes, asked for 8", a.data().len())));
+        return Err(Problem::Fail(format!(
+            "{} challenge bytes, asked for 8",
+            a.data().len()
+        )));
     }
     if a.data() == b.data() {
         return Err(Problem::Fail("two challenges in a row are equal".into()));
@@ -320,7 +390,11 @@ fn sign_needs_pin(ctx: &mut Ctx<'_>) -> Outcome {
 fn verify_and_sign(ctx: &mut Ctx<'_>) -> Outcome {
     let pin = auth_pin(ctx)?;
     open(ctx, &AID_JPKI, 0x0018)?;
-    expect(&verify(ctx, &pin)?, StatusWord::Ok, "VERIFY the authentication PIN")?;
+    expect(
+        &verify(ctx, &pin)?,
+        StatusWord::Ok,
+        "VERIFY the authentication PIN",
+    )?;
     // No SELECT of the AP from here on: it would clear the verified PIN.
     expect(&select_ef(ctx, 0x000A)?, StatusWord::Ok, "SELECT 000A")?;
     let der = read_tlv_file(ctx)?;
@@ -330,7 +404,9 @@ fn verify_and_sign(ctx: &mut Ctx<'_>) -> Outcome {
     let message = b"myna-hil conformance challenge";
     let r = send(ctx, &sign_apdu(&sha256_digest_info(message)))?;
     expect(&r, StatusWord::Ok, "sign with the authentication key")?;
-    let key = cert.public_key().map_err(|e| Problem::Fail(e.to_string()))?;
+    let key = cert
+        .public_key()
+        .map_err(|e| Problem::Fail(e.to_string()))?;
     let mut verifier = openssl::sign::Verifier::new(MessageDigest::sha256(), &key)
         .map_err(|e| Problem::Error(e.to_string()))?;
     match verifier.verify_oneshot(r.data(), message) {
@@ -347,19 +423,33 @@ fn select_clears_verified(ctx: &mut Ctx<'_>) -> Outcome {
     expect(&verify(ctx, &pin)?, StatusWord::Ok, "VERIFY")?;
     open(ctx, &AID_JPKI, 0x0017)?;
     let r = send(ctx, &sign_apdu(&sha256_digest_info(b"x")))?;
-    expect(&r, StatusWord::SecurityNotSatisfied, "sign after selecting the AP again")
+    expect(
+        &r,
+        StatusWord::SecurityNotSatisfied,
+        "sign after selecting the AP again",
+    )
 }
 
 fn text_support_my_number(ctx: &mut Ctx<'_>) -> Outcome {
     if is_phone(ctx) {
-        return Err(Problem::Skip("a smartphone token has no 券面事項入力補助AP".into()));
+        return Err(Problem::Skip(
+            "a smartphone token has no 券面事項入力補助AP".into(),
+        ));
     }
     let pin = match &ctx.profile.text_pin {
         Some(p) if p.tries_left > 0 => p.value.expose().as_bytes().to_vec(),
-        _ => return Err(Problem::Skip("no usable text-support PIN on this card".into())),
+        _ => {
+            return Err(Problem::Skip(
+                "no usable text-support PIN on this card".into(),
+            ))
+        }
     };
     open(ctx, &AID_TEXT_SUPPORT, 0x0011)?;
-    expect(&verify(ctx, &pin)?, StatusWord::Ok, "VERIFY the text-support PIN")?;
+    expect(
+        &verify(ctx, &pin)?,
+        StatusWord::Ok,
+        "VERIFY the text-support PIN",
+    )?;
     expect(&select_ef(ctx, 0x0001)?, StatusWord::Ok, "SELECT 0001")?;
     let r = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x11])?;
     expect(&r, StatusWord::Ok, "READ 個人番号")?;
@@ -367,13 +457,17 @@ fn text_support_my_number(ctx: &mut Ctx<'_>) -> Outcome {
     if number == ctx.profile.holder.my_number.as_bytes() {
         Ok(())
     } else {
-        Err(Problem::Fail("the 個人番号 on the card differs from the profile".into()))
+        Err(Problem::Fail(
+            "the 個人番号 on the card differs from the profile".into(),
+        ))
     }
 }
 
 fn surface_record(ctx: &mut Ctx<'_>) -> Outcome {
     if is_phone(ctx) {
-        return Err(Problem::Skip("a smartphone token has no 券面事項確認AP".into()));
+        return Err(Problem::Skip(
+            "a smartphone token has no 券面事項確認AP".into(),
+        ));
     }
     let p = ctx.profile;
     let code_b = card_emulator::records::surface_code_b(
@@ -383,9 +477,17 @@ fn surface_record(ctx: &mut Ctx<'_>) -> Outcome {
     );
     open(ctx, &AID_SURFACE, 0x0002)?;
     let r = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x04])?;
-    expect(&r, StatusWord::SecurityNotSatisfied, "READ the surface before 照合番号B")?;
+    expect(
+        &r,
+        StatusWord::SecurityNotSatisfied,
+        "READ the surface before 照合番号B",
+    )?;
     expect(&select_ef(ctx, 0x0012)?, StatusWord::Ok, "SELECT 0012")?;
-    expect(&verify(ctx, code_b.as_bytes())?, StatusWord::Ok, "VERIFY 照合番号B")?;
+    expect(
+        &verify(ctx, code_b.as_bytes())?,
+        StatusWord::Ok,
+        "VERIFY 照合番号B",
+    )?;
     expect(&select_ef(ctx, 0x0002)?, StatusWord::Ok, "SELECT 0002")?;
     let record = read_tlv_file(ctx)?;
     let fields = card_emulator::tlv::read_header(&record)
@@ -403,9 +505,9 @@ fn surface_record(ctx: &mut Ctx<'_>) -> Outcome {
     }
     let photo = fields[6].1;
     match (&p.photo_jp2, photo) {
-        (Some(jp2), on_card) if jp2.as_slice() != on_card => {
-            Err(Problem::Fail("DF27 differs from the profile's photo".into()))
-        }
+        (Some(jp2), on_card) if jp2.as_slice() != on_card => Err(Problem::Fail(
+            "DF27 differs from the profile's photo".into(),
+        )),
         _ => Ok(()),
     }
 }
@@ -414,14 +516,28 @@ fn wrong_pin_then_right(ctx: &mut Ctx<'_>) -> Outcome {
     let pin = auth_pin(ctx)?;
     let tries = ctx.profile.auth_pin.as_ref().map_or(0, |p| p.tries_left);
     if tries < 2 {
-        return Err(Problem::Skip("fewer than 2 tries left: one wrong PIN would block".into()));
+        return Err(Problem::Skip(
+            "fewer than 2 tries left: one wrong PIN would block".into(),
+        ));
     }
     let wrong = if pin == b"0000" { b"9999" } else { b"0000" };
     open(ctx, &AID_JPKI, 0x0018)?;
-    expect(&verify(ctx, wrong)?, StatusWord::TriesLeft(tries - 1), "wrong PIN")?;
-    expect(&verify(ctx, &[])?, StatusWord::TriesLeft(tries - 1), "empty VERIFY")?;
+    expect(
+        &verify(ctx, wrong)?,
+        StatusWord::TriesLeft(tries - 1),
+        "wrong PIN",
+    )?;
+    expect(
+        &verify(ctx, &[])?,
+        StatusWord::TriesLeft(tries - 1),
+        "empty VERIFY",
+    )?;
     expect(&verify(ctx, &pin)?, StatusWord::Ok, "right PIN")?;
-    expect(&verify(ctx, &[])?, StatusWord::TriesLeft(3), "tries after a success")
+    expect(
+        &verify(ctx, &[])?,
+        StatusWord::TriesLeft(3),
+        "tries after a success",
+    )
 }
 
 fn change_reference_data(ctx: &mut Ctx<'_>) -> Outcome {
@@ -434,9 +550,17 @@ fn change_reference_data(ctx: &mut Ctx<'_>) -> Outcome {
     };
     open(ctx, &AID_JPKI, 0x0018)?;
     let r = send(ctx, &change(new))?;
-    expect(&r, StatusWord::SecurityNotSatisfied, "CHANGE REFERENCE DATA before VERIFY")?;
+    expect(
+        &r,
+        StatusWord::SecurityNotSatisfied,
+        "CHANGE REFERENCE DATA before VERIFY",
+    )?;
     expect(&verify(ctx, &pin)?, StatusWord::Ok, "VERIFY")?;
-    expect(&send(ctx, &change(new))?, StatusWord::Ok, "CHANGE REFERENCE DATA")?;
+    expect(
+        &send(ctx, &change(new))?,
+        StatusWord::Ok,
+        "CHANGE REFERENCE DATA",
+    )?;
     expect(&verify(ctx, new)?, StatusWord::Ok, "VERIFY the new PIN")?;
     // Put the old PIN back so later checks and cases see the profile's value.
     expect(&send(ctx, &change(&pin))?, StatusWord::Ok, "CHANGE back")
@@ -448,7 +572,11 @@ fn pin_blocks(ctx: &mut Ctx<'_>) -> Outcome {
         None => {
             // A face-authentication card answers as a blocked PIN.
             open(ctx, &AID_JPKI, 0x0018)?;
-            expect(&verify(ctx, &[])?, StatusWord::TriesLeft(0), "empty VERIFY, no PIN set")?;
+            expect(
+                &verify(ctx, &[])?,
+                StatusWord::TriesLeft(0),
+                "empty VERIFY, no PIN set",
+            )?;
             return expect(
                 &verify(ctx, b"1234")?,
                 StatusWord::ReferenceDataBlocked,
@@ -461,11 +589,27 @@ fn pin_blocks(ctx: &mut Ctx<'_>) -> Outcome {
     let mut tries = ctx.profile.auth_pin.as_ref().map_or(0, |p| p.tries_left);
     while tries > 0 {
         tries -= 1;
-        expect(&verify(ctx, wrong)?, StatusWord::TriesLeft(tries), "wrong PIN")?;
+        expect(
+            &verify(ctx, wrong)?,
+            StatusWord::TriesLeft(tries),
+            "wrong PIN",
+        )?;
     }
-    expect(&verify(ctx, &pin)?, StatusWord::ReferenceDataBlocked, "right PIN once blocked")?;
-    expect(&verify(ctx, wrong)?, StatusWord::ReferenceDataBlocked, "wrong PIN once blocked")?;
-    expect(&verify(ctx, &[])?, StatusWord::TriesLeft(0), "empty VERIFY once blocked")
+    expect(
+        &verify(ctx, &pin)?,
+        StatusWord::ReferenceDataBlocked,
+        "right PIN once blocked",
+    )?;
+    expect(
+        &verify(ctx, wrong)?,
+        StatusWord::ReferenceDataBlocked,
+        "wrong PIN once blocked",
+    )?;
+    expect(
+        &verify(ctx, &[])?,
+        StatusWord::TriesLeft(0),
+        "empty VERIFY once blocked",
+    )
 }
 
 // --- running ------------------------------------------------------------------------------------
@@ -490,7 +634,9 @@ pub fn run_all<C: CardChannel>(
                 channel: &mut *channel,
                 profile,
             }),
-            Err(e) => Err(Problem::Error(format!("reset before the check failed: {e}"))),
+            Err(e) => Err(Problem::Error(format!(
+                "reset before the check failed: {e}"
+            ))),
         };
         let trace = channel.take_trace();
         let (verdict, reason) = match outcome {

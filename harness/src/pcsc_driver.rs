@@ -122,7 +122,9 @@ impl Worker {
     }
 
     fn call(&self, request: Request, deadline: Duration) -> Result<Vec<u8>, CallError> {
-        self.requests.send(request).map_err(|_| CallError::WorkerGone)?;
+        self.requests
+            .send(request)
+            .map_err(|_| CallError::WorkerGone)?;
         match self.replies.recv_timeout(deadline) {
             Ok(reply) => reply.map_err(CallError::Pcsc),
             Err(RecvTimeoutError::Timeout) => Err(CallError::Timeout),

@@ -25,6 +25,14 @@ pub enum ProfileError {
 /// Turns a photo name from the file into chip-photo bytes (JPEG 2000), or says why not.
 pub type PhotoResolver<'a> = &'a dyn Fn(&str) -> Result<Vec<u8>, String>;
 
+/// The real resolver: the named photo from the photo cache (checked by SHA-256), made into
+/// the chip's greyscale JPEG 2000.
+pub fn cached_photo(name: &str) -> Result<Vec<u8>, String> {
+    let path = crate::photo_cache::photo_path(name).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    crate::chip_photo::encode_chip_photo(&bytes).map_err(|e| e.to_string())
+}
+
 /// A resolver for checks that do not need pixels: every known name gives empty bytes.
 pub fn no_photos(_: &str) -> Result<Vec<u8>, String> {
     Ok(Vec::new())
@@ -74,7 +82,10 @@ fn convert(root: Node<'_, '_>, photos: PhotoResolver<'_>) -> Option<CardProfile>
     // Convert every field before combining, so each one reports its own mistakes.
     let name = map.required("name").and_then(|n| n.string());
     let token = optional(&map, "token", TokenKind::Card, |n| {
-        n.choice(&[("card", TokenKind::Card), ("smartphone", TokenKind::Smartphone)])
+        n.choice(&[
+            ("card", TokenKind::Card),
+            ("smartphone", TokenKind::Smartphone),
+        ])
     });
     let kind = optional(&map, "kind", CardKind::Standard, |n| {
         n.choice(&[
@@ -103,8 +114,8 @@ fn convert(root: Node<'_, '_>, photos: PhotoResolver<'_>) -> Option<CardProfile>
         .map(Secret::new);
     let certificates = map.required("certificates").and_then(certificates);
     let pins = optional(&map, "pins", PinSettings::default(), pins);
-    let surface_code_tries = optional(&map, "surface_code_tries", 10, |n| n.integer(0..=10))
-        .map(|t| t as u8);
+    let surface_code_tries =
+        optional(&map, "surface_code_tries", 10, |n| n.integer(0..=10)).map(|t| t as u8);
     let registered = optional(&map, "registered_for_insurance", true, |n| n.boolean());
     let key_slot = optional(&map, "key_slot", 0, |n| {
         n.integer(0..=i64::from(card_emulator::pki::KEY_SLOTS) - 1)
@@ -251,9 +262,13 @@ fn pins(node: Node<'_, '_>) -> Option<PinSettings> {
             None
         }
     };
-    let auth = optional(&map, "authentication", None, |n| pin(n, 3, &digits4).map(Some));
+    let auth = optional(&map, "authentication", None, |n| {
+        pin(n, 3, &digits4).map(Some)
+    });
     let sign = optional(&map, "signature", None, |n| pin(n, 5, &password).map(Some));
-    let text = optional(&map, "text_support", None, |n| pin(n, 3, &digits4).map(Some));
+    let text = optional(&map, "text_support", None, |n| {
+        pin(n, 3, &digits4).map(Some)
+    });
     Some(PinSettings {
         authentication: auth?,
         signature: sign?,
@@ -333,7 +348,10 @@ faults: { delay_per_apdu: 20ms }
         let broken = VALID
             .replace("sex: male", "sex: mail")
             .replace("\"123456789018\"", "\"123456789010\"")
-            .replace("{ value: \"1234\" }\n  signature", "{ value: 1234 }\n  signature")
+            .replace(
+                "{ value: \"1234\" }\n  signature",
+                "{ value: 1234 }\n  signature",
+            )
             .replace("card_expiry_year: 2035", "card_expiry_yaer: 2035");
         let err = parse_profile(Path::new("broken.yaml"), &broken, &no_photos).unwrap_err();
         let shorts: Vec<String> = err.0.iter().map(|d| d.short()).collect();
@@ -348,8 +366,14 @@ faults: { delay_per_apdu: 20ms }
             ],
             "{err}"
         );
-        assert_eq!(err.0[1].hint.as_deref(), Some("did you mean `male`? (one of: male, female, not_applicable)"));
-        assert_eq!(err.0[2].hint.as_deref(), Some("with these first 11 digits the 12th must be 8"));
+        assert_eq!(
+            err.0[1].hint.as_deref(),
+            Some("did you mean `male`? (one of: male, female, not_applicable)")
+        );
+        assert_eq!(
+            err.0[2].hint.as_deref(),
+            Some("with these first 11 digits the 12th must be 8")
+        );
     }
 
     #[test]

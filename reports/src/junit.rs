@@ -115,9 +115,18 @@ mod tests {
         assert!(xml.contains(r#"failures="1""#), "{xml}");
         assert!(xml.contains(r#"errors="2""#), "{xml}");
         assert!(xml.contains(r#"skipped="1""#), "{xml}");
-        assert!(xml.contains(r#"<property name="verdict" value="inconc"/>"#), "{xml}");
-        assert!(xml.contains(r#"<property name="apdu_ms" value="0.25 ms"/>"#), "{xml}");
-        assert!(!xml.contains('\x1b'), "control characters must not reach the XML");
+        assert!(
+            xml.contains(r#"<property name="verdict" value="inconc"/>"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<property name="apdu_ms" value="0.25 ms"/>"#),
+            "{xml}"
+        );
+        assert!(
+            !xml.contains('\x1b'),
+            "control characters must not reach the XML"
+        );
         assert!(xml.contains("&lt;red&gt;"));
     }
 }

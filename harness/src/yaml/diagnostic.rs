@@ -82,11 +82,7 @@ impl fmt::Display for Diagnostics {
             write!(f, "{d}")?;
         }
         let n = self.0.len();
-        write!(
-            f,
-            "\n\n{n} error{} found",
-            if n == 1 { "" } else { "s" }
-        )
+        write!(f, "\n\n{n} error{} found", if n == 1 { "" } else { "s" })
     }
 }
 
@@ -139,7 +135,10 @@ mod tests {
 
     #[test]
     fn suggests_close_keys_only() {
-        assert_eq!(closest("tries_lef", &["tries_left", "value"]), Some("tries_left"));
+        assert_eq!(
+            closest("tries_lef", &["tries_left", "value"]),
+            Some("tries_left")
+        );
         assert_eq!(closest("zzzzzz", &["tries_left", "value"]), None);
     }
 }

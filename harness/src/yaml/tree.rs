@@ -51,7 +51,14 @@ impl Document {
         }
     }
 
-    pub fn report_at(&self, line: usize, column: usize, width: usize, message: &str, hint: Option<&str>) {
+    pub fn report_at(
+        &self,
+        line: usize,
+        column: usize,
+        width: usize,
+        message: &str,
+        hint: Option<&str>,
+    ) {
         let source_line = self
             .lines
             .get(line.saturating_sub(1))
@@ -272,11 +279,7 @@ impl<'d, 'y> Node<'d, 'y> {
             Some(Scalar::Integer(i)) if range.contains(i) => Some(*i),
             Some(Scalar::Integer(i)) => {
                 self.report(
-                    &format!(
-                        "{i} is out of range ({} to {})",
-                        range.start(),
-                        range.end()
-                    ),
+                    &format!("{i} is out of range ({} to {})", range.start(), range.end()),
                     None,
                 );
                 None
@@ -320,10 +323,7 @@ impl<'d, 'y> Node<'d, 'y> {
     pub fn choice<T: Copy>(&self, choices: &[(&str, T)]) -> Option<T> {
         let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
         let text = self.scalar_text();
-        match choices
-            .iter()
-            .find(|(n, _)| Some(*n) == text.as_deref())
-        {
+        match choices.iter().find(|(n, _)| Some(*n) == text.as_deref()) {
             Some((_, v)) => Some(*v),
             None => {
                 let hint = match text.as_deref().and_then(|t| closest(t, &names)) {
@@ -331,10 +331,7 @@ impl<'d, 'y> Node<'d, 'y> {
                     None => format!("one of: {}", names.join(", ")),
                 };
                 self.report(
-                    &format!(
-                        "`{}` is not a valid value here",
-                        text.unwrap_or_default()
-                    ),
+                    &format!("`{}` is not a valid value here", text.unwrap_or_default()),
                     Some(&hint),
                 );
                 None
