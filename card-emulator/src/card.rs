@@ -87,10 +87,9 @@ pub enum Delivery {
     Delayed(std::time::Duration),
     /// Never answer (mute card).
     Silent,
-    /// Send only the first `keep` bytes and drop off the bus (torn card).
-    Torn {
-        keep: usize,
-    },
+    /// Drop off the bus before the response is complete (torn card): the card is gone
+    /// until it is placed again.
+    Torn,
 }
 
 pub struct Card {
@@ -166,15 +165,13 @@ impl Card {
     }
 
     /// Counts the APDU against the profile's faults and says how to deliver its response.
-    pub fn delivery(&mut self, response_len: usize) -> Delivery {
+    pub fn delivery(&mut self) -> Delivery {
         self.apdus_since_power = self.apdus_since_power.saturating_add(1);
         let faults = &self.image.faults;
         if faults.mute {
             Delivery::Silent
         } else if faults.tear_on_apdu == Some(self.apdus_since_power) {
-            Delivery::Torn {
-                keep: response_len / 2,
-            }
+            Delivery::Torn
         } else if let Some(delay) = faults.delay_per_apdu {
             Delivery::Delayed(delay)
         } else {

@@ -207,19 +207,33 @@ fn serve_loop(first: TcpStream, shared: &Shared, card: &Mutex<Card>, address: &V
             }
         }
         // A session ends when vpcd or the harness closes the socket, or the card tears.
-        let _ = serve_session(stream, shared, card);
+        if let Ok(SessionEnd::Torn) = serve_session(stream, shared, card) {
+            shared.inserted.store(false, Ordering::SeqCst);
+        }
         if let Ok(mut guard) = shared.stream.lock() {
             *guard = None;
         }
     }
 }
 
-fn serve_session(mut stream: TcpStream, shared: &Shared, card: &Mutex<Card>) -> io::Result<()> {
+/// Why a connection to vpcd ended.
+enum SessionEnd {
+    /// vpcd, or the harness, closed it.
+    Closed,
+    /// The card tore off mid-response and stays out until `insert`.
+    Torn,
+}
+
+fn serve_session(
+    mut stream: TcpStream,
+    shared: &Shared,
+    card: &Mutex<Card>,
+) -> io::Result<SessionEnd> {
     let mut request = Vec::with_capacity(512);
     let mut response = Vec::with_capacity(512);
     loop {
         if !read_frame(&mut stream, &mut request, quickack)? || shared.stop.load(Ordering::SeqCst) {
-            return Ok(());
+            return Ok(SessionEnd::Closed);
         }
         let mut card = card
             .lock()
@@ -236,7 +250,7 @@ fn serve_session(mut stream: TcpStream, shared: &Shared, card: &Mutex<Card>) -> 
             Message::Control(_) => {}
             Message::Apdu(apdu) => {
                 card.transmit(apdu, &mut response);
-                let delivery = card.delivery(response.len());
+                let delivery = card.delivery();
                 drop(card);
                 match delivery {
                     Delivery::Normal => write_frame(&mut stream, &response)?,
@@ -246,12 +260,13 @@ fn serve_session(mut stream: TcpStream, shared: &Shared, card: &Mutex<Card>) -> 
                     }
                     // Keep reading: the host sees no answer, and pcscd may still poll.
                     Delivery::Silent => {}
-                    Delivery::Torn { keep } => {
+                    Delivery::Torn => {
+                        // Announce the response, then vanish before a byte of it: a reader
+                        // never passes on a broken frame.
                         let len = (response.len() as u16).to_be_bytes();
                         stream.write_all(&len)?;
-                        stream.write_all(&response[..keep])?;
                         let _ = stream.shutdown(Shutdown::Both);
-                        return Ok(());
+                        return Ok(SessionEnd::Torn);
                     }
                 }
             }

@@ -36,7 +36,7 @@ impl CardChannel for InProcessChannel {
         }
         let start = Instant::now();
         self.card.transmit(apdu, &mut self.out);
-        match self.card.delivery(self.out.len()) {
+        match self.card.delivery() {
             Delivery::Normal => {}
             Delivery::Delayed(d) if d <= self.deadline => std::thread::sleep(d),
             // Too slow or never: the host waits out its deadline, as it would on a reader.
@@ -44,9 +44,10 @@ impl CardChannel for InProcessChannel {
                 std::thread::sleep(self.deadline);
                 return Err(ChannelError::Timeout(self.deadline));
             }
-            Delivery::Torn { keep } => {
+            Delivery::Torn => {
+                // As through pcscd: an empty response, then the card is gone.
                 self.removed = true;
-                self.out.truncate(keep.min(1));
+                self.out.clear();
             }
         }
         checked_response(self.out.clone(), start.elapsed())

@@ -89,19 +89,31 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(reader: &CString) -> Result<Self, ChannelError> {
-        let ctx = establish()?;
-        let card = ctx
-            .connect(reader, ShareMode::Shared, Protocols::ANY)
-            .map_err(reader_error)?;
+    /// Starts a worker that connects to the card in `reader`. Connecting can block too
+    /// (pcscd holds the reader while another handle waits on a silent card), so it happens
+    /// on the worker thread and the caller waits at most `deadline`.
+    fn start(reader: &CString, deadline: Duration) -> Result<Self, ChannelError> {
         let (requests, inbox) = mpsc::channel::<Request>();
         let (outbox, replies) = mpsc::channel::<Reply>();
+        let reader = reader.clone();
         std::thread::Builder::new()
             .name("pcsc-worker".into())
             .spawn(move || {
+                let connected = Context::establish(Scope::User).and_then(|ctx| {
+                    let card = ctx.connect(&reader, ShareMode::Shared, Protocols::ANY)?;
+                    Ok((ctx, card))
+                });
                 // The context must outlive the card handle.
-                let _ctx = ctx;
-                let mut card = card;
+                let (_ctx, mut card) = match connected {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        let _ = outbox.send(Err(e));
+                        return;
+                    }
+                };
+                if outbox.send(Ok(Vec::new())).is_err() {
+                    return;
+                }
                 let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
                 for request in inbox {
                     let reply = match request {
@@ -118,7 +130,14 @@ impl Worker {
                 }
             })
             .map_err(|e| ChannelError::Reader(format!("cannot start worker: {e}")))?;
-        Ok(Worker { requests, replies })
+        match replies.recv_timeout(deadline) {
+            Ok(Ok(_)) => Ok(Worker { requests, replies }),
+            Ok(Err(e)) => Err(reader_error(e)),
+            Err(RecvTimeoutError::Timeout) => Err(ChannelError::Timeout(deadline)),
+            Err(RecvTimeoutError::Disconnected) => {
+                Err(ChannelError::Reader("the PC/SC worker stopped".into()))
+            }
+        }
     }
 
     fn call(&self, request: Request, deadline: Duration) -> Result<Vec<u8>, CallError> {
@@ -151,7 +170,7 @@ impl PcscChannel {
     /// Connects to the card in `reader` (shared mode, any protocol).
     pub fn connect(reader: &str, deadline: Duration) -> Result<Self, ChannelError> {
         let reader_c = reader_name(reader)?;
-        let worker = Worker::start(&reader_c)?;
+        let worker = Worker::start(&reader_c, deadline)?;
         Ok(PcscChannel {
             reader: reader.to_owned(),
             reader_c,
@@ -162,7 +181,7 @@ impl PcscChannel {
 
     fn worker(&mut self) -> Result<&Worker, ChannelError> {
         if self.worker.is_none() {
-            self.worker = Some(Worker::start(&self.reader_c)?);
+            self.worker = Some(Worker::start(&self.reader_c, self.deadline)?);
         }
         self.worker
             .as_ref()

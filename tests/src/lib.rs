@@ -1,1 +1,200 @@
+//! Shared fixtures for the end-to-end tests: the real pcscd (started here when none runs)
+//! and exclusive slots on its two vpcd readers.
+//!
+//! The pcscd fixture: take a file lock, look for a running pcscd that lists the vpcd
+//! readers; if there is none, start `/usr/sbin/pcscd --foreground`, keep its PID, wait until
+//! the readers are listed, and stop it by that PID when the test process exits.
+//! `cargo test` runs the tests of one binary in parallel and the binaries one after the
+//! other; nextest runs them in parallel processes, which is why every reader use is
+//! serialised by a file lock (and `.config/nextest.toml` puts them in one test group).
 
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub const PCSCD: &str = "/usr/sbin/pcscd";
+pub const READERS: [&str; 2] = ["Virtual PCD 00 00", "Virtual PCD 00 01"];
+pub const PORTS: [u16; 2] = [35963, 35964];
+
+/// The PID of the pcscd this process started (0: none).
+static OUR_PCSCD: AtomicI32 = AtomicI32::new(0);
+static CHILD: OnceLock<Mutex<Option<Child>>> = OnceLock::new();
+
+/// An exclusive `flock` on a file in the temp folder, released on drop.
+pub struct FileLock(File);
+
+impl FileLock {
+    pub fn acquire(name: &str) -> FileLock {
+        let path = std::env::temp_dir().join(name);
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("cannot open lock file {}: {e}", path.display()));
+        // SAFETY: flock on a valid descriptor owned by `file`; blocks until granted.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(
+            rc,
+            0,
+            "flock {} failed: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
+        FileLock(file)
+    }
+}
+
+fn vpcd_readers_listed() -> bool {
+    match harness::pcsc_driver::list_readers() {
+        Ok(readers) => READERS.iter().all(|r| readers.iter().any(|x| x == r)),
+        Err(_) => false,
+    }
+}
+
+extern "C" fn stop_our_pcscd() {
+    let pid = OUR_PCSCD.swap(0, Ordering::SeqCst);
+    if pid <= 0 {
+        return;
+    }
+    // SAFETY: plain signal to the process we started.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    if let Some(Ok(mut guard)) = CHILD.get().map(|m| m.lock()) {
+        if let Some(child) = guard.as_mut() {
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Makes sure a pcscd with the vpcd readers runs; returns once the readers are listed.
+/// Panics with the reason when it cannot (the test needs the real PC/SC stack).
+pub fn ensure_pcscd() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let _lock = FileLock::acquire("myna-hil-pcscd-start.lock");
+        if vpcd_readers_listed() {
+            return;
+        }
+        assert!(
+            Path::new(PCSCD).exists(),
+            "{PCSCD} is missing: run .ci/setup (apt packages pcscd vsmartcard-vpcd)"
+        );
+        let log = std::env::temp_dir().join("myna-hil-pcscd.log");
+        let stdout = File::create(&log).map(Stdio::from).unwrap_or(Stdio::null());
+        let child = Command::new(PCSCD)
+            .arg("--foreground")
+            .stdout(stdout)
+            .stderr(Stdio::null())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {PCSCD}: {e}"));
+        OUR_PCSCD.store(child.id() as i32, Ordering::SeqCst);
+        let _ = CHILD.set(Mutex::new(Some(child)));
+        // SAFETY: registers a plain extern "C" function; runs at process exit.
+        unsafe {
+            libc::atexit(stop_our_pcscd);
+        }
+        let start = Instant::now();
+        while !vpcd_readers_listed() {
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "pcscd started but did not list the vpcd readers within 15 s (log: {})",
+                log.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+}
+
+/// True when this process started pcscd (and so may restart it).
+pub fn we_own_pcscd() -> bool {
+    OUR_PCSCD.load(Ordering::SeqCst) > 0
+}
+
+/// Restarts the pcscd this process started (for the recovery test). Returns false when
+/// pcscd belongs to someone else.
+pub fn restart_our_pcscd() -> bool {
+    let Some(Ok(mut guard)) = CHILD.get().map(|m| m.lock()) else {
+        return false;
+    };
+    let Some(child) = guard.as_mut() else {
+        return false;
+    };
+    // SAFETY: signal to our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let _ = child.wait();
+    let fresh = Command::new(PCSCD)
+        .arg("--foreground")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot restart {PCSCD}: {e}"));
+    OUR_PCSCD.store(fresh.id() as i32, Ordering::SeqCst);
+    *guard = Some(fresh);
+    drop(guard);
+    let start = Instant::now();
+    while !vpcd_readers_listed() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "restarted pcscd lists no readers"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
+/// Exclusive use of one vpcd reader (index 0 or 1) for as long as the value lives.
+pub struct ReaderSlot {
+    pub index: usize,
+    _lock: FileLock,
+}
+
+impl ReaderSlot {
+    pub fn reader(&self) -> &'static str {
+        READERS[self.index]
+    }
+    pub fn port(&self) -> u16 {
+        PORTS[self.index]
+    }
+}
+
+/// Waits for reader `index` to be free and takes it; starts pcscd when needed.
+pub fn reader_slot(index: usize) -> ReaderSlot {
+    ensure_pcscd();
+    ReaderSlot {
+        index,
+        _lock: FileLock::acquire(&format!("myna-hil-reader-{index}.lock")),
+    }
+}
+
+/// Both readers, in a fixed order (no deadlock): for clients such as OpenSC that look at
+/// every reader of pcscd.
+pub fn all_reader_slots() -> [ReaderSlot; 2] {
+    [reader_slot(0), reader_slot(1)]
+}
+
+/// The repository root (for shipped files such as `scenarios/cards`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// A shipped profile, with its photo from the cache.
+pub fn shipped_profile(name: &str) -> card_emulator::CardProfile {
+    let path = repo_root()
+        .join("scenarios/cards")
+        .join(format!("{name}.yaml"));
+    harness::profile_file::load_profile(&path, &harness::profile_file::cached_photo)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

@@ -1,0 +1,105 @@
+//! Cards that misbehave give `error` verdicts through pcscd, and the run goes on.
+
+use harness::bench::{attach, CardSite};
+use harness::conformance::run_all;
+use harness::guard::{Policy, RunSecret};
+use myna_hil_tests::{reader_slot, repo_root, shipped_profile};
+use reports::Verdict;
+use std::time::Duration;
+
+fn fault_profile(name: &str) -> card_emulator::CardProfile {
+    let path = repo_root().join(format!("scenarios/cards/faults/{name}.yaml"));
+    harness::profile_file::load_profile(&path, &harness::profile_file::cached_photo)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(
+    profile: &card_emulator::CardProfile,
+    site: &CardSite,
+    deadline: Duration,
+) -> Vec<reports::CaseResult> {
+    let secret = RunSecret::generate();
+    let policy = Policy {
+        allow_destructive: false,
+    };
+    let mut attached = attach(profile, site, &secret, policy, deadline).expect("attach");
+    let results = run_all(&mut attached.channel, profile, &profile.name, |_| {});
+    attached.detach();
+    results
+}
+
+#[test]
+fn mute_torn_and_slow_cards_get_honest_verdicts_and_the_next_card_still_passes() {
+    let slot = reader_slot(0);
+    let site = CardSite::Vpcd {
+        port: slot.port(),
+        reader: slot.reader().to_owned(),
+    };
+
+    let mute = run(
+        &fault_profile("mute-card"),
+        &site,
+        Duration::from_millis(300),
+    );
+    assert!(
+        mute.iter().all(|r| r.verdict == Verdict::Error),
+        "mute card: {:?}",
+        mute.iter()
+            .map(|r| (&r.name, r.verdict, &r.reason))
+            .collect::<Vec<_>>()
+    );
+    assert!(mute[0]
+        .reason
+        .as_deref()
+        .unwrap_or("")
+        .contains("no response within"));
+
+    let torn = run(&fault_profile("torn-card"), &site, Duration::from_secs(2));
+    // A card torn at the 3rd APDU after power-on: checks of one or two APDUs pass, the
+    // one that reaches the 3rd errors (empty response), and the card is gone after that.
+    let torn_check = torn
+        .iter()
+        .position(|r| r.verdict != Verdict::Pass)
+        .expect("some check must reach the 3rd APDU");
+    assert!(torn_check > 0, "the first checks need fewer than 3 APDUs");
+    assert_eq!(
+        torn[torn_check].verdict,
+        Verdict::Error,
+        "{:?}",
+        torn[torn_check]
+    );
+    assert!(
+        torn[torn_check]
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("shorter than a status word"),
+        "{:?}",
+        torn[torn_check].reason
+    );
+    assert!(torn[torn_check + 1..]
+        .iter()
+        .all(|r| r.verdict == Verdict::Error));
+
+    let slow = run(&fault_profile("slow-card"), &site, Duration::from_secs(2));
+    assert!(slow
+        .iter()
+        .all(|r| matches!(r.verdict, Verdict::Pass | Verdict::Skip)));
+    let fastest_apdu = slow
+        .iter()
+        .flat_map(|r| &r.measurements)
+        .filter(|m| m.name == "apdu_max")
+        .map(|m| m.value)
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        fastest_apdu >= 20.0,
+        "the slow card answered in {fastest_apdu} ms"
+    );
+
+    // The bench recovered: a good card in the same reader passes.
+    let valid = run(&shipped_profile("valid"), &site, Duration::from_secs(2));
+    assert!(
+        valid.iter().all(|r| r.verdict == Verdict::Pass),
+        "valid after faults"
+    );
+}
