@@ -8,7 +8,7 @@
 
 use crate::card_channel::{CardChannel, ChannelError, Response};
 use crate::trace::{carries_secret, redacted_hex, response_hex, Trace, TraceEntry};
-use card_emulator::card::{attach_answer, ATTACH_CHECK_HEADER};
+use card_emulator::card::{attach_answer, AID_SURFACE, AID_TEXT_SUPPORT, ATTACH_CHECK_HEADER};
 use card_emulator::StatusWord;
 use std::time::Duration;
 
@@ -58,6 +58,16 @@ pub fn identify(channel: &mut dyn CardChannel, secret: Option<&RunSecret>) -> Ca
     }
 }
 
+/// A response of a card-surface application: only its length and status word.
+fn personal_data_hex(bytes: &[u8]) -> String {
+    let (data, sw) = bytes.split_at(bytes.len().saturating_sub(2));
+    format!(
+        "<{} byte(s) of personal data redacted> {}",
+        data.len(),
+        hex::encode_upper(sw)
+    )
+}
+
 /// What may be done to a real card.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
@@ -70,6 +80,9 @@ pub struct GuardedChannel<C> {
     identity: CardIdentity,
     policy: Policy,
     trace: Trace,
+    /// A card-surface application is selected: what READ BINARY returns is personal data
+    /// (個人番号, name, address, photo) and stays out of the trace.
+    personal_data_selected: bool,
 }
 
 /// INS codes whose data can spend a try of a PIN: VERIFY, CHANGE REFERENCE DATA,
@@ -87,6 +100,7 @@ impl<C: CardChannel> GuardedChannel<C> {
             identity,
             policy,
             trace: Trace::default(),
+            personal_data_selected: false,
         }
     }
 
@@ -149,9 +163,21 @@ impl<C: CardChannel> CardChannel for GuardedChannel<C> {
         }
         let result = self.inner.transmit(apdu);
         let (response, sw, elapsed) = match &result {
-            Ok(r) => (response_hex(&r.bytes), Some(r.sw()), r.elapsed),
+            Ok(r) => {
+                let shown = if self.personal_data_selected && apdu.get(1) == Some(&0xB0) {
+                    personal_data_hex(&r.bytes)
+                } else {
+                    response_hex(&r.bytes)
+                };
+                (shown, Some(r.sw()), r.elapsed)
+            }
             Err(e) => (format!("error: {e}"), None, Duration::ZERO),
         };
+        if let (Ok(r), [0x00, 0xA4, 0x04, _, _, aid @ ..]) = (&result, apdu) {
+            if r.sw() == StatusWord::Ok {
+                self.personal_data_selected = aid == AID_TEXT_SUPPORT || aid == AID_SURFACE;
+            }
+        }
         self.trace.push(TraceEntry {
             command: redacted_hex(apdu),
             response,
@@ -167,5 +193,124 @@ impl<C: CardChannel> CardChannel for GuardedChannel<C> {
 
     fn describe(&self) -> String {
         self.inner.describe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inprocess_channel::InProcessChannel;
+    use card_emulator::{Card, CardImage, CardProfile, PinRef};
+    use std::sync::{Arc, OnceLock};
+
+    fn image() -> Arc<CardImage> {
+        static IMAGE: OnceLock<Arc<CardImage>> = OnceLock::new();
+        IMAGE
+            .get_or_init(|| Arc::new(CardImage::build(&CardProfile::sample()).unwrap()))
+            .clone()
+    }
+
+    fn channel(
+        card: Card,
+        allow_destructive: bool,
+        secret: &RunSecret,
+    ) -> GuardedChannel<InProcessChannel> {
+        let inner = InProcessChannel::new(card, Duration::from_secs(1));
+        GuardedChannel::new(inner, Some(secret), Policy { allow_destructive })
+    }
+
+    const SELECT_JPKI: [u8; 15] = [
+        0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01,
+    ];
+    const SELECT_AUTH_PIN: [u8; 7] = [0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x18];
+    const WRONG_PIN: [u8; 9] = [0x00, 0x20, 0x00, 0x80, 0x04, b'9', b'9', b'9', b'9'];
+
+    fn select_pin(ch: &mut impl CardChannel) {
+        assert_eq!(ch.transmit(&SELECT_JPKI).unwrap().sw(), StatusWord::Ok);
+        assert_eq!(ch.transmit(&SELECT_AUTH_PIN).unwrap().sw(), StatusWord::Ok);
+    }
+
+    #[test]
+    fn only_a_card_with_this_runs_secret_is_the_emulator() {
+        let secret = RunSecret::generate();
+        let ours = channel(
+            Card::new(image()).with_attach_secret(secret.bytes()),
+            false,
+            &secret,
+        );
+        assert_eq!(ours.identity(), CardIdentity::Emulator);
+        let other_run = RunSecret::generate();
+        let foreign = Card::new(image()).with_attach_secret(other_run.bytes());
+        assert_eq!(
+            channel(foreign, false, &secret).identity(),
+            CardIdentity::Real
+        );
+        assert_eq!(
+            channel(Card::new(image()), false, &secret).identity(),
+            CardIdentity::Real
+        );
+    }
+
+    #[test]
+    fn a_real_card_never_receives_a_pin_by_default() {
+        let secret = RunSecret::generate();
+        let mut ch = channel(Card::new(image()), false, &secret);
+        select_pin(&mut ch);
+        let err = ch.transmit(&WRONG_PIN).unwrap_err();
+        assert!(matches!(err, ChannelError::Refused(_)), "{err}");
+        let change = [0x00, 0x24, 0x01, 0x80, 0x04, b'1', b'1', b'1', b'1'];
+        assert!(matches!(
+            ch.transmit(&change),
+            Err(ChannelError::Refused(_))
+        ));
+        // Asking for the tries left spends none and is allowed.
+        assert_eq!(
+            ch.transmit(&[0x00, 0x20, 0x00, 0x80]).unwrap().sw(),
+            StatusWord::TriesLeft(3)
+        );
+        assert_eq!(ch.inner().card().tries_left(PinRef::AuthPin), 3);
+        let trace = ch.trace().to_string();
+        assert!(trace.contains("not sent"), "{trace}");
+        assert!(
+            !trace.contains("39393939"),
+            "the refused PIN must not be traced: {trace}"
+        );
+    }
+
+    #[test]
+    fn allow_destructive_never_spends_the_last_try() {
+        let secret = RunSecret::generate();
+        let mut ch = channel(Card::new(image()), true, &secret);
+        select_pin(&mut ch);
+        assert_eq!(
+            ch.transmit(&WRONG_PIN).unwrap().sw(),
+            StatusWord::TriesLeft(2)
+        );
+        assert_eq!(
+            ch.transmit(&WRONG_PIN).unwrap().sw(),
+            StatusWord::TriesLeft(1)
+        );
+        let err = ch.transmit(&WRONG_PIN).unwrap_err();
+        assert!(err.to_string().contains("last try"), "{err}");
+        assert_eq!(ch.inner().card().tries_left(PinRef::AuthPin), 1);
+    }
+
+    #[test]
+    fn the_emulator_may_be_blocked_on_purpose() {
+        let secret = RunSecret::generate();
+        let card = Card::new(image()).with_attach_secret(secret.bytes());
+        let mut ch = channel(card, false, &secret);
+        select_pin(&mut ch);
+        for left in [2, 1, 0] {
+            assert_eq!(
+                ch.transmit(&WRONG_PIN).unwrap().sw(),
+                StatusWord::TriesLeft(left)
+            );
+        }
+        assert_eq!(
+            ch.transmit(&WRONG_PIN).unwrap().sw(),
+            StatusWord::ReferenceDataBlocked
+        );
+        assert!(!ch.trace().to_string().contains("39393939"));
     }
 }

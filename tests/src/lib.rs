@@ -25,7 +25,9 @@ static OUR_PCSCD: AtomicI32 = AtomicI32::new(0);
 static CHILD: OnceLock<Mutex<Option<Child>>> = OnceLock::new();
 
 /// An exclusive `flock` on a file in the temp folder, released on drop.
-pub struct FileLock(File);
+pub struct FileLock {
+    _file: File,
+}
 
 impl FileLock {
     pub fn acquire(name: &str) -> FileLock {
@@ -45,7 +47,7 @@ impl FileLock {
             path.display(),
             std::io::Error::last_os_error()
         );
-        FileLock(file)
+        FileLock { _file: file }
     }
 }
 
@@ -197,4 +199,23 @@ pub fn shipped_profile(name: &str) -> card_emulator::CardProfile {
         .join(format!("{name}.yaml"));
     harness::profile_file::load_profile(&path, &harness::profile_file::cached_photo)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Path of a binary of the workspace (`myna-hil`, `myna-vicc`), built by
+/// `cargo test --workspace` next to the test executables.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current test executable");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` so the binaries are built",
+        path.display()
+    );
+    path
 }

@@ -1,0 +1,162 @@
+//! The command-line tools as a user runs them: exit codes, diagnostics, reports.
+
+use myna_hil_tests::{reader_slot, repo_root, workspace_binary};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn myna_hil(args: &[&str]) -> std::process::Output {
+    Command::new(workspace_binary("myna-hil"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("run myna-hil")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_accepts_every_shipped_profile() {
+    let out = myna_hil(&["check", "scenarios/cards", "scenarios/cards/faults"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("12 file(s) checked, 0 with errors"));
+}
+
+#[test]
+fn check_reports_a_mistyped_key_with_file_line_and_column() {
+    let dir = tempdir();
+    let valid = std::fs::read_to_string(repo_root().join("scenarios/cards/valid.yaml")).unwrap();
+    let broken = valid
+        .replace("tries_left: 3 }", "tries_lef: 3 }")
+        .replace("sex: male", "sex: mal");
+    let file = dir.join("broken.yaml");
+    std::fs::write(&file, broken).unwrap();
+    let out = myna_hil(&["check", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    // Both mistakes at once, each with file:line:column, a caret and a hint.
+    assert!(err.contains("broken.yaml:8:8"), "{err}");
+    assert!(err.contains("broken.yaml:18:36"), "{err}");
+    assert!(err.contains("did you mean `male`?"), "{err}");
+    assert!(err.contains("unknown key `tries_lef`"), "{err}");
+    assert!(err.contains("did you mean `tries_left`?"), "{err}");
+    assert!(err.contains('^'), "{err}");
+}
+
+#[test]
+fn conformance_in_process_writes_junit_and_exits_zero() {
+    let dir = tempdir();
+    let junit = dir.join("conformance.xml");
+    let out = myna_hil(&[
+        "conformance",
+        "scenarios/cards/valid.yaml",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains(r#"tests="22""#) && xml.contains(r#"failures="0""#),
+        "{xml}"
+    );
+    // The PIN, the password and 照合番号B of the profile never reach a report, nor does the
+    // 個人番号 (123456789018) read from the text-support AP.
+    let secrets = [
+        "002000800431323334",
+        "TEST2025",
+        "5445535432303235",
+        "55021720352285",
+        "3535303231373230333532323835",
+        "123456789018",
+        "313233343536373839303138",
+    ];
+    for secret in secrets {
+        assert!(!xml.contains(secret), "secret {secret} leaked into JUnit");
+        assert!(!text(&out.stdout).contains(secret));
+    }
+}
+
+#[test]
+fn a_mute_card_ends_in_error_and_the_run_goes_on() {
+    let out = myna_hil(&[
+        "conformance",
+        "--deadline",
+        "50ms",
+        "scenarios/cards/faults/mute-card.yaml",
+        "scenarios/cards/valid.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("error  conformance.mute-card.select_jpki_ap"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("pass   conformance.valid.pin_blocks_after_three_wrong"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_card_the_run_did_not_attach_is_treated_as_real() {
+    // A card put in by hand (myna-vicc) does not know this run's secret: the harness
+    // must refuse every step that could spend a PIN try, and leave the card unchanged.
+    let slot = reader_slot(1);
+    let mut vicc = Command::new(workspace_binary("myna-vicc"))
+        .args(["--profile", "scenarios/cards/valid.yaml", "--port"])
+        .arg(slot.port().to_string())
+        .current_dir(repo_root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start myna-vicc");
+    let mut lines = BufReader::new(vicc.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("inserted into vpcd"), "{first}");
+    harness::pcsc_driver::wait_for_card(slot.reader(), std::time::Duration::from_secs(3)).unwrap();
+
+    let site = format!("pcsc:{}", slot.reader());
+    let out = myna_hil(&["conformance", "--card", &site, "scenarios/cards/valid.yaml"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("skip   conformance.valid.pin_blocks_after_three_wrong")
+            && stdout.contains("refused"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("pass   conformance.valid.get_challenge"),
+        "{stdout}"
+    );
+
+    use std::io::Write;
+    let stdin = vicc.stdin.as_mut().unwrap();
+    writeln!(stdin, "status").unwrap();
+    let status = lines.next().unwrap().unwrap();
+    assert!(
+        status.contains("authentication PIN tries left: 3"),
+        "{status}"
+    );
+    writeln!(stdin, "quit").unwrap();
+    vicc.wait().unwrap();
+    harness::pcsc_driver::wait_for_removal(slot.reader(), std::time::Duration::from_secs(3))
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(450));
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "myna-hil-cli-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
