@@ -6,8 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 pub use crate::chip_photo::PhotoError;
 
 /// Environment variable that overrides the cache directory.
@@ -76,7 +74,7 @@ pub fn photo_path_in(cache: &Path, name: &str) -> Result<PathBuf, PhotoError> {
         }
         Err(source) => return Err(PhotoError::ReadPhoto { path, source }),
     };
-    let actual = hex::encode(Sha256::digest(&bytes));
+    let actual = hex::encode(openssl::sha::sha256(&bytes));
     if actual != expected {
         return Err(PhotoError::PhotoHashMismatch {
             path,

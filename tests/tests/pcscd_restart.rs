@@ -47,8 +47,13 @@ fn after_pcscd_restarts_one_call_fails_and_the_next_uses_a_new_context() {
     harness::pcsc_driver::wait_for_card(slots[0].reader(), Duration::from_secs(5)).unwrap();
 
     let first = ch.transmit(&SELECT_JPKI);
-    assert!(first.is_err(), "the old context cannot work after a restart");
-    let second = ch.transmit(&SELECT_JPKI).expect("a new context reaches the card again");
+    assert!(
+        first.is_err(),
+        "the old context cannot work after a restart"
+    );
+    let second = ch
+        .transmit(&SELECT_JPKI)
+        .expect("a new context reaches the card again");
     assert_eq!(second.sw(), card_emulator::StatusWord::Ok);
     attached.detach();
 }
