@@ -5,7 +5,7 @@
 //! `fixtures/keys/` (made once with `openssl genrsa 2048`; test-only, protect nothing).
 //! Everything issued here is deterministic: PKCS#1 v1.5 signatures have no randomness.
 
-use crate::profile::{CertificateSetting, Holder, KeySlot};
+use crate::profile::{CardProfile, CertificateSetting, Holder, KeySlot};
 use crate::tlv::{der_uint, tlv};
 use openssl::asn1::{Asn1Integer, Asn1Time};
 use openssl::bn::BigNum;
@@ -185,6 +185,23 @@ impl TestPki {
         Ok(tlv(&[0x30], &body))
     }
 
+    /// The CRL of the test CA for a set of cards: every certificate whose profile marks it
+    /// revoked, revoked on its `not_before` date (the dates only need to be plausible).
+    pub fn crl_for<'a>(
+        &self,
+        profiles: impl IntoIterator<Item = &'a CardProfile>,
+        this_update: Date,
+    ) -> Result<Vec<u8>, PkiError> {
+        let revoked: Vec<(u64, Date)> = profiles
+            .into_iter()
+            .flat_map(|p| [&p.auth_certificate, &p.sign_certificate])
+            .filter(|c| c.revoked)
+            .map(|c| (c.serial, c.not_before))
+            .collect();
+        let next_update = this_update.saturating_add(time::Duration::days(1));
+        self.crl(&revoked, this_update, next_update)
+    }
+
     /// PKCS#1 v1.5 signature by the CA key over `digest_info` as given (the card-surface
     /// record's DF28 signs a non-standard 96-byte DigestInfo, so no hashing here).
     pub fn issuer_sign_raw(&self, digest_info: &[u8]) -> Result<Vec<u8>, PkiError> {
@@ -256,4 +273,70 @@ pub fn sign_pkcs1(
     let n = key.private_encrypt(digest_info, &mut out, openssl::rsa::Padding::PKCS1)?;
     out.truncate(n);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::x509::X509Crl;
+    use time::macros::date;
+
+    #[test]
+    fn issues_certificates_with_the_chosen_serial_and_validity() {
+        let pki = TestPki::shared().unwrap();
+        let profile = CardProfile::sample();
+        let key = pki
+            .holder_key(KeySlot(1), CertKind::Authentication)
+            .unwrap();
+        let cert = pki
+            .issue(
+                CertKind::Authentication,
+                &key,
+                &profile.auth_certificate,
+                &profile.holder,
+            )
+            .unwrap();
+        let serial = cert.serial_number().to_bn().unwrap().to_dec_str().unwrap();
+        assert_eq!(serial.to_string(), "4097");
+        assert_eq!(cert.not_before().to_string(), "Feb 17 00:00:00 2025 GMT");
+        assert_eq!(cert.not_after().to_string(), "Feb 17 23:59:59 2030 GMT");
+        let ca_key = pki.ca_certificate().public_key().unwrap();
+        assert!(cert.verify(&ca_key).unwrap(), "signed by the test CA");
+        assert!(pki
+            .holder_key(KeySlot(KEY_SLOTS), CertKind::Signature)
+            .is_err());
+    }
+
+    #[test]
+    fn the_crl_lists_exactly_the_revoked_certificates_and_verifies() {
+        let pki = TestPki::shared().unwrap();
+        let mut revoked = CardProfile::sample();
+        revoked.auth_certificate.revoked = true;
+        revoked.auth_certificate.serial = 77;
+        let good = CardProfile::sample();
+        let der = pki
+            .crl_for([&revoked, &good], date!(2025 - 11 - 04))
+            .unwrap();
+        let crl = X509Crl::from_der(&der).expect("a DER CRL openssl can parse");
+        let ca_key = pki.ca_certificate().public_key().unwrap();
+        assert!(crl.verify(&ca_key).unwrap(), "signed by the test CA");
+        let serials: Vec<String> = crl
+            .get_revoked()
+            .map(|stack| {
+                stack
+                    .iter()
+                    .map(|r| {
+                        r.serial_number()
+                            .to_bn()
+                            .unwrap()
+                            .to_dec_str()
+                            .unwrap()
+                            .to_string()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(serials, ["77"]);
+        assert!(pki.crl_for([&good], date!(2025 - 11 - 04)).is_ok());
+    }
 }

@@ -103,3 +103,42 @@ fn mute_torn_and_slow_cards_get_honest_verdicts_and_the_next_card_still_passes()
         "valid after faults"
     );
 }
+
+#[test]
+fn a_card_removed_and_inserted_on_command_is_seen_by_pcscd() {
+    use card_emulator::vpcd::{VirtualCard, VpcdAddress};
+    use harness::card_channel::CardChannel;
+    use harness::pcsc_driver::{wait_for_card, wait_for_removal, PcscChannel};
+    use std::sync::Arc;
+
+    let slot = reader_slot(1);
+    let image = card_emulator::CardImage::build(&shipped_profile("valid")).unwrap();
+    let address = VpcdAddress {
+        port: slot.port(),
+        ..VpcdAddress::default()
+    };
+    let card = VirtualCard::attach(card_emulator::Card::new(Arc::new(image)), &address).unwrap();
+    wait_for_card(slot.reader(), Duration::from_secs(3)).unwrap();
+    let get_challenge = [0x00, 0x84, 0x00, 0x00, 0x08];
+    let mut channel = PcscChannel::connect(slot.reader(), Duration::from_secs(2)).unwrap();
+    assert_eq!(channel.transmit(&get_challenge).unwrap().data().len(), 8);
+
+    card.remove();
+    wait_for_removal(slot.reader(), Duration::from_secs(3)).unwrap();
+    assert!(
+        channel.transmit(&get_challenge).is_err(),
+        "no card, no answer"
+    );
+
+    std::thread::sleep(Duration::from_millis(450));
+    card.insert();
+    wait_for_card(slot.reader(), Duration::from_secs(3)).unwrap();
+    // The old handle saw the removal; the channel reconnects with a new context.
+    let again = channel
+        .transmit(&get_challenge)
+        .or_else(|_| channel.transmit(&get_challenge));
+    assert_eq!(again.unwrap().data().len(), 8);
+    drop(card);
+    wait_for_removal(slot.reader(), Duration::from_secs(3)).unwrap();
+    std::thread::sleep(Duration::from_millis(450));
+}
