@@ -6,6 +6,7 @@
 
 pub mod apdu;
 pub mod card;
+pub mod commands;
 pub mod image;
 pub mod my_number;
 pub mod pin;

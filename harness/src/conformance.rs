@@ -5,6 +5,7 @@
 
 use crate::card_channel::{CardChannel, ChannelError, Response};
 use card_emulator::card::{AID_JPKI, AID_SURFACE, AID_TEXT_SUPPORT};
+use card_emulator::commands;
 use card_emulator::profile::{CardKind, CardProfile, TokenKind};
 use card_emulator::StatusWord;
 use openssl::hash::MessageDigest;
@@ -109,14 +110,11 @@ fn expect(r: &Response, sw: StatusWord, what: &str) -> Outcome {
 }
 
 fn select_aid(ctx: &mut Ctx<'_>, aid: &[u8]) -> Result<Response, Problem> {
-    let mut apdu = vec![0x00, 0xA4, 0x04, 0x0C, aid.len() as u8];
-    apdu.extend_from_slice(aid);
-    send(ctx, &apdu)
+    send(ctx, &commands::select_aid(aid))
 }
 
 fn select_ef(ctx: &mut Ctx<'_>, fid: u16) -> Result<Response, Problem> {
-    let [hi, lo] = fid.to_be_bytes();
-    send(ctx, &[0x00, 0xA4, 0x02, 0x0C, 0x02, hi, lo])
+    send(ctx, &commands::select_ef(fid))
 }
 
 /// SELECT the application and the EF, both expected to succeed.
@@ -130,17 +128,12 @@ fn open(ctx: &mut Ctx<'_>, aid: &[u8], fid: u16) -> Outcome {
 }
 
 fn verify(ctx: &mut Ctx<'_>, value: &[u8]) -> Result<Response, Problem> {
-    let mut apdu = vec![0x00, 0x20, 0x00, 0x80];
-    if !value.is_empty() {
-        apdu.push(value.len() as u8);
-        apdu.extend_from_slice(value);
-    }
-    send(ctx, &apdu)
+    send(ctx, &commands::verify(value))
 }
 
 /// Reads a whole EF that starts with a BER-TLV header, in 256-byte chunks as OpenSC does.
 fn read_tlv_file(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, Problem> {
-    let head = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x08])?;
+    let head = send(ctx, &commands::read_binary(0, 8))?;
     expect(&head, StatusWord::Ok, "READ BINARY header")?;
     let Some((_, header_len, value_len)) = card_emulator::tlv::read_header(head.data()) else {
         return Err(Problem::Fail(
@@ -158,7 +151,7 @@ fn read_tlv_file(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, Problem> {
         }
         let chunk = (total - offset).min(256);
         let le = if chunk == 256 { 0 } else { chunk as u8 };
-        let r = send(ctx, &[0x00, 0xB0, (offset >> 8) as u8, offset as u8, le])?;
+        let r = send(ctx, &commands::read_binary(offset as u16, le))?;
         expect(&r, StatusWord::Ok, &format!("READ BINARY at {offset}"))?;
         if r.data().is_empty() {
             return Err(Problem::Fail(format!(
@@ -182,23 +175,6 @@ fn auth_pin(ctx: &Ctx<'_>) -> Result<Vec<u8>, Problem> {
         )),
         None => Err(Problem::Skip("this card has no authentication PIN".into())),
     }
-}
-
-fn sha256_digest_info(message: &[u8]) -> Vec<u8> {
-    const PREFIX: [u8; 19] = [
-        0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
-        0x05, 0x00, 0x04, 0x20,
-    ];
-    let mut out = PREFIX.to_vec();
-    out.extend(openssl::sha::sha256(message));
-    out
-}
-
-fn sign_apdu(digest_info: &[u8]) -> Vec<u8> {
-    let mut apdu = vec![0x80, 0x2A, 0x00, 0x80, digest_info.len() as u8];
-    apdu.extend_from_slice(digest_info);
-    apdu.push(0x00);
-    apdu
 }
 
 // --- the checks -------------------------------------------------------------------------------
@@ -242,7 +218,7 @@ fn select_other_aps(ctx: &mut Ctx<'_>) -> Outcome {
 
 fn token_info(ctx: &mut Ctx<'_>) -> Outcome {
     open(ctx, &AID_JPKI, 0x0006)?;
-    let r = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x20])?;
+    let r = send(ctx, &commands::read_binary(0, 0x20))?;
     expect(&r, StatusWord::Ok, "READ BINARY 0006")?;
     let expected: &[u8] = if is_phone(ctx) {
         b"JPKIAPGPSETOKEN"
@@ -264,7 +240,7 @@ fn authentication_certificate(ctx: &mut Ctx<'_>) -> Outcome {
     if is_phone(ctx) {
         // On a phone the certificate needs the PIN first.
         open(ctx, &AID_JPKI, 0x000A)?;
-        let r = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x04])?;
+        let r = send(ctx, &commands::read_binary(0, 4))?;
         return expect(
             &r,
             StatusWord::SecurityNotSatisfied,
@@ -313,7 +289,7 @@ fn signature_certificate_locked(ctx: &mut Ctx<'_>) -> Outcome {
         );
     }
     expect(&r, StatusWord::Ok, "SELECT 0001")?;
-    let r = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x04])?;
+    let r = send(ctx, &commands::read_binary(0, 4))?;
     expect(
         &r,
         StatusWord::SecurityNotSatisfied,
@@ -333,7 +309,7 @@ fn empty_verify(ctx: &mut Ctx<'_>) -> Outcome {
 
 fn read_past_end(ctx: &mut Ctx<'_>) -> Outcome {
     open(ctx, &AID_JPKI, 0x0006)?;
-    let r = send(ctx, &[0x00, 0xB0, 0x7F, 0x00, 0x01])?;
+    let r = send(ctx, &commands::read_binary(0x7F00, 1))?;
     expect(&r, StatusWord::WrongOffset, "READ BINARY at offset 7F00")
 }
 
@@ -366,9 +342,9 @@ fn unknown_instruction(ctx: &mut Ctx<'_>) -> Outcome {
 }
 
 fn get_challenge(ctx: &mut Ctx<'_>) -> Outcome {
-    let a = send(ctx, &[0x00, 0x84, 0x00, 0x00, 0x08])?;
+    let a = send(ctx, &commands::get_challenge(8))?;
     expect(&a, StatusWord::Ok, "GET CHALLENGE")?;
-    let b = send(ctx, &[0x00, 0x84, 0x00, 0x00, 0x08])?;
+    let b = send(ctx, &commands::get_challenge(8))?;
     if a.data().len() != 8 {
         return Err(Problem::Fail(format!(
             "{} challenge bytes, asked for 8",
@@ -383,7 +359,10 @@ fn get_challenge(ctx: &mut Ctx<'_>) -> Outcome {
 
 fn sign_needs_pin(ctx: &mut Ctx<'_>) -> Outcome {
     open(ctx, &AID_JPKI, 0x0017)?;
-    let r = send(ctx, &sign_apdu(&sha256_digest_info(b"myna-hil")))?;
+    let r = send(
+        ctx,
+        &commands::sign(&commands::sha256_digest_info(b"myna-hil")),
+    )?;
     expect(&r, StatusWord::SecurityNotSatisfied, "sign without VERIFY")
 }
 
@@ -402,7 +381,7 @@ fn verify_and_sign(ctx: &mut Ctx<'_>) -> Outcome {
         .map_err(|e| Problem::Fail(format!("not an X.509 certificate: {e}")))?;
     expect(&select_ef(ctx, 0x0017)?, StatusWord::Ok, "SELECT 0017")?;
     let message = b"myna-hil conformance challenge";
-    let r = send(ctx, &sign_apdu(&sha256_digest_info(message)))?;
+    let r = send(ctx, &commands::sign(&commands::sha256_digest_info(message)))?;
     expect(&r, StatusWord::Ok, "sign with the authentication key")?;
     let key = cert
         .public_key()
@@ -422,7 +401,7 @@ fn select_clears_verified(ctx: &mut Ctx<'_>) -> Outcome {
     open(ctx, &AID_JPKI, 0x0018)?;
     expect(&verify(ctx, &pin)?, StatusWord::Ok, "VERIFY")?;
     open(ctx, &AID_JPKI, 0x0017)?;
-    let r = send(ctx, &sign_apdu(&sha256_digest_info(b"x")))?;
+    let r = send(ctx, &commands::sign(&commands::sha256_digest_info(b"x")))?;
     expect(
         &r,
         StatusWord::SecurityNotSatisfied,
@@ -451,7 +430,7 @@ fn text_support_my_number(ctx: &mut Ctx<'_>) -> Outcome {
         "VERIFY the text-support PIN",
     )?;
     expect(&select_ef(ctx, 0x0001)?, StatusWord::Ok, "SELECT 0001")?;
-    let r = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x11])?;
+    let r = send(ctx, &commands::read_binary(0, 0x11))?;
     expect(&r, StatusWord::Ok, "READ 個人番号")?;
     let number = r.data().get(3..15).unwrap_or_default();
     if number == ctx.profile.holder.my_number.as_bytes() {
@@ -476,7 +455,7 @@ fn surface_record(ctx: &mut Ctx<'_>) -> Outcome {
         p.security_code.expose(),
     );
     open(ctx, &AID_SURFACE, 0x0002)?;
-    let r = send(ctx, &[0x00, 0xB0, 0x00, 0x00, 0x04])?;
+    let r = send(ctx, &commands::read_binary(0, 4))?;
     expect(
         &r,
         StatusWord::SecurityNotSatisfied,
@@ -543,11 +522,7 @@ fn wrong_pin_then_right(ctx: &mut Ctx<'_>) -> Outcome {
 fn change_reference_data(ctx: &mut Ctx<'_>) -> Outcome {
     let pin = auth_pin(ctx)?;
     let new = if pin == b"4321" { b"1234" } else { b"4321" };
-    let change = |value: &[u8]| {
-        let mut apdu = vec![0x00, 0x24, 0x01, 0x80, value.len() as u8];
-        apdu.extend_from_slice(value);
-        apdu
-    };
+    let change = commands::change_reference_data;
     open(ctx, &AID_JPKI, 0x0018)?;
     let r = send(ctx, &change(new))?;
     expect(

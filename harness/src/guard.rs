@@ -200,7 +200,7 @@ impl<C: CardChannel> CardChannel for GuardedChannel<C> {
 mod tests {
     use super::*;
     use crate::inprocess_channel::InProcessChannel;
-    use card_emulator::{Card, CardImage, CardProfile, PinRef};
+    use card_emulator::{commands, Card, CardImage, CardProfile, PinRef};
     use std::sync::{Arc, OnceLock};
 
     fn image() -> Arc<CardImage> {
@@ -219,15 +219,13 @@ mod tests {
         GuardedChannel::new(inner, Some(secret), Policy { allow_destructive })
     }
 
-    const SELECT_JPKI: [u8; 15] = [
-        0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01,
-    ];
-    const SELECT_AUTH_PIN: [u8; 7] = [0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x18];
     const WRONG_PIN: [u8; 9] = [0x00, 0x20, 0x00, 0x80, 0x04, b'9', b'9', b'9', b'9'];
 
     fn select_pin(ch: &mut impl CardChannel) {
-        assert_eq!(ch.transmit(&SELECT_JPKI).unwrap().sw(), StatusWord::Ok);
-        assert_eq!(ch.transmit(&SELECT_AUTH_PIN).unwrap().sw(), StatusWord::Ok);
+        let select_jpki = commands::select_aid(&card_emulator::card::AID_JPKI);
+        assert_eq!(ch.transmit(&select_jpki).unwrap().sw(), StatusWord::Ok);
+        let select_pin = commands::select_ef(0x0018);
+        assert_eq!(ch.transmit(&select_pin).unwrap().sw(), StatusWord::Ok);
     }
 
     #[test]
