@@ -11,5 +11,7 @@ pub mod inprocess_channel;
 pub mod pcsc_driver;
 pub mod photo_cache;
 pub mod profile_file;
+pub mod qualification;
+pub mod rules;
 pub mod trace;
 pub mod yaml;

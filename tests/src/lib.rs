@@ -58,7 +58,30 @@ fn vpcd_readers_listed() -> bool {
     }
 }
 
+/// True when no other process holds a reader slot right now.
+fn readers_idle() -> bool {
+    (0..READERS.len()).all(|i| {
+        let path = std::env::temp_dir().join(format!("myna-hil-reader-{i}.lock"));
+        let Ok(file) = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+        else {
+            return false;
+        };
+        // SAFETY: non-blocking flock on a descriptor we own; released when `file` drops.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    })
+}
+
 extern "C" fn stop_our_pcscd() {
+    let _lock = FileLock::acquire("myna-hil-pcscd-start.lock");
+    // Another test process (nextest, or a second `cargo test`) may be using the pcscd we
+    // started: then it stays up for them. Otherwise we stop it by its PID, as promised.
+    if !readers_idle() {
+        return;
+    }
     let pid = OUR_PCSCD.swap(0, Ordering::SeqCst);
     if pid <= 0 {
         return;
@@ -75,43 +98,52 @@ extern "C" fn stop_our_pcscd() {
 }
 
 /// Makes sure a pcscd with the vpcd readers runs; returns once the readers are listed.
+/// Checked on every call: a pcscd another process started may have gone since.
 /// Panics with the reason when it cannot (the test needs the real PC/SC stack).
 pub fn ensure_pcscd() {
-    static READY: OnceLock<()> = OnceLock::new();
-    READY.get_or_init(|| {
-        let _lock = FileLock::acquire("myna-hil-pcscd-start.lock");
-        if vpcd_readers_listed() {
-            return;
+    let _lock = FileLock::acquire("myna-hil-pcscd-start.lock");
+    if vpcd_readers_listed() {
+        return;
+    }
+    if let Some(Ok(mut guard)) = CHILD.get().map(|m| m.lock()) {
+        // Ours died: reap it before starting another.
+        if let Some(mut child) = guard.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        assert!(
-            Path::new(PCSCD).exists(),
-            "{PCSCD} is missing: run .ci/setup (apt packages pcscd vsmartcard-vpcd)"
-        );
-        let log = std::env::temp_dir().join("myna-hil-pcscd.log");
-        let stdout = File::create(&log).map(Stdio::from).unwrap_or(Stdio::null());
-        let child = Command::new(PCSCD)
-            .arg("--foreground")
-            .stdout(stdout)
-            .stderr(Stdio::null())
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {PCSCD}: {e}"));
-        OUR_PCSCD.store(child.id() as i32, Ordering::SeqCst);
-        let _ = CHILD.set(Mutex::new(Some(child)));
-        // SAFETY: registers a plain extern "C" function; runs at process exit.
-        unsafe {
-            libc::atexit(stop_our_pcscd);
-        }
-        let start = Instant::now();
-        while !vpcd_readers_listed() {
-            assert!(
-                start.elapsed() < Duration::from_secs(15),
-                "pcscd started but did not list the vpcd readers within 15 s (log: {})",
-                log.display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    }
+    assert!(
+        Path::new(PCSCD).exists(),
+        "{PCSCD} is missing: run .ci/setup (apt packages pcscd vsmartcard-vpcd)"
+    );
+    let log = std::env::temp_dir().join("myna-hil-pcscd.log");
+    let stdout = File::create(&log).map(Stdio::from).unwrap_or(Stdio::null());
+    let child = Command::new(PCSCD)
+        .arg("--foreground")
+        .stdout(stdout)
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {PCSCD}: {e}"));
+    OUR_PCSCD.store(child.id() as i32, Ordering::SeqCst);
+    let slot = CHILD.get_or_init(|| Mutex::new(None));
+    if let Ok(mut guard) = slot.lock() {
+        *guard = Some(child);
+    }
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    // SAFETY: registers a plain extern "C" function; runs at process exit.
+    AT_EXIT.call_once(|| unsafe {
+        libc::atexit(stop_our_pcscd);
     });
+    let start = Instant::now();
+    while !vpcd_readers_listed() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "pcscd started but did not list the vpcd readers within 15 s (log: {})",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// True when this process started pcscd (and so may restart it).

@@ -1,0 +1,1 @@
+//! Qualification service simulator: placeholder, being written.

@@ -1,0 +1,1 @@
+//! Reception rules (the oracle): placeholder, being written.
