@@ -626,17 +626,13 @@ pub fn run_all<C: CardChannel>(
             .filter(|e| e.sw.is_some())
             .map(|e| e.elapsed.as_secs_f64() * 1e3)
             .collect();
-        let mut measurements = vec![Measurement {
-            name: "apdus".into(),
-            value: apdu_ms.len() as f64,
-            unit: "count",
-        }];
+        let mut measurements = vec![Measurement::new("apdus", apdu_ms.len() as f64, "count")];
         if let Some(max) = apdu_ms.iter().copied().reduce(f64::max) {
-            measurements.push(Measurement {
-                name: "apdu_max".into(),
-                value: (max * 1000.0).round() / 1000.0,
-                unit: "ms",
-            });
+            measurements.push(Measurement::new(
+                "apdu_max",
+                (max * 1000.0).round() / 1000.0,
+                "ms",
+            ));
         }
         let identity = match channel.identity() {
             CardIdentity::Emulator => "emulator attached in this run",

@@ -92,11 +92,7 @@ mod tests {
             verdict,
             reason: (verdict != Verdict::Pass).then(|| format!("{name} because \x1b[31m<red>")),
             duration: Duration::from_millis(3),
-            measurements: vec![Measurement {
-                name: "apdu_ms".into(),
-                value: 0.25,
-                unit: "ms",
-            }],
+            measurements: vec![Measurement::new("apdu_ms", 0.25, "ms")],
             evidence: "> 00A4\n< 9000".into(),
         }
     }

@@ -4,6 +4,8 @@
 //! `junit-report` crate was measured writing invalid XML for output with ANSI colour codes).
 
 pub mod junit;
+pub mod latency;
+pub mod results;
 pub mod verdict;
 
 pub use verdict::{CaseResult, Measurement, Verdict};

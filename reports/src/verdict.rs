@@ -5,7 +5,8 @@ use std::time::Duration;
 
 /// `pass` < `inconc` < `fail` < `error` in badness; `skip` stands apart (nothing ran).
 /// A merged verdict only gets worse.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
     Skip,
@@ -52,15 +53,30 @@ impl fmt::Display for Verdict {
 }
 
 /// A measured value with its unit.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Measurement {
     pub name: String,
     pub value: f64,
-    pub unit: &'static str,
+    pub unit: String,
+}
+
+impl Measurement {
+    pub fn new(name: impl Into<String>, value: f64, unit: &str) -> Self {
+        Measurement {
+            name: name.into(),
+            value,
+            unit: unit.to_owned(),
+        }
+    }
+
+    /// A duration in milliseconds, rounded to the microsecond.
+    pub fn millis(name: impl Into<String>, d: Duration) -> Self {
+        Measurement::new(name, (d.as_secs_f64() * 1e6).round() / 1e3, "ms")
+    }
 }
 
 /// One finished case.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CaseResult {
     /// Stable id, e.g. `conformance.valid.select_jpki_ap`.
     pub id: String,
@@ -70,10 +86,26 @@ pub struct CaseResult {
     pub verdict: Verdict,
     /// Why, for anything but a pass.
     pub reason: Option<String>,
+    #[serde(with = "seconds")]
     pub duration: Duration,
     pub measurements: Vec<Measurement>,
     /// Evidence: APDU trace (secrets redacted) and event log.
     pub evidence: String,
+}
+
+/// Durations as seconds (a float) in JSON.
+mod seconds {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
 }
 
 #[cfg(test)]

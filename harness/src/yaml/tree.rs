@@ -17,6 +17,8 @@ pub struct Document {
     file: PathBuf,
     lines: Vec<String>,
     errors: RefCell<Vec<Diagnostic>>,
+    /// Values for `${name}` in string scalars (scenario variables).
+    vars: RefCell<Vec<(String, String)>>,
 }
 
 impl Document {
@@ -25,7 +27,52 @@ impl Document {
             file: file.to_path_buf(),
             lines: text.lines().map(str::to_owned).collect(),
             errors: RefCell::new(Vec::new()),
+            vars: RefCell::new(Vec::new()),
         }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.file
+    }
+
+    /// Sets the values that `${name}` stands for in string scalars from now on.
+    pub fn set_vars(&self, vars: Vec<(String, String)>) {
+        *self.vars.borrow_mut() = vars;
+    }
+
+    /// `text` with every `${name}` replaced; an unknown name is reported at `node`.
+    fn substitute(&self, node: &MarkedYaml<'_>, text: &str) -> Option<String> {
+        if !text.contains("${") {
+            return Some(text.to_owned());
+        }
+        let vars = self.vars.borrow();
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                self.report(node, "`${` without a closing `}`", None);
+                return None;
+            };
+            let name = &after[..end];
+            match vars.iter().find(|(n, _)| n == name) {
+                Some((_, value)) => out.push_str(value),
+                None => {
+                    let known: Vec<&str> = vars.iter().map(|(n, _)| n.as_str()).collect();
+                    let hint = match closest(name, &known) {
+                        Some(c) => format!("did you mean `${{{c}}}`?"),
+                        None if known.is_empty() => "define it under `vars:` or with --var".into(),
+                        None => format!("defined here: {}", known.join(", ")),
+                    };
+                    self.report(node, &format!("unknown variable `{name}`"), Some(&hint));
+                    return None;
+                }
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Some(out)
     }
 
     /// Parses `text` into its first document's root node. A syntax error is reported and
@@ -202,7 +249,7 @@ impl<'d, 'y> Node<'d, 'y> {
 
     fn scalar_text(&self) -> Option<String> {
         match self.scalar()? {
-            Scalar::String(s) => Some(s.to_string()),
+            Scalar::String(s) => self.doc.substitute(self.yaml, s),
             Scalar::Integer(i) => Some(i.to_string()),
             Scalar::Boolean(b) => Some(b.to_string()),
             Scalar::FloatingPoint(f) => Some(f.to_string()),
@@ -230,7 +277,7 @@ impl<'d, 'y> Node<'d, 'y> {
 
     pub fn string(&self) -> Option<String> {
         match self.scalar() {
-            Some(Scalar::String(s)) => Some(s.to_string()),
+            Some(Scalar::String(s)) => self.doc.substitute(self.yaml, s),
             _ => {
                 self.expected("a string", None);
                 None
@@ -241,26 +288,24 @@ impl<'d, 'y> Node<'d, 'y> {
     /// A string of ASCII digits, which must be quoted so YAML keeps leading zeros.
     pub fn digits(&self, lengths: std::ops::RangeInclusive<usize>, what: &str) -> Option<String> {
         let hint = format!("write {what} in quotes, e.g. \"0123\"");
-        match self.scalar() {
-            Some(Scalar::String(s))
-                if lengths.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) =>
-            {
-                Some(s.to_string())
-            }
+        let text = match self.scalar() {
+            Some(Scalar::String(s)) => self.doc.substitute(self.yaml, s)?,
             Some(Scalar::Integer(_)) => {
                 self.report(&format!("{what} must be a quoted string"), Some(&hint));
-                None
+                return None;
             }
-            _ => {
-                let len = if lengths.start() == lengths.end() {
-                    lengths.start().to_string()
-                } else {
-                    format!("{} to {}", lengths.start(), lengths.end())
-                };
-                self.expected(&format!("{what}: {len} digits in quotes"), Some(&hint));
-                None
-            }
+            _ => String::new(),
+        };
+        if lengths.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(text);
         }
+        let len = if lengths.start() == lengths.end() {
+            lengths.start().to_string()
+        } else {
+            format!("{} to {}", lengths.start(), lengths.end())
+        };
+        self.expected(&format!("{what}: {len} digits in quotes"), Some(&hint));
+        None
     }
 
     pub fn boolean(&self) -> Option<bool> {
