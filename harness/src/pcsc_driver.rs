@@ -9,7 +9,7 @@
 use crate::card_channel::{checked_response, CardChannel, ChannelError, Response};
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 use std::ffi::CString;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
 /// The readers pcscd lists now (empty when it lists none).
@@ -75,6 +75,9 @@ fn reader_error(e: pcsc::Error) -> ChannelError {
     }
 }
 
+/// How long a caller polls for the reply before it sleeps: longer than a vpcd round trip.
+const REPLY_POLL: Duration = Duration::from_micros(300);
+
 enum Request {
     Transmit(Vec<u8>),
     Reset,
@@ -125,9 +128,12 @@ impl Worker {
                             .map(|()| Vec::new()),
                     };
                     if outbox.send(reply).is_err() {
-                        return;
+                        break;
                     }
                 }
+                // The pcsc crate's Drop would reset the card for every other handle on
+                // the reader; leaving it alone is what an abandoned worker should do.
+                let _ = card.disconnect(Disposition::LeaveCard);
             })
             .map_err(|e| ChannelError::Reader(format!("cannot start worker: {e}")))?;
         match replies.recv_timeout(deadline) {
@@ -144,7 +150,23 @@ impl Worker {
         self.requests
             .send(request)
             .map_err(|_| CallError::WorkerGone)?;
-        match self.replies.recv_timeout(deadline) {
+        // Poll first, yielding the CPU, so a busy APDU loop never sleeps: on this VM a
+        // sleeping thread halts its vCPU and each wake-up costs ~20 µs (measured with
+        // tests/benches/pcsc_roundtrip.rs). A slow card costs at most REPLY_POLL of CPU.
+        let start = Instant::now();
+        let poll = REPLY_POLL.min(deadline);
+        loop {
+            match self.replies.try_recv() {
+                Ok(reply) => return reply.map_err(CallError::Pcsc),
+                Err(TryRecvError::Disconnected) => return Err(CallError::WorkerGone),
+                Err(TryRecvError::Empty) if start.elapsed() < poll => std::thread::yield_now(),
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        match self
+            .replies
+            .recv_timeout(deadline.saturating_sub(start.elapsed()))
+        {
             Ok(reply) => reply.map_err(CallError::Pcsc),
             Err(RecvTimeoutError::Timeout) => Err(CallError::Timeout),
             Err(RecvTimeoutError::Disconnected) => Err(CallError::WorkerGone),

@@ -118,6 +118,8 @@ pub fn ensure_pcscd() {
     );
     let log = std::env::temp_dir().join("myna-hil-pcscd.log");
     let stdout = File::create(&log).map(Stdio::from).unwrap_or(Stdio::null());
+    // Kept in CHILD and waited for at exit (stop_our_pcscd) or on restart.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(PCSCD)
         .arg("--foreground")
         .stdout(stdout)

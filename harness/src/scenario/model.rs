@@ -1,0 +1,212 @@
+//! The typed scenario: what happens at the front desk and what must come of it.
+//! Built from YAML by [`super::parse`]; the engine never sees YAML.
+
+use crate::rules::{Route, RuleSet};
+use std::path::PathBuf;
+use std::time::Duration;
+use time::Date;
+
+/// Where a step or an expectation was written, for messages at run time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visit {
+    First,
+    Return,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Face,
+    Pin,
+}
+
+/// Which PIN the patient types. The value itself never reaches a report.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PinEntry {
+    /// The card's own authentication PIN (from its profile).
+    Correct,
+    /// A PIN that is not the card's.
+    Wrong,
+    /// These digits.
+    Digits(String),
+}
+
+impl std::fmt::Debug for PinEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PinEntry::Correct => f.write_str("Correct"),
+            PinEntry::Wrong => f.write_str("Wrong"),
+            PinEntry::Digits(_) => f.write_str("Digits(<redacted>)"),
+        }
+    }
+}
+
+/// Items of the consent screen when chosen individually (DOMAIN.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConsentItem {
+    Surgery,
+    CareAndMedication,
+    Medication,
+    Checkups,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConsentChoice {
+    /// "Agree to all".
+    All,
+    /// Chosen one by one: the items agreed to.
+    Items(Vec<ConsentItem>),
+    /// Return visit to the same facility: keep the earlier choice.
+    Reuse,
+    /// Decline everything.
+    None,
+}
+
+/// A document the patient shows at the desk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    PortalScreen,
+    PortalPdf,
+    QualificationNotice,
+    QualificationCertificate,
+    OldInsuranceCard,
+    Nothing,
+}
+
+/// A fault of the qualification service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServiceFault {
+    None,
+    Slow(Duration),
+    Timeout,
+    Http(u16),
+    Malformed,
+    Invalid,
+    SeveralMatches,
+}
+
+/// One thing that happens, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepKind {
+    PlaceCard,
+    RemoveCard,
+    Choose(Method),
+    EnterPin(PinEntry),
+    Consent(ConsentChoice),
+    /// Register the card for insurance use at the reader (accept the terms) or decline.
+    Register(bool),
+    /// Show documents at the desk after the card path.
+    Show(Vec<Shown>),
+    /// Change the qualification service's behaviour from here on.
+    Service(ServiceFault),
+    Wait(Duration),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub kind: StepKind,
+    /// Longest this step may take; the scenario default applies when `None`.
+    pub deadline: Option<Duration>,
+    pub origin: Origin,
+}
+
+impl StepKind {
+    /// A short name for reports and latency tables (never holds a secret).
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::PlaceCard => "place_card",
+            StepKind::RemoveCard => "remove_card",
+            StepKind::Choose(_) => "choose",
+            StepKind::EnterPin(_) => "enter_pin",
+            StepKind::Consent(_) => "consent",
+            StepKind::Register(_) => "register",
+            StepKind::Show(_) => "show",
+            StepKind::Service(_) => "service",
+            StepKind::Wait(_) => "wait",
+        }
+    }
+}
+
+/// A limit on a measured duration, with an optional marginal band below it: above `max`
+/// fails, between `marginal` and `max` passes with a warning.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LatencyLimit {
+    /// A step name (`enter_pin`) or `total`.
+    pub measure: String,
+    pub max: Duration,
+    pub marginal: Option<Duration>,
+    pub origin: Origin,
+}
+
+/// What must come of the case. Unset fields are judged by the rules alone.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Expect {
+    pub route: Option<Route>,
+    pub share_percent: Option<u8>,
+    pub limit_applied: Option<bool>,
+    pub qualification_data_only: Option<bool>,
+    /// Screens that must have been shown, in this order (others may come between).
+    pub screens: Vec<String>,
+    /// Status word of the last VERIFY the reader sent, e.g. 63C0.
+    pub last_verify_sw: Option<u16>,
+    pub latency: Vec<LatencyLimit>,
+    pub origin: Option<Origin>,
+}
+
+/// Limit certificate category for the record the service holds (DOMAIN.md result field).
+pub type LimitCode = String;
+
+/// The record the qualification service holds for this case's card.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Insurance {
+    pub insurer_number: String,
+    pub symbol: String,
+    pub number: String,
+    pub branch: String,
+    pub family: bool,
+    pub limit_category: Option<LimitCode>,
+    pub qualification_date: Date,
+}
+
+/// An earlier visit's consent choice (for carry-over).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PastConsent {
+    pub facility: String,
+    pub choice: ConsentChoice,
+}
+
+/// One runnable case (a scenario after includes, variables and matrix expansion).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Case {
+    /// Stable id: `<scenario file stem>` plus the matrix values, e.g.
+    /// `reception.pin-first-visit[card=valid,visit=first]`.
+    pub id: String,
+    pub file: PathBuf,
+    pub title: String,
+    pub tags: Vec<String>,
+    pub date: Date,
+    pub facility: String,
+    pub visit: Visit,
+    pub rule_set: RuleSet,
+    /// The card profile file, if the patient brings a card.
+    pub card: Option<PathBuf>,
+    /// Insurance record held by the service; `None` means the service knows no one.
+    pub insurance: Option<Insurance>,
+    pub consent_history: Vec<PastConsent>,
+    pub service: ServiceFault,
+    pub step_deadline: Duration,
+    pub steps: Vec<Step>,
+    pub expect: Expect,
+}

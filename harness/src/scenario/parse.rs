@@ -1,0 +1,725 @@
+//! Scenario files → [`Case`]s: includes, variables, matrices, and every mistake of a file at
+//! once with file:line:column.
+//!
+//! A scenario file is a mapping; see `scenarios/README.md` for the format and
+//! `myna-hil schema` for its JSON Schema.
+
+use super::model::*;
+use crate::rules::{Route, RuleSet};
+use crate::yaml::{Diagnostics, Document, Map, Node};
+use saphyr::MarkedYaml;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The keys a scenario file may have.
+pub const SCENARIO_KEYS: &[&str] = &[
+    "title",
+    "description",
+    "tags",
+    "include",
+    "vars",
+    "matrix",
+    "card",
+    "date",
+    "facility",
+    "visit",
+    "rule_set",
+    "insurance",
+    "consent_history",
+    "service",
+    "step_deadline",
+    "steps",
+    "expect",
+];
+
+/// Default deadline of a step when the scenario names none.
+pub const DEFAULT_STEP_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Reads the scenario at `path` and expands it into cases. `overrides` (from `--var`) win
+/// over the file's `vars` and matrix values.
+pub fn load_cases(path: &Path, overrides: &[(String, String)]) -> Result<Vec<Case>, Diagnostics> {
+    let text = std::fs::read_to_string(path).map_err(|e| io_diagnostic(path, &e))?;
+    parse_cases(path, &text, overrides)
+}
+
+fn io_diagnostic(path: &Path, e: &std::io::Error) -> Diagnostics {
+    Diagnostics(vec![crate::yaml::Diagnostic {
+        file: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        width: 1,
+        message: format!("cannot read the file: {e}"),
+        hint: None,
+        source_line: String::new(),
+    }])
+}
+
+/// An included file, kept alive while the scenario is converted.
+struct Included {
+    doc: Document,
+    text: String,
+}
+
+/// Converts scenario text (`path` names it in diagnostics and resolves relative paths).
+pub fn parse_cases(
+    path: &Path,
+    text: &str,
+    overrides: &[(String, String)],
+) -> Result<Vec<Case>, Diagnostics> {
+    let doc = Document::new(path, text);
+    let Some(root) = doc.parse(text) else {
+        return doc.finish(None);
+    };
+    let root_node = doc.node(&root);
+    let Some(map) = root_node.map(SCENARIO_KEYS) else {
+        return doc.finish(None);
+    };
+
+    // Includes: their keys are defaults for the keys this file leaves out.
+    let included = read_includes(&map, path);
+    let mut include_errors = Vec::new();
+    let mut include_roots: Vec<(&Document, MarkedYaml<'_>)> = Vec::new();
+    for inc in &included {
+        if let Some(r) = inc.doc.parse(&inc.text) {
+            include_roots.push((&inc.doc, r));
+        }
+    }
+    let include_maps: Vec<Map<'_, '_>> = include_roots
+        .iter()
+        .filter_map(|(d, r)| d.node(r).map(SCENARIO_KEYS))
+        .collect();
+    let lookup = |key: &str| -> Option<Node<'_, '_>> {
+        map.get(key)
+            .or_else(|| include_maps.iter().find_map(|m| m.get(key)))
+    };
+
+    let mut vars = read_vars(lookup("vars"));
+    let combos = read_matrix(lookup("matrix"));
+    let stem = scenario_stem(path);
+    let mut cases = Vec::new();
+    for combo in combos.unwrap_or_default() {
+        vars.retain(|(n, _)| !combo.iter().any(|(m, _)| m == n));
+        let mut all: Vec<(String, String)> = vars.clone();
+        all.extend(combo.iter().cloned());
+        all.retain(|(n, _)| !overrides.iter().any(|(o, _)| o == n));
+        all.extend(overrides.iter().cloned());
+        doc.set_vars(all.clone());
+        for inc in &included {
+            inc.doc.set_vars(all.clone());
+        }
+        let id = if combo.is_empty() {
+            stem.clone()
+        } else {
+            let parts: Vec<String> = combo.iter().map(|(n, v)| format!("{n}={}", short(v))).collect();
+            format!("{stem}[{}]", parts.join(","))
+        };
+        if let Some(case) = convert_case(&lookup, &id, path) {
+            cases.push(case);
+        }
+    }
+    for inc in included {
+        if let Err(d) = inc.doc.finish(Some(())) {
+            include_errors.extend(d.0);
+        }
+    }
+    let mut result = doc.finish(Some(cases));
+    if !include_errors.is_empty() {
+        let mut all = match result {
+            Ok(_) => Vec::new(),
+            Err(d) => d.0,
+        };
+        all.extend(include_errors);
+        result = Err(Diagnostics(all));
+    }
+    // A mistake inside a matrix is reported once per combination: keep one.
+    result.map_err(|mut d| {
+        d.0.dedup_by(|a, b| a.short() == b.short());
+        d
+    })
+}
+
+/// A matrix value as it appears in a case id: a file's stem, or the value itself.
+fn short(value: &str) -> String {
+    if value.ends_with(".yaml") {
+        Path::new(value)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| value.to_owned())
+    } else {
+        value.to_owned()
+    }
+}
+
+/// `reception/pin-first-visit.yaml` under `scenarios/` → `reception.pin-first-visit`.
+fn scenario_stem(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match path.parent().and_then(Path::file_name) {
+        Some(dir) if dir != "scenarios" => format!("{}.{stem}", dir.to_string_lossy()),
+        _ => stem,
+    }
+}
+
+fn read_includes(map: &Map<'_, '_>, path: &Path) -> Vec<Included> {
+    let Some(node) = map.get("include") else {
+        return Vec::new();
+    };
+    let Some(items) = node.list() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Some(name) = item.string() else { continue };
+        let file = relative_to(path, &name);
+        match std::fs::read_to_string(&file) {
+            Ok(text) => out.push(Included {
+                doc: Document::new(&file, &text),
+                text,
+            }),
+            Err(e) => item.report(
+                &format!("cannot read include `{}`: {e}", file.display()),
+                None,
+            ),
+        }
+    }
+    out
+}
+
+/// `name` relative to the folder of `path`.
+pub fn relative_to(path: &Path, name: &str) -> PathBuf {
+    path.parent().unwrap_or(Path::new(".")).join(name)
+}
+
+fn read_vars(node: Option<Node<'_, '_>>) -> Vec<(String, String)> {
+    let Some(node) = node else {
+        return Vec::new();
+    };
+    let saphyr::YamlData::Mapping(mapping) = &node.yaml.data else {
+        node.report("expected a mapping of variable names to values", None);
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (k, v) in mapping.iter() {
+        let key = node.doc.node(k);
+        let value = node.doc.node(v);
+        if let (Some(k), Some(v)) = (key.string(), value.string()) {
+            out.push((k, v));
+        }
+    }
+    out
+}
+
+/// The combinations of a matrix, each a list of (variable, value); one empty combination
+/// when there is no matrix.
+fn read_matrix(node: Option<Node<'_, '_>>) -> Option<Vec<Vec<(String, String)>>> {
+    let Some(node) = node else {
+        return Some(vec![Vec::new()]);
+    };
+    let saphyr::YamlData::Mapping(mapping) = &node.yaml.data else {
+        node.report("expected a mapping of variable names to lists of values", None);
+        return None;
+    };
+    let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    for (k, v) in mapping.iter() {
+        let name = node.doc.node(k).string()?;
+        let values: Vec<String> = node.doc.node(v).list()?.iter().filter_map(|n| n.string()).collect();
+        if values.is_empty() {
+            node.doc.node(v).report("a matrix variable needs at least one value", None);
+            return None;
+        }
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                values.iter().map(move |value| {
+                    let mut c = c.clone();
+                    c.push((name.clone(), value.clone()));
+                    c
+                })
+            })
+            .collect();
+    }
+    Some(combos)
+}
+
+fn origin(node: &Node<'_, '_>) -> Origin {
+    let start = node.yaml.span.start;
+    Origin {
+        file: node.doc.path().to_path_buf(),
+        line: start.line(),
+        column: start.col() + 1,
+    }
+}
+
+fn convert_case<'a, 'y>(
+    lookup: &dyn Fn(&str) -> Option<Node<'a, 'y>>,
+    id: &str,
+    path: &Path,
+) -> Option<Case> {
+    let required = |key: &str| {
+        let found = lookup(key);
+        if found.is_none() {
+            lookup("steps")
+                .or_else(|| lookup("title"))
+                .map(|n| n.report(&format!("missing key `{key}`"), None));
+        }
+        found
+    };
+    let title = required("title").and_then(|n| n.string());
+    let tags = lookup("tags")
+        .map(|n| n.list().map(|l| l.iter().filter_map(|t| t.string()).collect()))
+        .unwrap_or(Some(Vec::new()));
+    let card = match lookup("card") {
+        None => Some(None),
+        Some(n) => n.string().and_then(|name| {
+            if name == "none" {
+                return Some(None);
+            }
+            let file = relative_to(n.doc.path(), &name);
+            if file.exists() {
+                Some(Some(file))
+            } else {
+                n.report(
+                    &format!("card profile `{}` does not exist", file.display()),
+                    Some("paths are relative to the file that names them"),
+                );
+                None
+            }
+        }),
+    };
+    let date = required("date").and_then(|n| n.date());
+    let facility = lookup("facility")
+        .map(|n| n.string())
+        .unwrap_or(Some("clinic-a".into()));
+    let visit = lookup("visit")
+        .map(|n| n.choice(&[("first", Visit::First), ("return", Visit::Return)]))
+        .unwrap_or(Some(Visit::First));
+    let rule_set = lookup("rule_set")
+        .map(|n| n.choice(&[("seed", RuleSet::Seed), ("interim-2026", RuleSet::Interim2026)]))
+        .unwrap_or(Some(RuleSet::Seed));
+    let insurance = match lookup("insurance") {
+        None => Some(None),
+        Some(n) if is_none(&n) => Some(None),
+        Some(n) => insurance(n).map(Some),
+    };
+    let consent_history = lookup("consent_history")
+        .map(|n| {
+            let items = n.list()?;
+            let converted: Vec<Option<PastConsent>> = items.into_iter().map(past_consent).collect();
+            converted.into_iter().collect::<Option<Vec<_>>>()
+        })
+        .unwrap_or(Some(Vec::new()));
+    let service = lookup("service")
+        .map(service_fault)
+        .unwrap_or(Some(ServiceFault::None));
+    let step_deadline = lookup("step_deadline")
+        .map(|n| n.duration())
+        .unwrap_or(Some(DEFAULT_STEP_DEADLINE));
+    let steps = required("steps").and_then(|n| {
+        let items = n.list()?;
+        let converted: Vec<Option<Step>> = items.into_iter().map(step).collect();
+        converted.into_iter().collect::<Option<Vec<_>>>()
+    });
+    let expect = lookup("expect").map(expect).unwrap_or(Some(Expect::default()));
+    if let Some(d) = lookup("description") {
+        d.string();
+    }
+    Some(Case {
+        id: id.to_owned(),
+        file: path.to_path_buf(),
+        title: title?,
+        tags: tags?,
+        date: date?,
+        facility: facility?,
+        visit: visit?,
+        rule_set: rule_set?,
+        card: card?,
+        insurance: insurance?,
+        consent_history: consent_history?,
+        service: service?,
+        step_deadline: step_deadline?,
+        steps: steps?,
+        expect: expect?,
+    })
+}
+
+fn is_none(node: &Node<'_, '_>) -> bool {
+    matches!(&node.yaml.data, saphyr::YamlData::Value(saphyr::Scalar::Null))
+        || matches!(&node.yaml.data, saphyr::YamlData::Value(saphyr::Scalar::String(s)) if s == "none")
+}
+
+fn insurance(node: Node<'_, '_>) -> Option<Insurance> {
+    let map = node.map(&[
+        "insurer_number",
+        "symbol",
+        "number",
+        "branch",
+        "family",
+        "limit_category",
+        "qualification_date",
+    ])?;
+    let insurer_number = map
+        .required("insurer_number")
+        .and_then(|n| n.digits(6..=8, "the insurer number"));
+    let symbol = map.get("symbol").map(|n| n.string()).unwrap_or(Some(String::new()));
+    let number = map.required("number").and_then(|n| n.string());
+    let branch = map.get("branch").map(|n| n.string()).unwrap_or(Some("00".into()));
+    let family = map.get("family").map(|n| n.boolean()).unwrap_or(Some(false));
+    let limit_category = match map.get("limit_category") {
+        None => Some(None),
+        Some(n) => n
+            .choice(&LIMIT_CODES.iter().map(|c| (*c, *c)).collect::<Vec<_>>())
+            .map(|c| Some(c.to_owned())),
+    };
+    let qualification_date = map
+        .get("qualification_date")
+        .map(|n| n.date())
+        .unwrap_or(time::Date::from_calendar_date(2020, time::Month::April, 1).ok());
+    Some(Insurance {
+        insurer_number: insurer_number?,
+        symbol: symbol?,
+        number: number?,
+        branch: branch?,
+        family: family?,
+        limit_category: limit_category?,
+        qualification_date: qualification_date?,
+    })
+}
+
+/// LimitApplicationCertificateClassificationFlag values (DOMAIN.md).
+pub const LIMIT_CODES: &[&str] = &[
+    "A01", "A02", "A03", "A04", "A05", "A06", "B01", "B02", "B03", "B04", "B05", "B06", "B07",
+    "B08",
+];
+
+fn past_consent(node: Node<'_, '_>) -> Option<PastConsent> {
+    let map = node.map(&["facility", "choice"])?;
+    let facility = map.required("facility").and_then(|n| n.string());
+    let choice = map.required("choice").and_then(consent_choice);
+    Some(PastConsent {
+        facility: facility?,
+        choice: choice?,
+    })
+}
+
+fn consent_choice(node: Node<'_, '_>) -> Option<ConsentChoice> {
+    if let saphyr::YamlData::Sequence(_) = &node.yaml.data {
+        let items = node.list()?;
+        let converted: Vec<Option<ConsentItem>> = items
+            .iter()
+            .map(|n| {
+                n.choice(&[
+                    ("surgery", ConsentItem::Surgery),
+                    ("care_and_medication", ConsentItem::CareAndMedication),
+                    ("medication", ConsentItem::Medication),
+                    ("checkups", ConsentItem::Checkups),
+                ])
+            })
+            .collect();
+        return converted
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .map(ConsentChoice::Items);
+    }
+    #[derive(Clone, Copy)]
+    enum Simple {
+        All,
+        Reuse,
+        None,
+    }
+    node.choice(&[("all", Simple::All), ("reuse", Simple::Reuse), ("none", Simple::None)])
+        .map(|s| match s {
+            Simple::All => ConsentChoice::All,
+            Simple::Reuse => ConsentChoice::Reuse,
+            Simple::None => ConsentChoice::None,
+        })
+}
+
+fn service_fault(node: Node<'_, '_>) -> Option<ServiceFault> {
+    // `service: timeout` or `service: { slow: 2s }` / `{ http: 503 }`.
+    if let saphyr::YamlData::Mapping(_) = &node.yaml.data {
+        let map = node.map(&["slow", "http"])?;
+        if let Some(n) = map.get("slow") {
+            return n.duration().map(ServiceFault::Slow);
+        }
+        if let Some(n) = map.get("http") {
+            return n.integer(400..=599).map(|c| ServiceFault::Http(c as u16));
+        }
+        node.report("expected `slow: DURATION` or `http: CODE`", None);
+        return None;
+    }
+    #[derive(Clone, Copy)]
+    enum Simple {
+        None,
+        Timeout,
+        Malformed,
+        Invalid,
+        Several,
+    }
+    node.choice(&[
+        ("none", Simple::None),
+        ("timeout", Simple::Timeout),
+        ("malformed", Simple::Malformed),
+        ("invalid", Simple::Invalid),
+        ("several_matches", Simple::Several),
+    ])
+    .map(|s| match s {
+        Simple::None => ServiceFault::None,
+        Simple::Timeout => ServiceFault::Timeout,
+        Simple::Malformed => ServiceFault::Malformed,
+        Simple::Invalid => ServiceFault::Invalid,
+        Simple::Several => ServiceFault::SeveralMatches,
+    })
+}
+
+/// The step names, for messages and the schema.
+pub const STEP_NAMES: &[&str] = &[
+    "place_card",
+    "remove_card",
+    "choose",
+    "enter_pin",
+    "consent",
+    "register",
+    "show",
+    "service",
+    "wait",
+];
+
+/// A step: a bare name (`place_card`) or a one-key mapping (`choose: pin`), optionally
+/// with `deadline:` beside it.
+fn step(node: Node<'_, '_>) -> Option<Step> {
+    let origin = origin(&node);
+    let (name, arg, deadline) = match &node.yaml.data {
+        saphyr::YamlData::Value(_) => (node.string()?, None, None),
+        saphyr::YamlData::Mapping(mapping) => {
+            let mut keys = STEP_NAMES.to_vec();
+            keys.push("deadline");
+            let map = node.map(&keys)?;
+            let mut named: Vec<String> = Vec::new();
+            for (k, _) in mapping.iter() {
+                if let Some(k) = node.doc.node(k).string() {
+                    if k != "deadline" && STEP_NAMES.contains(&k.as_str()) {
+                        named.push(k);
+                    }
+                }
+            }
+            if named.len() != 1 {
+                node.report(
+                    &format!("a step names exactly one action, this one names {}", named.len()),
+                    Some(&format!("one of: {}", STEP_NAMES.join(", "))),
+                );
+                return None;
+            }
+            let name = named.remove(0);
+            let deadline = match map.get("deadline") {
+                Some(d) => Some(d.duration()?),
+                None => None,
+            };
+            (name.clone(), map.get(&name), deadline)
+        }
+        _ => {
+            node.report("expected a step", Some(&format!("one of: {}", STEP_NAMES.join(", "))));
+            return None;
+        }
+    };
+    let needs_arg = |what: &str| -> Option<Node<'_, '_>> {
+        if arg.is_none() {
+            node.report(&format!("`{name}` needs {what}"), Some(&format!("write `{name}: ...`")));
+        }
+        arg
+    };
+    let kind = match name.as_str() {
+        "place_card" => StepKind::PlaceCard,
+        "remove_card" => StepKind::RemoveCard,
+        "choose" => StepKind::Choose(
+            needs_arg("a method")?.choice(&[("face", Method::Face), ("pin", Method::Pin)])?,
+        ),
+        "enter_pin" => {
+            let n = needs_arg("`correct`, `wrong` or 4 digits in quotes")?;
+            let text = n.string()?;
+            match text.as_str() {
+                "correct" => StepKind::EnterPin(PinEntry::Correct),
+                "wrong" => StepKind::EnterPin(PinEntry::Wrong),
+                digits if digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                    StepKind::EnterPin(PinEntry::Digits(digits.to_owned()))
+                }
+                _ => {
+                    n.report(
+                        "expected `correct`, `wrong` or 4 digits in quotes",
+                        Some("enter_pin: correct"),
+                    );
+                    return None;
+                }
+            }
+        }
+        "consent" => StepKind::Consent(consent_choice(needs_arg("a choice")?)?),
+        "register" => StepKind::Register(
+            needs_arg("`accept` or `decline`")?.choice(&[("accept", true), ("decline", false)])?,
+        ),
+        "show" => {
+            let n = needs_arg("documents")?;
+            let nodes = match &n.yaml.data {
+                saphyr::YamlData::Sequence(_) => n.list()?,
+                _ => vec![n],
+            };
+            let shown: Vec<Option<Shown>> = nodes.iter().map(shown).collect();
+            StepKind::Show(shown.into_iter().collect::<Option<Vec<_>>>()?)
+        }
+        "service" => StepKind::Service(service_fault(needs_arg("a behaviour")?)?),
+        "wait" => StepKind::Wait(needs_arg("a duration")?.duration()?),
+        other => {
+            let hint = crate::yaml::closest(other, STEP_NAMES)
+                .map(|c| format!("did you mean `{c}`?"))
+                .unwrap_or_else(|| format!("one of: {}", STEP_NAMES.join(", ")));
+            node.report(&format!("unknown step `{other}`"), Some(&hint));
+            return None;
+        }
+    };
+    Some(Step {
+        kind,
+        deadline,
+        origin,
+    })
+}
+
+fn shown(node: &Node<'_, '_>) -> Option<Shown> {
+    node.choice(&[
+        ("portal_screen", Shown::PortalScreen),
+        ("portal_pdf", Shown::PortalPdf),
+        ("qualification_notice", Shown::QualificationNotice),
+        ("qualification_certificate", Shown::QualificationCertificate),
+        ("old_insurance_card", Shown::OldInsuranceCard),
+        ("nothing", Shown::Nothing),
+    ])
+}
+
+/// The route names of DESIGN.md.
+pub const ROUTES: &[(&str, Route)] = &[
+    ("card_face", Route::CardFace),
+    ("card_pin", Route::CardPin),
+    ("card_visual", Route::CardVisual),
+    ("portal_screen", Route::PortalScreen),
+    ("portal_pdf", Route::PortalPdf),
+    ("qualification_notice", Route::QualificationNotice),
+    ("qualification_certificate", Route::QualificationCertificate),
+    ("old_insurance_card", Route::OldInsuranceCard),
+    ("verbal_check", Route::VerbalCheck),
+    ("statement_form", Route::StatementForm),
+    ("not_confirmed", Route::NotConfirmed),
+];
+
+fn expect(node: Node<'_, '_>) -> Option<Expect> {
+    let map = node.map(&[
+        "route",
+        "share",
+        "limit_applied",
+        "qualification_data_only",
+        "screens",
+        "last_verify_sw",
+        "latency",
+    ])?;
+    let route = match map.get("route") {
+        Some(n) => Some(Some(n.choice(ROUTES)?)),
+        None => Some(None),
+    };
+    let share = match map.get("share") {
+        Some(n) => Some(Some(n.choice(&[
+            ("10%", 10u8),
+            ("20%", 20),
+            ("30%", 30),
+            ("100%", 100),
+        ])?)),
+        None => Some(None),
+    };
+    let limit_applied = map.get("limit_applied").map(|n| n.boolean().map(Some)).unwrap_or(Some(None));
+    let data_only = map
+        .get("qualification_data_only")
+        .map(|n| n.boolean().map(Some))
+        .unwrap_or(Some(None));
+    let screens = map
+        .get("screens")
+        .map(|n| n.list().map(|l| l.iter().filter_map(|s| s.string()).collect()))
+        .unwrap_or(Some(Vec::new()));
+    let last_verify_sw = match map.get("last_verify_sw") {
+        None => Some(None),
+        Some(n) => {
+            let text = n.string()?;
+            match u16::from_str_radix(&text, 16) {
+                Ok(v) if text.len() == 4 => Some(Some(v)),
+                _ => {
+                    n.report("expected a status word in hex, e.g. \"63C2\"", None);
+                    None
+                }
+            }
+        }
+    };
+    let latency = match map.get("latency") {
+        None => Some(Vec::new()),
+        Some(n) => latency(n),
+    };
+    Some(Expect {
+        route: route?,
+        share_percent: share?,
+        limit_applied: limit_applied?,
+        qualification_data_only: data_only?,
+        screens: screens?,
+        last_verify_sw: last_verify_sw?,
+        latency: latency?,
+        origin: Some(origin(&node)),
+    })
+}
+
+/// `latency: { enter_pin: { max: 2s, marginal: 1s }, total: { max: 10s } }`.
+fn latency(node: Node<'_, '_>) -> Option<Vec<LatencyLimit>> {
+    let saphyr::YamlData::Mapping(mapping) = &node.yaml.data else {
+        node.report("expected a mapping of step names (or `total`) to limits", None);
+        return None;
+    };
+    let mut measures = STEP_NAMES.to_vec();
+    measures.push("total");
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (k, v) in mapping.iter() {
+        let key = node.doc.node(k);
+        let value = node.doc.node(v);
+        let Some(name) = key.string() else {
+            ok = false;
+            continue;
+        };
+        if !measures.contains(&name.as_str()) {
+            let hint = crate::yaml::closest(&name, &measures)
+                .map(|c| format!("did you mean `{c}`?"))
+                .unwrap_or_else(|| format!("one of: {}", measures.join(", ")));
+            key.report(&format!("nothing called `{name}` is measured"), Some(&hint));
+            ok = false;
+            continue;
+        }
+        let Some(limits) = value.map(&["max", "marginal"]) else {
+            ok = false;
+            continue;
+        };
+        let max = limits.required("max").and_then(|n| n.duration());
+        let marginal = match limits.get("marginal") {
+            Some(n) => n.duration().map(Some),
+            None => Some(None),
+        };
+        match (max, marginal) {
+            (Some(max), Some(marginal)) => {
+                if marginal.is_some_and(|m| m > max) {
+                    value.report("the marginal band must start below `max`", None);
+                    ok = false;
+                    continue;
+                }
+                out.push(LatencyLimit {
+                    measure: name,
+                    max,
+                    marginal,
+                    origin: origin(&key),
+                });
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
