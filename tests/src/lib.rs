@@ -236,7 +236,7 @@ pub fn shipped_profile(name: &str) -> card_emulator::CardProfile {
 }
 
 /// Path of a binary of the workspace (`myna-hil`, `myna-vicc`), built by
-/// `cargo test --workspace` next to the test executables.
+/// `cargo build --workspace --bins` next to the test executables.
 pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current test executable");
     // target/<profile>/deps/<test> → target/<profile>/<name>
@@ -248,7 +248,7 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(
         path.exists(),
-        "{} is missing: run the tests with `cargo test --workspace` so the binaries are built",
+        "{} is missing: build the binaries first (`cargo build --workspace --bins`), as .ci/run does",
         path.display()
     );
     path
