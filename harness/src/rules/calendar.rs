@@ -42,10 +42,7 @@ pub(crate) fn first_of_next_month(day: Date) -> Option<Date> {
 /// corresponding day ends on that month's last day).
 pub(crate) fn age_attained(birth: Date, years: u16) -> Option<Date> {
     let year = birth.year().checked_add(i32::from(years))?;
-    if birth.month() == Month::February
-        && birth.day() == 29
-        && !time::util::is_leap_year(year)
-    {
+    if birth.month() == Month::February && birth.day() == 29 && !time::util::is_leap_year(year) {
         return Date::from_calendar_date(year, Month::February, 28).ok();
     }
     Date::from_calendar_date(year, birth.month(), birth.day())
@@ -86,33 +83,66 @@ mod tests {
 
     #[test]
     fn age_is_attained_the_day_before_the_birthday() {
-        assert_eq!(age_attained(date!(2000 - 05 - 10), 20), Some(date!(2020 - 05 - 09)));
-        assert_eq!(age_attained(date!(2000 - 01 - 01), 1), Some(date!(2000 - 12 - 31)));
-        assert_eq!(birthday(date!(2000 - 05 - 10), 20), Some(date!(2020 - 05 - 10)));
+        assert_eq!(
+            age_attained(date!(2000 - 05 - 10), 20),
+            Some(date!(2020 - 05 - 09))
+        );
+        assert_eq!(
+            age_attained(date!(2000 - 01 - 01), 1),
+            Some(date!(2000 - 12 - 31))
+        );
+        assert_eq!(
+            birthday(date!(2000 - 05 - 10), 20),
+            Some(date!(2020 - 05 - 10))
+        );
     }
 
     #[test]
     fn leap_day_birth_attains_on_28_february_in_common_years() {
-        assert_eq!(age_attained(date!(2004 - 02 - 29), 1), Some(date!(2005 - 02 - 28)));
-        assert_eq!(birthday(date!(2004 - 02 - 29), 1), Some(date!(2005 - 03 - 01)));
-        assert_eq!(age_attained(date!(2004 - 02 - 29), 4), Some(date!(2008 - 02 - 28)));
-        assert_eq!(birthday(date!(2004 - 02 - 29), 4), Some(date!(2008 - 02 - 29)));
+        assert_eq!(
+            age_attained(date!(2004 - 02 - 29), 1),
+            Some(date!(2005 - 02 - 28))
+        );
+        assert_eq!(
+            birthday(date!(2004 - 02 - 29), 1),
+            Some(date!(2005 - 03 - 01))
+        );
+        assert_eq!(
+            age_attained(date!(2004 - 02 - 29), 4),
+            Some(date!(2008 - 02 - 28))
+        );
+        assert_eq!(
+            birthday(date!(2004 - 02 - 29), 4),
+            Some(date!(2008 - 02 - 29))
+        );
     }
 
     #[test]
     fn month_arithmetic_wraps_years() {
-        assert_eq!(months_after(2025, Month::November, 3), Some((2026, Month::February)));
+        assert_eq!(
+            months_after(2025, Month::November, 3),
+            Some((2026, Month::February))
+        );
         assert_eq!(
             end_of_nth_month_after(date!(2023 - 11 - 30), 3),
             Some(date!(2024 - 02 - 29))
         );
-        assert_eq!(first_of_next_month(date!(2025 - 12 - 31)), Some(date!(2026 - 01 - 01)));
+        assert_eq!(
+            first_of_next_month(date!(2025 - 12 - 31)),
+            Some(date!(2026 - 01 - 01))
+        );
     }
 
     #[test]
     fn march_31_on_or_after_includes_the_day_itself() {
-        assert_eq!(march_31_on_or_after(date!(2025 - 03 - 31)), Some(date!(2025 - 03 - 31)));
-        assert_eq!(march_31_on_or_after(date!(2025 - 04 - 01)), Some(date!(2026 - 03 - 31)));
+        assert_eq!(
+            march_31_on_or_after(date!(2025 - 03 - 31)),
+            Some(date!(2025 - 03 - 31))
+        );
+        assert_eq!(
+            march_31_on_or_after(date!(2025 - 04 - 01)),
+            Some(date!(2026 - 03 - 31))
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The user-authentication certificate's validity and its grace period (DOMAIN.md,
-//! "Certificate validity" [firm]): after expiry the card still confirms the qualification until
+//! "Certificate validity" \[firm]): after expiry the card still confirms the qualification until
 //! the end of the 3rd month after the month of expiry, passing qualification data only (no
 //! care or medication data). After that the card path counts as failed and the fallback
 //! ladder applies.
@@ -29,7 +29,10 @@ pub struct GraceRule {
 }
 
 /// The grace-period rules, oldest first; the rule is chosen by the certificate's expiry date.
-pub const GRACE_RULES: &[GraceRule] = &[GraceRule { since: Date::MIN, months_after: 3 }];
+pub const GRACE_RULES: &[GraceRule] = &[GraceRule {
+    since: Date::MIN,
+    months_after: 3,
+}];
 
 /// The last day of the grace period of a certificate that expires on `not_after`: expiry
 /// 2025-09-30 → 2025-12-31; expiry 31 January → 30 April. `None` when no rule covers the
@@ -61,17 +64,28 @@ mod tests {
     #[test]
     fn valid_to_the_expiry_day_inclusive() {
         let not_after = date!(2025 - 09 - 30);
-        assert_eq!(certificate_status(not_after, date!(2020 - 01 - 01)), CertificateStatus::Valid);
-        assert_eq!(certificate_status(not_after, not_after), CertificateStatus::Valid);
+        assert_eq!(
+            certificate_status(not_after, date!(2020 - 01 - 01)),
+            CertificateStatus::Valid
+        );
+        assert_eq!(
+            certificate_status(not_after, not_after),
+            CertificateStatus::Valid
+        );
     }
 
     #[test]
     fn grace_from_the_day_after_expiry_to_the_end_of_the_third_month() {
         let not_after = date!(2025 - 09 - 30);
-        let grace = CertificateStatus::Grace { until: date!(2025 - 12 - 31) };
+        let grace = CertificateStatus::Grace {
+            until: date!(2025 - 12 - 31),
+        };
         assert_eq!(certificate_status(not_after, date!(2025 - 10 - 01)), grace);
         assert_eq!(certificate_status(not_after, date!(2025 - 12 - 31)), grace);
-        assert_eq!(certificate_status(not_after, date!(2026 - 01 - 01)), CertificateStatus::Expired);
+        assert_eq!(
+            certificate_status(not_after, date!(2026 - 01 - 01)),
+            CertificateStatus::Expired
+        );
     }
 
     #[test]
@@ -82,19 +96,37 @@ mod tests {
             certificate_status(not_after, date!(2026 - 04 - 30)),
             CertificateStatus::Grace { .. }
         ));
-        assert_eq!(certificate_status(not_after, date!(2026 - 05 - 01)), CertificateStatus::Expired);
+        assert_eq!(
+            certificate_status(not_after, date!(2026 - 05 - 01)),
+            CertificateStatus::Expired
+        );
     }
 
     #[test]
     fn expiry_mid_month_and_across_a_leap_february() {
-        assert_eq!(grace_until(date!(2025 - 03 - 15)), Some(date!(2025 - 06 - 30)));
-        assert_eq!(grace_until(date!(2027 - 11 - 01)), Some(date!(2028 - 02 - 29)));
-        assert_eq!(grace_until(date!(2026 - 11 - 30)), Some(date!(2027 - 02 - 28)));
+        assert_eq!(
+            grace_until(date!(2025 - 03 - 15)),
+            Some(date!(2025 - 06 - 30))
+        );
+        assert_eq!(
+            grace_until(date!(2027 - 11 - 01)),
+            Some(date!(2028 - 02 - 29))
+        );
+        assert_eq!(
+            grace_until(date!(2026 - 11 - 30)),
+            Some(date!(2027 - 02 - 28))
+        );
     }
 
     #[test]
     fn extreme_dates_do_not_panic() {
-        assert_eq!(certificate_status(Date::MAX, Date::MAX), CertificateStatus::Valid);
-        assert_eq!(certificate_status(Date::MIN, Date::MAX), CertificateStatus::Expired);
+        assert_eq!(
+            certificate_status(Date::MAX, Date::MAX),
+            CertificateStatus::Valid
+        );
+        assert_eq!(
+            certificate_status(Date::MIN, Date::MAX),
+            CertificateStatus::Expired
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Co-payment (自己負担割合) by age and income, as dated data (DOMAIN.md, "Co-payment by age"
-//! [firm]).
+//! \[firm]).
 //!
 //! The age edges follow DOMAIN.md exactly:
 //! - an age is attained on the day before the birthday;
@@ -21,7 +21,7 @@ pub enum IncomeClass {
     /// 一般 (and, for the high-cost limit, every category below 現役並み).
     General,
     /// 一定以上所得: 20% for 後期高齢者 from 2022-10-01. Before 75 this class counts as 一般
-    /// [soft: the class exists only in the 後期高齢者 system]. For the high-cost limit such a
+    /// \[soft: the class exists only in the 後期高齢者 system]. For the high-cost limit such a
     /// patient is in 一般 (B04).
     CertainIncome,
     /// 現役並み所得: 30% from 70 (high-cost categories 現役並みⅢ/Ⅱ/Ⅰ, B01-B03).
@@ -95,10 +95,20 @@ const ALL_INCOMES: &[IncomeClass] = &[
     IncomeClass::ActiveLevel,
 ];
 
-/// The co-payment table (DOMAIN.md, "Co-payment by age" [firm]).
+/// The co-payment table (DOMAIN.md, "Co-payment by age" \[firm]).
 pub const SHARE_TABLE: &[ShareRow] = &[
-    ShareRow { band: AgeBand::Preschool, incomes: ALL_INCOMES, since: Date::MIN, percent: 20 },
-    ShareRow { band: AgeBand::SchoolTo69, incomes: ALL_INCOMES, since: Date::MIN, percent: 30 },
+    ShareRow {
+        band: AgeBand::Preschool,
+        incomes: ALL_INCOMES,
+        since: Date::MIN,
+        percent: 20,
+    },
+    ShareRow {
+        band: AgeBand::SchoolTo69,
+        incomes: ALL_INCOMES,
+        since: Date::MIN,
+        percent: 30,
+    },
     ShareRow {
         band: AgeBand::SeventyTo74,
         incomes: &[IncomeClass::General, IncomeClass::CertainIncome],
@@ -193,8 +203,14 @@ mod tests {
     #[test]
     fn seventy_with_active_income_is_30() {
         let birth = date!(1955 - 05 - 02);
-        assert_eq!(copayment_percent(birth, date!(2025 - 06 - 01), ActiveLevel), 30);
-        assert_eq!(copayment_percent(birth, date!(2025 - 06 - 01), CertainIncome), 20);
+        assert_eq!(
+            copayment_percent(birth, date!(2025 - 06 - 01), ActiveLevel),
+            30
+        );
+        assert_eq!(
+            copayment_percent(birth, date!(2025 - 06 - 01), CertainIncome),
+            20
+        );
     }
 
     #[test]
@@ -203,9 +219,15 @@ mod tests {
         assert_eq!(late_elderly_from(birth), Some(date!(2025 - 06 - 15)));
         assert_eq!(age_band(birth, date!(2025 - 06 - 14)), AgeBand::SeventyTo74);
         assert_eq!(share(birth, date!(2025 - 06 - 14)), 20);
-        assert_eq!(age_band(birth, date!(2025 - 06 - 15)), AgeBand::SeventyFivePlus);
+        assert_eq!(
+            age_band(birth, date!(2025 - 06 - 15)),
+            AgeBand::SeventyFivePlus
+        );
         assert_eq!(share(birth, date!(2025 - 06 - 15)), 10);
-        assert_eq!(copayment_percent(birth, date!(2025 - 06 - 15), ActiveLevel), 30);
+        assert_eq!(
+            copayment_percent(birth, date!(2025 - 06 - 15), ActiveLevel),
+            30
+        );
     }
 
     #[test]
@@ -220,15 +242,24 @@ mod tests {
     #[test]
     fn certain_income_is_20_from_1_october_2022() {
         let birth = date!(1940 - 01 - 10);
-        assert_eq!(copayment_percent(birth, date!(2022 - 09 - 30), CertainIncome), 10);
-        assert_eq!(copayment_percent(birth, date!(2022 - 10 - 01), CertainIncome), 20);
+        assert_eq!(
+            copayment_percent(birth, date!(2022 - 09 - 30), CertainIncome),
+            10
+        );
+        assert_eq!(
+            copayment_percent(birth, date!(2022 - 10 - 01), CertainIncome),
+            20
+        );
         assert_eq!(copayment_percent(birth, date!(2022 - 10 - 01), General), 10);
     }
 
     #[test]
     fn school_age_is_30_whatever_the_income() {
         for income in [General, CertainIncome, ActiveLevel] {
-            assert_eq!(copayment_percent(date!(1990 - 01 - 01), date!(2025 - 01 - 01), income), 30);
+            assert_eq!(
+                copayment_percent(date!(1990 - 01 - 01), date!(2025 - 01 - 01), income),
+                30
+            );
         }
     }
 
@@ -251,7 +282,11 @@ mod tests {
     #[test]
     fn extreme_dates_do_not_panic() {
         for income in ALL_INCOMES {
-            for (birth, on) in [(Date::MIN, Date::MAX), (Date::MAX, Date::MIN), (Date::MAX, Date::MAX)] {
+            for (birth, on) in [
+                (Date::MIN, Date::MAX),
+                (Date::MAX, Date::MIN),
+                (Date::MAX, Date::MAX),
+            ] {
                 let percent = copayment_percent(birth, on, *income);
                 assert!([10, 20, 30].contains(&percent));
             }

@@ -4,7 +4,7 @@
 //! The table's order is the oracle's preference when several rows accept: first the ladder's
 //! steps that go with the card (Mynaportal screen, its PDF, 資格情報のお知らせ), then the
 //! documents that stand alone (資格確認書, old 健康保険証), then the interim rule's
-//! online-lookup rows [soft: DOMAIN.md orders only the ladder].
+//! online-lookup rows \[soft: DOMAIN.md orders only the ladder].
 
 use super::route::Route;
 use super::rule_set::RuleSet;
@@ -128,12 +128,12 @@ impl Acceptance {
 const EVERY_RULE_SET: &[RuleSet] = &[RuleSet::Seed, RuleSet::Interim2026];
 const INTERIM_2026: &[RuleSet] = &[RuleSet::Interim2026];
 
-/// The first day a 資格確認書 exists (DOMAIN.md: "issued from 2024-12-02" [firm]).
+/// The first day a 資格確認書 exists (DOMAIN.md: "issued from 2024-12-02" \[firm]).
 pub const QUALIFICATION_CERTIFICATE_SINCE: Date = date!(2024 - 12 - 02);
 /// The last day the old 健康保険証 is accepted under the seed (DOMAIN.md: "Until 2025-12-01"
-/// [firm], read as inclusive).
+/// \[firm], read as inclusive).
 pub const OLD_INSURANCE_CARD_UNTIL: Date = date!(2025 - 12 - 01);
-/// The last day of the interim rule (DOMAIN.md: "Interim rule to 2026-03-31" [soft]).
+/// The last day of the interim rule (DOMAIN.md: "Interim rule to 2026-03-31" \[soft]).
 pub const INTERIM_UNTIL: Date = date!(2026 - 03 - 31);
 
 /// The acceptance table, in the oracle's order of preference.
@@ -234,8 +234,18 @@ pub fn accepted<'a>(
 mod tests {
     use super::*;
 
-    fn circumstances(on: Date, rule_set: RuleSet, card_failed: bool, lookup: bool) -> Circumstances {
-        Circumstances { on, rule_set, card_failed, lookup_confirms: lookup }
+    fn circumstances(
+        on: Date,
+        rule_set: RuleSet,
+        card_failed: bool,
+        lookup: bool,
+    ) -> Circumstances {
+        Circumstances {
+            on,
+            rule_set,
+            card_failed,
+            lookup_confirms: lookup,
+        }
     }
 
     fn rules(document: Document, c: Circumstances) -> Vec<&'static str> {
@@ -258,11 +268,16 @@ mod tests {
 
     #[test]
     fn qualification_certificate_from_2024_12_02_while_valid() {
-        let certificate = Document::QualificationCertificate { valid_until: date!(2026 - 07 - 31) };
+        let certificate = Document::QualificationCertificate {
+            valid_until: date!(2026 - 07 - 31),
+        };
         for rule_set in RuleSet::ALL {
             let on = |day| circumstances(day, rule_set, false, false);
             assert!(rules(certificate, on(date!(2024 - 12 - 01))).is_empty());
-            assert_eq!(rules(certificate, on(date!(2024 - 12 - 02))), vec!["documents.qualification_certificate"]);
+            assert_eq!(
+                rules(certificate, on(date!(2024 - 12 - 02))),
+                vec!["documents.qualification_certificate"]
+            );
             assert_eq!(rules(certificate, on(date!(2026 - 07 - 31))).len(), 1);
             assert!(rules(certificate, on(date!(2026 - 08 - 01))).is_empty());
         }
@@ -272,13 +287,18 @@ mod tests {
     fn old_card_to_2025_12_01_inclusive_under_seed() {
         let card = Document::OldInsuranceCard { valid_until: None };
         let seed = |day| circumstances(day, RuleSet::Seed, false, true);
-        assert_eq!(rules(card, seed(date!(2025 - 12 - 01))), vec!["documents.old_insurance_card"]);
+        assert_eq!(
+            rules(card, seed(date!(2025 - 12 - 01))),
+            vec!["documents.old_insurance_card"]
+        );
         assert!(rules(card, seed(date!(2025 - 12 - 02))).is_empty());
     }
 
     #[test]
     fn old_card_with_its_own_expiry_passed_is_refused_under_seed() {
-        let card = Document::OldInsuranceCard { valid_until: Some(date!(2025 - 07 - 31)) };
+        let card = Document::OldInsuranceCard {
+            valid_until: Some(date!(2025 - 07 - 31)),
+        };
         let seed = |day| circumstances(day, RuleSet::Seed, false, true);
         assert_eq!(rules(card, seed(date!(2025 - 07 - 31))).len(), 1);
         assert!(rules(card, seed(date!(2025 - 08 - 01))).is_empty());
@@ -286,7 +306,9 @@ mod tests {
 
     #[test]
     fn interim_accepts_expired_old_card_with_lookup_to_2026_03_31() {
-        let card = Document::OldInsuranceCard { valid_until: Some(date!(2025 - 12 - 01)) };
+        let card = Document::OldInsuranceCard {
+            valid_until: Some(date!(2025 - 12 - 01)),
+        };
         let interim = |day, lookup| circumstances(day, RuleSet::Interim2026, false, lookup);
         assert_eq!(
             rules(card, interim(date!(2025 - 12 - 02), true)),
@@ -319,10 +341,16 @@ mod tests {
             Document::PortalScreen,
         ];
         let c = circumstances(date!(2025 - 06 - 01), RuleSet::Seed, true, true);
-        let order: Vec<_> = accepted(&documents, &c).map(|(row, _)| row.kind.route()).collect();
+        let order: Vec<_> = accepted(&documents, &c)
+            .map(|(row, _)| row.kind.route())
+            .collect();
         assert_eq!(
             order,
-            vec![Route::PortalScreen, Route::QualificationNotice, Route::OldInsuranceCard]
+            vec![
+                Route::PortalScreen,
+                Route::QualificationNotice,
+                Route::OldInsuranceCard
+            ]
         );
     }
 }

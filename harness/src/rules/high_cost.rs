@@ -1,8 +1,8 @@
 //! High-cost medical expense (高額療養費) monthly limits, as dated tables (DOMAIN.md,
-//! "High-cost medical expense (高額療養費) monthly limits" [firm]).
+//! "High-cost medical expense (高額療養費) monthly limits" \[firm]).
 //!
 //! The amounts of DOMAIN.md hold for dates before 2026-08-01. A revision from 2026-08 was
-//! reported [soft] but its amounts are not known here: for a date from 2026-08-01
+//! reported \[soft] but its amounts are not known here: for a date from 2026-08-01
 //! [`monthly_limit`] answers [`RuleError::NoLimitTable`] instead of inventing them. Adding the
 //! revision is one more entry in [`LIMIT_TABLES`].
 
@@ -33,7 +33,7 @@ pub enum LimitCategory {
     #[serde(rename = "A05")]
     O,
     /// A06 オ(境) (under 70, boundary class). DOMAIN.md gives no amount of its own: the
-    /// amounts of オ apply [soft].
+    /// amounts of オ apply \[soft].
     #[serde(rename = "A06")]
     OBoundary,
     /// B01 現役並みⅢ (70+): the amounts of ア.
@@ -54,10 +54,10 @@ pub enum LimitCategory {
     /// B06 低所得Ⅰ (70+).
     #[serde(rename = "B06")]
     LowIncomeI,
-    /// B07, also 低所得Ⅰ in DOMAIN.md (the sub-code's meaning is not given) [soft].
+    /// B07, also 低所得Ⅰ in DOMAIN.md (the sub-code's meaning is not given) \[soft].
     #[serde(rename = "B07")]
     LowIncomeIB07,
-    /// B08, also 低所得Ⅰ in DOMAIN.md (the sub-code's meaning is not given) [soft].
+    /// B08, also 低所得Ⅰ in DOMAIN.md (the sub-code's meaning is not given) \[soft].
     #[serde(rename = "B08")]
     LowIncomeIB08,
 }
@@ -123,9 +123,9 @@ impl LimitCategory {
             LimitCategory::ActiveI => "現役並みⅠ",
             LimitCategory::General => "一般",
             LimitCategory::LowIncomeII => "低所得Ⅱ",
-            LimitCategory::LowIncomeI | LimitCategory::LowIncomeIB07 | LimitCategory::LowIncomeIB08 => {
-                "低所得Ⅰ"
-            }
+            LimitCategory::LowIncomeI
+            | LimitCategory::LowIncomeIB07
+            | LimitCategory::LowIncomeIB08 => "低所得Ⅰ",
         }
     }
 
@@ -170,9 +170,9 @@ pub enum Scope {
 pub enum Amount {
     /// A fixed amount, in yen.
     Fixed(u64),
-    /// `base + (cost − threshold) × 1%`. Below the threshold the limit is `base` [soft: the
+    /// `base + (cost − threshold) × 1%`. Below the threshold the limit is `base` \[soft: the
     /// share stays under the limit there, so what the patient pays is the same either way];
-    /// the 1% is rounded to the nearest yen, halves up [soft].
+    /// the 1% is rounded to the nearest yen, halves up \[soft].
     Sliding { base: u64, threshold: u64 },
 }
 
@@ -215,19 +215,28 @@ const ROWS_BEFORE_2026_08: &[LimitRow] = &[
     LimitRow {
         categories: &[C::A, C::ActiveIII],
         scope: None,
-        amount: Amount::Sliding { base: 252_600, threshold: 842_000 },
+        amount: Amount::Sliding {
+            base: 252_600,
+            threshold: 842_000,
+        },
         many_times: Some(140_100),
     },
     LimitRow {
         categories: &[C::I, C::ActiveII],
         scope: None,
-        amount: Amount::Sliding { base: 167_400, threshold: 558_000 },
+        amount: Amount::Sliding {
+            base: 167_400,
+            threshold: 558_000,
+        },
         many_times: Some(93_000),
     },
     LimitRow {
         categories: &[C::U, C::ActiveI],
         scope: None,
-        amount: Amount::Sliding { base: 80_100, threshold: 267_000 },
+        amount: Amount::Sliding {
+            base: 80_100,
+            threshold: 267_000,
+        },
         many_times: Some(44_400),
     },
     LimitRow {
@@ -311,7 +320,11 @@ pub fn monthly_limit(
         .rows
         .iter()
         .find(|row| row.categories.contains(&category) && row.scope.is_none_or(|s| s == scope))
-        .ok_or(RuleError::NoLimitRow { category, scope, on })?;
+        .ok_or(RuleError::NoLimitRow {
+            category,
+            scope,
+            on,
+        })?;
     Ok(match (many_times, row.many_times) {
         (true, Some(yen)) => yen,
         _ => row.amount.for_cost(full_cost_yen),
@@ -341,7 +354,10 @@ mod tests {
     fn i_and_active_ii() {
         // 167,400 + (1,000,000 − 558,000) × 1% = 167,400 + 4,420
         for category in [C::I, C::ActiveII] {
-            assert_eq!(limit(category, 1_000_000, false, Scope::Outpatient), 171_820);
+            assert_eq!(
+                limit(category, 1_000_000, false, Scope::Outpatient),
+                171_820
+            );
             assert_eq!(limit(category, 1_000_000, true, Scope::Household), 93_000);
         }
     }
@@ -361,7 +377,11 @@ mod tests {
         assert_eq!(limit(C::U, 267_049, false, Scope::Household), 80_100);
         assert_eq!(limit(C::U, 267_050, false, Scope::Household), 80_101);
         assert_eq!(limit(C::U, 100_000, false, Scope::Household), 80_100);
-        assert_eq!(limit(C::U, u64::MAX, false, Scope::Household), 80_100 + u64::MAX / 100);
+        // Huge costs saturate instead of overflowing.
+        assert_eq!(
+            limit(C::U, u64::MAX, false, Scope::Household),
+            80_100 + (u64::MAX - 267_000 + 50) / 100
+        );
     }
 
     #[test]
@@ -384,8 +404,14 @@ mod tests {
 
     #[test]
     fn seventy_plus_low_income() {
-        assert_eq!(limit(C::LowIncomeII, 500_000, false, Scope::Outpatient), 8_000);
-        assert_eq!(limit(C::LowIncomeII, 500_000, true, Scope::Household), 24_600);
+        assert_eq!(
+            limit(C::LowIncomeII, 500_000, false, Scope::Outpatient),
+            8_000
+        );
+        assert_eq!(
+            limit(C::LowIncomeII, 500_000, true, Scope::Household),
+            24_600
+        );
         for category in [C::LowIncomeI, C::LowIncomeIB07, C::LowIncomeIB08] {
             assert_eq!(limit(category, 500_000, false, Scope::Outpatient), 8_000);
             assert_eq!(limit(category, 500_000, true, Scope::Household), 15_000);
@@ -396,16 +422,32 @@ mod tests {
     fn every_category_and_scope_has_a_row() {
         for category in LimitCategory::ALL {
             for scope in [Scope::Outpatient, Scope::Household] {
-                assert!(monthly_limit(category, 0, ON, false, scope).is_ok(), "{category:?}");
+                assert!(
+                    monthly_limit(category, 0, ON, false, scope).is_ok(),
+                    "{category:?}"
+                );
             }
         }
     }
 
     #[test]
     fn no_table_from_august_2026() {
-        assert!(monthly_limit(C::U, 1_000_000, date!(2026 - 07 - 31), false, Scope::Household).is_ok());
-        let err = monthly_limit(C::U, 1_000_000, date!(2026 - 08 - 01), false, Scope::Household)
-            .expect_err("the revision is not known");
+        assert!(monthly_limit(
+            C::U,
+            1_000_000,
+            date!(2026 - 07 - 31),
+            false,
+            Scope::Household
+        )
+        .is_ok());
+        let err = monthly_limit(
+            C::U,
+            1_000_000,
+            date!(2026 - 08 - 01),
+            false,
+            Scope::Household,
+        )
+        .expect_err("the revision is not known");
         assert!(matches!(err, RuleError::NoLimitTable { on } if on == date!(2026 - 08 - 01)));
         assert!(err.to_string().contains("2026-08-01"), "{err}");
     }
@@ -413,7 +455,10 @@ mod tests {
     #[test]
     fn codes_round_trip_and_map_to_income() {
         for category in LimitCategory::ALL {
-            assert_eq!(LimitCategory::from_code(category.code()).ok(), Some(category));
+            assert_eq!(
+                LimitCategory::from_code(category.code()).ok(),
+                Some(category)
+            );
             let json = serde_json::to_string(&category).expect("serialises");
             assert_eq!(json, format!("\"{}\"", category.code()));
         }

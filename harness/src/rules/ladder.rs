@@ -1,5 +1,5 @@
 //! The judge: the card path, then the fallback ladder (DOMAIN.md, "Fallback ladder when the
-//! card path fails" [firm]; DESIGN.md, "Reception rules (the oracle)").
+//! card path fails" \[firm]; DESIGN.md, "Reception rules (the oracle)").
 //!
 //! 1. The card path: authenticated by face, PIN or visual check with a valid certificate, or one
 //!    in its grace period (qualification data only) → `card_face` / `card_pin` / `card_visual`.
@@ -69,16 +69,30 @@ enum CardState {
 fn card_state(s: &Situation) -> CardState {
     match s.card {
         CardPresentation::NotPresented => CardState::Absent,
-        CardPresentation::Presented { path: CardPath::Failed(failure) } => CardState::Failed(failure),
         CardPresentation::Presented {
-            path: CardPath::Succeeded { method, certificate_not_after },
+            path: CardPath::Failed(failure),
+        } => CardState::Failed(failure),
+        CardPresentation::Presented {
+            path:
+                CardPath::Succeeded {
+                    method,
+                    certificate_not_after,
+                },
         } => {
             let (rule, data_only) = match certificate_status(certificate_not_after, s.on) {
                 CertificateStatus::Valid => (rule_names::CARD_VALID, false),
                 CertificateStatus::Grace { .. } => (rule_names::CARD_GRACE, true),
-                CertificateStatus::Expired => return CardState::Failed(CardFailure::CertificateExpired),
+                CertificateStatus::Expired => {
+                    return CardState::Failed(CardFailure::CertificateExpired)
+                }
             };
-            CardState::Confirmed { candidate: Candidate { route: method.route(), rule, data_only } }
+            CardState::Confirmed {
+                candidate: Candidate {
+                    route: method.route(),
+                    rule,
+                    data_only,
+                },
+            }
         }
     }
 }
@@ -103,14 +117,16 @@ fn candidates(s: &Situation) -> Vec<Candidate> {
         lookup_confirms: s.online_lookup && !(service_down && policy.service_down_blocks_lookup),
     };
     let documents_before = out.len();
-    out.extend(accepted(&s.documents, &circumstances).map(|(row, _)| Candidate {
-        route: row.kind.route(),
-        rule: row.rule,
-        data_only: false,
-    }));
+    out.extend(
+        accepted(&s.documents, &circumstances).map(|(row, _)| Candidate {
+            route: row.kind.route(),
+            rule: row.rule,
+            data_only: false,
+        }),
+    );
     let nothing_accepted = out.len() == documents_before;
-    let card_allows_statement = card_failed
-        || (!policy.statement_needs_failed_card && matches!(state, CardState::Absent));
+    let card_allows_statement =
+        card_failed || (!policy.statement_needs_failed_card && matches!(state, CardState::Absent));
     if nothing_accepted && card_allows_statement {
         out.push(match s.visit {
             Visit::Return => Candidate {
@@ -129,8 +145,8 @@ fn candidates(s: &Situation) -> Vec<Candidate> {
 }
 
 fn outcome(s: &Situation, candidate: Candidate) -> Outcome {
-    let unknown_insurer = !s.insurer_known
-        && matches!(candidate.route, Route::VerbalCheck | Route::StatementForm);
+    let unknown_insurer =
+        !s.insurer_known && matches!(candidate.route, Route::VerbalCheck | Route::StatementForm);
     Outcome {
         route: candidate.route,
         share_percent: s.patient.copayment_percent(s.on),

@@ -85,7 +85,10 @@ pub enum CardPath {
     /// The patient was authenticated and the service answered. The certificate's expiry
     /// decides whether this is a card route (valid, or in grace with qualification data only)
     /// or a failure (beyond grace).
-    Succeeded { method: AuthMethod, certificate_not_after: Date },
+    Succeeded {
+        method: AuthMethod,
+        certificate_not_after: Date,
+    },
     Failed(CardFailure),
 }
 
@@ -94,7 +97,9 @@ pub enum CardPath {
 pub enum CardPresentation {
     #[default]
     NotPresented,
-    Presented { path: CardPath },
+    Presented {
+        path: CardPath,
+    },
 }
 
 /// The patient as the rules see them.
@@ -114,7 +119,12 @@ impl Patient {
     /// An insured patient whose income class follows the limit category
     /// ([`LimitCategory::copayment_income`]).
     pub const fn new(birth: Date, limit: LimitCategory) -> Self {
-        Patient { birth, income: limit.copayment_income(), limit, insured: true }
+        Patient {
+            birth,
+            income: limit.copayment_income(),
+            limit,
+            insured: true,
+        }
     }
 
     /// The same patient with another co-payment income class (e.g. 一定以上所得, which the
@@ -125,7 +135,10 @@ impl Patient {
 
     /// The same patient with an invalid qualification.
     pub const fn uninsured(self) -> Self {
-        Patient { insured: false, ..self }
+        Patient {
+            insured: false,
+            ..self
+        }
     }
 
     /// The normal share on `on`.
