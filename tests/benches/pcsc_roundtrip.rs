@@ -1,59 +1,50 @@
 //! PC/SC round trip through the real pcscd + vpcd: what the harness driver costs on top of
-//! the PC/SC floor, measured side by side on one reader and one emulated card.
+//! the PC/SC floor, measured side by side in one run on one reader and one emulated card.
 //!
 //! Methods, all on reader "Virtual PCD 00 01" (slot 1) with the `valid` card:
 //! - C: `benches/scard_loop.c`, a plain `SCardTransmit` loop in its own process, compiled
-//!   at run time with `cc -O2` into the target dir and run while the Rust side is idle;
+//!   at run time with `cc -O2` into the target dir;
 //! - the `pcsc` crate's `Card::transmit` on the calling thread (no deadline);
 //! - the harness driver `PcscChannel` (a worker thread per channel, deadline 2 s);
-//! - `GuardedChannel` over it, as the harness really uses it (policy check, trace);
-//! - alternative handoffs between caller and worker (std only, bench-local, the driver is
-//!   not changed): a replica of the driver's `mpsc` pair, the same with the caller first
-//!   polling `try_recv` + `sched_yield` (the proposed driver change), `sync_channel(0)`,
-//!   `Mutex` + `Condvar`, and poll-then-park variants on an atomic with park/unpark, each
-//!   with the same deadline;
-//! - the handoff alone: ping-pong with a worker that answers at once (no PC/SC).
+//! - `GuardedChannel` over it, as the harness really uses it (policy check, trace).
 //!
-//! APDUs: after SELECT JPKI-AP, READ BINARY 4 bytes of EF 0006 ("short") and READ BINARY
-//! 255 bytes of EF 000A ("255-byte"). Each method's own percentiles come from single calls
-//! timed with `Instant` (CLOCK_MONOTONIC, as the C loop): 10 rounds of 200 calls per
-//! method, each round starting with the next method, so drift and other load on this shared
-//! machine hit all methods alike; criterion's estimates are printed as well (they see that
-//! drift, the table does not). The end is a Markdown table per APDU: method | median µs |
-//! p95 µs | overhead vs C (median) | vs pcsc crate (median), then p99, throughput and CPU.
+//! APDUs: after SELECT JPKI-AP, READ BINARY 4 bytes of EF 0006 ("short") and 255 bytes of
+//! EF 000A. Percentiles come from single calls timed with `Instant` (CLOCK_MONOTONIC, as
+//! the C loop): 10 rounds of 200 calls per method, each round starting with the next
+//! method, so drift and other load on this shared machine hit all methods alike. Criterion
+//! measures the in-process methods too; its estimates see that drift, the table does not.
 //!
 //! Goal: median overhead of the harness driver over the C loop ≤ 10 µs with deadlines on.
 //!
-//! Reading the figures on a small VM (2 vCPUs, Firecracker, `guest_halt_poll_ns` 0): every
-//! wake-up of a sleeping vCPU costs a VM exit, about 20 µs, and dominates everything else.
-//! The C process (fresh each round) often lands in another scheduling regime than the
-//! long-lived threads here, by ±30 µs either way; hence the extra column against the
-//! `pcsc` crate on the calling thread, the same floor inside this process.
+//! On this VM (2 vCPUs, `guest_halt_poll_ns` 0) every wake-up of a sleeping vCPU costs
+//! about 20 µs, which dominates everything else. The C process (fresh each round) often
+//! lands in another scheduling regime than the long-lived threads here, by ±30 µs either
+//! way; hence the column against the `pcsc` crate, the same floor inside this process.
+//!
+//! The driver's handoff (poll `try_recv` + `yield_now`, then `recv_timeout`) was chosen
+//! here against `sync_channel(0)`, `Mutex` + `Condvar`, park/unpark and spinning on either
+//! side, since removed: every sleeping handoff costs a ~20 µs vCPU wake-up per call, and
+//! spinning starves pcscd and the card on 2 vCPUs.
 //!
 //! Without pcscd or vpcd the bench says so and exits 0 without measuring.
 //!
-//! Run: `cargo bench -p myna-hil-tests --bench pcsc_roundtrip` (about 30 s).
+//! Run: `cargo bench -p myna-hil-tests --bench pcsc_roundtrip` (about 20 s).
 
-use criterion::{Criterion, Throughput};
+use criterion::Criterion;
 use harness::bench::{attach, Attached, CardSite};
 use harness::card_channel::CardChannel;
-use harness::guard::{Policy, RunSecret};
+use harness::guard::{GuardedChannel, Policy, RunSecret};
 use harness::pcsc_driver::PcscChannel;
-use myna_hil_tests::{reader_slot, shipped_profile, PCSCD};
-use std::cell::RefCell;
+use myna_hil_tests::{reader_slot, shipped_profile, ReaderSlot, PCSCD};
 use std::ffi::CString;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 /// The slot (and so the reader) this bench uses.
 const SLOT: usize = 1;
-/// The deadline of every deadline-carrying method (the harness default).
+/// The deadline of the harness channels (the harness default).
 const DEADLINE: Duration = Duration::from_secs(2);
 const VPCD_CONF: &str = "/etc/reader.conf.d/vpcd";
 
@@ -63,8 +54,9 @@ const SELECT_JPKI: [u8; 15] = [
 
 /// One of the two APDUs measured.
 struct Apdu {
-    /// Criterion group and C loop argument.
+    /// Criterion group name.
     key: &'static str,
+    /// The C loop's argument for it.
     c_kind: &'static str,
     title: &'static str,
     select_ef: [u8; 7],
@@ -92,38 +84,35 @@ const APDUS: [Apdu; 2] = [
     },
 ];
 
-/// How much to measure.
+/// How much to measure: `rounds` interleaved rounds, in each one block of `block` timed
+/// calls per method after `warm_up` untimed ones.
 #[derive(Clone, Copy)]
 struct Plan {
-    /// Interleaved rounds; each method does one block of `block` timed calls per round.
     rounds: usize,
     block: usize,
     warm_up: usize,
-    /// Calls of the no-card handoff ping-pong per variant.
-    ping_pong: usize,
 }
 
 const FULL: Plan = Plan {
     rounds: 10,
     block: 200,
     warm_up: 20,
-    ping_pong: 5_000,
 };
 /// `cargo test --benches`: only check that everything works.
 const QUICK: Plan = Plan {
     rounds: 1,
     block: 20,
     warm_up: 5,
-    ping_pong: 100,
 };
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let has = |flag: &str| args.iter().any(|a| a == flag);
     if has("--list") {
+        // Answered without pcscd, so listing works on any machine.
         for apdu in &APDUS {
-            for name in CRITERION_METHODS {
-                println!("{}/{name}: benchmark", apdu.key);
+            for id in ["pcsc_crate", "pcsc_channel", "guarded_channel"] {
+                println!("{}/{id}: benchmark", apdu.key);
             }
         }
         return;
@@ -137,70 +126,39 @@ fn main() {
     } else {
         QUICK
     };
-    let mut criterion = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_millis(1200))
-        .without_plots()
-        .configure_from_args();
-
-    let c_loop = match build_c_loop() {
-        Ok(path) => Some(path),
-        Err(e) => {
-            println!("pcsc_roundtrip: the C loop is left out: {e}");
-            None
-        }
-    };
+    let c_loop = build_c_loop()
+        .map_err(|e| println!("pcsc_roundtrip: the C loop is left out: {e}"))
+        .ok();
 
     let slot = reader_slot(SLOT);
     let reader = slot.reader();
-    let profile = shipped_profile("valid");
-    let site = CardSite::Vpcd {
-        port: slot.port(),
-        reader: reader.to_owned(),
-    };
-    let policy = Policy {
-        allow_destructive: false,
-    };
-    let attached = attach(&profile, &site, &RunSecret::generate(), policy, DEADLINE)
-        .unwrap_or_else(|e| panic!("cannot put the card into {reader}: {e}"));
-    let attached = RefCell::new(attached);
+    let mut attached = attach_valid_card(&slot);
     let started = Instant::now();
-
-    let tables = {
-        let mut methods = methods(reader, &attached);
-        for apdu in &APDUS {
-            criterion_group(&mut criterion, apdu, &mut methods);
-        }
-        criterion.final_summary();
+    let tables: Vec<Vec<Row>> = {
+        let mut methods = methods(reader, c_loop, &mut attached.channel);
+        run_criterion(&mut methods);
         APDUS
             .iter()
-            .map(|apdu| measure(apdu, plan, reader, c_loop.as_deref(), &mut methods))
-            .collect::<Vec<_>>()
+            .map(|apdu| measure(apdu, plan, &mut methods))
+            .collect()
     };
-    let ping_pong = handoff_ping_pong(plan.ping_pong);
     let measuring = started.elapsed();
-    attached.into_inner().detach();
+    attached.detach();
     drop(slot);
 
     println!();
     println!("## PC/SC round trip on {reader} (vpcd, emulated `valid` card)");
     println!();
     println!(
-        "Percentiles of single calls timed one by one (CLOCK_MONOTONIC), {} rounds x {} calls \
-         per method, interleaved; measuring took {:.1} s.",
+        "Percentiles of single calls (CLOCK_MONOTONIC), {} rounds x {} calls per method, \
+         interleaved; measuring took {:.1} s.",
         plan.rounds,
         plan.block,
         measuring.as_secs_f64()
     );
-    println!(
-        "CPU µs/call: user + system time of this process (callers, workers, the emulated \
-         card), plus the C process for the C row; pcscd is not counted."
-    );
     for (apdu, rows) in APDUS.iter().zip(&tables) {
         print_table(apdu, rows);
     }
-    print_ping_pong(&ping_pong);
 }
 
 /// Why the real PC/SC stack is not there, if it is not.
@@ -218,30 +176,158 @@ fn missing_pc_sc_stack() -> Option<String> {
     None
 }
 
+/// Puts the emulated `valid` card into the slot's reader, as a harness run does.
+fn attach_valid_card(slot: &ReaderSlot) -> Attached {
+    let site = CardSite::Vpcd {
+        port: slot.port(),
+        reader: slot.reader().to_owned(),
+    };
+    let policy = Policy {
+        allow_destructive: false,
+    };
+    attach(
+        &shipped_profile("valid"),
+        &site,
+        &RunSecret::generate(),
+        policy,
+        DEADLINE,
+    )
+    .unwrap_or_else(|e| panic!("cannot put the card into {}: {e}", slot.reader()))
+}
+
 // ---------------------------------------------------------------------------------------
 // The methods
 
-/// Sends one APDU and returns the response length; an error unless the SW is 9000.
-type Call<'a> = Box<dyn FnMut(&[u8]) -> Result<usize, String> + 'a>;
-
-struct Method<'a> {
-    /// Criterion name.
-    id: &'static str,
-    label: String,
-    call: Call<'a>,
-    /// Runs between measurements (outside any timing), e.g. to empty the trace.
-    tidy: Option<Box<dyn FnMut() + 'a>>,
-    /// Part of the main comparison (not an alternative).
-    main: bool,
+/// A method measured in this process.
+enum Channel<'a> {
+    PcscCrate(pcsc::Card),
+    Driver(PcscChannel),
+    Guarded(&'a mut GuardedChannel<Box<dyn CardChannel>>),
 }
 
-/// The methods criterion measures too (the rest only in the table).
-const CRITERION_METHODS: [&str; 4] = [
-    "pcsc_crate",
-    "pcsc_channel",
-    "guarded_channel",
-    "mpsc_yield_poll",
-];
+/// A row of the table.
+enum Method<'a> {
+    /// The C loop: a fresh process per block.
+    CLoop {
+        binary: PathBuf,
+        reader: &'static str,
+    },
+    InProcess(Channel<'a>),
+}
+
+fn methods<'a>(
+    reader: &'static str,
+    c_loop: Option<PathBuf>,
+    guarded: &'a mut GuardedChannel<Box<dyn CardChannel>>,
+) -> Vec<Method<'a>> {
+    let reader_c = CString::new(reader).expect("reader name without NUL");
+    // The card keeps its context alive.
+    let card = pcsc::Context::establish(pcsc::Scope::User)
+        .and_then(|ctx| ctx.connect(&reader_c, pcsc::ShareMode::Shared, pcsc::Protocols::ANY))
+        .expect("SCardEstablishContext + SCardConnect");
+    let driver = PcscChannel::connect(reader, DEADLINE).expect("PcscChannel::connect");
+    let in_process = [
+        Channel::PcscCrate(card),
+        Channel::Driver(driver),
+        Channel::Guarded(guarded),
+    ];
+    c_loop
+        .map(|binary| Method::CLoop { binary, reader })
+        .into_iter()
+        .chain(in_process.into_iter().map(Method::InProcess))
+        .collect()
+}
+
+impl Method<'_> {
+    fn label(&self) -> &'static str {
+        match self {
+            Method::CLoop { .. } => "C `SCardTransmit` loop (scard_loop.c, -O2)",
+            Method::InProcess(channel) => channel.label(),
+        }
+    }
+
+    /// One block of `plan.block` timed READ BINARY calls; their times in ns.
+    fn timed_block(&mut self, apdu: &Apdu, plan: Plan) -> Vec<u64> {
+        match self {
+            Method::CLoop { binary, reader } => run_c_loop(binary, reader, apdu, plan.block)
+                .unwrap_or_else(|e| panic!("C loop: {e}")),
+            Method::InProcess(channel) => {
+                channel.select(apdu);
+                for _ in 0..plan.warm_up {
+                    channel.read_binary(apdu);
+                }
+                let samples = (0..plan.block)
+                    .map(|_| channel.read_binary(apdu).as_nanos() as u64)
+                    .collect();
+                channel.tidy();
+                samples
+            }
+        }
+    }
+}
+
+impl Channel<'_> {
+    /// Also the criterion id.
+    fn id(&self) -> &'static str {
+        match self {
+            Channel::PcscCrate(_) => "pcsc_crate",
+            Channel::Driver(_) => "pcsc_channel",
+            Channel::Guarded(_) => "guarded_channel",
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Channel::PcscCrate(_) => "pcsc crate `Card::transmit`, calling thread, no deadline",
+            Channel::Driver(_) => "harness `PcscChannel` (worker thread, deadline 2 s)",
+            Channel::Guarded(_) => "harness `GuardedChannel<PcscChannel>` (as the harness runs)",
+        }
+    }
+
+    /// Sends one APDU; returns the response length, or an error unless the SW is 9000.
+    fn transmit(&mut self, apdu: &[u8]) -> Result<usize, String> {
+        match self {
+            Channel::PcscCrate(card) => {
+                let mut buf = [0; pcsc::MAX_BUFFER_SIZE];
+                ok_len(card.transmit(apdu, &mut buf).map_err(|e| e.to_string())?)
+            }
+            Channel::Driver(channel) => {
+                ok_len(&channel.transmit(apdu).map_err(|e| e.to_string())?.bytes)
+            }
+            Channel::Guarded(channel) => {
+                ok_len(&channel.transmit(apdu).map_err(|e| e.to_string())?.bytes)
+            }
+        }
+    }
+
+    fn select(&mut self, apdu: &Apdu) {
+        for command in [&SELECT_JPKI[..], &apdu.select_ef[..]] {
+            let len = self
+                .transmit(command)
+                .unwrap_or_else(|e| panic!("{}: SELECT: {e}", self.label()));
+            assert_eq!(len, 2, "{}: SELECT answered data", self.label());
+        }
+    }
+
+    /// One checked READ BINARY; returns how long the transmit alone took.
+    fn read_binary(&mut self, apdu: &Apdu) -> Duration {
+        let start = Instant::now();
+        let result = self.transmit(&apdu.read);
+        let took = start.elapsed();
+        match result {
+            Ok(len) if len == apdu.data_len + 2 => took,
+            other => panic!("{}: READ BINARY: {other:?}", self.label()),
+        }
+    }
+
+    /// Between measurements: empties the guarded channel's trace, so it does not grow
+    /// over the whole run.
+    fn tidy(&mut self) {
+        if let Channel::Guarded(channel) = self {
+            channel.take_trace();
+        }
+    }
+}
 
 fn ok_len(response: &[u8]) -> Result<usize, String> {
     match response {
@@ -250,223 +336,70 @@ fn ok_len(response: &[u8]) -> Result<usize, String> {
     }
 }
 
-/// Caller poll budget of the poll-then-park variants: longer than a 255-byte round trip,
-/// so a caller in a busy loop never parks.
-const CALLER_POLL: Duration = Duration::from_micros(300);
-/// Worker spin budget: how long a worker waits for the next request before it parks.
-const WORKER_SPIN: Duration = Duration::from_micros(100);
-
-fn handoff_variants() -> Vec<(&'static str, String, Handoff)> {
-    let poll = |caller_poll, caller_budget, worker_spin| Handoff::PollPark {
-        caller_poll,
-        caller_budget,
-        worker_spin,
-    };
-    vec![
-        (
-            "mpsc_replica",
-            "alt: mpsc pair + recv_timeout (replica of the driver)".into(),
-            Handoff::Mpsc,
-        ),
-        (
-            "mpsc_yield_poll",
-            format!(
-                "alt: mpsc pair, caller polls try_recv + sched_yield {} µs, then recv_timeout \
-                 (proposed driver change)",
-                CALLER_POLL.as_micros()
-            ),
-            Handoff::MpscYieldPoll(CALLER_POLL),
-        ),
-        (
-            "sync_channel_0",
-            "alt: sync_channel(0) pair + recv_timeout".into(),
-            Handoff::Rendezvous,
-        ),
-        (
-            "condvar",
-            "alt: Mutex + Condvar (wait_timeout)".into(),
-            Handoff::Condvar,
-        ),
-        (
-            "park_only",
-            "alt: atomic + park/unpark, no spin".into(),
-            poll(Poll::Spin, Duration::ZERO, Duration::ZERO),
-        ),
-        (
-            "worker_spins",
-            format!(
-                "alt: worker spins {} µs for the next request, caller parks",
-                WORKER_SPIN.as_micros()
-            ),
-            poll(Poll::Spin, Duration::ZERO, WORKER_SPIN),
-        ),
-        (
-            "caller_spins",
-            format!(
-                "alt: caller spins {} µs for the reply, worker parks",
-                CALLER_POLL.as_micros()
-            ),
-            poll(Poll::Spin, CALLER_POLL, Duration::ZERO),
-        ),
-        (
-            "caller_yields",
-            format!(
-                "alt: caller polls with sched_yield {} µs, worker parks",
-                CALLER_POLL.as_micros()
-            ),
-            poll(Poll::Yield, CALLER_POLL, Duration::ZERO),
-        ),
-        (
-            "both_poll",
-            format!(
-                "alt: caller polls with sched_yield {} µs, worker spins {} µs",
-                CALLER_POLL.as_micros(),
-                WORKER_SPIN.as_micros()
-            ),
-            poll(Poll::Yield, CALLER_POLL, WORKER_SPIN),
-        ),
-    ]
-}
-
-fn methods<'a>(reader: &str, attached: &'a RefCell<Attached>) -> Vec<Method<'a>> {
-    let reader_c = CString::new(reader).expect("reader name without NUL");
-    let ctx = pcsc::Context::establish(pcsc::Scope::User).expect("SCardEstablishContext");
-    let card = ctx
-        .connect(&reader_c, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
-        .expect("SCardConnect");
-    let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE];
-    let mut channel = PcscChannel::connect(reader, DEADLINE).expect("PcscChannel::connect");
-
-    let mut methods = vec![
-        Method {
-            id: "pcsc_crate",
-            label: "pcsc crate `Card::transmit`, calling thread, no deadline".into(),
-            call: Box::new(move |apdu| {
-                // The context must outlive the card handle.
-                let _ = &ctx;
-                let response = card.transmit(apdu, &mut buf).map_err(|e| e.to_string())?;
-                ok_len(response)
-            }),
-            tidy: None,
-            main: true,
-        },
-        Method {
-            id: "pcsc_channel",
-            label: "harness `PcscChannel` (worker thread, deadline 2 s)".into(),
-            call: Box::new(move |apdu| {
-                let response = channel.transmit(apdu).map_err(|e| e.to_string())?;
-                ok_len(&response.bytes)
-            }),
-            tidy: None,
-            main: true,
-        },
-        Method {
-            id: "guarded_channel",
-            label: "harness `GuardedChannel<PcscChannel>` (as the harness runs)".into(),
-            call: Box::new(move |apdu| {
-                let mut attached = attached.borrow_mut();
-                let response = attached.channel.transmit(apdu).map_err(|e| e.to_string())?;
-                ok_len(&response.bytes)
-            }),
-            tidy: Some(Box::new(move || {
-                attached.borrow_mut().channel.take_trace();
-            })),
-            main: true,
-        },
-    ];
-    for (id, label, handoff) in handoff_variants() {
-        let mut link = start_link(handoff, pcsc_server(reader_c.clone()), DEADLINE)
-            .unwrap_or_else(|e| panic!("{label}: {e}"));
-        methods.push(Method {
-            id,
-            label,
-            call: Box::new(move |apdu| ok_len(&link.call(apdu)?)),
-            tidy: None,
-            main: false,
-        });
-    }
-    methods
-}
-
-fn select(method: &mut Method, apdu: &Apdu) {
-    for command in [&SELECT_JPKI[..], &apdu.select_ef[..]] {
-        let len = (method.call)(command).unwrap_or_else(|e| panic!("{}: {e}", method.label));
-        assert_eq!(len, 2, "{}: SELECT answered data", method.label);
-    }
-}
-
-fn read(method: &mut Method, apdu: &Apdu) {
-    match (method.call)(&apdu.read) {
-        Ok(len) if len == apdu.data_len + 2 => {}
-        Ok(len) => panic!("{}: READ BINARY answered {len} bytes", method.label),
-        Err(e) => panic!("{}: {e}", method.label),
-    }
-}
-
 // ---------------------------------------------------------------------------------------
-// Criterion
+// Measuring
 
-fn criterion_group(criterion: &mut Criterion, apdu: &Apdu, methods: &mut [Method]) {
-    let mut group = criterion.benchmark_group(apdu.key);
-    group.throughput(if apdu.data_len > 4 {
-        Throughput::Bytes(apdu.data_len as u64)
-    } else {
-        Throughput::Elements(1)
-    });
-    for method in methods
-        .iter_mut()
-        .filter(|m| CRITERION_METHODS.contains(&m.id))
-    {
-        select(method, apdu);
-        group.bench_function(method.id, |b| {
-            b.iter(|| {
-                let len = (method.call)(black_box(&apdu.read));
-                black_box(len)
-            })
-        });
-        read(method, apdu);
-        if let Some(tidy) = method.tidy.as_mut() {
-            tidy();
+fn run_criterion(methods: &mut [Method]) {
+    let mut criterion = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1200))
+        .without_plots()
+        .configure_from_args();
+    for apdu in &APDUS {
+        let mut group = criterion.benchmark_group(apdu.key);
+        for method in methods.iter_mut() {
+            let Method::InProcess(channel) = method else {
+                continue;
+            };
+            channel.select(apdu);
+            group.bench_function(channel.id(), |b| {
+                b.iter(|| black_box(channel.transmit(black_box(&apdu.read))))
+            });
+            // The bench loop does not check answers; one checked call after it does.
+            channel.read_binary(apdu);
+            channel.tidy();
         }
+        group.finish();
     }
-    group.finish();
+    criterion.final_summary();
 }
-
-// ---------------------------------------------------------------------------------------
-// Single calls, interleaved rounds
 
 struct Row {
-    label: String,
-    main: bool,
+    label: &'static str,
     is_c: bool,
     is_crate: bool,
-    samples_ns: Vec<u64>,
-    /// CPU time (user + system) of this process, plus the C loop's for the C row, over
-    /// the timed calls: what a call costs the machine besides pcscd.
-    cpu_ns: u64,
+    /// Sorted single call times, ns.
+    sorted_ns: Vec<u64>,
 }
 
-/// CPU time (user + system) of this process or of its waited-for children, in ns.
-fn cpu_ns(who: libc::c_int) -> u64 {
-    // SAFETY: getrusage fills the zeroed struct it is given.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(who, &mut usage);
-        usage
-    };
-    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
-    ns(usage.ru_utime) + ns(usage.ru_stime)
-}
-
-impl Row {
-    fn sorted(&self) -> Vec<u64> {
-        let mut s = self.samples_ns.clone();
-        s.sort_unstable();
-        s
+/// Interleaved rounds: each round runs every method once, starting one further along each
+/// time, so no method always follows the C process (or any other) and bursts of other
+/// load on this shared machine spread over all of them.
+fn measure(apdu: &Apdu, plan: Plan, methods: &mut [Method]) -> Vec<Row> {
+    let mut samples = vec![Vec::new(); methods.len()];
+    for round in 0..plan.rounds {
+        for k in 0..methods.len() {
+            let index = (round + k) % methods.len();
+            samples[index].extend(methods[index].timed_block(apdu, plan));
+        }
     }
+    methods
+        .iter()
+        .zip(samples)
+        .map(|(method, mut sorted_ns)| {
+            sorted_ns.sort_unstable();
+            Row {
+                label: method.label(),
+                is_c: matches!(method, Method::CLoop { .. }),
+                is_crate: matches!(method, Method::InProcess(Channel::PcscCrate(_))),
+                sorted_ns,
+            }
+        })
+        .collect()
 }
 
-/// Nearest-rank percentile in µs (as the C loop computes it).
+/// Nearest-rank percentile in µs.
 fn percentile_us(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -475,136 +408,29 @@ fn percentile_us(sorted: &[u64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1e3
 }
 
-fn measure(
-    apdu: &Apdu,
-    plan: Plan,
-    reader: &str,
-    c_loop: Option<&Path>,
-    methods: &mut [Method],
-) -> Vec<Row> {
-    let mut c_row = c_loop.map(|_| Row {
-        label: "C `SCardTransmit` loop (scard_loop.c, -O2)".into(),
-        main: true,
-        is_c: true,
-        is_crate: false,
-        samples_ns: Vec::new(),
-        cpu_ns: 0,
-    });
-    let mut rows: Vec<Row> = methods
-        .iter()
-        .map(|m| Row {
-            label: m.label.clone(),
-            main: m.main,
-            is_c: false,
-            is_crate: m.id == "pcsc_crate",
-            samples_ns: Vec::with_capacity(plan.rounds * plan.block),
-            cpu_ns: 0,
-        })
-        .collect();
-    // Each round runs every method once, starting one further along each time, so no
-    // method always follows the C process (or any other) and bursts of other load on this
-    // shared machine spread over all of them.
-    let with_c = usize::from(c_row.is_some());
-    let entries = methods.len() + with_c;
-    for round in 0..plan.rounds {
-        for k in 0..entries {
-            let index = (round + k) % entries;
-            if index < with_c {
-                if let (Some(path), Some(row)) = (c_loop, c_row.as_mut()) {
-                    let cpu_before = cpu_ns(libc::RUSAGE_SELF);
-                    let (line, samples) = run_c_loop(path, reader, apdu, plan.block)
-                        .unwrap_or_else(|e| panic!("C loop: {e}"));
-                    // The C process's own CPU over its timed calls, plus this process's
-                    // (the emulated card) pro rata over all the calls it served.
-                    let card_ns = cpu_ns(libc::RUSAGE_SELF).saturating_sub(cpu_before);
-                    let served = plan.block as u64 + 2 + c_field(&line, "warm_up_calls") as u64;
-                    row.cpu_ns += (c_field(&line, "cpu_us_per_call") * 1e3) as u64
-                        * plan.block as u64
-                        + card_ns * plan.block as u64 / served;
-                    println!("{} round {:2}: {line}", apdu.key, round + 1);
-                    row.samples_ns.extend(samples);
-                }
-                continue;
-            }
-            let method = &mut methods[index - with_c];
-            let row = &mut rows[index - with_c];
-            select(method, apdu);
-            for _ in 0..plan.warm_up {
-                read(method, apdu);
-            }
-            let cpu_before = cpu_ns(libc::RUSAGE_SELF);
-            for _ in 0..plan.block {
-                let start = Instant::now();
-                let result = (method.call)(&apdu.read);
-                let took = start.elapsed();
-                match result {
-                    Ok(len) if len == apdu.data_len + 2 => {}
-                    other => panic!("{}: READ BINARY: {other:?}", method.label),
-                }
-                row.samples_ns.push(took.as_nanos() as u64);
-            }
-            row.cpu_ns += cpu_ns(libc::RUSAGE_SELF).saturating_sub(cpu_before);
-            if let Some(tidy) = method.tidy.as_mut() {
-                tidy();
-            }
-        }
-    }
-    c_row.into_iter().chain(rows).collect()
-}
-
 fn print_table(apdu: &Apdu, rows: &[Row]) {
-    let c_median = rows
-        .iter()
-        .find(|r| r.is_c)
-        .map(|r| percentile_us(&r.sorted(), 50.0));
-    // The same floor inside this process, for when the C process sits in another
-    // scheduling regime than the long-lived threads here (see the module docs).
-    let crate_median = rows
-        .iter()
-        .find(|r| r.is_crate)
-        .map(|r| percentile_us(&r.sorted(), 50.0));
+    let median_of = |row: &Row| percentile_us(&row.sorted_ns, 50.0);
+    let c_median = rows.iter().find(|r| r.is_c).map(median_of);
+    let crate_median = rows.iter().find(|r| r.is_crate).map(median_of);
+    let versus = |median: f64, floor: Option<f64>, is_floor: bool| match floor {
+        _ if is_floor => "—".to_owned(),
+        Some(floor) => format!("{:+.1} µs", median - floor),
+        None => "n/a".to_owned(),
+    };
     println!();
     println!("### {}", apdu.title);
     println!();
-    println!("| method | median µs | p95 µs | overhead vs C (median) | vs pcsc crate (median) |");
+    println!("| method | median µs | p95 µs | vs C | vs pcsc crate |");
     println!("|---|---:|---:|---:|---:|");
-    let mut details = Vec::new();
-    for main in [true, false] {
-        for row in rows.iter().filter(|r| r.main == main) {
-            let sorted = row.sorted();
-            let median = percentile_us(&sorted, 50.0);
-            let overhead = match c_median {
-                _ if row.is_c => "—".to_owned(),
-                Some(c) => format!("{:+.1} µs", median - c),
-                None => "n/a (no C loop)".to_owned(),
-            };
-            let vs_crate = match crate_median {
-                _ if row.is_crate => "—".to_owned(),
-                Some(c) => format!("{:+.1} µs", median - c),
-                None => "n/a".to_owned(),
-            };
-            println!(
-                "| {} | {median:.1} | {:.1} | {overhead} | {vs_crate} |",
-                row.label,
-                percentile_us(&sorted, 95.0)
-            );
-            let mean_ns = sorted.iter().sum::<u64>() as f64 / sorted.len().max(1) as f64;
-            details.push(format!(
-                "- {}: n={} p99 {:.1} µs, mean {:.1} µs, {:.0} calls/s, {:.0} kB/s, \
-                 CPU {:.1} µs/call",
-                row.label,
-                sorted.len(),
-                percentile_us(&sorted, 99.0),
-                mean_ns / 1e3,
-                1e9 / mean_ns,
-                1e9 / mean_ns * apdu.data_len as f64 / 1e3,
-                row.cpu_ns as f64 / sorted.len().max(1) as f64 / 1e3
-            ));
-        }
-    }
-    println!();
-    for line in details {
-        println!("{line}");
+    for row in rows {
+        let median = median_of(row);
+        println!(
+            "| {} | {median:.1} | {:.1} | {} | {} |",
+            row.label,
+            percentile_us(&row.sorted_ns, 95.0),
+            versus(median, c_median, row.is_c),
+            versus(median, crate_median, row.is_crate)
+        );
     }
 }
 
@@ -616,560 +442,46 @@ fn build_c_loop() -> Result<PathBuf, String> {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/scard_loop.c");
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let flags = Command::new("pkg-config")
-        .args(["--cflags", "--libs", "libpcsclite"])
-        .output()
-        .map_err(|e| format!("cannot run pkg-config: {e}"))?;
-    if !flags.status.success() {
-        return Err(format!(
-            "pkg-config libpcsclite failed: {}",
-            String::from_utf8_lossy(&flags.stderr).trim()
-        ));
-    }
-    let flags = String::from_utf8_lossy(&flags.stdout).into_owned();
+    let flags = run(Command::new("pkg-config").args(["--cflags", "--libs", "libpcsclite"]))?;
+    // Built under a private name and renamed, so concurrent runs never see half a binary.
     let binary = dir.join("scard_loop");
     let partial = dir.join(format!("scard_loop.{}.tmp", std::process::id()));
-    let out = Command::new("cc")
-        .arg("-O2")
-        .arg("-o")
-        .arg(&partial)
-        .arg(&source)
-        .args(flags.split_whitespace())
-        .output()
-        .map_err(|e| format!("cannot run cc: {e}"))?;
-    if !out.status.success() {
+    let mut cc = Command::new("cc");
+    cc.arg("-O2").arg("-o").arg(&partial).arg(&source);
+    run(cc.args(flags.split_whitespace())).inspect_err(|_| {
         let _ = std::fs::remove_file(&partial);
-        return Err(format!(
-            "cc failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
+    })?;
     std::fs::rename(&partial, &binary).map_err(|e| format!("{}: {e}", binary.display()))?;
     Ok(binary)
 }
 
-/// A number from the C loop's line (`key=value`); 0 when missing.
-fn c_field(line: &str, key: &str) -> f64 {
-    line.split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == key)
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0.0)
-}
-
-/// Runs `iterations` calls of the C loop; returns its line and the single call times (ns).
-fn run_c_loop(
-    binary: &Path,
-    reader: &str,
-    apdu: &Apdu,
-    iterations: usize,
-) -> Result<(String, Vec<u64>), String> {
-    let samples_path = binary.with_file_name(format!("scard_loop.{}.samples", std::process::id()));
-    let out = Command::new(binary)
-        .arg(reader)
-        .arg(iterations.to_string())
-        .arg(apdu.c_kind)
-        .arg(&samples_path)
+/// Runs `command`; returns its stdout, or an error with its stderr.
+fn run(command: &mut Command) -> Result<String, String> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let out = command
         .output()
-        .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "{} failed ({}): {}",
-            binary.display(),
+            "{program} failed ({}): {}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    if !line.starts_with("scard_loop ") || !line.contains("median_us=") {
-        return Err(format!("unexpected output: {line}"));
-    }
-    let text = std::fs::read_to_string(&samples_path)
-        .map_err(|e| format!("{}: {e}", samples_path.display()))?;
-    let _ = std::fs::remove_file(&samples_path);
-    let samples = text
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `calls` timed calls of the C loop; returns their times in ns.
+fn run_c_loop(binary: &Path, reader: &str, apdu: &Apdu, calls: usize) -> Result<Vec<u64>, String> {
+    let mut command = Command::new(binary);
+    command.arg(reader).arg(calls.to_string()).arg(apdu.c_kind);
+    let out = run(&mut command)?;
+    let samples = out
         .lines()
-        .map(|l| {
-            l.trim()
-                .parse::<u64>()
-                .map_err(|e| format!("sample {l:?}: {e}"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if samples.len() != iterations {
-        return Err(format!("{} samples instead of {iterations}", samples.len()));
+        .map(|l| l.parse().map_err(|e| format!("sample {l:?}: {e}")))
+        .collect::<Result<Vec<u64>, _>>()?;
+    if samples.len() != calls {
+        return Err(format!("{} samples instead of {calls}", samples.len()));
     }
-    Ok((line, samples))
-}
-
-// ---------------------------------------------------------------------------------------
-// Alternative caller/worker handoffs (bench-local; the driver is not changed here)
-
-/// What a worker does with a request: runs on the worker thread only.
-type Server = Box<dyn FnMut(&[u8]) -> Result<Vec<u8>, String>>;
-/// Builds the server on the worker thread (a PC/SC connection, or nothing at all).
-type MakeServer = Box<dyn FnOnce() -> Result<Server, String> + Send>;
-
-/// A worker holding its own context and card handle, like the driver's.
-fn pcsc_server(reader: CString) -> MakeServer {
-    Box::new(move || {
-        let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| e.to_string())?;
-        let card = ctx
-            .connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
-            .map_err(|e| e.to_string())?;
-        let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
-        Ok(Box::new(move |apdu: &[u8]| {
-            let _ = &ctx;
-            card.transmit(apdu, &mut buf)
-                .map(<[u8]>::to_vec)
-                .map_err(|e| e.to_string())
-        }) as Server)
-    })
-}
-
-/// A worker that answers 9000 at once: the handoff alone.
-fn echo_server() -> MakeServer {
-    Box::new(|| Ok(Box::new(|_: &[u8]| Ok(vec![0x90u8, 0x00])) as Server))
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Handoff {
-    /// `mpsc::channel` each way, `recv_timeout` (what `pcsc_driver` does today).
-    Mpsc,
-    /// The same, but the caller first polls `try_recv` + `yield_now` this long.
-    MpscYieldPoll(Duration),
-    /// `mpsc::sync_channel(0)` each way, `recv_timeout`.
-    Rendezvous,
-    /// One slot under a `Mutex`, a `Condvar` each way, `wait_timeout`.
-    Condvar,
-    /// An atomic state word; each side polls up to its budget, then parks.
-    PollPark {
-        caller_poll: Poll,
-        caller_budget: Duration,
-        worker_spin: Duration,
-    },
-}
-
-/// How the caller polls for the reply before it parks.
-#[derive(Clone, Copy, Debug)]
-enum Poll {
-    /// `spin_loop` hint: keeps the CPU.
-    Spin,
-    /// `sched_yield`: keeps the CPU out of idle but lets runnable threads (pcscd, the
-    /// card) run on it.
-    Yield,
-}
-
-trait Link {
-    /// Sends `apdu` to the worker and waits at most the deadline for its answer.
-    fn call(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String>;
-}
-
-fn start_link(
-    handoff: Handoff,
-    make: MakeServer,
-    deadline: Duration,
-) -> Result<Box<dyn Link>, String> {
-    Ok(match handoff {
-        Handoff::Mpsc => Box::new(MpscLink::start(make, deadline, Duration::ZERO)?),
-        Handoff::MpscYieldPoll(poll) => Box::new(MpscLink::start(make, deadline, poll)?),
-        Handoff::Rendezvous => Box::new(RendezvousLink::start(make, deadline)?),
-        Handoff::Condvar => Box::new(CondvarLink::start(make, deadline)?),
-        Handoff::PollPark {
-            caller_poll,
-            caller_budget,
-            worker_spin,
-        } => Box::new(PollParkLink::start(
-            make,
-            deadline,
-            caller_poll,
-            caller_budget,
-            worker_spin,
-        )?),
-    })
-}
-
-/// Spawns the worker; `serve` runs with the server once it is built. Returns the worker's
-/// `Thread` once it is ready.
-fn spawn_worker(
-    make: MakeServer,
-    serve: impl FnOnce(Server) + Send + 'static,
-) -> Result<Thread, String> {
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let handle = thread::Builder::new()
-        .name("bench-worker".into())
-        .spawn(move || match make() {
-            Ok(server) => {
-                let _ = ready_tx.send(Ok(()));
-                serve(server);
-            }
-            Err(e) => {
-                let _ = ready_tx.send(Err(e));
-            }
-        })
-        .map_err(|e| format!("cannot start a worker: {e}"))?;
-    match ready_rx.recv_timeout(Duration::from_secs(5)) {
-        Ok(Ok(())) => Ok(handle.thread().clone()),
-        Ok(Err(e)) => Err(e),
-        Err(e) => Err(format!("worker did not start: {e}")),
-    }
-}
-
-type Reply = Result<Vec<u8>, String>;
-
-fn recv_reply(replies: &Receiver<Reply>, deadline: Duration) -> Reply {
-    match replies.recv_timeout(deadline) {
-        Ok(reply) => reply,
-        Err(RecvTimeoutError::Timeout) => Err(format!("no response within {deadline:?}")),
-        Err(RecvTimeoutError::Disconnected) => Err("the worker stopped".into()),
-    }
-}
-
-struct MpscLink {
-    requests: Sender<Vec<u8>>,
-    replies: Receiver<Reply>,
-    deadline: Duration,
-    /// Poll with `try_recv` + `yield_now` this long before `recv_timeout` (zero: none).
-    poll: Duration,
-}
-
-impl MpscLink {
-    fn start(make: MakeServer, deadline: Duration, poll: Duration) -> Result<Self, String> {
-        let (requests, inbox) = mpsc::channel::<Vec<u8>>();
-        let (outbox, replies) = mpsc::channel::<Reply>();
-        spawn_worker(make, move |mut server| {
-            for apdu in inbox {
-                if outbox.send(server(&apdu)).is_err() {
-                    return;
-                }
-            }
-        })?;
-        Ok(MpscLink {
-            requests,
-            replies,
-            deadline,
-            poll,
-        })
-    }
-}
-
-impl Link for MpscLink {
-    fn call(&mut self, apdu: &[u8]) -> Reply {
-        self.requests
-            .send(apdu.to_vec())
-            .map_err(|_| "the worker stopped".to_owned())?;
-        if self.poll.is_zero() {
-            return recv_reply(&self.replies, self.deadline);
-        }
-        // The proposed driver change: poll for the reply, giving the CPU to any runnable
-        // thread (pcscd, the card) meanwhile, and sleep only after `poll`.
-        let start = Instant::now();
-        let budget = self.poll.min(self.deadline);
-        loop {
-            match self.replies.try_recv() {
-                Ok(reply) => return reply,
-                Err(TryRecvError::Disconnected) => return Err("the worker stopped".into()),
-                Err(TryRecvError::Empty) if start.elapsed() < budget => thread::yield_now(),
-                Err(TryRecvError::Empty) => break,
-            }
-        }
-        recv_reply(&self.replies, self.deadline.saturating_sub(start.elapsed()))
-    }
-}
-
-struct RendezvousLink {
-    requests: SyncSender<Vec<u8>>,
-    replies: Receiver<Reply>,
-    deadline: Duration,
-}
-
-impl RendezvousLink {
-    fn start(make: MakeServer, deadline: Duration) -> Result<Self, String> {
-        let (requests, inbox) = mpsc::sync_channel::<Vec<u8>>(0);
-        let (outbox, replies) = mpsc::sync_channel::<Reply>(0);
-        spawn_worker(make, move |mut server| {
-            for apdu in inbox {
-                if outbox.send(server(&apdu)).is_err() {
-                    return;
-                }
-            }
-        })?;
-        Ok(RendezvousLink {
-            requests,
-            replies,
-            deadline,
-        })
-    }
-}
-
-impl Link for RendezvousLink {
-    fn call(&mut self, apdu: &[u8]) -> Reply {
-        // The worker waits in `recv` between calls, so this hands over at once.
-        self.requests
-            .send(apdu.to_vec())
-            .map_err(|_| "the worker stopped".to_owned())?;
-        recv_reply(&self.replies, self.deadline)
-    }
-}
-
-#[derive(Default)]
-struct Slot {
-    request: Option<Vec<u8>>,
-    reply: Option<Reply>,
-    closed: bool,
-}
-
-#[derive(Default)]
-struct CondvarShared {
-    slot: Mutex<Slot>,
-    to_worker: Condvar,
-    to_caller: Condvar,
-}
-
-struct CondvarLink {
-    shared: Arc<CondvarShared>,
-    deadline: Duration,
-}
-
-impl CondvarLink {
-    fn start(make: MakeServer, deadline: Duration) -> Result<Self, String> {
-        let shared = Arc::new(CondvarShared::default());
-        let worker_side = Arc::clone(&shared);
-        spawn_worker(make, move |mut server| loop {
-            let apdu = {
-                let mut slot = worker_side.slot.lock().expect("slot");
-                loop {
-                    if slot.closed {
-                        return;
-                    }
-                    if let Some(apdu) = slot.request.take() {
-                        break apdu;
-                    }
-                    slot = worker_side.to_worker.wait(slot).expect("slot");
-                }
-            };
-            let reply = server(&apdu);
-            worker_side.slot.lock().expect("slot").reply = Some(reply);
-            worker_side.to_caller.notify_one();
-        })?;
-        Ok(CondvarLink { shared, deadline })
-    }
-}
-
-impl Link for CondvarLink {
-    fn call(&mut self, apdu: &[u8]) -> Reply {
-        let end = Instant::now() + self.deadline;
-        let mut slot = self.shared.slot.lock().expect("slot");
-        slot.request = Some(apdu.to_vec());
-        self.shared.to_worker.notify_one();
-        loop {
-            if let Some(reply) = slot.reply.take() {
-                return reply;
-            }
-            let left = end.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(format!("no response within {:?}", self.deadline));
-            }
-            slot = self
-                .shared
-                .to_caller
-                .wait_timeout(slot, left)
-                .expect("slot")
-                .0;
-        }
-    }
-}
-
-impl Drop for CondvarLink {
-    fn drop(&mut self) {
-        if let Ok(mut slot) = self.shared.slot.lock() {
-            slot.closed = true;
-        }
-        self.shared.to_worker.notify_one();
-    }
-}
-
-const IDLE: u8 = 0;
-const REQUEST: u8 = 1;
-const REPLY: u8 = 2;
-const CLOSED: u8 = 3;
-
-struct SpinShared {
-    state: AtomicU8,
-    request: Mutex<Vec<u8>>,
-    reply: Mutex<Option<Reply>>,
-    /// The thread waiting for the reply (the channel may move between threads).
-    caller: Mutex<Option<Thread>>,
-}
-
-/// Poll-then-park: the caller publishes the request and unparks the worker (a no-op
-/// unless it is parked), then polls the state word for up to `caller_budget` before it
-/// parks with the rest of the deadline. The worker polls for the next request for up to
-/// `worker_spin` after each reply before it parks. `unpark` costs a futex wake only when
-/// the other side really sleeps.
-struct PollParkLink {
-    shared: Arc<SpinShared>,
-    worker: Thread,
-    deadline: Duration,
-    caller_poll: Poll,
-    caller_budget: Duration,
-}
-
-impl PollParkLink {
-    fn start(
-        make: MakeServer,
-        deadline: Duration,
-        caller_poll: Poll,
-        caller_budget: Duration,
-        worker_spin: Duration,
-    ) -> Result<Self, String> {
-        let shared = Arc::new(SpinShared {
-            state: AtomicU8::new(IDLE),
-            request: Mutex::new(Vec::new()),
-            reply: Mutex::new(None),
-            caller: Mutex::new(None),
-        });
-        let worker_side = Arc::clone(&shared);
-        let worker = spawn_worker(make, move |mut server| {
-            let shared = worker_side;
-            loop {
-                let idle_since = Instant::now();
-                loop {
-                    match shared.state.load(Ordering::Acquire) {
-                        REQUEST => break,
-                        CLOSED => return,
-                        _ => {}
-                    }
-                    if idle_since.elapsed() < worker_spin {
-                        std::hint::spin_loop();
-                    } else {
-                        thread::park();
-                    }
-                }
-                let apdu = std::mem::take(&mut *shared.request.lock().expect("request"));
-                let reply = server(&apdu);
-                *shared.reply.lock().expect("reply") = Some(reply);
-                if shared
-                    .state
-                    .compare_exchange(REQUEST, REPLY, Ordering::AcqRel, Ordering::Acquire)
-                    .is_err()
-                {
-                    return; // closed meanwhile
-                }
-                if let Some(caller) = shared.caller.lock().expect("caller").as_ref() {
-                    caller.unpark();
-                }
-            }
-        })?;
-        Ok(PollParkLink {
-            shared,
-            worker,
-            deadline,
-            caller_poll,
-            caller_budget,
-        })
-    }
-}
-
-impl Link for PollParkLink {
-    fn call(&mut self, apdu: &[u8]) -> Reply {
-        {
-            let mut caller = self.shared.caller.lock().expect("caller");
-            let me = thread::current();
-            if caller.as_ref().map(Thread::id) != Some(me.id()) {
-                *caller = Some(me);
-            }
-        }
-        {
-            let mut request = self.shared.request.lock().expect("request");
-            request.clear();
-            request.extend_from_slice(apdu);
-        }
-        self.shared.state.store(REQUEST, Ordering::Release);
-        self.worker.unpark();
-        let start = Instant::now();
-        loop {
-            if self
-                .shared
-                .state
-                .compare_exchange(REPLY, IDLE, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                return self
-                    .shared
-                    .reply
-                    .lock()
-                    .expect("reply")
-                    .take()
-                    .unwrap_or_else(|| Err("no reply stored".into()));
-            }
-            let waited = start.elapsed();
-            if waited >= self.deadline {
-                // The worker is stuck; a real driver would abandon it and start afresh.
-                return Err(format!("no response within {:?}", self.deadline));
-            }
-            if waited < self.caller_budget {
-                match self.caller_poll {
-                    Poll::Spin => std::hint::spin_loop(),
-                    Poll::Yield => thread::yield_now(),
-                }
-            } else {
-                thread::park_timeout(self.deadline - waited);
-            }
-        }
-    }
-}
-
-impl Drop for PollParkLink {
-    fn drop(&mut self) {
-        self.shared.state.store(CLOSED, Ordering::Release);
-        self.worker.unpark();
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// The handoff alone: ping-pong with a worker that answers at once
-
-struct PingPong {
-    label: String,
-    median_us: f64,
-    p95_us: f64,
-}
-
-fn handoff_ping_pong(calls: usize) -> Vec<PingPong> {
-    handoff_variants()
-        .into_iter()
-        .map(|(_, label, handoff)| {
-            let mut link =
-                start_link(handoff, echo_server(), DEADLINE).expect("echo worker starts");
-            for _ in 0..calls / 10 {
-                link.call(&[0x00]).expect("echo");
-            }
-            let mut samples = Vec::with_capacity(calls);
-            for _ in 0..calls {
-                let start = Instant::now();
-                black_box(link.call(black_box(&[0x00])).expect("echo"));
-                samples.push(start.elapsed().as_nanos() as u64);
-            }
-            samples.sort_unstable();
-            PingPong {
-                label: label.trim_start_matches("alt: ").to_owned(),
-                median_us: percentile_us(&samples, 50.0),
-                p95_us: percentile_us(&samples, 95.0),
-            }
-        })
-        .collect()
-}
-
-fn print_ping_pong(rows: &[PingPong]) {
-    println!();
-    println!("### The handoff alone (worker answers at once, no PC/SC)");
-    println!();
-    println!("| handoff | median µs | p95 µs |");
-    println!("|---|---:|---:|");
-    for row in rows {
-        println!(
-            "| {} | {:.2} | {:.2} |",
-            row.label, row.median_us, row.p95_us
-        );
-    }
+    Ok(samples)
 }
