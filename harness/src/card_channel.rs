@@ -46,6 +46,10 @@ pub trait CardChannel: Send {
     fn reset(&mut self) -> Result<(), ChannelError>;
     /// The reader or channel, for reports ("in-process", "Virtual PCD 00 00").
     fn describe(&self) -> String;
+    /// The APDU trace recorded so far, secrets redacted (empty for channels that keep none).
+    fn trace_text(&self) -> String {
+        String::new()
+    }
 }
 
 impl<C: CardChannel + ?Sized> CardChannel for Box<C> {
@@ -57,6 +61,9 @@ impl<C: CardChannel + ?Sized> CardChannel for Box<C> {
     }
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn trace_text(&self) -> String {
+        (**self).trace_text()
     }
 }
 

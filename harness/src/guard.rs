@@ -194,6 +194,10 @@ impl<C: CardChannel> CardChannel for GuardedChannel<C> {
     fn describe(&self) -> String {
         self.inner.describe()
     }
+
+    fn trace_text(&self) -> String {
+        self.trace.to_string()
+    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,48 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run scenarios (files or folders) against a reader, writing JUnit, JSON and latency.
+    Run {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The reader under test: `virtual` (the built-in reference reader).
+        #[arg(long, default_value = "virtual")]
+        reader: String,
+        /// Where the cards are: `inprocess` (the emulator called directly).
+        #[arg(long, default_value = "inprocess")]
+        card: String,
+        /// Cases run at the same time.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// Run only shard K of N (stable by case id), e.g. 1/3.
+        #[arg(long)]
+        partition: Option<String>,
+        /// JUnit XML file [default: OUT/junit.xml].
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// JSON results file [default: OUT/results.json].
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Folder for reports.
+        #[arg(long, default_value = "target/myna-hil")]
+        out: PathBuf,
+        /// Set a scenario variable: NAME=VALUE (repeatable; wins over the files).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        /// Run only cases with this tag (repeatable: all must match).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Run only cases whose id contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Join the JSON results of partitioned runs into one JUnit and JSON.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+    /// Print the JSON Schema of the scenario format (for editors).
+    Schema,
     /// Run the APDU-level card conformance checks on the card of each profile.
     Conformance {
         /// Card profiles (YAML files or folders of them), e.g. scenarios/cards.
@@ -56,13 +98,26 @@ enum Command {
         #[arg(long)]
         allow_destructive: bool,
     },
-    /// Validate profile files without running anything.
+    /// Validate scenario and profile files without running anything.
     Check {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
     /// List the PC/SC readers pcscd knows.
     Readers,
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Merge shard results: `myna-hil report merge a.json b.json --junit all.xml --json all.json`.
+    Merge {
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -73,6 +128,47 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
+        Command::Run {
+            paths,
+            reader,
+            card,
+            jobs,
+            partition,
+            junit,
+            json,
+            out,
+            vars,
+            tags,
+            filter,
+        } => {
+            let options = RunArgs {
+                reader,
+                card,
+                jobs,
+                partition,
+                junit,
+                json,
+                out,
+                vars,
+                filter: harness::suite::Filter {
+                    tags,
+                    id_contains: filter,
+                },
+            };
+            run_scenarios(&paths, options)
+        }
+        Command::Report {
+            command:
+                ReportCommand::Merge {
+                    shards,
+                    junit,
+                    json,
+                },
+        } => merge_reports(&shards, junit.as_deref(), json.as_deref()),
+        Command::Schema => {
+            println!("{}", harness::scenario::json_schema());
+            exit::OK
+        }
         Command::Conformance {
             profiles,
             card,
@@ -126,7 +222,18 @@ fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 }
 
 fn check(paths: &[PathBuf]) -> u8 {
-    let files = match yaml_files(paths) {
+    let mut profiles = Vec::new();
+    let mut scenario_paths = Vec::new();
+    for p in paths {
+        if harness::suite::is_profile(p) {
+            profiles.push(p.clone());
+        } else {
+            scenario_paths.push(p.clone());
+        }
+    }
+    let mut bad = 0;
+    let mut checked = 0;
+    let profile_files = match yaml_files(&profiles) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");
@@ -147,8 +254,8 @@ fn check(paths: &[PathBuf]) -> u8 {
             Err(format!("known photos: {}", names.join(", ")))
         }
     };
-    let mut bad = 0;
-    for file in &files {
+    for file in &profile_files {
+        checked += 1;
         match load_profile(file, &known) {
             Ok(_) => println!("ok     {}", file.display()),
             Err(e) => {
@@ -157,12 +264,187 @@ fn check(paths: &[PathBuf]) -> u8 {
             }
         }
     }
-    println!("{} file(s) checked, {bad} with errors", files.len());
+    let scenario_files = match harness::suite::scenario_files(&scenario_paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    for file in &scenario_files {
+        checked += 1;
+        match harness::scenario::load_cases(file, &[]) {
+            Ok(cases) => println!("ok     {} ({} case(s))", file.display(), cases.len()),
+            Err(e) => {
+                bad += 1;
+                eprintln!("{e}\n");
+            }
+        }
+    }
+    println!("{checked} file(s) checked, {bad} with errors");
     if bad == 0 {
         exit::OK
     } else {
         exit::BAD_INPUT
     }
+}
+
+struct RunArgs {
+    reader: String,
+    card: String,
+    jobs: usize,
+    partition: Option<String>,
+    junit: Option<PathBuf>,
+    json: Option<PathBuf>,
+    out: PathBuf,
+    vars: Vec<String>,
+    filter: harness::suite::Filter,
+}
+
+fn run_scenarios(paths: &[PathBuf], args: RunArgs) -> u8 {
+    if args.reader != "virtual" {
+        eprintln!(
+            "error: reader `{}` is not available yet: use --reader virtual",
+            args.reader
+        );
+        return exit::BAD_INPUT;
+    }
+    if args.card != "inprocess" {
+        eprintln!(
+            "error: --card `{}` is not available for scenarios yet: use inprocess",
+            args.card
+        );
+        return exit::BAD_INPUT;
+    }
+    let mut vars = Vec::new();
+    for v in &args.vars {
+        match v.split_once('=') {
+            Some((k, val)) if !k.is_empty() => vars.push((k.to_owned(), val.to_owned())),
+            _ => {
+                eprintln!("error: --var `{v}` is not NAME=VALUE");
+                return exit::BAD_INPUT;
+            }
+        }
+    }
+    let partition = match args
+        .partition
+        .as_deref()
+        .map(harness::engine::Partition::parse)
+    {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    let files = match harness::suite::scenario_files(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    // Everything is read and checked before the first case runs.
+    let cases = match harness::suite::load_all(&files, &vars) {
+        Ok(c) => c,
+        Err(d) => {
+            eprintln!("{d}");
+            return exit::BAD_INPUT;
+        }
+    };
+    let cases: Vec<_> = cases
+        .into_iter()
+        .filter(|c| args.filter.accepts(c))
+        .filter(|c| partition.is_none_or(|p| p.contains(&c.id)))
+        .collect();
+    let cards = match harness::engine::load_cards(&cases, &cached_photo) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        eprintln!("error: cannot create {}: {e}", args.out.display());
+        return exit::BAD_INPUT;
+    }
+    let junit = args.junit.unwrap_or_else(|| args.out.join("junit.xml"));
+    let json = args.json.unwrap_or_else(|| args.out.join("results.json"));
+    let options = harness::engine::RunOptions {
+        jobs: args.jobs,
+        partition,
+        junit: Some(junit.clone()),
+        json: Some(json.clone()),
+        progress: harness::engine::progress_wanted(),
+    };
+    let progress = options.progress;
+    let total = cases.len();
+    println!("running {total} case(s) from {} file(s)", files.len());
+    let results = match harness::engine::run(cases, cards, &options, move |r, done, total| {
+        if progress {
+            eprint!("\r\x1b[2K[{done}/{total}] ");
+        }
+        print_result(r);
+    }) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::BENCH;
+        }
+    };
+    if progress {
+        eprint!("\r\x1b[2K");
+    }
+    let table = reports::latency::to_markdown(&reports::latency::latency_table(&results));
+    let latency_path = args.out.join("latency.md");
+    if let Err(e) = std::fs::write(&latency_path, &table) {
+        eprintln!("error: cannot write {}: {e}", latency_path.display());
+    }
+    println!("\n{table}");
+    summarise(&results);
+    println!(
+        "reports: {}, {}, {}",
+        junit.display(),
+        json.display(),
+        latency_path.display()
+    );
+    let _ = total;
+    verdict_exit(&results)
+}
+
+fn verdict_exit(results: &[CaseResult]) -> u8 {
+    if results
+        .iter()
+        .any(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error | Verdict::Inconc))
+    {
+        exit::CASES_FAILED
+    } else {
+        exit::OK
+    }
+}
+
+fn merge_reports(shards: &[PathBuf], junit: Option<&Path>, json: Option<&Path>) -> u8 {
+    let mut files = Vec::new();
+    for s in shards {
+        match reports::results::ResultsFile::read(s) {
+            Ok(f) => files.push(f),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::BAD_INPUT;
+            }
+        }
+    }
+    let merged = match reports::results::merge(files) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    harness::engine::write_reports(junit, json, None, &merged.cases);
+    summarise(&merged.cases);
+    verdict_exit(&merged.cases)
 }
 
 fn run_conformance(

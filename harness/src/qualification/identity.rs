@@ -125,8 +125,7 @@ fn normalise_serial(text: &str) -> Result<String, KeyError> {
         .strip_prefix("0x")
         .or_else(|| digits.strip_prefix("0X"))
         .unwrap_or(digits);
-    if digits.is_empty() || digits.len() > 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit())
-    {
+    if digits.is_empty() || digits.len() > 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad());
     }
     let significant = digits.trim_start_matches('0');
@@ -155,7 +154,7 @@ pub fn distinguished_name(name: &X509NameRef) -> String {
             .short_name()
             .map(str::to_owned)
             .unwrap_or_else(|_| object.to_string());
-        let value = match entry.data().as_utf8() {
+        let value = match entry.data().to_string() {
             Ok(text) => escape(&text),
             Err(_) => format!("#{}", hex::encode(entry.data().as_slice())),
         };
@@ -195,7 +194,10 @@ mod tests {
         let profile = CardProfile::sample();
         let image = CardImage::build(&profile).expect("card");
         let key = CertificateKey::from_der(&image.auth_certificate).expect("key");
-        assert_eq!(key, CertificateKey::test_card(profile.auth_certificate.serial));
+        assert_eq!(
+            key,
+            CertificateKey::test_card(profile.auth_certificate.serial)
+        );
         assert_eq!(key.serial_number(), "1001");
     }
 
@@ -218,8 +220,7 @@ mod tests {
         assert_eq!(key, CertificateKey::test_card(0x1001));
         assert!(serde_json::from_str::<CertificateKey>(r#"{"SerialNumber": "x"}"#).is_err());
         assert!(
-            serde_json::from_str::<CertificateKey>(r#"{"SerialNumber": "1", "Other": 1}"#)
-                .is_err()
+            serde_json::from_str::<CertificateKey>(r#"{"SerialNumber": "1", "Other": 1}"#).is_err()
         );
     }
 }

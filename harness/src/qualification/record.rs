@@ -145,6 +145,63 @@ pub enum LimitCategory {
     B08,
 }
 
+impl LimitCategory {
+    pub const ALL: [LimitCategory; 14] = [
+        LimitCategory::A01,
+        LimitCategory::A02,
+        LimitCategory::A03,
+        LimitCategory::A04,
+        LimitCategory::A05,
+        LimitCategory::A06,
+        LimitCategory::B01,
+        LimitCategory::B02,
+        LimitCategory::B03,
+        LimitCategory::B04,
+        LimitCategory::B05,
+        LimitCategory::B06,
+        LimitCategory::B07,
+        LimitCategory::B08,
+    ];
+
+    /// The code as the real system writes it (`"A01"`).
+    pub fn code(self) -> &'static str {
+        match self {
+            LimitCategory::A01 => "A01",
+            LimitCategory::A02 => "A02",
+            LimitCategory::A03 => "A03",
+            LimitCategory::A04 => "A04",
+            LimitCategory::A05 => "A05",
+            LimitCategory::A06 => "A06",
+            LimitCategory::B01 => "B01",
+            LimitCategory::B02 => "B02",
+            LimitCategory::B03 => "B03",
+            LimitCategory::B04 => "B04",
+            LimitCategory::B05 => "B05",
+            LimitCategory::B06 => "B06",
+            LimitCategory::B07 => "B07",
+            LimitCategory::B08 => "B08",
+        }
+    }
+}
+
+/// Parses `A01`-`A06`, `B01`-`B08` (as a scenario file writes them).
+impl std::str::FromStr for LimitCategory {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        LimitCategory::ALL
+            .into_iter()
+            .find(|c| c.code().eq_ignore_ascii_case(text))
+            .ok_or_else(|| format!("`{text}` is not a limit category: use A01-A06 or B01-B08"))
+    }
+}
+
+impl std::fmt::Display for LimitCategory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
 /// Consent the patient gave at a reader for one facility to see their information. Consent
 /// is never shared between facilities (DOMAIN.md), which is why records hold it per facility.
 ///
@@ -233,14 +290,26 @@ pub struct InsuredRecord {
     /// Normally "1"; a scenario may declare "2" (in progress) to test a reader's patience.
     #[serde(default)]
     pub segment_of_result: SegmentOfResult,
-    /// What the service says of this qualification (1-3 for a found record; 4 and 5 are
-    /// what the service itself answers when nothing or several records match).
+    /// What the service says of this qualification: normally 1-3. The service itself answers
+    /// 4 when no record matches and 5 when several do; a record may still declare 4 or 5
+    /// (say, a card registered for insurance whose insurer data is not linked yet), and is
+    /// then answered with that validity and no data.
     #[serde(default)]
     pub qualification_validity: QualificationValidity,
     pub qualification: Qualification,
     /// Consent held from visits before the run, per facility.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub consent: Vec<FacilityConsent>,
+    /// Whether the card is registered for insurance use (利用登録). Registration belongs to
+    /// the card, so records sharing a certificate share it: any of them saying yes is yes.
+    /// An unregistered card is answered SegmentOfResult 9 / `NotRegistered` until the reader
+    /// registers it (`POST /registration`).
+    #[serde(default = "registered_by_default")]
+    pub registered_for_insurance: bool,
+}
+
+fn registered_by_default() -> bool {
+    true
 }
 
 /// Why a record cannot be served.
@@ -254,8 +323,6 @@ pub enum RecordError {
     BranchNumber(String),
     #[error("DisqualificationDate {disqualified} is before QualificationDate {qualified}")]
     DatesOutOfOrder { qualified: Date, disqualified: Date },
-    #[error("QualificationValidity {0} is answered by the service, not declared by a record")]
-    DeclaredValidity(u8),
     #[error("consent for facility {0:?} is declared twice")]
     DuplicateConsent(String),
 }
@@ -282,6 +349,7 @@ impl InsuredRecord {
                 limit_application_certificate_classification_flag: None,
             },
             consent: Vec::new(),
+            registered_for_insurance: true,
         }
     }
 
@@ -311,13 +379,11 @@ impl InsuredRecord {
                 });
             }
         }
-        if !self.qualification_validity.carries_data() {
-            return Err(RecordError::DeclaredValidity(
-                self.qualification_validity.code(),
-            ));
-        }
         for (i, held) in self.consent.iter().enumerate() {
-            if self.consent[..i].iter().any(|c| c.facility == held.facility) {
+            if self.consent[..i]
+                .iter()
+                .any(|c| c.facility == held.facility)
+            {
                 return Err(RecordError::DuplicateConsent(held.facility.clone()));
             }
         }
@@ -354,6 +420,8 @@ pub enum ResultErrorCode {
     CertificateNotYetValid,
     /// Not issued (or not signed) by the trusted CA.
     CertificateNotTrusted,
+    /// The card is not registered for insurance use; the reader offers registration.
+    NotRegistered,
 }
 
 /// The service's answer to one query.
@@ -494,8 +562,9 @@ mod tests {
     #[test]
     fn a_record_serialises_with_the_real_field_names_and_codes() {
         let mut record = InsuredRecord::example(key());
-        record.qualification.limit_application_certificate_classification_flag =
-            Some(LimitCategory::B04);
+        record
+            .qualification
+            .limit_application_certificate_classification_flag = Some(LimitCategory::B04);
         record.qualification.disqualification_date = Some(date!(2026 - 03 - 31));
         record.consent.push(FacilityConsent {
             facility: "1312345678".into(),
@@ -535,8 +604,9 @@ mod tests {
             Err(RecordError::DatesOutOfOrder { .. })
         ));
         let mut r = InsuredRecord::example(key());
-        r.qualification_validity = QualificationValidity::Several;
-        assert_eq!(r.validate(), Err(RecordError::DeclaredValidity(5)));
+        r.qualification_validity = QualificationValidity::None;
+        assert_eq!(r.validate(), Ok(()), "declared 4: answered without data");
+        assert_eq!(QualificationResult::from_record(&r).qualification, None);
         let mut r = InsuredRecord::example(key());
         let held = FacilityConsent {
             facility: "A".into(),
@@ -560,9 +630,38 @@ mod tests {
     }
 
     #[test]
+    fn limit_categories_parse_print_and_serialise_alike() {
+        for category in LimitCategory::ALL {
+            let code = category.to_string();
+            assert_eq!(code.parse::<LimitCategory>(), Ok(category));
+            assert_eq!(serde_json::to_value(category).expect("json"), code.as_str());
+        }
+        assert_eq!("b04".parse::<LimitCategory>(), Ok(LimitCategory::B04));
+        assert!("A07".parse::<LimitCategory>().is_err());
+        assert!("".parse::<LimitCategory>().is_err());
+    }
+
+    #[test]
+    fn records_are_registered_unless_they_say_otherwise() {
+        let mut json = serde_json::to_value(InsuredRecord::example(key())).expect("json");
+        assert_eq!(json["RegisteredForInsurance"], true);
+        json.as_object_mut()
+            .expect("object")
+            .remove("RegisteredForInsurance");
+        let record: InsuredRecord = serde_json::from_value(json).expect("parses");
+        assert!(record.registered_for_insurance);
+    }
+
+    #[test]
     fn dates_parse_only_as_real_calendar_days() {
         assert_eq!(yyyymmdd::parse("20240229"), Ok(date!(2024 - 02 - 29)));
-        for bad in ["20230229", "2024-02-29", "2024022", "２０２４０２２９", "20241301"] {
+        for bad in [
+            "20230229",
+            "2024-02-29",
+            "2024022",
+            "２０２４０２２９",
+            "20241301",
+        ] {
             assert!(yyyymmdd::parse(bad).is_err(), "{bad}");
         }
     }

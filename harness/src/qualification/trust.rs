@@ -11,7 +11,7 @@
 use super::record::{CertificateStatus, ResultErrorCode};
 use openssl::asn1::{Asn1Time, Asn1TimeRef};
 use openssl::pkey::{PKey, Public};
-use openssl::x509::{CrlStatus, X509Crl, X509Ref, X509};
+use openssl::x509::{CrlStatus, X509Crl, X509};
 use time::Date;
 
 /// Why a CA or CRL cannot be used.
@@ -136,7 +136,7 @@ pub fn grace_period_end(expired: Date) -> Date {
     let months = i32::from(u8::from(expired.month())) - 1 + 3;
     let year = expired.year() + months / 12;
     let month = time::Month::try_from((months % 12 + 1) as u8).unwrap_or(time::Month::December);
-    let last = time::util::days_in_year_month(year, month);
+    let last = month.length(year);
     Date::from_calendar_date(year, month, last).unwrap_or(Date::MAX)
 }
 
@@ -252,7 +252,8 @@ mod tests {
         );
         // Another issuer altogether.
         let mut name = openssl::x509::X509NameBuilder::new().expect("name");
-        name.append_entry_by_text("CN", "Somebody else").expect("cn");
+        name.append_entry_by_text("CN", "Somebody else")
+            .expect("cn");
         let other = forge(&name.build());
         assert_eq!(
             anchor.check(&other, date!(2025 - 11 - 04)),
@@ -279,10 +280,25 @@ mod tests {
 
     #[test]
     fn the_grace_period_runs_to_the_end_of_the_third_month_after_expiry() {
-        assert_eq!(grace_period_end(date!(2030 - 02 - 17)), date!(2030 - 05 - 31));
-        assert_eq!(grace_period_end(date!(2030 - 10 - 01)), date!(2031 - 01 - 31));
-        assert_eq!(grace_period_end(date!(2030 - 11 - 30)), date!(2031 - 02 - 28));
-        assert_eq!(grace_period_end(date!(2031 - 11 - 30)), date!(2032 - 02 - 29));
-        assert_eq!(grace_period_end(date!(2030 - 12 - 31)), date!(2031 - 03 - 31));
+        assert_eq!(
+            grace_period_end(date!(2030 - 02 - 17)),
+            date!(2030 - 05 - 31)
+        );
+        assert_eq!(
+            grace_period_end(date!(2030 - 10 - 01)),
+            date!(2031 - 01 - 31)
+        );
+        assert_eq!(
+            grace_period_end(date!(2030 - 11 - 30)),
+            date!(2031 - 02 - 28)
+        );
+        assert_eq!(
+            grace_period_end(date!(2031 - 11 - 30)),
+            date!(2032 - 02 - 29)
+        );
+        assert_eq!(
+            grace_period_end(date!(2030 - 12 - 31)),
+            date!(2031 - 03 - 31)
+        );
     }
 }

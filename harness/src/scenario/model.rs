@@ -1,7 +1,7 @@
 //! The typed scenario: what happens at the front desk and what must come of it.
 //! Built from YAML by [`super::parse`]; the engine never sees YAML.
 
-use crate::rules::{Route, RuleSet};
+use crate::rules::{ConsentChoice, ConsentStep, Route, RuleSet, Visit};
 use std::path::PathBuf;
 use std::time::Duration;
 use time::Date;
@@ -20,17 +20,7 @@ impl std::fmt::Display for Origin {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Visit {
-    First,
-    Return,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    Face,
-    Pin,
-}
+pub use crate::reader::Method;
 
 /// Which PIN the patient types. The value itself never reaches a report.
 #[derive(Clone, PartialEq, Eq)]
@@ -51,27 +41,6 @@ impl std::fmt::Debug for PinEntry {
             PinEntry::Digits(_) => f.write_str("Digits(<redacted>)"),
         }
     }
-}
-
-/// Items of the consent screen when chosen individually (DOMAIN.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ConsentItem {
-    Surgery,
-    CareAndMedication,
-    Medication,
-    Checkups,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConsentChoice {
-    /// "Agree to all".
-    All,
-    /// Chosen one by one: the items agreed to.
-    Items(Vec<ConsentItem>),
-    /// Return visit to the same facility: keep the earlier choice.
-    Reuse,
-    /// Decline everything.
-    None,
 }
 
 /// A document the patient shows at the desk.
@@ -104,7 +73,7 @@ pub enum StepKind {
     RemoveCard,
     Choose(Method),
     EnterPin(PinEntry),
-    Consent(ConsentChoice),
+    Consent(ConsentStep),
     /// Register the card for insurance use at the reader (accept the terms) or decline.
     Register(bool),
     /// Show documents at the desk after the card path.
@@ -184,6 +153,7 @@ pub struct Insurance {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PastConsent {
     pub facility: String,
+    pub on: Date,
     pub choice: ConsentChoice,
 }
 

@@ -5,7 +5,7 @@
 //! `myna-hil schema` for its JSON Schema.
 
 use super::model::*;
-use crate::rules::{Route, RuleSet};
+use crate::rules::{ConsentChoice, ConsentItem, ConsentItems, ConsentStep, Route, RuleSet, Visit};
 use crate::yaml::{Diagnostics, Document, Map, Node};
 use saphyr::MarkedYaml;
 use std::path::{Path, PathBuf};
@@ -110,17 +110,18 @@ pub fn parse_cases(
         let id = if combo.is_empty() {
             stem.clone()
         } else {
-            let parts: Vec<String> = combo.iter().map(|(n, v)| format!("{n}={}", short(v))).collect();
+            let parts: Vec<String> = combo
+                .iter()
+                .map(|(n, v)| format!("{n}={}", short(v)))
+                .collect();
             format!("{stem}[{}]", parts.join(","))
         };
-        if let Some(case) = convert_case(&lookup, &id, path) {
+        if let Some(case) = convert_case(&lookup, root_node, &id, path) {
             cases.push(case);
         }
     }
-    for inc in included {
-        if let Err(d) = inc.doc.finish(Some(())) {
-            include_errors.extend(d.0);
-        }
+    for inc in &included {
+        include_errors.extend(inc.doc.take_errors());
     }
     let mut result = doc.finish(Some(cases));
     if !include_errors.is_empty() {
@@ -218,25 +219,39 @@ fn read_matrix(node: Option<Node<'_, '_>>) -> Option<Vec<Vec<(String, String)>>>
         return Some(vec![Vec::new()]);
     };
     let saphyr::YamlData::Mapping(mapping) = &node.yaml.data else {
-        node.report("expected a mapping of variable names to lists of values", None);
+        node.report(
+            "expected a mapping of variable names to lists of values",
+            None,
+        );
         return None;
     };
     let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
     for (k, v) in mapping.iter() {
         let name = node.doc.node(k).string()?;
-        let values: Vec<String> = node.doc.node(v).list()?.iter().filter_map(|n| n.string()).collect();
+        let values: Vec<String> = node
+            .doc
+            .node(v)
+            .list()?
+            .iter()
+            .filter_map(|n| n.string())
+            .collect();
         if values.is_empty() {
-            node.doc.node(v).report("a matrix variable needs at least one value", None);
+            node.doc
+                .node(v)
+                .report("a matrix variable needs at least one value", None);
             return None;
         }
         combos = combos
             .into_iter()
             .flat_map(|c| {
-                values.iter().map(move |value| {
-                    let mut c = c.clone();
-                    c.push((name.clone(), value.clone()));
-                    c
-                })
+                values
+                    .iter()
+                    .map(|value| {
+                        let mut c = c.clone();
+                        c.push((name.clone(), value.clone()));
+                        c
+                    })
+                    .collect::<Vec<_>>()
             })
             .collect();
     }
@@ -254,21 +269,23 @@ fn origin(node: &Node<'_, '_>) -> Origin {
 
 fn convert_case<'a, 'y>(
     lookup: &dyn Fn(&str) -> Option<Node<'a, 'y>>,
+    root: Node<'_, '_>,
     id: &str,
     path: &Path,
 ) -> Option<Case> {
     let required = |key: &str| {
         let found = lookup(key);
         if found.is_none() {
-            lookup("steps")
-                .or_else(|| lookup("title"))
-                .map(|n| n.report(&format!("missing key `{key}`"), None));
+            root.report(&format!("missing key `{key}`"), None);
         }
         found
     };
     let title = required("title").and_then(|n| n.string());
     let tags = lookup("tags")
-        .map(|n| n.list().map(|l| l.iter().filter_map(|t| t.string()).collect()))
+        .map(|n| {
+            n.list()
+                .map(|l| l.iter().filter_map(|t| t.string()).collect())
+        })
         .unwrap_or(Some(Vec::new()));
     let card = match lookup("card") {
         None => Some(None),
@@ -296,7 +313,12 @@ fn convert_case<'a, 'y>(
         .map(|n| n.choice(&[("first", Visit::First), ("return", Visit::Return)]))
         .unwrap_or(Some(Visit::First));
     let rule_set = lookup("rule_set")
-        .map(|n| n.choice(&[("seed", RuleSet::Seed), ("interim-2026", RuleSet::Interim2026)]))
+        .map(|n| {
+            n.choice(&[
+                ("seed", RuleSet::Seed),
+                ("interim-2026", RuleSet::Interim2026),
+            ])
+        })
         .unwrap_or(Some(RuleSet::Seed));
     let insurance = match lookup("insurance") {
         None => Some(None),
@@ -321,7 +343,9 @@ fn convert_case<'a, 'y>(
         let converted: Vec<Option<Step>> = items.into_iter().map(step).collect();
         converted.into_iter().collect::<Option<Vec<_>>>()
     });
-    let expect = lookup("expect").map(expect).unwrap_or(Some(Expect::default()));
+    let expect = lookup("expect")
+        .map(expect)
+        .unwrap_or(Some(Expect::default()));
     if let Some(d) = lookup("description") {
         d.string();
     }
@@ -345,8 +369,10 @@ fn convert_case<'a, 'y>(
 }
 
 fn is_none(node: &Node<'_, '_>) -> bool {
-    matches!(&node.yaml.data, saphyr::YamlData::Value(saphyr::Scalar::Null))
-        || matches!(&node.yaml.data, saphyr::YamlData::Value(saphyr::Scalar::String(s)) if s == "none")
+    matches!(
+        &node.yaml.data,
+        saphyr::YamlData::Value(saphyr::Scalar::Null)
+    ) || matches!(&node.yaml.data, saphyr::YamlData::Value(saphyr::Scalar::String(s)) if s == "none")
 }
 
 fn insurance(node: Node<'_, '_>) -> Option<Insurance> {
@@ -362,10 +388,19 @@ fn insurance(node: Node<'_, '_>) -> Option<Insurance> {
     let insurer_number = map
         .required("insurer_number")
         .and_then(|n| n.digits(6..=8, "the insurer number"));
-    let symbol = map.get("symbol").map(|n| n.string()).unwrap_or(Some(String::new()));
+    let symbol = map
+        .get("symbol")
+        .map(|n| n.string())
+        .unwrap_or(Some(String::new()));
     let number = map.required("number").and_then(|n| n.string());
-    let branch = map.get("branch").map(|n| n.string()).unwrap_or(Some("00".into()));
-    let family = map.get("family").map(|n| n.boolean()).unwrap_or(Some(false));
+    let branch = map
+        .get("branch")
+        .map(|n| n.string())
+        .unwrap_or(Some("00".into()));
+    let family = map
+        .get("family")
+        .map(|n| n.boolean())
+        .unwrap_or(Some(false));
     let limit_category = match map.get("limit_category") {
         None => Some(None),
         Some(n) => n
@@ -394,33 +429,47 @@ pub const LIMIT_CODES: &[&str] = &[
 ];
 
 fn past_consent(node: Node<'_, '_>) -> Option<PastConsent> {
-    let map = node.map(&["facility", "choice"])?;
+    let map = node.map(&["facility", "on", "choice"])?;
     let facility = map.required("facility").and_then(|n| n.string());
-    let choice = map.required("choice").and_then(consent_choice);
+    let on = match map.get("on") {
+        Some(n) => n.date(),
+        None => time::Date::from_calendar_date(2025, time::Month::January, 6).ok(),
+    };
+    let choice = map.required("choice").and_then(|n| match consent_step(n)? {
+        ConsentStep::Choose(c) => Some(c),
+        ConsentStep::Reuse => {
+            n.report("an earlier visit records a choice, not `reuse`", None);
+            None
+        }
+    });
     Some(PastConsent {
         facility: facility?,
+        on: on?,
         choice: choice?,
     })
 }
 
-fn consent_choice(node: Node<'_, '_>) -> Option<ConsentChoice> {
+/// `all`, `none`, `reuse`, or a list of items agreed to individually.
+fn consent_step(node: Node<'_, '_>) -> Option<ConsentStep> {
     if let saphyr::YamlData::Sequence(_) = &node.yaml.data {
         let items = node.list()?;
         let converted: Vec<Option<ConsentItem>> = items
             .iter()
             .map(|n| {
                 n.choice(&[
-                    ("surgery", ConsentItem::Surgery),
+                    ("surgery", ConsentItem::PastSurgery),
                     ("care_and_medication", ConsentItem::CareAndMedication),
                     ("medication", ConsentItem::Medication),
-                    ("checkups", ConsentItem::Checkups),
+                    ("checkups", ConsentItem::HealthCheckups),
                 ])
             })
             .collect();
-        return converted
+        let items: ConsentItems = converted
             .into_iter()
-            .collect::<Option<Vec<_>>>()
-            .map(ConsentChoice::Items);
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .collect();
+        return Some(ConsentStep::Choose(ConsentChoice::Individually(items)));
     }
     #[derive(Clone, Copy)]
     enum Simple {
@@ -428,12 +477,16 @@ fn consent_choice(node: Node<'_, '_>) -> Option<ConsentChoice> {
         Reuse,
         None,
     }
-    node.choice(&[("all", Simple::All), ("reuse", Simple::Reuse), ("none", Simple::None)])
-        .map(|s| match s {
-            Simple::All => ConsentChoice::All,
-            Simple::Reuse => ConsentChoice::Reuse,
-            Simple::None => ConsentChoice::None,
-        })
+    node.choice(&[
+        ("all", Simple::All),
+        ("reuse", Simple::Reuse),
+        ("none", Simple::None),
+    ])
+    .map(|s| match s {
+        Simple::All => ConsentStep::Choose(ConsentChoice::AgreeToAll),
+        Simple::Reuse => ConsentStep::Reuse,
+        Simple::None => ConsentStep::Choose(ConsentChoice::Individually(ConsentItems::none())),
+    })
 }
 
 fn service_fault(node: Node<'_, '_>) -> Option<ServiceFault> {
@@ -506,7 +559,10 @@ fn step(node: Node<'_, '_>) -> Option<Step> {
             }
             if named.len() != 1 {
                 node.report(
-                    &format!("a step names exactly one action, this one names {}", named.len()),
+                    &format!(
+                        "a step names exactly one action, this one names {}",
+                        named.len()
+                    ),
                     Some(&format!("one of: {}", STEP_NAMES.join(", "))),
                 );
                 return None;
@@ -519,13 +575,19 @@ fn step(node: Node<'_, '_>) -> Option<Step> {
             (name.clone(), map.get(&name), deadline)
         }
         _ => {
-            node.report("expected a step", Some(&format!("one of: {}", STEP_NAMES.join(", "))));
+            node.report(
+                "expected a step",
+                Some(&format!("one of: {}", STEP_NAMES.join(", "))),
+            );
             return None;
         }
     };
     let needs_arg = |what: &str| -> Option<Node<'_, '_>> {
         if arg.is_none() {
-            node.report(&format!("`{name}` needs {what}"), Some(&format!("write `{name}: ...`")));
+            node.report(
+                &format!("`{name}` needs {what}"),
+                Some(&format!("write `{name}: ...`")),
+            );
         }
         arg
     };
@@ -553,7 +615,7 @@ fn step(node: Node<'_, '_>) -> Option<Step> {
                 }
             }
         }
-        "consent" => StepKind::Consent(consent_choice(needs_arg("a choice")?)?),
+        "consent" => StepKind::Consent(consent_step(needs_arg("a choice")?)?),
         "register" => StepKind::Register(
             needs_arg("`accept` or `decline`")?.choice(&[("accept", true), ("decline", false)])?,
         ),
@@ -632,14 +694,20 @@ fn expect(node: Node<'_, '_>) -> Option<Expect> {
         ])?)),
         None => Some(None),
     };
-    let limit_applied = map.get("limit_applied").map(|n| n.boolean().map(Some)).unwrap_or(Some(None));
+    let limit_applied = map
+        .get("limit_applied")
+        .map(|n| n.boolean().map(Some))
+        .unwrap_or(Some(None));
     let data_only = map
         .get("qualification_data_only")
         .map(|n| n.boolean().map(Some))
         .unwrap_or(Some(None));
     let screens = map
         .get("screens")
-        .map(|n| n.list().map(|l| l.iter().filter_map(|s| s.string()).collect()))
+        .map(|n| {
+            n.list()
+                .map(|l| l.iter().filter_map(|s| s.string()).collect())
+        })
         .unwrap_or(Some(Vec::new()));
     let last_verify_sw = match map.get("last_verify_sw") {
         None => Some(None),
@@ -673,7 +741,10 @@ fn expect(node: Node<'_, '_>) -> Option<Expect> {
 /// `latency: { enter_pin: { max: 2s, marginal: 1s }, total: { max: 10s } }`.
 fn latency(node: Node<'_, '_>) -> Option<Vec<LatencyLimit>> {
     let saphyr::YamlData::Mapping(mapping) = &node.yaml.data else {
-        node.report("expected a mapping of step names (or `total`) to limits", None);
+        node.report(
+            "expected a mapping of step names (or `total`) to limits",
+            None,
+        );
         return None;
     };
     let mut measures = STEP_NAMES.to_vec();

@@ -134,6 +134,11 @@ impl Document {
         self.report_at(start.line(), start.col() + 1, width, message, hint);
     }
 
+    /// Takes the diagnostics reported so far (for a document others still borrow).
+    pub fn take_errors(&self) -> Vec<Diagnostic> {
+        std::mem::take(&mut *self.errors.borrow_mut())
+    }
+
     pub fn has_errors(&self) -> bool {
         !self.errors.borrow().is_empty()
     }

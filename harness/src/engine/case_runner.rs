@@ -1,0 +1,371 @@
+//! One case, start to finish: bench up, steps with deadlines, teardown, verdict.
+//!
+//! The reader runs on a thread of its own; the engine hands it one stimulus at a time and
+//! waits at most the step's deadline. A reader that overruns is abandoned (its thread ends
+//! when its I/O deadlines fire) and the case ends in `error`; teardown always runs.
+
+use super::oracle::{self, Unjudgeable};
+use super::verdict::{judge_case, Observed};
+use crate::card_channel::CardChannel;
+use crate::guard::{GuardedChannel, Policy, RunSecret};
+use crate::inprocess_channel::InProcessChannel;
+use crate::qualification::{
+    BlockingQualificationClient, CertificateKey, Fault, InsuredRecord, ServerConfig,
+};
+use crate::reader::{DriverError, ReaderSetup, Stimulus, VirtualReader};
+use crate::rules::{ConsentStep, ConsentStore, FacilityId, PatientId};
+use crate::scenario::{Case, PinEntry, ServiceFault, StepKind};
+use card_emulator::{Card, CardImage, CardProfile};
+use reports::{CaseResult, Measurement, Verdict};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A card profile with its built image, shared by every case that uses it.
+pub struct LoadedCard {
+    pub profile: CardProfile,
+    pub image: Arc<CardImage>,
+}
+
+/// What a case needs from the run.
+pub struct CaseContext<'a> {
+    pub card: Option<&'a LoadedCard>,
+    pub secret: &'a RunSecret,
+    pub ca_der: &'a [u8],
+    pub crl_der: &'a [u8],
+    pub runtime: &'a tokio::runtime::Handle,
+}
+
+/// Runs `case` with the reference reader and the emulated card in process.
+pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
+    let start = Instant::now();
+    let profile = ctx.card.map(|c| &c.profile);
+    let skip = |why: &str| {
+        result(
+            case,
+            Verdict::Skip,
+            Some(why.into()),
+            start,
+            Vec::new(),
+            String::new(),
+        )
+    };
+    let situation = match oracle::situation(case, profile) {
+        Ok(s) => s,
+        Err(Unjudgeable::FacePath) => {
+            return skip("the face path comes with the camera issue: skipped, not passed")
+        }
+    };
+    let mut bench = match Bench::up(case, ctx) {
+        Ok(b) => b,
+        Err(why) => {
+            return result(
+                case,
+                Verdict::Error,
+                Some(format!("bench: {why}")),
+                start,
+                Vec::new(),
+                String::new(),
+            )
+        }
+    };
+    let run = bench.run_steps(case, ctx);
+    let observed = bench.finish();
+    let (verdict, reason, mut measurements) = match run {
+        Ok(step_times) => {
+            let (v, r, m) = judge_case(case, &situation, &observed, &step_times);
+            (v, r, m)
+        }
+        Err(why) => (Verdict::Error, Some(why), Vec::new()),
+    };
+    measurements.push(Measurement::millis("total", start.elapsed()));
+    let evidence = evidence(&observed);
+    result(case, verdict, reason, start, measurements, evidence)
+}
+
+fn result(
+    case: &Case,
+    verdict: Verdict,
+    reason: Option<String>,
+    start: Instant,
+    measurements: Vec<Measurement>,
+    evidence: String,
+) -> CaseResult {
+    let group = case.id.split('.').next().unwrap_or("scenarios").to_owned();
+    CaseResult {
+        id: case.id.clone(),
+        group,
+        name: format!("{} — {}", case.id, case.title),
+        verdict,
+        reason,
+        duration: start.elapsed(),
+        measurements,
+        evidence,
+    }
+}
+
+fn evidence(observed: &Observed) -> String {
+    let mut out = String::from("events:\n");
+    for e in &observed.events {
+        out.push_str(&format!("  {e}\n"));
+    }
+    if !observed.trace.is_empty() {
+        out.push_str("APDU trace (secrets redacted):\n");
+        out.push_str(&observed.trace);
+    }
+    out
+}
+
+enum Job {
+    Apply(Stimulus),
+    /// Type `pin` on the pad now on screen.
+    TypePin(String),
+    Finish,
+}
+
+type Reply = Result<(), DriverError>;
+
+/// The reader thread and the service of one case.
+struct Bench {
+    jobs: mpsc::Sender<Job>,
+    replies: mpsc::Receiver<Reply>,
+    finished: mpsc::Receiver<Observed>,
+    server: crate::qualification::ServerHandle,
+    card: Option<Box<dyn CardChannel>>,
+}
+
+impl Bench {
+    fn up(case: &Case, ctx: &CaseContext<'_>) -> Result<Bench, String> {
+        let records = records(case, ctx.card)?;
+        let mut config = ServerConfig::new(records, ctx.ca_der.to_vec(), ctx.crl_der.to_vec());
+        config.today = Some(case.date);
+        let server = ctx
+            .runtime
+            .block_on(crate::qualification::Server::start(config))
+            .map_err(|e| format!("qualification service: {e}"))?;
+        server.set_fault(fault(&case.service));
+        let service = BlockingQualificationClient::new(server.addr())
+            .map_err(|e| format!("qualification client: {e}"))?;
+        let card: Option<Box<dyn CardChannel>> = ctx.card.map(|c| {
+            let card = Card::new(c.image.clone()).with_attach_secret(ctx.secret.bytes());
+            let channel = InProcessChannel::new(card, case.step_deadline);
+            let guarded = GuardedChannel::new(
+                channel,
+                Some(ctx.secret),
+                Policy {
+                    allow_destructive: false,
+                },
+            );
+            Box::new(guarded) as Box<dyn CardChannel>
+        });
+        let setup = ReaderSetup {
+            today: case.date,
+            facility: case.facility.clone(),
+            rule_set: case.rule_set,
+            visit: case.visit,
+            service,
+            service_deadline: oracle::service_deadline(case),
+            consent: consent_history(case, ctx.card),
+            patient: oracle::patient(case, ctx.card.map(|c| &c.profile)),
+        };
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (outbox, replies) = mpsc::channel::<Reply>();
+        let (done, finished) = mpsc::channel::<Observed>();
+        std::thread::Builder::new()
+            .name(format!("reader:{}", case.id))
+            .spawn(move || reader_thread(VirtualReader::new(setup), inbox, outbox, done))
+            .map_err(|e| format!("reader thread: {e}"))?;
+        Ok(Bench {
+            jobs,
+            replies,
+            finished,
+            server,
+            card,
+        })
+    }
+
+    /// Runs every step; returns each step's duration, or why the case broke.
+    fn run_steps(
+        &mut self,
+        case: &Case,
+        ctx: &CaseContext<'_>,
+    ) -> Result<Vec<(String, Duration)>, String> {
+        let mut times = Vec::new();
+        for step in &case.steps {
+            let deadline = step.deadline.unwrap_or(case.step_deadline);
+            let started = Instant::now();
+            let job = match &step.kind {
+                StepKind::PlaceCard => match self.card.take() {
+                    Some(card) => Job::Apply(Stimulus::PlaceCard(card)),
+                    None => return Err(format!("{}: the case has no card to place", step.origin)),
+                },
+                StepKind::RemoveCard => Job::Apply(Stimulus::RemoveCard),
+                StepKind::Choose(m) => Job::Apply(Stimulus::Choose(*m)),
+                StepKind::EnterPin(entry) => Job::TypePin(pin_digits(entry, ctx.card)),
+                StepKind::Consent(c) => Job::Apply(Stimulus::Consent(*c)),
+                StepKind::Register(accept) => Job::Apply(Stimulus::Register(*accept)),
+                StepKind::Show(shown) => Job::Apply(Stimulus::Show(
+                    shown
+                        .iter()
+                        .filter_map(|s| oracle::document(*s, case.date))
+                        .collect(),
+                )),
+                StepKind::Service(f) => {
+                    self.server.set_fault(fault(f));
+                    times.push((step.kind.name().to_owned(), started.elapsed()));
+                    continue;
+                }
+                StepKind::Wait(d) => {
+                    std::thread::sleep(*d);
+                    times.push((step.kind.name().to_owned(), started.elapsed()));
+                    continue;
+                }
+            };
+            self.jobs
+                .send(job)
+                .map_err(|_| "the reader thread stopped".to_owned())?;
+            match self.replies.recv_timeout(deadline) {
+                Ok(Ok(())) => {}
+                Ok(Err(DriverError::Unsupported(why))) => {
+                    return Err(format!("{}: {why}", step.origin))
+                }
+                Ok(Err(e)) => {
+                    return Err(format!("{}: step `{}`: {e}", step.origin, step.kind.name()))
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "{}: step `{}` did not finish within its deadline of {deadline:?}",
+                        step.origin,
+                        step.kind.name()
+                    ))
+                }
+            }
+            times.push((step.kind.name().to_owned(), started.elapsed()));
+        }
+        Ok(times)
+    }
+
+    /// Teardown: always runs; collects what the reader saw.
+    fn finish(self) -> Observed {
+        let _ = self.jobs.send(Job::Finish);
+        let observed = self
+            .finished
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| Observed::gone());
+        self.server.stop();
+        observed
+    }
+}
+
+fn reader_thread(
+    mut reader: VirtualReader,
+    inbox: mpsc::Receiver<Job>,
+    outbox: mpsc::Sender<Reply>,
+    done: mpsc::Sender<Observed>,
+) {
+    for job in inbox {
+        let reply = match job {
+            Job::Apply(s) => reader.apply(s),
+            Job::TypePin(pin) => match reader.layout().and_then(|l| l.positions_for(&pin)) {
+                Some(positions) => reader.apply(Stimulus::PressKeys(positions)),
+                None if reader.card_path_ended() => reader.apply(Stimulus::PressKeys(Vec::new())),
+                None => Err(DriverError::NotNow("no PIN pad on screen".into())),
+            },
+            Job::Finish => break,
+        };
+        if outbox.send(reply).is_err() {
+            break;
+        }
+    }
+    reader.abandon();
+    let trace = reader
+        .take_card()
+        .map(|c| c.trace_text())
+        .unwrap_or_default();
+    let _ = done.send(Observed {
+        events: reader.events().to_vec(),
+        outcome: reader.outcome().cloned(),
+        last_verify_sw: reader.last_verify_sw(),
+        trace,
+    });
+}
+
+/// The digits a patient types. A wrong PIN is one digit off the right one.
+fn pin_digits(entry: &PinEntry, card: Option<&LoadedCard>) -> String {
+    let right = card
+        .and_then(|c| c.profile.auth_pin.as_ref())
+        .map(|p| p.value.expose().to_owned())
+        .unwrap_or_else(|| "0000".into());
+    match entry {
+        PinEntry::Correct => right,
+        PinEntry::Digits(d) => d.clone(),
+        PinEntry::Wrong => right
+            .bytes()
+            .enumerate()
+            .map(|(i, b)| {
+                if i == 0 {
+                    char::from(b'0' + (b - b'0' + 1) % 10)
+                } else {
+                    char::from(b)
+                }
+            })
+            .collect(),
+    }
+}
+
+fn fault(f: &ServiceFault) -> Option<Fault> {
+    match f {
+        ServiceFault::None => None,
+        ServiceFault::Slow(d) => Some(Fault::Slow(*d)),
+        ServiceFault::Timeout => Some(Fault::Timeout),
+        ServiceFault::Http(code) => Some(Fault::Http5xx(*code)),
+        ServiceFault::Malformed => Some(Fault::MalformedBody),
+        ServiceFault::Invalid => Some(Fault::QualificationInvalid),
+        ServiceFault::SeveralMatches => Some(Fault::SeveralMatches),
+    }
+}
+
+/// The records the service holds for this case.
+fn records(case: &Case, card: Option<&LoadedCard>) -> Result<Vec<InsuredRecord>, String> {
+    let (Some(insurance), Some(card)) = (&case.insurance, card) else {
+        return Ok(Vec::new());
+    };
+    let key = CertificateKey::from_der(&card.image.auth_certificate).map_err(|e| e.to_string())?;
+    let mut record = InsuredRecord::example(key);
+    let q = &mut record.qualification;
+    q.insurer_number = insurance.insurer_number.clone();
+    q.insured_card_symbol = (!insurance.symbol.is_empty()).then(|| insurance.symbol.clone());
+    q.insured_identification_number = insurance.number.clone();
+    q.insured_branch_number = Some(insurance.branch.clone());
+    q.qualification_date = insurance.qualification_date;
+    let patient = oracle::patient(case, Some(&card.profile));
+    q.insured_partial_contribution_ratio = match patient.copayment_percent(case.date) {
+        10 => crate::qualification::PartialContributionRatio::Ten,
+        20 => crate::qualification::PartialContributionRatio::Twenty,
+        _ => crate::qualification::PartialContributionRatio::Thirty,
+    };
+    q.limit_application_certificate_classification_flag = insurance
+        .limit_category
+        .as_deref()
+        .and_then(|c| c.parse().ok());
+    record.registered_for_insurance = card.profile.registered_for_insurance;
+    Ok(vec![record])
+}
+
+/// Earlier visits' consent, in the reader's store.
+fn consent_history(case: &Case, card: Option<&LoadedCard>) -> ConsentStore {
+    let mut store = ConsentStore::new();
+    let Some(card) = card else { return store };
+    let patient = PatientId(hex::encode(openssl::sha::sha256(
+        &card.image.auth_certificate,
+    )));
+    for past in &case.consent_history {
+        let _ = store.visit(
+            &patient,
+            &FacilityId(past.facility.clone()),
+            past.on,
+            ConsentStep::Choose(past.choice),
+        );
+    }
+    store
+}

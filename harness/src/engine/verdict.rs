@@ -1,0 +1,207 @@
+//! The verdict of one case: what the reader did, against the rules and against the
+//! scenario's own expectations.
+
+use crate::reader::{Event, EventKind, ObservedOutcome};
+use crate::rules::{judge, legal_routes, Situation};
+use crate::scenario::Case;
+use reports::{Measurement, Verdict};
+use std::time::Duration;
+
+/// What the reader left behind.
+pub struct Observed {
+    pub events: Vec<Event>,
+    pub outcome: Option<ObservedOutcome>,
+    pub last_verify_sw: Option<u16>,
+    /// The card's APDU trace, secrets redacted.
+    pub trace: String,
+}
+
+impl Observed {
+    /// The reader thread never reported back.
+    pub fn gone() -> Self {
+        Observed {
+            events: Vec::new(),
+            outcome: None,
+            last_verify_sw: None,
+            trace: String::new(),
+        }
+    }
+
+    fn screens(&self) -> Vec<&str> {
+        self.events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Screen { name } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Compares; returns the verdict, the reasons (all of them), and the step latencies.
+pub fn judge_case(
+    case: &Case,
+    situation: &Situation,
+    observed: &Observed,
+    step_times: &[(String, Duration)],
+) -> (Verdict, Option<String>, Vec<Measurement>) {
+    let mut verdict = Verdict::Pass;
+    let mut reasons: Vec<String> = Vec::new();
+    let mut fail = |v: Verdict, why: String, verdict: &mut Verdict| {
+        *verdict = verdict.merge(v);
+        reasons.push(why);
+    };
+    let rules = judge(situation);
+    let e = &case.expect;
+    let origin = e
+        .origin
+        .as_ref()
+        .map(|o| format!("{o}: "))
+        .unwrap_or_default();
+
+    // A scenario that contradicts the rules is a broken test, not a broken reader.
+    let contradictions = [
+        e.route
+            .filter(|r| *r != rules.route)
+            .map(|r| format!("route {r}, the rules say {}", rules.route)),
+        e.share_percent
+            .filter(|s| *s != rules.share_percent)
+            .map(|s| format!("share {s}%, the rules say {}%", rules.share_percent)),
+        e.limit_applied
+            .filter(|l| *l != rules.limit_applied)
+            .map(|l| format!("limit_applied {l}, the rules say {}", rules.limit_applied)),
+        e.qualification_data_only
+            .filter(|d| *d != rules.qualification_data_only)
+            .map(|d| {
+                format!(
+                    "qualification_data_only {d}, the rules say {}",
+                    rules.qualification_data_only
+                )
+            }),
+    ];
+    for c in contradictions.into_iter().flatten() {
+        fail(
+            Verdict::Error,
+            format!("{origin}the scenario expects {c} (rule `{}`)", rules.rule),
+            &mut verdict,
+        );
+    }
+
+    match &observed.outcome {
+        None => fail(
+            Verdict::Fail,
+            "the reader gave no outcome".into(),
+            &mut verdict,
+        ),
+        Some(o) => {
+            if o.route != rules.route {
+                let legal = legal_routes(situation);
+                let note = if legal.contains(&o.route) {
+                    "a legal route, but not the preferred one"
+                } else {
+                    "not a legal route here"
+                };
+                fail(
+                    Verdict::Fail,
+                    format!("route {}, the rules say {} ({note})", o.route, rules.route),
+                    &mut verdict,
+                );
+            }
+            if o.share_percent != rules.share_percent {
+                fail(
+                    Verdict::Fail,
+                    format!(
+                        "share {}%, the rules say {}%",
+                        o.share_percent, rules.share_percent
+                    ),
+                    &mut verdict,
+                );
+            }
+            if o.limit_applied != rules.limit_applied {
+                fail(
+                    Verdict::Fail,
+                    format!(
+                        "limit_applied {}, the rules say {}",
+                        o.limit_applied, rules.limit_applied
+                    ),
+                    &mut verdict,
+                );
+            }
+            if o.qualification_data_only != rules.qualification_data_only {
+                fail(
+                    Verdict::Fail,
+                    format!(
+                        "qualification_data_only {}, the rules say {}",
+                        o.qualification_data_only, rules.qualification_data_only
+                    ),
+                    &mut verdict,
+                );
+            }
+        }
+    }
+
+    // Screens in order (others may come between).
+    let shown = observed.screens();
+    let mut rest = shown.iter();
+    for wanted in &e.screens {
+        if !rest.any(|s| s == wanted) {
+            fail(
+                Verdict::Fail,
+                format!(
+                    "{origin}screen `{wanted}` was not shown in order (shown: {})",
+                    shown.join(", ")
+                ),
+                &mut verdict,
+            );
+            break;
+        }
+    }
+    if let Some(sw) = e.last_verify_sw {
+        if observed.last_verify_sw != Some(sw) {
+            let got = observed
+                .last_verify_sw
+                .map(|s| format!("{s:04X}"))
+                .unwrap_or_else(|| "no VERIFY".into());
+            fail(
+                Verdict::Fail,
+                format!("{origin}last VERIFY answered {got}, expected {sw:04X}"),
+                &mut verdict,
+            );
+        }
+    }
+
+    let mut measurements: Vec<Measurement> = Vec::new();
+    for (name, took) in step_times {
+        measurements.push(Measurement::millis(format!("step.{name}"), *took));
+    }
+    for limit in &e.latency {
+        let took: Duration = if limit.measure == "total" {
+            step_times.iter().map(|(_, d)| *d).sum()
+        } else {
+            step_times
+                .iter()
+                .filter(|(n, _)| *n == limit.measure)
+                .map(|(_, d)| *d)
+                .max()
+                .unwrap_or_default()
+        };
+        if took > limit.max {
+            fail(
+                Verdict::Fail,
+                format!(
+                    "{}: {} took {took:?}, limit {:?}",
+                    limit.origin, limit.measure, limit.max
+                ),
+                &mut verdict,
+            );
+        } else if limit.marginal.is_some_and(|m| took > m) {
+            measurements.push(Measurement::new(
+                format!("marginal.{}", limit.measure),
+                1.0,
+                "flag",
+            ));
+        }
+    }
+    let reason = (!reasons.is_empty()).then(|| reasons.join("; "));
+    (verdict, reason, measurements)
+}

@@ -1,0 +1,507 @@
+//! The HTTP/1.1 server: a real socket (127.0.0.1:0 by default), so a reader under test
+//! talks to it exactly as it would to a remote service, with every resource bounded.
+//!
+//! Requests are answered in `handler.rs` (private: routing and the query).
+//!
+//! Bounds: request body ([`Limits::max_body_bytes`], 413), header size (431 from hyper) and
+//! header read time, body read time (408), concurrent connections (more wait in the kernel's
+//! backlog), how long a held (`Timeout`) or slowed request may last, how long a
+//! connection may live, and how long shutdown may wait for connections to finish.
+
+use super::fault::{Fault, FaultTable};
+use super::handler;
+use super::identity::CertificateKey;
+use super::record::{InsuredRecord, RecordError};
+use super::service::Service;
+use super::trust::{TrustAnchor, TrustError};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::future::Future;
+use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use time::Date;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+
+/// Resource bounds of one server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request body; larger is answered 413. A query is ~2 KB (a base64 certificate).
+    pub max_body_bytes: usize,
+    /// Read buffer for request headers; hyper answers 431 past it (at least 8 KiB).
+    pub max_header_bytes: usize,
+    /// Time a client has to send the request headers.
+    pub header_read_timeout: Duration,
+    /// Time a client has to send the body once the headers are in (408 after).
+    pub body_read_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Longest a `Timeout` fault holds a request, and the cap on a `Slow` fault's delay.
+    pub max_hold: Duration,
+    /// A connection (kept alive or not) is closed gracefully after this long.
+    pub connection_lifetime: Duration,
+    /// How long shutdown waits for open connections before dropping them.
+    pub drain_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 64 * 1024,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout: Duration::from_secs(5),
+            body_read_timeout: Duration::from_secs(5),
+            max_connections: 512,
+            max_hold: Duration::from_secs(30),
+            connection_lifetime: Duration::from_secs(120),
+            drain_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Everything a server needs.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where to listen; `127.0.0.1:0` (an ephemeral loopback port) unless a bench needs a
+    /// device on the network to reach it.
+    pub bind: SocketAddr,
+    pub records: Vec<InsuredRecord>,
+    /// The trusted CA certificate, DER (`TestPki::shared()?.ca_certificate_der()`).
+    pub ca_der: Vec<u8>,
+    /// The CA's CRL, DER (`TestPki::crl_for(profiles, date)`); required, because the service
+    /// is the one that checks revocation (see [`super::trust`]).
+    pub crl_der: Vec<u8>,
+    /// The service's date (the scenario's date); `None` = today, UTC.
+    pub today: Option<Date>,
+    /// Faults in force from the start.
+    pub faults: FaultTable,
+    pub limits: Limits,
+}
+
+impl ServerConfig {
+    /// Loopback, ephemeral port, today's date, no faults, default limits.
+    pub fn new(records: Vec<InsuredRecord>, ca_der: Vec<u8>, crl_der: Vec<u8>) -> Self {
+        ServerConfig {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            records,
+            ca_der,
+            crl_der,
+            today: None,
+            faults: FaultTable::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("insured record {index}: {error}")]
+    Record { index: usize, error: RecordError },
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the server's runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("the server thread ended before it started serving")]
+    Thread,
+}
+
+/// Counters, for tests and for a bench's report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Connections accepted since start.
+    pub connections: u64,
+    /// Connections open now.
+    pub open_connections: u64,
+    /// Requests received (any route).
+    pub requests: u64,
+    /// Queries and registrations answered 200 (including deliberately malformed answers).
+    pub answered: u64,
+    /// Requests refused with a 4xx.
+    pub refused: u64,
+    /// Queries that met a transport fault (held, or answered 5xx).
+    pub faulted: u64,
+}
+
+#[derive(Default)]
+pub(super) struct Counters {
+    pub(super) connections: AtomicU64,
+    pub(super) open_connections: AtomicU64,
+    pub(super) requests: AtomicU64,
+    pub(super) answered: AtomicU64,
+    pub(super) refused: AtomicU64,
+    pub(super) faulted: AtomicU64,
+}
+
+pub(super) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// What every connection task shares.
+pub(super) struct Shared {
+    pub(super) service: Service,
+    pub(super) limits: Limits,
+    pub(super) stop: watch::Sender<bool>,
+    pub(super) counters: Counters,
+}
+
+/// Starts servers. See [`Server::start`] and [`Server::start_background`].
+pub struct Server;
+
+impl Server {
+    /// Binds and starts serving on the caller's tokio runtime; returns once the socket
+    /// listens, so the address is usable at once.
+    pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
+        let (shared, listener, addr) = prepare(config).await?;
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
+        Ok(ServerHandle {
+            control: ServerControl { addr, shared },
+            task: Some(task),
+        })
+    }
+
+    /// Starts a server on its own thread with its own (single-threaded) runtime, for
+    /// callers without one (blocking code, the end-to-end tests). Blocks until the socket
+    /// listens. Dropping the returned value stops the server and joins the thread.
+    pub fn start_background(config: ServerConfig) -> Result<BackgroundServer, ServerError> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name("qualification-service".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(ServerError::Runtime(e)));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match Server::start(config).await {
+                        Ok(handle) => {
+                            let control = handle.control();
+                            let _ = ready_tx.send(Ok(control.clone()));
+                            control.stopped().await;
+                            handle.shutdown().await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+            })
+            .map_err(ServerError::Runtime)?;
+        let control = ready_rx.recv().map_err(|_| ServerError::Thread)??;
+        Ok(BackgroundServer {
+            control,
+            thread: Some(thread),
+        })
+    }
+}
+
+async fn prepare(
+    config: ServerConfig,
+) -> Result<(Arc<Shared>, TcpListener, SocketAddr), ServerError> {
+    let trust = TrustAnchor::from_der(&config.ca_der, &config.crl_der)?;
+    let service = Service::new(config.records, trust, config.faults, config.today)
+        .map_err(|(index, error)| ServerError::Record { index, error })?;
+    let bind_error = |source| ServerError::Bind {
+        addr: config.bind,
+        source,
+    };
+    let listener = TcpListener::bind(config.bind).await.map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    let (stop, _) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        service,
+        limits: config.limits,
+        stop,
+        counters: Counters::default(),
+    });
+    Ok((shared, listener, addr))
+}
+
+/// Runs a server until `shutdown` completes: what `myna-hil serve-qualification` runs.
+/// Prints one line, `qualification service listening on http://ADDR`, to stdout once the
+/// socket listens (scripts may wait for it and take the address from it).
+pub async fn serve(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let handle = Server::start(config).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "qualification service listening on {}", handle.url());
+        let _ = out.flush();
+    }
+    shutdown.await;
+    handle.shutdown().await;
+    Ok(())
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM: the usual `shutdown` for [`serve`].
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Controls a running server from any thread: faults, date, counters, stop. Cheap to clone;
+/// clones do not keep the server alive (the [`ServerHandle`] or [`BackgroundServer`] does).
+#[derive(Clone)]
+pub struct ServerControl {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ServerControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerControl")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerControl {
+    /// The bound address (the real port, not 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Sets (or with `None` clears) the fault for every query. Takes effect for requests
+    /// whose body arrives after the call.
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        self.shared.service.set_fault(fault);
+    }
+
+    /// Sets (or clears) the fault for queries about one certificate.
+    pub fn set_record_fault(&self, key: &CertificateKey, fault: Option<Fault>) {
+        self.shared.service.set_record_fault(key, fault);
+    }
+
+    /// The faults in force.
+    pub fn faults(&self) -> FaultTable {
+        self.shared.service.faults()
+    }
+
+    /// Sets the service's date (`None`: today, UTC).
+    pub fn set_today(&self, today: Option<Date>) {
+        self.shared.service.set_today(today);
+    }
+
+    /// The CA and CRL the service checks certificates against (a reader may check with the
+    /// same, see [`super::trust`]).
+    pub fn trust(&self) -> &TrustAnchor {
+        self.shared.service.trust()
+    }
+
+    /// Whether the card with this certificate is registered for insurance use now.
+    pub fn is_registered(&self, key: &CertificateKey) -> bool {
+        self.shared.service.is_registered(key)
+    }
+
+    pub fn stats(&self) -> ServerStats {
+        let c = &self.shared.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ServerStats {
+            connections: get(&c.connections),
+            open_connections: get(&c.open_connections),
+            requests: get(&c.requests),
+            answered: get(&c.answered),
+            refused: get(&c.refused),
+            faulted: get(&c.faulted),
+        }
+    }
+
+    /// Asks the server to stop: no new connections, open ones are closed gracefully and held
+    /// requests released. Returns at once; [`ServerHandle::shutdown`] waits.
+    pub fn stop(&self) {
+        self.shared.stop.send_replace(true);
+    }
+
+    async fn stopped(&self) {
+        stopped(&mut self.shared.stop.subscribe()).await;
+    }
+}
+
+/// A server on the caller's runtime. Dropping it stops the server (without waiting).
+pub struct ServerHandle {
+    control: ServerControl,
+    task: Option<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// A control that other tasks or threads can keep.
+    pub fn control(&self) -> ServerControl {
+        self.control.clone()
+    }
+
+    /// Stops the server and waits until every connection is closed (at most
+    /// `Limits::drain_timeout`, after which the rest are dropped).
+    pub async fn shutdown(mut self) {
+        self.control.stop();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Deref for ServerHandle {
+    type Target = ServerControl;
+    fn deref(&self) -> &ServerControl {
+        &self.control
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.control.stop();
+    }
+}
+
+/// A server on its own thread. Dropping it stops the server and joins the thread.
+pub struct BackgroundServer {
+    control: ServerControl,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BackgroundServer {
+    pub fn control(&self) -> ServerControl {
+        self.control.clone()
+    }
+
+    /// Stops the server and waits for its thread (at most about `Limits::drain_timeout`).
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        self.control.stop();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Deref for BackgroundServer {
+    type Target = ServerControl;
+    fn deref(&self) -> &ServerControl {
+        &self.control
+    }
+}
+
+impl Drop for BackgroundServer {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+/// Completes once a stop is asked for (or every sender is gone).
+pub(super) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let permits = Arc::new(Semaphore::new(shared.limits.max_connections.max(1)));
+    let mut connections = JoinSet::new();
+    let mut stop = shared.stop.subscribe();
+    loop {
+        while connections.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            _ = stopped(&mut stop) => break,
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            _ = stopped(&mut stop) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                // Out of descriptors or a connection reset before accept: wait a little
+                // rather than spin, and go on.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        connections.spawn(serve_connection(stream, Arc::clone(&shared), permit));
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(shared.limits.drain_timeout, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.shutdown().await;
+    }
+}
+
+/// Decrements the open-connection count however the connection task ends.
+struct OpenConnection<'a>(&'a Counters);
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.open_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, _permit: OwnedSemaphorePermit) {
+    bump(&shared.counters.connections);
+    bump(&shared.counters.open_connections);
+    let _open = OpenConnection(&shared.counters);
+    let _ = stream.set_nodelay(true);
+    let limits = shared.limits.clone();
+    let for_service = Arc::clone(&shared);
+    let service = service_fn(move |request| handler::handle(Arc::clone(&for_service), request));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .keep_alive(true);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let mut stop = shared.stop.subscribe();
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        _ = stopped(&mut stop) => {}
+        _ = tokio::time::sleep(limits.connection_lifetime) => {}
+    }
+    connection.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(limits.drain_timeout, connection).await;
+}

@@ -1,0 +1,79 @@
+//! What a reader shows and does, as a time-stamped log. Events never hold a secret: the
+//! keypad layout is logged, the keys pressed are not (together they would be the PIN).
+
+use crate::rules::Route;
+use std::fmt;
+use std::time::Duration;
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A screen appeared, e.g. `pin_entry`.
+    Screen { name: String },
+    /// The digit at each of the ten key positions of the shuffled PIN pad.
+    KeypadLayout { digits: [u8; 10] },
+    /// The patient pressed this many keys (which ones is a secret).
+    KeysPressed { count: usize },
+    /// Status word of a VERIFY the reader sent.
+    VerifyAnswered { sw: u16 },
+    /// The card path ended; `failure` says why when it failed.
+    CardPath { ok: bool, failure: Option<String> },
+    /// The qualification service answered (or not).
+    Qualification { summary: String },
+    /// The reader's (or the desk's) final answer.
+    Outcome(ObservedOutcome),
+    /// Anything worth knowing in a failed case.
+    Note { text: String },
+}
+
+/// The outcome a reader reports.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ObservedOutcome {
+    pub route: Route,
+    pub share_percent: u8,
+    pub limit_applied: bool,
+    pub qualification_data_only: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Event {
+    /// Since the case started.
+    #[serde(serialize_with = "millis")]
+    pub at: Duration,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = self.at.as_secs_f64() * 1e3;
+        match &self.kind {
+            EventKind::Screen { name } => write!(f, "{at:9.3} ms  screen {name}"),
+            EventKind::KeypadLayout { digits } => {
+                let d: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
+                write!(f, "{at:9.3} ms  keypad layout {d}")
+            }
+            EventKind::KeysPressed { count } => write!(f, "{at:9.3} ms  {count} key(s) pressed"),
+            EventKind::VerifyAnswered { sw } => write!(f, "{at:9.3} ms  VERIFY answered {sw:04X}"),
+            EventKind::CardPath { ok: true, .. } => write!(f, "{at:9.3} ms  card path succeeded"),
+            EventKind::CardPath { failure, .. } => write!(
+                f,
+                "{at:9.3} ms  card path failed: {}",
+                failure.as_deref().unwrap_or("?")
+            ),
+            EventKind::Qualification { summary } => {
+                write!(f, "{at:9.3} ms  qualification: {summary}")
+            }
+            EventKind::Outcome(o) => write!(
+                f,
+                "{at:9.3} ms  outcome {} share {}% limit {} data-only {}",
+                o.route, o.share_percent, o.limit_applied, o.qualification_data_only
+            ),
+            EventKind::Note { text } => write!(f, "{at:9.3} ms  {text}"),
+        }
+    }
+}

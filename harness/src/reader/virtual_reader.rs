@@ -1,0 +1,625 @@
+//! The reference face-authentication card reader (the `virtual` driver): the harness's own
+//! model of a correct reader, and of the front desk behind it. It reads the card through a
+//! [`CardChannel`] (in process or through pcscd), checks the certificate, runs the PIN path
+//! on a shuffled pad, proves the card holds the key, shows the consent and registration
+//! screens, asks the qualification service, and when the card path fails the desk applies
+//! the fallback ladder of the rules.
+
+use super::events::{Event, EventKind, ObservedOutcome};
+use super::keypad::Layout;
+use super::{DriverError, Stimulus};
+use crate::card_channel::{CardChannel, ChannelError};
+use crate::qualification::{
+    BlockingQualificationClient, Consent, QualificationResult, QualificationValidity,
+    ResultErrorCode, SegmentOfResult,
+};
+use crate::rules::{
+    certificate_status, judge, AuthMethod, CardFailure, CardPath, CertificateStatus, ConsentChoice,
+    ConsentStep, ConsentStore, Document, FacilityId, Patient, PatientId, RuleSet, Situation, Visit,
+};
+use card_emulator::card::AID_JPKI;
+use card_emulator::{commands, StatusWord};
+use openssl::hash::MessageDigest;
+use openssl::x509::X509;
+use std::time::{Duration, Instant};
+use time::Date;
+
+/// What the reader needs to know about its surroundings.
+pub struct ReaderSetup {
+    pub today: Date,
+    pub facility: String,
+    pub rule_set: RuleSet,
+    pub visit: Visit,
+    /// Where the qualification service is.
+    pub service: BlockingQualificationClient,
+    /// Longest wait for the service.
+    pub service_deadline: Duration,
+    /// Consent choices from earlier visits (all facilities).
+    pub consent: ConsentStore,
+    /// Patient facts the desk holds (birth date and income for the share on a fallback).
+    pub patient: Patient,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Idle,
+    ChooseMethod,
+    PinEntry,
+    Registration,
+    Consent,
+    /// The card path ended; the desk takes over if it failed.
+    CardDone,
+}
+
+pub struct VirtualReader {
+    setup: ReaderSetup,
+    card: Option<Box<dyn CardChannel>>,
+    state: State,
+    started: Instant,
+    events: Vec<Event>,
+    layout: Option<Layout>,
+    certificate: Option<Vec<u8>>,
+    certificate_not_after: Option<Date>,
+    smartphone: bool,
+    card_path: Option<CardPath>,
+    result: Option<QualificationResult>,
+    consent: Option<ConsentChoice>,
+    outcome: Option<ObservedOutcome>,
+    last_verify_sw: Option<u16>,
+}
+
+impl VirtualReader {
+    pub fn new(setup: ReaderSetup) -> Self {
+        VirtualReader {
+            setup,
+            card: None,
+            state: State::Idle,
+            started: Instant::now(),
+            events: Vec::new(),
+            layout: None,
+            certificate: None,
+            certificate_not_after: None,
+            smartphone: false,
+            card_path: None,
+            result: None,
+            consent: None,
+            outcome: None,
+            last_verify_sw: None,
+        }
+    }
+
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    pub fn outcome(&self) -> Option<&ObservedOutcome> {
+        self.outcome.as_ref()
+    }
+
+    pub fn last_verify_sw(&self) -> Option<u16> {
+        self.last_verify_sw
+    }
+
+    /// The keypad layout on screen now (what a patient, or the harness's robot finger, sees).
+    pub fn layout(&self) -> Option<Layout> {
+        self.layout
+    }
+
+    /// The card, back to the caller (for its trace) once the case is over.
+    pub fn take_card(&mut self) -> Option<Box<dyn CardChannel>> {
+        self.card.take()
+    }
+
+    fn log(&mut self, kind: EventKind) {
+        self.events.push(Event {
+            at: self.started.elapsed(),
+            kind,
+        });
+    }
+
+    fn screen(&mut self, name: &str) {
+        self.log(EventKind::Screen { name: name.into() });
+    }
+
+    /// Applies one stimulus. Errors are the bench's (a stimulus that makes no sense now);
+    /// a misbehaving card or service is part of the case and ends the card path instead.
+    pub fn apply(&mut self, stimulus: Stimulus) -> Result<(), DriverError> {
+        // Steps are what the patient would do when asked; once the card path has ended
+        // nobody asks any more, which the log says.
+        if self.card_path_ended()
+            && matches!(
+                stimulus,
+                Stimulus::Choose(_)
+                    | Stimulus::PressKeys(_)
+                    | Stimulus::Consent(_)
+                    | Stimulus::Register(_)
+            )
+        {
+            self.log(EventKind::Note {
+                text: "step not asked for: the card path had ended".into(),
+            });
+            return Ok(());
+        }
+        match stimulus {
+            Stimulus::PlaceCard(card) => self.place_card(card),
+            Stimulus::RemoveCard => {
+                self.card = None;
+                self.screen("idle");
+                Ok(())
+            }
+            Stimulus::Choose(method) => self.choose(method),
+            Stimulus::PressKeys(positions) => self.press_keys(&positions),
+            Stimulus::Consent(step) => self.consent(step),
+            Stimulus::Register(accept) => self.register(accept),
+            Stimulus::Show(documents) => self.desk(documents),
+        }
+    }
+
+    fn expect_state(&self, wanted: State, what: &str) -> Result<(), DriverError> {
+        if self.state == wanted {
+            Ok(())
+        } else {
+            Err(DriverError::NotNow(format!(
+                "{what} while the reader is at {:?}",
+                self.state
+            )))
+        }
+    }
+
+    fn fail_card_path(&mut self, failure: CardFailure, why: &str) {
+        self.log(EventKind::CardPath {
+            ok: false,
+            failure: Some(format!("{failure:?}: {why}")),
+        });
+        self.card_path = Some(CardPath::Failed(failure));
+        self.state = State::CardDone;
+        self.screen("card_error");
+    }
+
+    fn transmit(&mut self, apdu: &[u8]) -> Result<StatusWord, (ChannelError, Vec<u8>)> {
+        let card = self
+            .card
+            .as_mut()
+            .ok_or((ChannelError::Removed, Vec::new()))?;
+        card.transmit(apdu)
+            .map(|r| r.sw())
+            .map_err(|e| (e, Vec::new()))
+    }
+
+    /// Sends `apdu`, expecting data and 9000.
+    fn exchange(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String> {
+        let card = self.card.as_mut().ok_or("no card")?;
+        match card.transmit(apdu) {
+            Ok(r) if r.sw() == StatusWord::Ok => Ok(r.data().to_vec()),
+            Ok(r) => Err(format!("SW {}", r.sw())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn place_card(&mut self, card: Box<dyn CardChannel>) -> Result<(), DriverError> {
+        self.expect_state(State::Idle, "a card was placed")?;
+        self.card = Some(card);
+        self.screen("reading_card");
+        let token = self
+            .exchange(&commands::select_aid(&AID_JPKI))
+            .and_then(|_| self.exchange(&commands::select_ef(0x0006)))
+            .and_then(|_| self.exchange(&commands::read_binary(0, 32)));
+        let token = match token {
+            Ok(t) => t,
+            Err(why) => {
+                self.fail_card_path(
+                    CardFailure::ReaderError,
+                    &format!("reading the card: {why}"),
+                );
+                return Ok(());
+            }
+        };
+        self.smartphone = token.starts_with(b"JPKIAPGPSETOKEN");
+        if !self.smartphone && !token.starts_with(b"JPKIAPICCTOKEN2") {
+            self.fail_card_path(CardFailure::ReaderError, "not a My Number Card");
+            return Ok(());
+        }
+        // On a phone the certificate is read after the PIN.
+        if !self.smartphone && !self.read_and_check_certificate() {
+            return Ok(());
+        }
+        self.state = State::ChooseMethod;
+        self.screen("choose_method");
+        Ok(())
+    }
+
+    /// Reads EF 000A and checks its dates; false when the card path failed.
+    fn read_and_check_certificate(&mut self) -> bool {
+        let der = self
+            .exchange(&commands::select_ef(0x000A))
+            .and_then(|_| self.read_whole_ef());
+        let cert = match der.as_deref().map(X509::from_der) {
+            Ok(Ok(cert)) => cert,
+            Ok(Err(e)) => {
+                self.fail_card_path(CardFailure::ReaderError, &format!("certificate: {e}"));
+                return false;
+            }
+            Err(why) => {
+                self.fail_card_path(CardFailure::ReaderError, &format!("certificate: {why}"));
+                return false;
+            }
+        };
+        let Some(not_after) = asn1_date(cert.not_after()) else {
+            self.fail_card_path(CardFailure::ReaderError, "certificate notAfter unreadable");
+            return false;
+        };
+        if certificate_status(not_after, self.setup.today) == CertificateStatus::Expired {
+            self.fail_card_path(
+                CardFailure::CertificateExpired,
+                &format!("expired {not_after}, past the grace period"),
+            );
+            return false;
+        }
+        self.certificate = der.ok();
+        self.certificate_not_after = Some(not_after);
+        true
+    }
+
+    /// Reads an EF that starts `30 82 LL LL`, in 256-byte chunks.
+    fn read_whole_ef(&mut self) -> Result<Vec<u8>, String> {
+        let head = self.exchange(&commands::read_binary(0, 4))?;
+        let total = match head.as_slice() {
+            [0x30, 0x82, hi, lo] => (usize::from(*hi) << 8 | usize::from(*lo)) + 4,
+            _ => return Err("the EF is not a DER certificate".into()),
+        };
+        let mut out = Vec::with_capacity(total);
+        while out.len() < total {
+            let chunk = (total - out.len()).min(256);
+            let le = if chunk == 256 { 0 } else { chunk as u8 };
+            let part = self.exchange(&commands::read_binary(out.len() as u16, le))?;
+            if part.is_empty() {
+                return Err("READ BINARY returned nothing".into());
+            }
+            out.extend(part);
+        }
+        Ok(out)
+    }
+
+    fn choose(&mut self, method: super::Method) -> Result<(), DriverError> {
+        self.expect_state(State::ChooseMethod, "a method was chosen")?;
+        match method {
+            super::Method::Face => Err(DriverError::Unsupported(
+                "the face path comes with the camera issue".into(),
+            )),
+            super::Method::Pin => {
+                // Ask the tries left first: a blocked or unset PIN is told at once.
+                let sw = self.exchange(&commands::select_ef(0x0018)).and_then(|_| {
+                    self.transmit(&commands::verify(&[]))
+                        .map_err(|(e, _)| e.to_string())
+                });
+                match sw {
+                    Ok(StatusWord::TriesLeft(0)) | Ok(StatusWord::ReferenceDataBlocked) => {
+                        self.screen("pin_locked");
+                        self.fail_card_path(CardFailure::PinLocked, "no PIN tries left");
+                    }
+                    Ok(_) => self.show_keypad(),
+                    Err(why) => self.fail_card_path(CardFailure::ReaderError, &why),
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn show_keypad(&mut self) {
+        let layout = Layout::shuffled();
+        self.layout = Some(layout);
+        self.state = State::PinEntry;
+        self.screen("pin_entry");
+        self.log(EventKind::KeypadLayout {
+            digits: layout.digits,
+        });
+    }
+
+    fn press_keys(&mut self, positions: &[usize]) -> Result<(), DriverError> {
+        self.expect_state(State::PinEntry, "keys were pressed")?;
+        let layout = self
+            .layout
+            .take()
+            .ok_or(DriverError::NotNow("no keypad".into()))?;
+        self.log(EventKind::KeysPressed {
+            count: positions.len(),
+        });
+        let Some(pin) = layout.digits_at(positions) else {
+            return Err(DriverError::NotNow("a key outside the pad".into()));
+        };
+        let sw = self.transmit(&commands::verify(pin.as_bytes()));
+        let sw = match sw {
+            Ok(sw) => sw,
+            Err((e, _)) => {
+                self.fail_card_path(CardFailure::ReaderError, &format!("VERIFY: {e}"));
+                return Ok(());
+            }
+        };
+        self.last_verify_sw = Some(sw.to_u16());
+        self.log(EventKind::VerifyAnswered { sw: sw.to_u16() });
+        match sw {
+            StatusWord::Ok => self.after_pin(),
+            StatusWord::TriesLeft(0) | StatusWord::ReferenceDataBlocked => {
+                self.screen("pin_locked");
+                self.fail_card_path(CardFailure::PinLocked, "the PIN is now blocked");
+            }
+            StatusWord::TriesLeft(_) => {
+                self.screen("pin_wrong");
+                self.show_keypad();
+            }
+            other => self.fail_card_path(CardFailure::ReaderError, &format!("VERIFY: SW {other}")),
+        }
+        Ok(())
+    }
+
+    /// After a correct PIN: read the certificate on a phone, prove the key, ask the service.
+    fn after_pin(&mut self) {
+        if self.smartphone && !self.read_and_check_certificate() {
+            return;
+        }
+        if let Err(why) = self.challenge() {
+            self.fail_card_path(CardFailure::ReaderError, &format!("challenge: {why}"));
+            return;
+        }
+        self.query_service(None);
+    }
+
+    /// Signs a fresh challenge with the authentication key and checks it against the
+    /// certificate: the card really holds the key the certificate names.
+    fn challenge(&mut self) -> Result<(), String> {
+        let mut nonce = [0u8; 32];
+        openssl::rand::rand_bytes(&mut nonce).map_err(|e| e.to_string())?;
+        self.exchange(&commands::select_ef(0x0017))?;
+        let signature = self.exchange(&commands::sign(&commands::sha256_digest_info(&nonce)))?;
+        let der = self.certificate.as_deref().ok_or("no certificate")?;
+        let key = X509::from_der(der)
+            .and_then(|c| c.public_key())
+            .map_err(|e| e.to_string())?;
+        let mut verifier = openssl::sign::Verifier::new(MessageDigest::sha256(), &key)
+            .map_err(|e| e.to_string())?;
+        match verifier.verify_oneshot(&signature, &nonce) {
+            Ok(true) => Ok(()),
+            _ => Err("the signature does not match the certificate".into()),
+        }
+    }
+
+    fn query_service(&mut self, consent: Option<Consent>) {
+        let Some(der) = self.certificate.clone() else {
+            self.fail_card_path(CardFailure::ReaderError, "no certificate");
+            return;
+        };
+        self.screen("querying");
+        let answer = self.setup.service.query_with_consent(
+            &der,
+            &self.setup.facility,
+            consent,
+            self.setup.service_deadline,
+        );
+        let result = match answer {
+            Ok(r) => r,
+            Err(e) => {
+                self.log(EventKind::Qualification {
+                    summary: format!("no answer: {e}"),
+                });
+                self.fail_card_path(CardFailure::ServiceDown, &e.to_string());
+                return;
+            }
+        };
+        self.log(EventKind::Qualification {
+            summary: summarise(&result),
+        });
+        if result.segment_of_result == SegmentOfResult::Error {
+            let failure = match result.error_code {
+                Some(ResultErrorCode::CertificateRevoked) => CardFailure::CertificateRevoked,
+                Some(ResultErrorCode::CertificateExpired) => CardFailure::CertificateExpired,
+                Some(ResultErrorCode::NotRegistered) => {
+                    self.state = State::Registration;
+                    self.screen("registration");
+                    return;
+                }
+                _ => CardFailure::ReaderError,
+            };
+            self.fail_card_path(failure, "the service refused the certificate");
+            return;
+        }
+        match result.qualification_validity {
+            Some(QualificationValidity::Valid)
+            | Some(QualificationValidity::InvalidNewerExists) => {}
+            Some(QualificationValidity::Invalid) => {
+                // The service found the person and says they are not insured.
+                self.card_path = Some(CardPath::Failed(CardFailure::NoRecord));
+                self.result = Some(result);
+                self.finish_not_insured();
+                return;
+            }
+            Some(QualificationValidity::None) => {
+                self.fail_card_path(CardFailure::NoRecord, "no qualification found");
+                return;
+            }
+            _ => {
+                self.fail_card_path(CardFailure::ServiceDown, "the service could not decide");
+                return;
+            }
+        }
+        self.result = Some(result);
+        if self.consent.is_some() {
+            self.finish_card_path();
+        } else {
+            self.state = State::Consent;
+            let facility = FacilityId(self.setup.facility.clone());
+            let reuse = self
+                .setup
+                .consent
+                .offers_reuse(&self.patient_id(), &facility);
+            self.screen(if reuse { "consent_reuse" } else { "consent" });
+        }
+    }
+
+    fn patient_id(&self) -> PatientId {
+        let key = self
+            .certificate
+            .as_deref()
+            .map(|d| hex::encode(openssl::sha::sha256(d)))
+            .unwrap_or_default();
+        PatientId(key)
+    }
+
+    fn register(&mut self, accept: bool) -> Result<(), DriverError> {
+        if self.state != State::Registration {
+            // A registered card is never asked; the patient's readiness changes nothing.
+            self.log(EventKind::Note {
+                text: "registration not asked for".into(),
+            });
+            return Ok(());
+        }
+        if !accept {
+            self.fail_card_path(
+                CardFailure::NotRegistered,
+                "the patient declined registration",
+            );
+            return Ok(());
+        }
+        self.screen("registration_terms");
+        let der = self.certificate.clone().unwrap_or_default();
+        match self
+            .setup
+            .service
+            .register(&der, self.setup.service_deadline)
+        {
+            Ok(()) => {
+                self.screen("registration_done");
+                self.query_service(None);
+            }
+            Err(e) => self.fail_card_path(CardFailure::ServiceDown, &format!("registration: {e}")),
+        }
+        Ok(())
+    }
+
+    fn consent(&mut self, step: ConsentStep) -> Result<(), DriverError> {
+        self.expect_state(State::Consent, "consent was given")?;
+        let facility = FacilityId(self.setup.facility.clone());
+        let patient = self.patient_id();
+        let choice = self
+            .setup
+            .consent
+            .visit(&patient, &facility, self.setup.today, step)
+            .map_err(|e| DriverError::NotNow(e.to_string()))?;
+        if matches!(choice, ConsentChoice::Individually(_)) {
+            self.screen("consent_items");
+        }
+        self.consent = Some(choice);
+        self.finish_card_path();
+        Ok(())
+    }
+
+    fn finish_card_path(&mut self) {
+        let (Some(result), Some(not_after)) = (self.result.as_ref(), self.certificate_not_after)
+        else {
+            return;
+        };
+        let grace = matches!(
+            certificate_status(not_after, self.setup.today),
+            CertificateStatus::Grace { .. }
+        );
+        let qualification = result.qualification.as_ref();
+        let share = qualification
+            .map(|q| q.insured_partial_contribution_ratio.percent())
+            .unwrap_or_else(|| self.setup.patient.copayment_percent(self.setup.today));
+        let limit_applied = qualification
+            .and_then(|q| q.limit_application_certificate_classification_flag)
+            .is_some();
+        self.card_path = Some(CardPath::Succeeded {
+            method: AuthMethod::Pin,
+            certificate_not_after: not_after,
+        });
+        self.log(EventKind::CardPath {
+            ok: true,
+            failure: None,
+        });
+        self.state = State::CardDone;
+        self.screen("result");
+        self.report(ObservedOutcome {
+            route: AuthMethod::Pin.route(),
+            share_percent: share,
+            limit_applied,
+            qualification_data_only: grace,
+        });
+    }
+
+    fn finish_not_insured(&mut self) {
+        self.state = State::CardDone;
+        self.screen("not_insured");
+        self.report(ObservedOutcome {
+            route: crate::rules::Route::NotConfirmed,
+            share_percent: 100,
+            limit_applied: false,
+            qualification_data_only: false,
+        });
+    }
+
+    fn report(&mut self, outcome: ObservedOutcome) {
+        self.outcome = Some(outcome.clone());
+        self.log(EventKind::Outcome(outcome));
+    }
+
+    /// The front desk after a failed card path (or with no card): the fallback ladder.
+    fn desk(&mut self, documents: Vec<Document>) -> Result<(), DriverError> {
+        if self.outcome.is_some() {
+            // The card path already confirmed the qualification: documents change nothing.
+            return Ok(());
+        }
+        let mut situation = Situation::new(self.setup.today, self.setup.patient)
+            .with_rule_set(self.setup.rule_set)
+            .with_visit(self.setup.visit)
+            .with_online_lookup(!matches!(
+                self.card_path,
+                Some(CardPath::Failed(CardFailure::ServiceDown))
+            ));
+        if let Some(path) = self.card_path {
+            situation = situation.with_card(path);
+        }
+        for d in documents {
+            situation = situation.with_document(d);
+        }
+        let decided = judge(&situation);
+        self.screen(&format!("desk_{}", decided.route));
+        self.report(ObservedOutcome {
+            route: decided.route,
+            share_percent: decided.share_percent,
+            limit_applied: decided.limit_applied,
+            qualification_data_only: decided.qualification_data_only,
+        });
+        Ok(())
+    }
+
+    /// Marks a card path that never finished (the case ran out of steps).
+    pub fn abandon(&mut self) {
+        if self.card.is_some() && self.card_path.is_none() {
+            self.card_path = Some(CardPath::Failed(CardFailure::Abandoned));
+        }
+    }
+
+    /// The card path is over (succeeded or failed): the desk may take over.
+    pub fn card_path_ended(&self) -> bool {
+        self.state == State::CardDone
+    }
+
+    pub fn card_path(&self) -> Option<CardPath> {
+        self.card_path
+    }
+}
+
+/// The calendar day of an ASN.1 time (UTC).
+fn asn1_date(t: &openssl::asn1::Asn1TimeRef) -> Option<Date> {
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).ok()?;
+    let diff = epoch.diff(t).ok()?;
+    let days = i64::from(diff.days);
+    Date::from_julian_day(time::macros::date!(1970 - 01 - 01).to_julian_day() + days as i32).ok()
+}
+
+fn summarise(r: &QualificationResult) -> String {
+    format!(
+        "segment {:?}, validity {:?}, error {:?}",
+        r.segment_of_result, r.qualification_validity, r.error_code
+    )
+}

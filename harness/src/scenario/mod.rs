@@ -1,0 +1,12 @@
+//! Scenarios: the YAML format QA writes (see `scenarios/README.md`), converted into typed
+//! [`Case`]s with every mistake reported at once.
+
+mod model;
+mod parse;
+mod schema;
+
+pub use model::*;
+pub use parse::{
+    load_cases, parse_cases, relative_to, LIMIT_CODES, ROUTES, SCENARIO_KEYS, STEP_NAMES,
+};
+pub use schema::json_schema;
