@@ -42,7 +42,8 @@ enum Command {
         /// The reader under test: `virtual` (the built-in reference reader).
         #[arg(long, default_value = "virtual")]
         reader: String,
-        /// Where the cards are: `inprocess` (the emulator called directly).
+        /// Where the cards are: `inprocess` (the emulator called directly) or `pcsc` (the
+        /// emulator in the vpcd readers, reached through the real pcscd).
         #[arg(long, default_value = "inprocess")]
         card: String,
         /// Cases run at the same time.
@@ -309,13 +310,28 @@ fn run_scenarios(paths: &[PathBuf], args: RunArgs) -> u8 {
         );
         return exit::BAD_INPUT;
     }
-    if args.card != "inprocess" {
-        eprintln!(
-            "error: --card `{}` is not available for scenarios yet: use inprocess",
-            args.card
-        );
-        return exit::BAD_INPUT;
-    }
+    let vpcd_readers = match CardSite::parse(&args.card) {
+        Ok(CardSite::InProcess) => Vec::new(),
+        // The cards go through pcscd: both default vpcd readers, one case on each at a time.
+        Ok(CardSite::Vpcd { .. }) => (0..2u16)
+            .map(|i| {
+                (
+                    card_emulator::vpcd::DEFAULT_PORT + i,
+                    harness::bench::vpcd_reader_name(i),
+                )
+            })
+            .collect(),
+        Ok(CardSite::Reader(_)) => {
+            eprintln!(
+                "error: scenarios bring their own emulated cards: use --card inprocess or pcsc"
+            );
+            return exit::BAD_INPUT;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
     let mut vars = Vec::new();
     for v in &args.vars {
         match v.split_once('=') {
@@ -373,6 +389,7 @@ fn run_scenarios(paths: &[PathBuf], args: RunArgs) -> u8 {
     let json = args.json.unwrap_or_else(|| args.out.join("results.json"));
     let options = harness::engine::RunOptions {
         jobs: args.jobs,
+        vpcd_readers,
         partition,
         junit: Some(junit.clone()),
         json: Some(json.clone()),

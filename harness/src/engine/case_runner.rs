@@ -34,6 +34,8 @@ pub struct CaseContext<'a> {
     pub ca_der: &'a [u8],
     pub crl_der: &'a [u8],
     pub runtime: &'a tokio::runtime::Handle,
+    /// The vpcd readers when cards go through pcscd; `None`: in process.
+    pub vpcd: Option<&'a super::vpcd_pool::VpcdPool>,
 }
 
 /// Runs `case` with the reference reader and the emulated card in process.
@@ -126,16 +128,59 @@ enum Job {
 type Reply = Result<(), DriverError>;
 
 /// The reader thread and the service of one case.
-struct Bench {
+struct Bench<'a> {
     jobs: mpsc::Sender<Job>,
     replies: mpsc::Receiver<Reply>,
     finished: mpsc::Receiver<Observed>,
     server: crate::qualification::ServerHandle,
     card: Option<Box<dyn CardChannel>>,
+    /// The vpcd reader this case holds (given back when the bench goes).
+    _slot: Option<super::vpcd_pool::SlotGuard<'a>>,
 }
 
-impl Bench {
-    fn up(case: &Case, ctx: &CaseContext<'_>) -> Result<Bench, String> {
+/// The case's card: in process, or swapped into a vpcd reader and reached through pcscd.
+fn card_channel<'a>(
+    case: &Case,
+    ctx: &CaseContext<'a>,
+    loaded: &LoadedCard,
+) -> Result<
+    (
+        Box<dyn CardChannel>,
+        Option<super::vpcd_pool::SlotGuard<'a>>,
+    ),
+    String,
+> {
+    let card = Card::new(loaded.image.clone()).with_attach_secret(ctx.secret.bytes());
+    // The card's own deadline is below the step's, so a silent card is the card's failure.
+    let deadline = case.step_deadline / 2;
+    let policy = Policy {
+        allow_destructive: false,
+    };
+    match ctx.vpcd {
+        None => {
+            let channel = InProcessChannel::new(card, deadline);
+            Ok((
+                Box::new(GuardedChannel::new(channel, Some(ctx.secret), policy)),
+                None,
+            ))
+        }
+        Some(pool) => {
+            let guard = pool.take().ok_or("no vpcd reader available")?;
+            let slot = guard.slot().ok_or("vpcd reader lost")?;
+            slot.swap_in(card)?;
+            let mut channel = crate::pcsc_driver::PcscChannel::connect(&slot.reader, deadline)
+                .map_err(|e| format!("{}: {e}", slot.reader))?;
+            channel
+                .reset()
+                .map_err(|e| format!("{}: reset: {e}", slot.reader))?;
+            let guarded = GuardedChannel::new(channel, Some(ctx.secret), policy);
+            Ok((Box::new(guarded), Some(guard)))
+        }
+    }
+}
+
+impl<'a> Bench<'a> {
+    fn up(case: &Case, ctx: &CaseContext<'a>) -> Result<Bench<'a>, String> {
         let records = records(case, ctx.card)?;
         let mut config = ServerConfig::new(records, ctx.ca_der.to_vec(), ctx.crl_der.to_vec());
         config.today = Some(case.date);
@@ -146,18 +191,13 @@ impl Bench {
         server.set_fault(fault(&case.service));
         let service = BlockingQualificationClient::new(server.addr())
             .map_err(|e| format!("qualification client: {e}"))?;
-        let card: Option<Box<dyn CardChannel>> = ctx.card.map(|c| {
-            let card = Card::new(c.image.clone()).with_attach_secret(ctx.secret.bytes());
-            let channel = InProcessChannel::new(card, case.step_deadline);
-            let guarded = GuardedChannel::new(
-                channel,
-                Some(ctx.secret),
-                Policy {
-                    allow_destructive: false,
-                },
-            );
-            Box::new(guarded) as Box<dyn CardChannel>
-        });
+        let (card, slot) = match ctx.card {
+            Some(loaded) => {
+                let (channel, slot) = card_channel(case, ctx, loaded)?;
+                (Some(channel), slot)
+            }
+            None => (None, None),
+        };
         let setup = ReaderSetup {
             today: case.date,
             facility: case.facility.clone(),
@@ -181,6 +221,7 @@ impl Bench {
             finished,
             server,
             card,
+            _slot: slot,
         })
     }
 
@@ -188,7 +229,7 @@ impl Bench {
     fn run_steps(
         &mut self,
         case: &Case,
-        ctx: &CaseContext<'_>,
+        ctx: &CaseContext<'a>,
     ) -> Result<Vec<(String, Duration)>, String> {
         let mut times = Vec::new();
         for step in &case.steps {

@@ -6,6 +6,7 @@
 mod case_runner;
 pub mod oracle;
 mod verdict;
+mod vpcd_pool;
 
 pub use case_runner::{run_case, CaseContext, LoadedCard};
 pub use verdict::{judge_case, Observed};
@@ -54,6 +55,8 @@ impl Partition {
 
 pub struct RunOptions {
     pub jobs: usize,
+    /// Cards through pcscd: the vpcd readers to use as (port, reader name); empty: in process.
+    pub vpcd_readers: Vec<(u16, String)>,
     pub partition: Option<Partition>,
     pub junit: Option<PathBuf>,
     pub json: Option<PathBuf>,
@@ -122,12 +125,27 @@ pub fn run(
         on_result: Box::new(on_result),
     });
     let jobs = options.jobs.max(1);
+    let pool = if options.vpcd_readers.is_empty() {
+        None
+    } else {
+        let placeholder = shared
+            .cards
+            .values()
+            .next()
+            .map(|c| c.image.clone())
+            .ok_or("no card to put into the readers")?;
+        Some(Arc::new(vpcd_pool::VpcdPool::open(
+            &options.vpcd_readers,
+            || card_emulator::Card::new(placeholder.clone()),
+        )?))
+    };
     runtime.block_on(async {
         let limit = Arc::new(tokio::sync::Semaphore::new(jobs));
         let mut tasks = Vec::with_capacity(cases.len());
         for (index, case) in cases.into_iter().enumerate() {
             let permit = limit.clone().acquire_owned().await;
             let shared = shared.clone();
+            let pool = pool.clone();
             let handle = tokio::runtime::Handle::current();
             tasks.push(tokio::task::spawn_blocking(move || {
                 let _permit = permit;
@@ -142,6 +160,7 @@ pub fn run(
                     ca_der: &shared.ca,
                     crl_der: &shared.crl,
                     runtime: &handle,
+                    vpcd: pool.as_deref(),
                 };
                 let result = run_case(&case, &ctx);
                 shared.finished(index, result);
