@@ -1,0 +1,253 @@
+//! The shipped scenario suite through the CLI: in process and through pcscd with the same
+//! verdicts, every mistake of a scenario file at once, reports that survive a killed run,
+//! partitions that join back into the whole run.
+
+use myna_hil_tests::{all_reader_slots, repo_root, workspace_binary};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn myna_hil(args: &[&str]) -> Output {
+    Command::new(workspace_binary("myna-hil"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("run myna-hil")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("myna-hil-scn-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// id → verdict from a results file.
+fn verdicts(json: &Path) -> BTreeMap<String, String> {
+    let file = reports::results::ResultsFile::read(json).expect("a valid results file");
+    file.cases
+        .into_iter()
+        .map(|c| (c.id, c.verdict.as_str().to_owned()))
+        .collect()
+}
+
+fn run_suite(card: &str, out: &Path) -> Output {
+    myna_hil(&[
+        "run",
+        "scenarios",
+        "--card",
+        card,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn the_shipped_suite_passes_in_process_and_through_pcscd_alike() {
+    let inproc = tempdir("inprocess");
+    let out = run_suite("inprocess", &inproc);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let a = verdicts(&inproc.join("results.json"));
+    assert!(a.len() >= 50, "only {} cases", a.len());
+    for (id, v) in &a {
+        assert!(
+            v == "pass" || (v == "skip" && id.contains("face")),
+            "{id}: {v}"
+        );
+    }
+    let junit = std::fs::read_to_string(inproc.join("junit.xml")).unwrap();
+    assert!(junit.contains("<testsuites") && junit.contains(r#"failures="0""#));
+    let latency = std::fs::read_to_string(inproc.join("latency.md")).unwrap();
+    assert!(latency.contains("| step.enter_pin |"), "{latency}");
+
+    let _slots = all_reader_slots();
+    let pcsc = tempdir("pcsc");
+    let out = run_suite("pcsc", &pcsc);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(
+        verdicts(&pcsc.join("results.json")),
+        a,
+        "same verdicts both ways"
+    );
+
+    // Secrets never reach a report: no PIN in a VERIFY, no password, and the keys
+    // pressed are only ever counted.
+    for dir in [&inproc, &pcsc] {
+        for file in ["results.json", "junit.xml"] {
+            let body = std::fs::read_to_string(dir.join(file)).unwrap();
+            for secret in ["002000800431323334", "TEST2025", "5445535432303235"] {
+                assert!(!body.contains(secret), "{secret} in {file}");
+            }
+            assert!(body.contains("keypad layout"), "the layout is recorded");
+            assert!(body.contains("key(s) pressed"));
+        }
+    }
+}
+
+#[test]
+fn every_mistake_in_a_scenario_is_reported_at_once_and_nothing_runs() {
+    let dir = tempdir("broken");
+    std::fs::create_dir_all(dir.join("cards")).unwrap();
+    std::fs::copy(
+        repo_root().join("scenarios/cards/valid.yaml"),
+        dir.join("cards/valid.yaml"),
+    )
+    .unwrap();
+    let file = dir.join("broken.yaml");
+    std::fs::write(
+        &file,
+        "title: broken\ncard: cards/valid.yaml\ndate: 2025-11-04\nvisti: first\nsteps:\n  - place_card\n  - choose: pni\n  - enter_pin: ${pin}\nexpect:\n  route: card_pine\n",
+    )
+    .unwrap();
+    let out = myna_hil(&["check", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    for (position, what) in [
+        ("broken.yaml:4:1", "unknown key `visti`"),
+        ("broken.yaml:7:13", "`pni` is not a valid value here"),
+        ("broken.yaml:8:16", "unknown variable `pin`"),
+        ("broken.yaml:10:10", "`card_pine` is not a valid value here"),
+    ] {
+        assert!(err.contains(position), "{position} missing:\n{err}");
+        assert!(err.contains(what), "{what} missing:\n{err}");
+    }
+    assert!(err.contains("did you mean `visit`?"), "{err}");
+    assert!(err.contains("4 errors found"), "{err}");
+    // `run` refuses the same file before running anything.
+    let out_dir = tempdir("broken-run");
+    let out = myna_hil(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !out_dir.join("results.json").exists(),
+        "nothing may half-run"
+    );
+}
+
+#[test]
+fn a_killed_run_leaves_valid_reports_of_every_finished_case() {
+    let dir = tempdir("killed");
+    let mut child = Command::new(workspace_binary("myna-hil"))
+        .args(["run", "scenarios/reception", "--jobs", "1", "--out"])
+        .arg(&dir)
+        .current_dir(repo_root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let json = dir.join("results.json");
+    let start = Instant::now();
+    // Kill once a few cases are on disk (the run is far from over by then).
+    loop {
+        if let Ok(file) = reports::results::ResultsFile::read(&json) {
+            if file.cases.len() >= 5 {
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no results appeared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let file = reports::results::ResultsFile::read(&json).expect("JSON valid after SIGKILL");
+    assert!(file.cases.len() >= 5);
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.trim_end().ends_with("</testsuites>"),
+        "JUnit whole after SIGKILL"
+    );
+    let testcases = junit.matches("<testcase ").count();
+    assert!(testcases >= file.cases.len(), "{testcases} testcases");
+}
+
+#[test]
+fn partitions_join_back_into_the_whole_run() {
+    let whole = tempdir("whole");
+    let out = myna_hil(&[
+        "run",
+        "scenarios/reception",
+        "--out",
+        whole.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let mut shard_files = Vec::new();
+    for k in 1..=3 {
+        let dir = tempdir(&format!("shard{k}"));
+        let part = format!("{k}/3");
+        let out = myna_hil(&[
+            "run",
+            "scenarios/reception",
+            "--partition",
+            &part,
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+        shard_files.push(dir.join("results.json"));
+    }
+    let merged = tempdir("merged");
+    let json = merged.join("all.json");
+    let junit = merged.join("all.xml");
+    let mut args: Vec<String> = vec!["report".into(), "merge".into()];
+    args.extend(shard_files.iter().map(|p| p.display().to_string()));
+    args.extend(["--json".into(), json.display().to_string()]);
+    args.extend(["--junit".into(), junit.display().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = myna_hil(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(verdicts(&json), verdicts(&whole.join("results.json")));
+    assert!(std::fs::read_to_string(&junit)
+        .unwrap()
+        .contains("<testsuites"));
+}
+
+#[test]
+fn the_schema_is_json_and_names_every_step_and_route() {
+    let out = myna_hil(&["schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let text = schema.to_string();
+    for name in harness::scenario::STEP_NAMES {
+        assert!(text.contains(&format!("\"{name}\"")), "step {name} missing");
+    }
+    for (route, _) in harness::scenario::ROUTES {
+        assert!(
+            text.contains(&format!("\"{route}\"")),
+            "route {route} missing"
+        );
+    }
+    assert_eq!(
+        schema["additionalProperties"],
+        serde_json::Value::Bool(false)
+    );
+}
