@@ -251,3 +251,45 @@ fn the_schema_is_json_and_names_every_step_and_route() {
         serde_json::Value::Bool(false)
     );
 }
+
+#[test]
+fn serve_qualification_runs_alone_answers_http_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut child = Command::new(workspace_binary("myna-hil"))
+        .args([
+            "serve-qualification",
+            "--bind",
+            "127.0.0.1:0",
+            "--date",
+            "2025-11-04",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first
+        .rsplit("http://")
+        .next()
+        .expect("the listening address")
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    let body = r#"{"certificate":"AAAA","facility":"clinic-a"}"#;
+    write!(
+        stream,
+        "POST /qualification HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 400"),
+        "not a certificate: {answer}"
+    );
+    // SAFETY: a plain signal to our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    assert!(child.wait().unwrap().success(), "SIGTERM stops it cleanly");
+}

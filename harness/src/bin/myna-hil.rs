@@ -78,6 +78,21 @@ enum Command {
     },
     /// Print the JSON Schema of the scenario format (for editors).
     Schema,
+    /// Run the qualification service simulator alone until Ctrl-C or SIGTERM.
+    ServeQualification {
+        /// Insured records: a JSON array of InsuredRecord (the service's PascalCase fields).
+        #[arg(long)]
+        records: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        bind: std::net::SocketAddr,
+        /// The service's date (YYYY-MM-DD) for certificate checks [default: today].
+        #[arg(long)]
+        date: Option<String>,
+        /// A fault for every query: slow:250ms, timeout, http:503, malformed, invalid, several.
+        #[arg(long)]
+        fault: Option<String>,
+    },
     /// Run the APDU-level card conformance checks on the card of each profile.
     Conformance {
         /// Card profiles (YAML files or folders of them), e.g. scenarios/cards.
@@ -166,6 +181,12 @@ fn main() -> ExitCode {
                     json,
                 },
         } => merge_reports(&shards, junit.as_deref(), json.as_deref()),
+        Command::ServeQualification {
+            records,
+            bind,
+            date,
+            fault,
+        } => serve_qualification(records.as_deref(), bind, date.as_deref(), fault.as_deref()),
         Command::Schema => {
             println!("{}", harness::scenario::json_schema());
             exit::OK
@@ -438,6 +459,79 @@ fn verdict_exit(results: &[CaseResult]) -> u8 {
         exit::CASES_FAILED
     } else {
         exit::OK
+    }
+}
+
+fn serve_qualification(
+    records: Option<&Path>,
+    bind: std::net::SocketAddr,
+    date: Option<&str>,
+    fault: Option<&str>,
+) -> u8 {
+    use harness::qualification::{serve, shutdown_signal, Fault, InsuredRecord, ServerConfig};
+    let records: Vec<InsuredRecord> = match records {
+        None => Vec::new(),
+        Some(path) => match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return exit::BAD_INPUT;
+            }
+        },
+    };
+    let today = match date
+        .map(|d| time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")))
+    {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(_)) => {
+            eprintln!("error: --date must be YYYY-MM-DD");
+            return exit::BAD_INPUT;
+        }
+    };
+    let fault: Option<Fault> = match fault.map(str::parse) {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    let pki = match card_emulator::pki::TestPki::shared() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::BENCH;
+        }
+    };
+    let on = today.unwrap_or(time::macros::date!(2025 - 01 - 01));
+    let crl = match pki.crl_for([], on) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::BENCH;
+        }
+    };
+    let mut config = ServerConfig::new(records, pki.ca_certificate_der().to_vec(), crl);
+    config.bind = bind;
+    config.today = today;
+    config.faults.server = fault;
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::BENCH;
+        }
+    };
+    match runtime.block_on(serve(config, shutdown_signal())) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::BENCH
+        }
     }
 }
 
