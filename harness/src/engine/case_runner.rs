@@ -14,7 +14,7 @@ use crate::qualification::{
 };
 use crate::reader::{DriverError, ReaderSetup, Stimulus, VirtualReader};
 use crate::rules::{ConsentStep, ConsentStore, FacilityId, PatientId};
-use crate::scenario::{Case, PinEntry, ServiceFault, StepKind};
+use crate::scenario::{Case, CaseKind, PinEntry, ServiceFault, StepKind};
 use card_emulator::{Card, CardImage, CardProfile};
 use reports::{CaseResult, Measurement, Verdict};
 use std::sync::mpsc;
@@ -41,6 +41,9 @@ pub struct CaseContext<'a> {
 /// Runs `case` with the reference reader and the emulated card in process.
 pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
     let start = Instant::now();
+    if let CaseKind::Conformance { check } = &case.kind {
+        return run_conformance_case(case, check, ctx, start);
+    }
     let profile = ctx.card.map(|c| &c.profile);
     let skip = |why: &str| {
         result(
@@ -82,6 +85,62 @@ pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
     };
     measurements.push(Measurement::millis("total", start.elapsed()));
     let evidence = evidence(&observed);
+    result(case, verdict, reason, start, measurements, evidence)
+}
+
+/// One conformance check on the case's card (in process or through a vpcd reader).
+fn run_conformance_case(
+    case: &Case,
+    check: &str,
+    ctx: &CaseContext<'_>,
+    start: Instant,
+) -> CaseResult {
+    use crate::conformance::{all_checks, Ctx, Problem};
+    let Some(loaded) = ctx.card else {
+        return result(
+            case,
+            Verdict::Error,
+            Some("no card".into()),
+            start,
+            Vec::new(),
+            String::new(),
+        );
+    };
+    let Some(check) = all_checks().into_iter().find(|c| c.name == check) else {
+        return result(
+            case,
+            Verdict::Error,
+            Some(format!("no check `{check}`")),
+            start,
+            Vec::new(),
+            String::new(),
+        );
+    };
+    let (mut channel, _slot) = match card_channel(case, ctx, loaded) {
+        Ok(c) => c,
+        Err(why) => {
+            return result(
+                case,
+                Verdict::Error,
+                Some(format!("bench: {why}")),
+                start,
+                Vec::new(),
+                String::new(),
+            )
+        }
+    };
+    let outcome = (check.run)(&mut Ctx {
+        channel: &mut *channel,
+        profile: &loaded.profile,
+    });
+    let (verdict, reason) = match outcome {
+        Ok(()) => (Verdict::Pass, None),
+        Err(Problem::Fail(w)) => (Verdict::Fail, Some(w)),
+        Err(Problem::Skip(w)) => (Verdict::Skip, Some(w)),
+        Err(Problem::Error(w)) => (Verdict::Error, Some(w)),
+    };
+    let evidence = format!("APDU trace (secrets redacted):\n{}", channel.trace_text());
+    let measurements = vec![Measurement::millis("total", start.elapsed())];
     result(case, verdict, reason, start, measurements, evidence)
 }
 

@@ -7,6 +7,7 @@ mod schema;
 
 pub use model::*;
 pub use parse::{
-    load_cases, parse_cases, relative_to, LIMIT_CODES, ROUTES, SCENARIO_KEYS, STEP_NAMES,
+    load_cases, parse_cases, relative_to, CONFORMANCE_KEYS, LIMIT_CODES, ROUTES, SCENARIO_KEYS,
+    STEP_NAMES,
 };
 pub use schema::json_schema;

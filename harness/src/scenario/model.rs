@@ -157,12 +157,22 @@ pub struct PastConsent {
     pub choice: ConsentChoice,
 }
 
+/// What a case exercises.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CaseKind {
+    /// A reception flow at the reader (steps and expectations).
+    Reception,
+    /// One APDU-level conformance check (by name) on the case's card.
+    Conformance { check: String },
+}
+
 /// One runnable case (a scenario after includes, variables and matrix expansion).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Case {
     /// Stable id: `<scenario file stem>` plus the matrix values, e.g.
     /// `reception.pin-first-visit[card=valid,visit=first]`.
     pub id: String,
+    pub kind: CaseKind,
     pub file: PathBuf,
     pub title: String,
     pub tags: Vec<String>,

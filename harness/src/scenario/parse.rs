@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The keys a scenario file may have.
+/// The keys of a conformance file: `conformance:` lists card profiles; every check of the
+/// conformance suite runs on each.
+pub const CONFORMANCE_KEYS: &[&str] = &["title", "description", "tags", "conformance", "deadline"];
+
 pub const SCENARIO_KEYS: &[&str] = &[
     "title",
     "description",
@@ -71,6 +75,10 @@ pub fn parse_cases(
         return doc.finish(None);
     };
     let root_node = doc.node(&root);
+    if is_conformance_file(&root) {
+        let cases = conformance_cases(root_node, path);
+        return doc.finish(cases);
+    }
     let Some(map) = root_node.map(SCENARIO_KEYS) else {
         return doc.finish(None);
     };
@@ -137,6 +145,82 @@ pub fn parse_cases(
         d.0.dedup_by(|a, b| a.short() == b.short());
         d
     })
+}
+
+fn is_conformance_file(root: &MarkedYaml<'_>) -> bool {
+    match &root.data {
+        saphyr::YamlData::Mapping(m) => m.keys().any(|k| {
+            matches!(&k.data, saphyr::YamlData::Value(saphyr::Scalar::String(s)) if s == "conformance")
+        }),
+        _ => false,
+    }
+}
+
+/// A conformance file: one case per (card, check).
+fn conformance_cases(root: Node<'_, '_>, path: &Path) -> Option<Vec<Case>> {
+    let map = root.map(CONFORMANCE_KEYS)?;
+    let title = map.required("title").and_then(|n| n.string());
+    let tags = map
+        .get("tags")
+        .map(|n| {
+            n.list()
+                .map(|l| l.iter().filter_map(|t| t.string()).collect::<Vec<_>>())
+        })
+        .unwrap_or(Some(Vec::new()));
+    let deadline = map
+        .get("deadline")
+        .map(|n| n.duration())
+        .unwrap_or(Some(Duration::from_secs(4)));
+    let cards: Vec<PathBuf> = map
+        .required("conformance")?
+        .list()?
+        .iter()
+        .filter_map(|n| {
+            let name = n.string()?;
+            let file = relative_to(path, &name);
+            if file.exists() {
+                Some(file)
+            } else {
+                n.report(
+                    &format!("card profile `{}` does not exist", file.display()),
+                    None,
+                );
+                None
+            }
+        })
+        .collect();
+    let (title, tags, deadline) = (title?, tags?, deadline?);
+    let stem = scenario_stem(path);
+    let mut cases = Vec::new();
+    for card in &cards {
+        for check in crate::conformance::all_checks() {
+            cases.push(Case {
+                id: format!(
+                    "{stem}[{}].{}",
+                    short(&card.display().to_string()),
+                    check.name
+                ),
+                kind: CaseKind::Conformance {
+                    check: check.name.to_owned(),
+                },
+                file: path.to_path_buf(),
+                title: title.clone(),
+                tags: tags.clone(),
+                date: time::macros::date!(2025 - 11 - 04),
+                facility: String::new(),
+                visit: Visit::First,
+                rule_set: RuleSet::Seed,
+                card: Some(card.clone()),
+                insurance: None,
+                consent_history: Vec::new(),
+                service: ServiceFault::None,
+                step_deadline: deadline * 2,
+                steps: Vec::new(),
+                expect: Expect::default(),
+            });
+        }
+    }
+    Some(cases)
 }
 
 /// A matrix value as it appears in a case id: a file's stem, or the value itself.
@@ -351,6 +435,7 @@ fn convert_case<'a, 'y>(
     }
     Some(Case {
         id: id.to_owned(),
+        kind: CaseKind::Reception,
         file: path.to_path_buf(),
         title: title?,
         tags: tags?,
