@@ -61,10 +61,10 @@ fn the_shipped_suite_passes_in_process_and_through_pcscd_alike() {
     let a = verdicts(&inproc.join("results.json"));
     assert!(a.len() >= 50, "only {} cases", a.len());
     for (id, v) in &a {
-        assert!(
-            v == "pass" || (v == "skip" && id.contains("face")),
-            "{id}: {v}"
-        );
+        // Skips: the face path (not yet), and conformance checks that do not apply to a
+        // card (a phone token has no card-surface AP, a blocked PIN cannot sign...).
+        let may_skip = id.contains("face") || id.starts_with("conformance.");
+        assert!(v == "pass" || (v == "skip" && may_skip), "{id}: {v}");
     }
     let junit = std::fs::read_to_string(inproc.join("junit.xml")).unwrap();
     assert!(junit.contains("<testsuites") && junit.contains(r#"failures="0""#));
