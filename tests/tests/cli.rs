@@ -36,7 +36,9 @@ fn check_reports_a_mistyped_key_with_file_line_and_column() {
     let broken = valid
         .replace("tries_left: 3 }", "tries_lef: 3 }")
         .replace("sex: male", "sex: mal");
-    let file = dir.join("broken.yaml");
+    // Files under a `cards/` folder are card profiles.
+    std::fs::create_dir_all(dir.join("cards")).unwrap();
+    let file = dir.join("cards/broken.yaml");
     std::fs::write(&file, broken).unwrap();
     let out = myna_hil(&["check", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
