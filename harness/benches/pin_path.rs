@@ -8,7 +8,8 @@
 //! - `pin_path/pin_case_in_process`: `pin-valid[visit=first]` start to finish with
 //!   `run_case` (reader thread, emulated card, qualification service over loopback HTTP).
 //! - `pin_path_pieces/*`: the parts of a case's bench timed alone, to see where a case's
-//!   time goes (the client's own runtime, the service, the HTTP exchange, the thread).
+//!   time goes (the client's own runtime, the service and its certificate check, the HTTP
+//!   exchange, the reader thread).
 //!
 //! After the benchmarks (with `cargo bench` only) it prints the mean time of each step of
 //! the case and, when `target/release/myna-hil` exists, the wall time of
@@ -23,7 +24,7 @@ use harness::engine::{run_case, CaseContext, LoadedCard};
 use harness::guard::RunSecret;
 use harness::qualification::{
     BlockingQualificationClient, CertificateKey, InsuredRecord, QualificationClient, Server,
-    ServerConfig, ServerHandle,
+    ServerConfig, ServerHandle, TrustAnchor,
 };
 use harness::scenario::Case;
 use openssl::hash::MessageDigest;
@@ -242,6 +243,29 @@ fn pieces(c: &mut Criterion, f: &Fixture) {
         });
     }
 
+    // The service's share of a start: CA and CRL parsed, the CRL's signature checked.
+    group.bench_function("trust_anchor_from_der", |b| {
+        b.iter(|| TrustAnchor::from_der(black_box(&f.ca_der), &f.crl_der).expect("anchor"))
+    });
+
+    // One parse of the card's certificate (a case parses it four times: the service's
+    // record, the reader twice, the service's query).
+    group.bench_function("x509_from_der", |b| {
+        b.iter(|| openssl::x509::X509::from_der(black_box(f.certificate())).expect("X.509"))
+    });
+
+    // The service's share of a query: the card's certificate parsed and checked.
+    {
+        let anchor = TrustAnchor::from_der(&f.ca_der, &f.crl_der).expect("anchor");
+        group.bench_function("trust_anchor_check_der", |b| {
+            b.iter(|| {
+                anchor
+                    .check_der(black_box(f.certificate()), f.case.date)
+                    .expect("a valid certificate")
+            })
+        });
+    }
+
     // The reader's own thread.
     group.bench_function("reader_thread_spawn_join", |b| {
         b.iter(|| {
@@ -261,6 +285,7 @@ fn pieces(c: &mut Criterion, f: &Fixture) {
 fn step_breakdown(f: &Fixture, n: u32) {
     let ctx = f.context();
     let mut sums: Vec<(String, f64)> = Vec::new();
+    let cpu_before = process_cpu_seconds();
     let start = Instant::now();
     for _ in 0..n {
         let result = run_case(&f.case, &ctx);
@@ -272,14 +297,33 @@ fn step_breakdown(f: &Fixture, n: u32) {
         }
     }
     let wall = start.elapsed();
+    let cpu = process_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     println!(
-        "\n{CASE}: {n} cases back to back in {:.3} s = {:.0} cases/s; mean per step:",
+        "\n{CASE}: {n} cases back to back in {:.3} s = {:.0} cases/s",
         wall.as_secs_f64(),
         f64::from(n) / wall.as_secs_f64()
     );
-    for (name, sum) in &sums {
-        println!("  {name:<12} {:>8.3} ms", sum / f64::from(n));
+    if let Some(cpu) = cpu {
+        println!(
+            "CPU time of the process (every thread): {:.3} ms a case = {:.0} cases/s per core busy",
+            cpu * 1e3 / f64::from(n),
+            f64::from(n) / cpu
+        );
     }
+    println!("mean per step (as run_case measures it):");
+    for (name, sum) in &sums {
+        println!("  {name:<16} {:>8.3} ms", sum / f64::from(n));
+    }
+}
+
+/// User + system CPU time of this process, all threads (Linux, 100 ticks a second).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((ticks(11)? + ticks(12)?) / 100.0)
 }
 
 /// Wall time of the whole suite with the release binary, for the README.
@@ -336,7 +380,7 @@ fn full_run() {
 
 fn config() -> Criterion {
     Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
+        .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))
         .sample_size(20)
         .configure_from_args()
@@ -350,7 +394,7 @@ fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` does not (it runs each once).
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--list") {
-        step_breakdown(&fixture, 300);
+        step_breakdown(&fixture, 1000);
         full_run();
     }
 }

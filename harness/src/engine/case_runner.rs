@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 pub struct LoadedCard {
     pub profile: CardProfile,
     pub image: Arc<CardImage>,
+    /// The service's key for this card (its authentication certificate), parsed once.
+    pub certificate_key: CertificateKey,
 }
 
 /// What a case needs from the run.
@@ -248,8 +250,7 @@ impl<'a> Bench<'a> {
             .block_on(crate::qualification::Server::start(config))
             .map_err(|e| format!("qualification service: {e}"))?;
         server.set_fault(fault(&case.service));
-        let service = BlockingQualificationClient::new(server.addr())
-            .map_err(|e| format!("qualification client: {e}"))?;
+        let service = BlockingQualificationClient::on_runtime(server.addr(), ctx.runtime.clone());
         let (card, slot) = match ctx.card {
             Some(loaded) => {
                 let (channel, slot) = card_channel(case, ctx, loaded)?;
@@ -430,8 +431,7 @@ fn records(case: &Case, card: Option<&LoadedCard>) -> Result<Vec<InsuredRecord>,
     let (Some(insurance), Some(card)) = (&case.insurance, card) else {
         return Ok(Vec::new());
     };
-    let key = CertificateKey::from_der(&card.image.auth_certificate).map_err(|e| e.to_string())?;
-    let mut record = InsuredRecord::example(key);
+    let mut record = InsuredRecord::example(card.certificate_key.clone());
     let q = &mut record.qualification;
     q.insurer_number = insurance.insurer_number.clone();
     q.insured_card_symbol = (!insurance.symbol.is_empty()).then(|| insurance.symbol.clone());

@@ -77,11 +77,15 @@ pub fn load_cards(
         }
         let profile = load_profile(path, photos).map_err(|e| e.to_string())?;
         let image = CardImage::build(&profile).map_err(|e| format!("{}: {e}", path.display()))?;
+        let certificate_key =
+            crate::qualification::CertificateKey::from_der(&image.auth_certificate)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
         cards.insert(
             path.clone(),
             Arc::new(LoadedCard {
                 profile,
                 image: Arc::new(image),
+                certificate_key,
             }),
         );
     }

@@ -206,6 +206,9 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 /// background, never blocking).
 pub struct BlockingQualificationClient {
     client: QualificationClient,
+    /// Where the queries run: the client's own runtime, or one it was given.
+    handle: tokio::runtime::Handle,
+    /// Owned only when built with [`BlockingQualificationClient::new`].
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -230,8 +233,20 @@ impl BlockingQualificationClient {
             .build()?;
         Ok(BlockingQualificationClient {
             client: QualificationClient::new(addr),
+            handle: runtime.handle().clone(),
             runtime: Some(runtime),
         })
+    }
+
+    /// A client whose queries run on an existing runtime (the engine's): no runtime is
+    /// built per client, which is most of a short case's cost otherwise. Call it from a
+    /// thread that is not driving that runtime (e.g. `spawn_blocking`).
+    pub fn on_runtime(addr: SocketAddr, handle: tokio::runtime::Handle) -> Self {
+        BlockingQualificationClient {
+            client: QualificationClient::new(addr),
+            handle,
+            runtime: None,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -281,10 +296,9 @@ impl BlockingQualificationClient {
         Fut: Future<Output = Result<T, QueryError>> + Send + 'static,
     {
         let stopped = || QueryError::Disconnected("the client's runtime has stopped".into());
-        let runtime = self.runtime.as_ref().ok_or_else(stopped)?;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let call = call(self.client.clone());
-        runtime.spawn(async move {
+        self.handle.spawn(async move {
             let _ = tx.send(call.await);
         });
         match rx.recv_timeout(deadline.saturating_add(HANDOFF_GRACE)) {

@@ -59,6 +59,8 @@ pub struct VirtualReader {
     events: Vec<Event>,
     layout: Option<Layout>,
     certificate: Option<Vec<u8>>,
+    /// The authentication certificate's public key (parsed once, used by the challenge).
+    certificate_key: Option<openssl::pkey::PKey<openssl::pkey::Public>>,
     certificate_not_after: Option<Date>,
     smartphone: bool,
     card_path: Option<CardPath>,
@@ -78,6 +80,7 @@ impl VirtualReader {
             events: Vec::new(),
             layout: None,
             certificate: None,
+            certificate_key: None,
             certificate_not_after: None,
             smartphone: false,
             card_path: None,
@@ -256,6 +259,7 @@ impl VirtualReader {
             return false;
         }
         self.certificate = der.ok();
+        self.certificate_key = cert.public_key().ok();
         self.certificate_not_after = Some(not_after);
         true
     }
@@ -371,11 +375,8 @@ impl VirtualReader {
         openssl::rand::rand_bytes(&mut nonce).map_err(|e| e.to_string())?;
         self.exchange(&commands::select_ef(0x0017))?;
         let signature = self.exchange(&commands::sign(&commands::sha256_digest_info(&nonce)))?;
-        let der = self.certificate.as_deref().ok_or("no certificate")?;
-        let key = X509::from_der(der)
-            .and_then(|c| c.public_key())
-            .map_err(|e| e.to_string())?;
-        let mut verifier = openssl::sign::Verifier::new(MessageDigest::sha256(), &key)
+        let key = self.certificate_key.as_ref().ok_or("no certificate key")?;
+        let mut verifier = openssl::sign::Verifier::new(MessageDigest::sha256(), key)
             .map_err(|e| e.to_string())?;
         match verifier.verify_oneshot(&signature, &nonce) {
             Ok(true) => Ok(()),
