@@ -253,3 +253,25 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     );
     path
 }
+
+/// Runs the workspace's `myna-hil` in the repository root and waits for it.
+pub fn run_myna_hil(args: &[&str]) -> std::process::Output {
+    Command::new(workspace_binary("myna-hil"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("run myna-hil")
+}
+
+/// Output bytes as text, for assertions and their messages.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// An empty folder of this test process named `name`.
+pub fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("myna-hil-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a temporary folder");
+    dir
+}

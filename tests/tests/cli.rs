@@ -1,24 +1,12 @@
 //! The command-line tools as a user runs them: exit codes, diagnostics, reports.
 
-use myna_hil_tests::{reader_slot, repo_root, workspace_binary};
+use myna_hil_tests::{fresh_dir, reader_slot, repo_root, run_myna_hil, text, workspace_binary};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-fn myna_hil(args: &[&str]) -> std::process::Output {
-    Command::new(workspace_binary("myna-hil"))
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .expect("run myna-hil")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 #[test]
 fn check_accepts_every_shipped_profile() {
-    let out = myna_hil(&["check", "scenarios/cards", "scenarios/cards/faults"]);
+    let out = run_myna_hil(&["check", "scenarios/cards", "scenarios/cards/faults"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -31,7 +19,7 @@ fn check_accepts_every_shipped_profile() {
 
 #[test]
 fn check_reports_a_mistyped_key_with_file_line_and_column() {
-    let dir = tempdir();
+    let dir = fresh_dir(&format!("cli-{:?}", std::thread::current().id()));
     let valid = std::fs::read_to_string(repo_root().join("scenarios/cards/valid.yaml")).unwrap();
     let broken = valid
         .replace("tries_left: 3 }", "tries_lef: 3 }")
@@ -40,7 +28,7 @@ fn check_reports_a_mistyped_key_with_file_line_and_column() {
     std::fs::create_dir_all(dir.join("cards")).unwrap();
     let file = dir.join("cards/broken.yaml");
     std::fs::write(&file, broken).unwrap();
-    let out = myna_hil(&["check", file.to_str().unwrap()]);
+    let out = run_myna_hil(&["check", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     // Both mistakes at once, each with file:line:column, a caret and a hint.
@@ -54,9 +42,9 @@ fn check_reports_a_mistyped_key_with_file_line_and_column() {
 
 #[test]
 fn conformance_in_process_writes_junit_and_exits_zero() {
-    let dir = tempdir();
+    let dir = fresh_dir(&format!("cli-{:?}", std::thread::current().id()));
     let junit = dir.join("conformance.xml");
-    let out = myna_hil(&[
+    let out = run_myna_hil(&[
         "conformance",
         "scenarios/cards/valid.yaml",
         "--junit",
@@ -87,7 +75,7 @@ fn conformance_in_process_writes_junit_and_exits_zero() {
 
 #[test]
 fn a_mute_card_ends_in_error_and_the_run_goes_on() {
-    let out = myna_hil(&[
+    let out = run_myna_hil(&[
         "conformance",
         "--deadline",
         "50ms",
@@ -125,7 +113,7 @@ fn a_card_the_run_did_not_attach_is_treated_as_real() {
     harness::pcsc_driver::wait_for_card(slot.reader(), std::time::Duration::from_secs(3)).unwrap();
 
     let site = format!("pcsc:{}", slot.reader());
-    let out = myna_hil(&["conformance", "--card", &site, "scenarios/cards/valid.yaml"]);
+    let out = run_myna_hil(&["conformance", "--card", &site, "scenarios/cards/valid.yaml"]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(
@@ -151,14 +139,4 @@ fn a_card_the_run_did_not_attach_is_treated_as_real() {
     harness::pcsc_driver::wait_for_removal(slot.reader(), std::time::Duration::from_secs(3))
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(450));
-}
-
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "myna-hil-cli-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

@@ -2,30 +2,13 @@
 //! verdicts, every mistake of a scenario file at once, reports that survive a killed run,
 //! partitions that join back into the whole run.
 
-use myna_hil_tests::{all_reader_slots, repo_root, workspace_binary};
+use myna_hil_tests::{
+    all_reader_slots, fresh_dir, repo_root, run_myna_hil, text, workspace_binary,
+};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn myna_hil(args: &[&str]) -> Output {
-    Command::new(workspace_binary("myna-hil"))
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .expect("run myna-hil")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("myna-hil-scn-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// id → verdict from a results file.
 fn verdicts(json: &Path) -> BTreeMap<String, String> {
@@ -37,7 +20,7 @@ fn verdicts(json: &Path) -> BTreeMap<String, String> {
 }
 
 fn run_suite(card: &str, out: &Path) -> Output {
-    myna_hil(&[
+    run_myna_hil(&[
         "run",
         "scenarios",
         "--card",
@@ -49,7 +32,7 @@ fn run_suite(card: &str, out: &Path) -> Output {
 
 #[test]
 fn the_shipped_suite_passes_in_process_and_through_pcscd_alike() {
-    let inproc = tempdir("inprocess");
+    let inproc = fresh_dir("inprocess");
     let out = run_suite("inprocess", &inproc);
     assert_eq!(
         out.status.code(),
@@ -72,7 +55,7 @@ fn the_shipped_suite_passes_in_process_and_through_pcscd_alike() {
     assert!(latency.contains("| step.enter_pin |"), "{latency}");
 
     let _slots = all_reader_slots();
-    let pcsc = tempdir("pcsc");
+    let pcsc = fresh_dir("pcsc");
     let out = run_suite("pcsc", &pcsc);
     assert_eq!(
         out.status.code(),
@@ -103,7 +86,7 @@ fn the_shipped_suite_passes_in_process_and_through_pcscd_alike() {
 
 #[test]
 fn every_mistake_in_a_scenario_is_reported_at_once_and_nothing_runs() {
-    let dir = tempdir("broken");
+    let dir = fresh_dir("broken");
     std::fs::create_dir_all(dir.join("cards")).unwrap();
     std::fs::copy(
         repo_root().join("scenarios/cards/valid.yaml"),
@@ -116,7 +99,7 @@ fn every_mistake_in_a_scenario_is_reported_at_once_and_nothing_runs() {
         "title: broken\ncard: cards/valid.yaml\ndate: 2025-11-04\nvisti: first\nsteps:\n  - place_card\n  - choose: pni\n  - enter_pin: ${pin}\nexpect:\n  route: card_pine\n",
     )
     .unwrap();
-    let out = myna_hil(&["check", file.to_str().unwrap()]);
+    let out = run_myna_hil(&["check", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     for (position, what) in [
@@ -131,8 +114,8 @@ fn every_mistake_in_a_scenario_is_reported_at_once_and_nothing_runs() {
     assert!(err.contains("did you mean `visit`?"), "{err}");
     assert!(err.contains("4 errors found"), "{err}");
     // `run` refuses the same file before running anything.
-    let out_dir = tempdir("broken-run");
-    let out = myna_hil(&[
+    let out_dir = fresh_dir("broken-run");
+    let out = run_myna_hil(&[
         "run",
         file.to_str().unwrap(),
         "--out",
@@ -147,7 +130,7 @@ fn every_mistake_in_a_scenario_is_reported_at_once_and_nothing_runs() {
 
 #[test]
 fn a_killed_run_leaves_valid_reports_of_every_finished_case() {
-    let dir = tempdir("killed");
+    let dir = fresh_dir("killed");
     let mut child = Command::new(workspace_binary("myna-hil"))
         .args(["run", "scenarios/reception", "--jobs", "1", "--out"])
         .arg(&dir)
@@ -186,8 +169,8 @@ fn a_killed_run_leaves_valid_reports_of_every_finished_case() {
 
 #[test]
 fn partitions_join_back_into_the_whole_run() {
-    let whole = tempdir("whole");
-    let out = myna_hil(&[
+    let whole = fresh_dir("whole");
+    let out = run_myna_hil(&[
         "run",
         "scenarios/reception",
         "--out",
@@ -196,9 +179,9 @@ fn partitions_join_back_into_the_whole_run() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     let mut shard_files = Vec::new();
     for k in 1..=3 {
-        let dir = tempdir(&format!("shard{k}"));
+        let dir = fresh_dir(&format!("shard{k}"));
         let part = format!("{k}/3");
-        let out = myna_hil(&[
+        let out = run_myna_hil(&[
             "run",
             "scenarios/reception",
             "--partition",
@@ -209,7 +192,7 @@ fn partitions_join_back_into_the_whole_run() {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
         shard_files.push(dir.join("results.json"));
     }
-    let merged = tempdir("merged");
+    let merged = fresh_dir("merged");
     let json = merged.join("all.json");
     let junit = merged.join("all.xml");
     let mut args: Vec<String> = vec!["report".into(), "merge".into()];
@@ -217,7 +200,7 @@ fn partitions_join_back_into_the_whole_run() {
     args.extend(["--json".into(), json.display().to_string()]);
     args.extend(["--junit".into(), junit.display().to_string()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = myna_hil(&args);
+    let out = run_myna_hil(&args);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -233,7 +216,7 @@ fn partitions_join_back_into_the_whole_run() {
 
 #[test]
 fn the_schema_is_json_and_names_every_step_and_route() {
-    let out = myna_hil(&["schema"]);
+    let out = run_myna_hil(&["schema"]);
     assert_eq!(out.status.code(), Some(0));
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let text = schema.to_string();

@@ -468,7 +468,7 @@ fn serve_qualification(
     date: Option<&str>,
     fault: Option<&str>,
 ) -> u8 {
-    use harness::qualification::{serve, shutdown_signal, Fault, InsuredRecord, ServerConfig};
+    use harness::qualification::{serve, Fault, InsuredRecord, ServerConfig};
     let records: Vec<InsuredRecord> = match records {
         None => Vec::new(),
         Some(path) => match std::fs::read(path)
@@ -526,7 +526,19 @@ fn serve_qualification(
             return exit::BENCH;
         }
     };
-    match runtime.block_on(serve(config, shutdown_signal())) {
+    let served = runtime.block_on(async {
+        // Register for SIGTERM before the address is printed: a caller may stop us at once.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| e.to_string())?;
+        let stop = async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        };
+        serve(config, stop).await.map_err(|e| e.to_string())
+    });
+    match served {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("error: {e}");

@@ -65,16 +65,7 @@ pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
     };
     let mut bench = match Bench::up(case, ctx) {
         Ok(b) => b,
-        Err(why) => {
-            return result(
-                case,
-                Verdict::Error,
-                Some(format!("bench: {why}")),
-                start,
-                Vec::new(),
-                String::new(),
-            )
-        }
+        Err(why) => return error_result(case, start, format!("bench: {why}")),
     };
     let run = bench.run_steps(case, ctx);
     let observed = bench.finish();
@@ -99,37 +90,14 @@ fn run_conformance_case(
 ) -> CaseResult {
     use crate::conformance::{all_checks, Ctx, Problem};
     let Some(loaded) = ctx.card else {
-        return result(
-            case,
-            Verdict::Error,
-            Some("no card".into()),
-            start,
-            Vec::new(),
-            String::new(),
-        );
+        return error_result(case, start, "no card");
     };
     let Some(check) = all_checks().into_iter().find(|c| c.name == check) else {
-        return result(
-            case,
-            Verdict::Error,
-            Some(format!("no check `{check}`")),
-            start,
-            Vec::new(),
-            String::new(),
-        );
+        return error_result(case, start, format!("no check `{check}`"));
     };
     let (mut channel, _slot) = match card_channel(case, ctx, loaded) {
         Ok(c) => c,
-        Err(why) => {
-            return result(
-                case,
-                Verdict::Error,
-                Some(format!("bench: {why}")),
-                start,
-                Vec::new(),
-                String::new(),
-            )
-        }
+        Err(why) => return error_result(case, start, format!("bench: {why}")),
     };
     let outcome = (check.run)(&mut Ctx {
         channel: &mut *channel,
@@ -144,6 +112,18 @@ fn run_conformance_case(
     let evidence = format!("APDU trace (secrets redacted):\n{}", channel.trace_text());
     let measurements = vec![Measurement::millis("total", start.elapsed())];
     result(case, verdict, reason, start, measurements, evidence)
+}
+
+/// A case that could not be run: `error` with the reason, no measurements or evidence.
+fn error_result(case: &Case, start: Instant, why: impl Into<String>) -> CaseResult {
+    result(
+        case,
+        Verdict::Error,
+        Some(why.into()),
+        start,
+        Vec::new(),
+        String::new(),
+    )
 }
 
 fn result(
