@@ -23,6 +23,31 @@ mod exit {
     pub const BENCH: u8 = 3;
 }
 
+/// Why a command ended early: its exit code and what to print.
+struct Stop {
+    code: u8,
+    message: String,
+}
+
+/// A command's exit code, or why it stopped.
+type Outcome = Result<u8, Stop>;
+
+/// Maps any error to a `Stop` with `code`, printed as `error: ...`.
+fn stop<E: std::fmt::Display>(code: u8) -> impl Fn(E) -> Stop {
+    move |e| Stop {
+        code,
+        message: format!("error: {e}"),
+    }
+}
+
+/// A `Stop` whose message is already formatted (diagnostics with carets).
+fn stop_verbatim(code: u8, message: impl std::fmt::Display) -> Stop {
+    Stop {
+        code,
+        message: message.to_string(),
+    }
+}
+
 #[derive(Parser)]
 #[command(
     version,
@@ -189,7 +214,7 @@ fn main() -> ExitCode {
         } => serve_qualification(records.as_deref(), bind, date.as_deref(), fault.as_deref()),
         Command::Schema => {
             println!("{}", harness::scenario::json_schema());
-            exit::OK
+            Ok(exit::OK)
         }
         Command::Conformance {
             profiles,
@@ -205,19 +230,19 @@ fn main() -> ExitCode {
             allow_destructive,
         ),
         Command::Check { paths } => check(&paths),
-        Command::Readers => match harness::pcsc_driver::list_readers() {
-            Ok(readers) => {
+        Command::Readers => harness::pcsc_driver::list_readers()
+            .map(|readers| {
                 for r in readers {
                     println!("{r}");
                 }
                 exit::OK
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                exit::BENCH
-            }
-        },
+            })
+            .map_err(stop(exit::BENCH)),
     };
+    let code = code.unwrap_or_else(|stop| {
+        eprintln!("{}", stop.message);
+        stop.code
+    });
     ExitCode::from(code)
 }
 
@@ -243,7 +268,7 @@ fn yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-fn check(paths: &[PathBuf]) -> u8 {
+fn check(paths: &[PathBuf]) -> Outcome {
     let mut profiles = Vec::new();
     let mut scenario_paths = Vec::new();
     for p in paths {
@@ -255,13 +280,7 @@ fn check(paths: &[PathBuf]) -> u8 {
     }
     let mut bad = 0;
     let mut checked = 0;
-    let profile_files = match yaml_files(&profiles) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::BAD_INPUT;
-        }
-    };
+    let profile_files = yaml_files(&profiles).map_err(stop(exit::BAD_INPUT))?;
     let known = |name: &str| -> Result<Vec<u8>, String> {
         if harness::photo_cache::KNOWN_PHOTOS
             .iter()
@@ -286,13 +305,8 @@ fn check(paths: &[PathBuf]) -> u8 {
             }
         }
     }
-    let scenario_files = match harness::suite::scenario_files(&scenario_paths) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::BAD_INPUT;
-        }
-    };
+    let scenario_files =
+        harness::suite::scenario_files(&scenario_paths).map_err(stop(exit::BAD_INPUT))?;
     for file in &scenario_files {
         checked += 1;
         match harness::scenario::load_cases(file, &[]) {
@@ -304,11 +318,7 @@ fn check(paths: &[PathBuf]) -> u8 {
         }
     }
     println!("{checked} file(s) checked, {bad} with errors");
-    if bad == 0 {
-        exit::OK
-    } else {
-        exit::BAD_INPUT
-    }
+    Ok(if bad == 0 { exit::OK } else { exit::BAD_INPUT })
 }
 
 struct RunArgs {
@@ -323,18 +333,19 @@ struct RunArgs {
     filter: harness::suite::Filter,
 }
 
-fn run_scenarios(paths: &[PathBuf], args: RunArgs) -> u8 {
+fn run_scenarios(paths: &[PathBuf], args: RunArgs) -> Outcome {
+    let bad_input = stop(exit::BAD_INPUT);
     if args.reader != "virtual" {
-        eprintln!(
-            "error: reader `{}` is not available yet: use --reader virtual",
+        let why = format!(
+            "reader `{}` is not available yet: use --reader virtual",
             args.reader
         );
-        return exit::BAD_INPUT;
+        return Err(bad_input(why));
     }
-    let vpcd_readers = match CardSite::parse(&args.card) {
-        Ok(CardSite::InProcess) => Vec::new(),
+    let vpcd_readers = match CardSite::parse(&args.card).map_err(&bad_input)? {
+        CardSite::InProcess => Vec::new(),
         // The cards go through pcscd: both default vpcd readers, one case on each at a time.
-        Ok(CardSite::Vpcd { .. }) => (0..2u16)
+        CardSite::Vpcd { .. } => (0..2u16)
             .map(|i| {
                 (
                     card_emulator::vpcd::DEFAULT_PORT + i,
@@ -342,70 +353,37 @@ fn run_scenarios(paths: &[PathBuf], args: RunArgs) -> u8 {
                 )
             })
             .collect(),
-        Ok(CardSite::Reader(_)) => {
-            eprintln!(
-                "error: scenarios bring their own emulated cards: use --card inprocess or pcsc"
-            );
-            return exit::BAD_INPUT;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::BAD_INPUT;
+        CardSite::Reader(_) => {
+            let why = "scenarios bring their own emulated cards: use --card inprocess or pcsc";
+            return Err(bad_input(why.to_owned()));
         }
     };
     let mut vars = Vec::new();
     for v in &args.vars {
         match v.split_once('=') {
             Some((k, val)) if !k.is_empty() => vars.push((k.to_owned(), val.to_owned())),
-            _ => {
-                eprintln!("error: --var `{v}` is not NAME=VALUE");
-                return exit::BAD_INPUT;
-            }
+            _ => return Err(bad_input(format!("--var `{v}` is not NAME=VALUE"))),
         }
     }
-    let partition = match args
+    let partition = args
         .partition
         .as_deref()
         .map(harness::engine::Partition::parse)
-    {
-        None => None,
-        Some(Ok(p)) => Some(p),
-        Some(Err(e)) => {
-            eprintln!("error: {e}");
-            return exit::BAD_INPUT;
-        }
-    };
-    let files = match harness::suite::scenario_files(paths) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::BAD_INPUT;
-        }
-    };
+        .transpose()
+        .map_err(&bad_input)?;
+    let files = harness::suite::scenario_files(paths).map_err(&bad_input)?;
     // Everything is read and checked before the first case runs.
-    let cases = match harness::suite::load_all(&files, &vars) {
-        Ok(c) => c,
-        Err(d) => {
-            eprintln!("{d}");
-            return exit::BAD_INPUT;
-        }
-    };
+    let cases =
+        harness::suite::load_all(&files, &vars).map_err(|d| stop_verbatim(exit::BAD_INPUT, d))?;
     let cases: Vec<_> = cases
         .into_iter()
         .filter(|c| args.filter.accepts(c))
         .filter(|c| partition.is_none_or(|p| p.contains(&c.id)))
         .collect();
-    let cards = match harness::engine::load_cards(&cases, &cached_photo) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::BAD_INPUT;
-        }
-    };
-    if let Err(e) = std::fs::create_dir_all(&args.out) {
-        eprintln!("error: cannot create {}: {e}", args.out.display());
-        return exit::BAD_INPUT;
-    }
+    let cards = harness::engine::load_cards(&cases, &cached_photo)
+        .map_err(|e| stop_verbatim(exit::BAD_INPUT, e))?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| bad_input(format!("cannot create {}: {e}", args.out.display())))?;
     let junit = args.junit.unwrap_or_else(|| args.out.join("junit.xml"));
     let json = args.json.unwrap_or_else(|| args.out.join("results.json"));
     let options = harness::engine::RunOptions {
@@ -419,18 +397,13 @@ fn run_scenarios(paths: &[PathBuf], args: RunArgs) -> u8 {
     let progress = options.progress;
     let total = cases.len();
     println!("running {total} case(s) from {} file(s)", files.len());
-    let results = match harness::engine::run(cases, cards, &options, move |r, done, total| {
+    let results = harness::engine::run(cases, cards, &options, move |r, done, total| {
         if progress {
             eprint!("\r\x1b[2K[{done}/{total}] ");
         }
         print_result(r);
-    }) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::BENCH;
-        }
-    };
+    })
+    .map_err(stop(exit::BENCH))?;
     if progress {
         eprint!("\r\x1b[2K");
     }
@@ -447,8 +420,7 @@ fn run_scenarios(paths: &[PathBuf], args: RunArgs) -> u8 {
         json.display(),
         latency_path.display()
     );
-    let _ = total;
-    verdict_exit(&results)
+    Ok(verdict_exit(&results))
 }
 
 fn verdict_exit(results: &[CaseResult]) -> u8 {
@@ -467,65 +439,30 @@ fn serve_qualification(
     bind: std::net::SocketAddr,
     date: Option<&str>,
     fault: Option<&str>,
-) -> u8 {
+) -> Outcome {
     use harness::qualification::{serve, Fault, InsuredRecord, ServerConfig};
+    let bad_input = stop(exit::BAD_INPUT);
     let records: Vec<InsuredRecord> = match records {
         None => Vec::new(),
-        Some(path) => match std::fs::read(path)
+        Some(path) => std::fs::read(path)
             .map_err(|e| e.to_string())
             .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-        {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {}: {e}", path.display());
-                return exit::BAD_INPUT;
-            }
-        },
+            .map_err(|e| bad_input(format!("{}: {e}", path.display())))?,
     };
-    let today = match date
-        .map(|d| time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")))
-    {
-        None => None,
-        Some(Ok(d)) => Some(d),
-        Some(Err(_)) => {
-            eprintln!("error: --date must be YYYY-MM-DD");
-            return exit::BAD_INPUT;
-        }
-    };
-    let fault: Option<Fault> = match fault.map(str::parse) {
-        None => None,
-        Some(Ok(f)) => Some(f),
-        Some(Err(e)) => {
-            eprintln!("error: {e}");
-            return exit::BAD_INPUT;
-        }
-    };
-    let pki = match card_emulator::pki::TestPki::shared() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::BENCH;
-        }
-    };
+    let date_format = time::macros::format_description!("[year]-[month]-[day]");
+    let today = date
+        .map(|d| time::Date::parse(d, date_format))
+        .transpose()
+        .map_err(|_| bad_input("--date must be YYYY-MM-DD".to_owned()))?;
+    let fault: Option<Fault> = fault.map(str::parse).transpose().map_err(&bad_input)?;
+    let pki = card_emulator::pki::TestPki::shared().map_err(stop(exit::BENCH))?;
     let on = today.unwrap_or(time::macros::date!(2025 - 01 - 01));
-    let crl = match pki.crl_for([], on) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::BENCH;
-        }
-    };
+    let crl = pki.crl_for([], on).map_err(stop(exit::BENCH))?;
     let mut config = ServerConfig::new(records, pki.ca_certificate_der().to_vec(), crl);
     config.bind = bind;
     config.today = today;
     config.faults.server = fault;
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::BENCH;
-        }
-    };
+    let runtime = tokio::runtime::Runtime::new().map_err(stop(exit::BENCH))?;
     let served = runtime.block_on(async {
         // Register for SIGTERM before the address is printed: a caller may stop us at once.
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -538,36 +475,18 @@ fn serve_qualification(
         };
         serve(config, stop).await.map_err(|e| e.to_string())
     });
-    match served {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::BENCH
-        }
-    }
+    served.map(|()| exit::OK).map_err(stop(exit::BENCH))
 }
 
-fn merge_reports(shards: &[PathBuf], junit: Option<&Path>, json: Option<&Path>) -> u8 {
+fn merge_reports(shards: &[PathBuf], junit: Option<&Path>, json: Option<&Path>) -> Outcome {
     let mut files = Vec::new();
     for s in shards {
-        match reports::results::ResultsFile::read(s) {
-            Ok(f) => files.push(f),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::BAD_INPUT;
-            }
-        }
+        files.push(reports::results::ResultsFile::read(s).map_err(stop(exit::BAD_INPUT))?);
     }
-    let merged = match reports::results::merge(files) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::BAD_INPUT;
-        }
-    };
+    let merged = reports::results::merge(files).map_err(stop(exit::BAD_INPUT))?;
     harness::engine::write_reports(junit, json, None, &merged.cases);
     summarise(&merged.cases);
-    verdict_exit(&merged.cases)
+    Ok(verdict_exit(&merged.cases))
 }
 
 fn run_conformance(
@@ -576,21 +495,9 @@ fn run_conformance(
     junit: Option<&Path>,
     deadline: Duration,
     allow_destructive: bool,
-) -> u8 {
-    let site = match CardSite::parse(card) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::BAD_INPUT;
-        }
-    };
-    let files = match yaml_files(paths) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::BAD_INPUT;
-        }
-    };
+) -> Outcome {
+    let site = CardSite::parse(card).map_err(stop(exit::BAD_INPUT))?;
+    let files = yaml_files(paths).map_err(stop(exit::BAD_INPUT))?;
     // Every profile is read before anything runs: a broken file never half-runs a suite.
     let mut profiles = Vec::new();
     let mut broken = false;
@@ -604,7 +511,7 @@ fn run_conformance(
         }
     }
     if broken {
-        return exit::BAD_INPUT;
+        return Ok(exit::BAD_INPUT);
     }
     let secret = RunSecret::generate();
     let policy = Policy { allow_destructive };
@@ -632,16 +539,10 @@ fn run_conformance(
         attached.detach();
     }
     summarise(&results);
-    if results
-        .iter()
-        .any(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error | Verdict::Inconc))
-    {
-        exit::CASES_FAILED
-    } else if bench_failed {
-        exit::BENCH
-    } else {
-        exit::OK
-    }
+    Ok(match verdict_exit(&results) {
+        exit::OK if bench_failed => exit::BENCH,
+        code => code,
+    })
 }
 
 fn print_result(r: &CaseResult) {
