@@ -179,14 +179,10 @@ impl VirtualReader {
         self.screen("card_error");
     }
 
-    fn transmit(&mut self, apdu: &[u8]) -> Result<StatusWord, (ChannelError, Vec<u8>)> {
-        let card = self
-            .card
-            .as_mut()
-            .ok_or((ChannelError::Removed, Vec::new()))?;
-        card.transmit(apdu)
-            .map(|r| r.sw())
-            .map_err(|e| (e, Vec::new()))
+    /// Sends `apdu` and returns its status word (for VERIFY, where 63Cx is an answer).
+    fn transmit(&mut self, apdu: &[u8]) -> Result<StatusWord, ChannelError> {
+        let card = self.card.as_mut().ok_or(ChannelError::Removed)?;
+        card.transmit(apdu).map(|r| r.sw())
     }
 
     /// Sends `apdu`, expecting data and 9000.
@@ -294,7 +290,7 @@ impl VirtualReader {
                 // Ask the tries left first: a blocked or unset PIN is told at once.
                 let sw = self.exchange(&commands::select_ef(0x0018)).and_then(|_| {
                     self.transmit(&commands::verify(&[]))
-                        .map_err(|(e, _)| e.to_string())
+                        .map_err(|e| e.to_string())
                 });
                 match sw {
                     Ok(StatusWord::TriesLeft(0)) | Ok(StatusWord::ReferenceDataBlocked) => {
@@ -334,7 +330,7 @@ impl VirtualReader {
         let sw = self.transmit(&commands::verify(pin.as_bytes()));
         let sw = match sw {
             Ok(sw) => sw,
-            Err((e, _)) => {
+            Err(e) => {
                 self.fail_card_path(CardFailure::ReaderError, &format!("VERIFY: {e}"));
                 return Ok(());
             }
