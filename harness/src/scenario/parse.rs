@@ -102,10 +102,26 @@ pub fn parse_cases(
     };
 
     let mut vars = read_vars(lookup("vars"));
-    let combos = read_matrix(lookup("matrix"));
+    // A `--var` that names a matrix variable pins it: its combinations collapse into one,
+    // and the case id says the value that ran.
+    let mut combos: Vec<Vec<(String, String)>> = read_matrix(lookup("matrix"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|combo| {
+            combo
+                .into_iter()
+                .map(|(n, v)| match overrides.iter().find(|(o, _)| *o == n) {
+                    Some((_, pinned)) => (n, pinned.clone()),
+                    None => (n, v),
+                })
+                .collect()
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    combos.retain(|c| seen.insert(c.clone()));
     let stem = scenario_stem(path);
     let mut cases = Vec::new();
-    for combo in combos.unwrap_or_default() {
+    for combo in combos {
         vars.retain(|(n, _)| !combo.iter().any(|(m, _)| m == n));
         let mut all: Vec<(String, String)> = vars.clone();
         all.extend(combo.iter().cloned());
@@ -878,4 +894,46 @@ fn latency(node: Node<'_, '_>) -> Option<Vec<LatencyLimit>> {
         }
     }
     ok.then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MATRIX: &str = "title: t\ncard: none\ndate: ${date}\nvisit: ${visit}\nmatrix:\n  date: [\"2025-12-01\", \"2025-12-02\"]\n  visit: [first, return]\nsteps:\n  - show: nothing\n";
+
+    fn ids(cases: &[Case]) -> Vec<&str> {
+        cases.iter().map(|c| c.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_matrix_expands_into_stable_ids() {
+        let cases = parse_cases(Path::new("scenarios/reception/m.yaml"), MATRIX, &[]).unwrap();
+        assert_eq!(
+            ids(&cases),
+            [
+                "reception.m[date=2025-12-01,visit=first]",
+                "reception.m[date=2025-12-01,visit=return]",
+                "reception.m[date=2025-12-02,visit=first]",
+                "reception.m[date=2025-12-02,visit=return]",
+            ]
+        );
+        assert_eq!(cases[3].visit, Visit::Return);
+    }
+
+    #[test]
+    fn a_var_from_the_command_line_pins_a_matrix_variable() {
+        let pinned = [("date".to_owned(), "2026-01-05".to_owned())];
+        let cases = parse_cases(Path::new("scenarios/reception/m.yaml"), MATRIX, &pinned).unwrap();
+        assert_eq!(
+            ids(&cases),
+            [
+                "reception.m[date=2026-01-05,visit=first]",
+                "reception.m[date=2026-01-05,visit=return]",
+            ]
+        );
+        assert!(cases
+            .iter()
+            .all(|c| c.date == time::macros::date!(2026 - 01 - 05)));
+    }
 }
