@@ -75,3 +75,55 @@ pub fn checked_response(bytes: Vec<u8>, elapsed: Duration) -> Result<Response, C
     }
     Ok(Response { bytes, elapsed })
 }
+
+/// Why a whole EF could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EfReadError {
+    /// The channel broke (timeout, removal, reader error).
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    /// The card answered, but not with the EF.
+    #[error("{0}")]
+    Card(String),
+}
+
+/// Reads the whole selected EF, which starts with a BER-TLV header (a certificate's
+/// `30 82 LL LL`, a record's `FF 20 82 LL LL`), in 256-byte chunks with a short Le, as
+/// OpenSC does.
+pub fn read_tlv_ef(channel: &mut dyn CardChannel) -> Result<Vec<u8>, EfReadError> {
+    let read = |channel: &mut dyn CardChannel, offset: usize, le: u8| {
+        let r = channel.transmit(&card_emulator::commands::read_binary(offset as u16, le))?;
+        if r.sw() != StatusWord::Ok {
+            return Err(EfReadError::Card(format!(
+                "READ BINARY at {offset}: expected SW 9000, got {}",
+                r.sw()
+            )));
+        }
+        Ok(r.data().to_vec())
+    };
+    let head = read(channel, 0, 8)?;
+    let Some((_, header_len, value_len)) = card_emulator::tlv::read_header(&head) else {
+        return Err(EfReadError::Card(
+            "the EF does not start with a TLV header".into(),
+        ));
+    };
+    let total = header_len + value_len;
+    let mut out = Vec::with_capacity(total);
+    while out.len() < total {
+        let offset = out.len();
+        if offset > 0x7FFF {
+            return Err(EfReadError::Card(
+                "EF longer than a 15-bit offset reaches".into(),
+            ));
+        }
+        let chunk = (total - offset).min(256);
+        let part = read(channel, offset, if chunk == 256 { 0 } else { chunk as u8 })?;
+        if part.is_empty() {
+            return Err(EfReadError::Card(format!(
+                "READ BINARY at {offset} returned no data"
+            )));
+        }
+        out.extend_from_slice(&part);
+    }
+    Ok(out)
+}

@@ -3,7 +3,7 @@
 //! The same checks run on the emulator in process, through pcscd + vpcd, and on a vendor's
 //! card in a real reader (where the PIN-spending checks are refused by the guard).
 
-use crate::card_channel::{CardChannel, ChannelError, Response};
+use crate::card_channel::{read_tlv_ef, CardChannel, ChannelError, EfReadError, Response};
 use card_emulator::card::{AID_JPKI, AID_SURFACE, AID_TEXT_SUPPORT};
 use card_emulator::commands;
 use card_emulator::profile::{CardKind, CardProfile, TokenKind};
@@ -32,6 +32,16 @@ impl From<ChannelError> for Problem {
 }
 
 pub type Outcome = Result<(), Problem>;
+
+/// The verdict of a check's outcome, with the reason for anything but a pass.
+pub fn verdict_of(outcome: Outcome) -> (Verdict, Option<String>) {
+    match outcome {
+        Ok(()) => (Verdict::Pass, None),
+        Err(Problem::Fail(why)) => (Verdict::Fail, Some(why)),
+        Err(Problem::Skip(why)) => (Verdict::Skip, Some(why)),
+        Err(Problem::Error(why)) => (Verdict::Error, Some(why)),
+    }
+}
 
 /// What a check can use.
 pub struct Ctx<'a> {
@@ -131,36 +141,12 @@ fn verify(ctx: &mut Ctx<'_>, value: &[u8]) -> Result<Response, Problem> {
     send(ctx, &commands::verify(value))
 }
 
-/// Reads a whole EF that starts with a BER-TLV header, in 256-byte chunks as OpenSC does.
+/// Reads a whole TLV-headed EF (see [`crate::card_channel::read_tlv_ef`]).
 fn read_tlv_file(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, Problem> {
-    let head = send(ctx, &commands::read_binary(0, 8))?;
-    expect(&head, StatusWord::Ok, "READ BINARY header")?;
-    let Some((_, header_len, value_len)) = card_emulator::tlv::read_header(head.data()) else {
-        return Err(Problem::Fail(
-            "the EF does not start with a TLV header".into(),
-        ));
-    };
-    let total = header_len + value_len;
-    let mut out = Vec::with_capacity(total);
-    while out.len() < total {
-        let offset = out.len();
-        if offset > 0x7FFF {
-            return Err(Problem::Fail(
-                "EF longer than a 15-bit offset reaches".into(),
-            ));
-        }
-        let chunk = (total - offset).min(256);
-        let le = if chunk == 256 { 0 } else { chunk as u8 };
-        let r = send(ctx, &commands::read_binary(offset as u16, le))?;
-        expect(&r, StatusWord::Ok, &format!("READ BINARY at {offset}"))?;
-        if r.data().is_empty() {
-            return Err(Problem::Fail(format!(
-                "READ BINARY at {offset} returned no data"
-            )));
-        }
-        out.extend_from_slice(r.data());
-    }
-    Ok(out)
+    read_tlv_ef(ctx.channel).map_err(|e| match e {
+        EfReadError::Channel(e) => Problem::from(e),
+        EfReadError::Card(why) => Problem::Fail(why),
+    })
 }
 
 fn is_phone(ctx: &Ctx<'_>) -> bool {
@@ -614,12 +600,7 @@ pub fn run_all<C: CardChannel>(
             ))),
         };
         let trace = channel.take_trace();
-        let (verdict, reason) = match outcome {
-            Ok(()) => (Verdict::Pass, None),
-            Err(Problem::Fail(why)) => (Verdict::Fail, Some(why)),
-            Err(Problem::Skip(why)) => (Verdict::Skip, Some(why)),
-            Err(Problem::Error(why)) => (Verdict::Error, Some(why)),
-        };
+        let (verdict, reason) = verdict_of(outcome);
         let apdu_ms: Vec<f64> = trace
             .entries
             .iter()

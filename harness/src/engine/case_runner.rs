@@ -88,7 +88,7 @@ fn run_conformance_case(
     ctx: &CaseContext<'_>,
     start: Instant,
 ) -> CaseResult {
-    use crate::conformance::{all_checks, Ctx, Problem};
+    use crate::conformance::{all_checks, verdict_of, Ctx};
     let Some(loaded) = ctx.card else {
         return error_result(case, start, "no card");
     };
@@ -103,12 +103,7 @@ fn run_conformance_case(
         channel: &mut *channel,
         profile: &loaded.profile,
     });
-    let (verdict, reason) = match outcome {
-        Ok(()) => (Verdict::Pass, None),
-        Err(Problem::Fail(w)) => (Verdict::Fail, Some(w)),
-        Err(Problem::Skip(w)) => (Verdict::Skip, Some(w)),
-        Err(Problem::Error(w)) => (Verdict::Error, Some(w)),
-    };
+    let (verdict, reason) = verdict_of(outcome);
     let evidence = format!("APDU trace (secrets redacted):\n{}", channel.trace_text());
     let measurements = vec![Measurement::millis("total", start.elapsed())];
     result(case, verdict, reason, start, measurements, evidence)

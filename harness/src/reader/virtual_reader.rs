@@ -260,24 +260,10 @@ impl VirtualReader {
         true
     }
 
-    /// Reads an EF that starts `30 82 LL LL`, in 256-byte chunks.
+    /// Reads the whole selected EF (a certificate).
     fn read_whole_ef(&mut self) -> Result<Vec<u8>, String> {
-        let head = self.exchange(&commands::read_binary(0, 4))?;
-        let total = match head.as_slice() {
-            [0x30, 0x82, hi, lo] => (usize::from(*hi) << 8 | usize::from(*lo)) + 4,
-            _ => return Err("the EF is not a DER certificate".into()),
-        };
-        let mut out = Vec::with_capacity(total);
-        while out.len() < total {
-            let chunk = (total - out.len()).min(256);
-            let le = if chunk == 256 { 0 } else { chunk as u8 };
-            let part = self.exchange(&commands::read_binary(out.len() as u16, le))?;
-            if part.is_empty() {
-                return Err("READ BINARY returned nothing".into());
-            }
-            out.extend(part);
-        }
-        Ok(out)
+        let card = self.card.as_deref_mut().ok_or("no card")?;
+        crate::card_channel::read_tlv_ef(card).map_err(|e| e.to_string())
     }
 
     fn choose(&mut self, method: super::Method) -> Result<(), DriverError> {
