@@ -7,3 +7,14 @@
 //! or reports: the harness wires it in.
 
 pub mod frame;
+
+// Frames in: sources, pacing, perturbations, attacks, liveness.
+pub mod attack;
+pub mod liveness;
+pub mod perturb;
+pub mod replay;
+pub mod source;
+
+// The reference face matcher.
+pub mod matcher;
+pub mod runtime;
