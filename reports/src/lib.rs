@@ -3,6 +3,7 @@
 //! Only this crate knows JUnit (through quick-junit, the writer cargo-nextest uses; the
 //! `junit-report` crate was measured writing invalid XML for output with ANSI colour codes).
 
+pub mod accuracy;
 pub mod junit;
 pub mod latency;
 pub mod results;
