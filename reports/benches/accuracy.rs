@@ -13,6 +13,7 @@ use reports::accuracy::{
 };
 use std::hint::black_box;
 use std::path::PathBuf;
+use std::time::Duration;
 
 const GENUINE: usize = 10_000;
 const IMPOSTOR: usize = 990_000;
@@ -62,9 +63,12 @@ fn write_scores(genuine: &[f64], impostor: &[f64]) {
 fn bench(c: &mut Criterion) {
     let (genuine, impostor) = common::sface_like(SEED, GENUINE, IMPOSTOR);
     write_scores(&genuine, &impostor);
+    let eer = DetCurve::new(&genuine, &impostor).unwrap().eer();
+    eprintln!("EER of the bench scores: {:.6}", eer.eer);
 
     let mut group = c.benchmark_group("accuracy-1e6");
     group.sample_size(20);
+    group.measurement_time(Duration::from_secs(10));
     group.bench_function("det+eer", |b| {
         b.iter(|| {
             let curve = DetCurve::new(black_box(&genuine), black_box(&impostor)).unwrap();

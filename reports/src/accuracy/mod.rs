@@ -24,7 +24,10 @@ pub mod stats;
 pub use bootstrap::{BootstrapOptions, BootstrapSummary, TargetInterval};
 pub use curve::{DetCurve, DetPoint, Eer, FnmrAtFmr, NearestFmrPoint, OperatingPoint};
 pub use pad::{pad_summary, AttackCounts, PadCounts, PadSummary, SpeciesApcer};
-pub use raw::{read_raw_scores, write_raw_scores, ComparisonKind, ScoreRecord};
+pub use raw::{
+    read_raw_scores, read_raw_scores_from, write_raw_scores, write_raw_scores_to, ComparisonKind,
+    RawScoresError, ScoreRecord,
+};
 pub use stats::{clopper_pearson, Interval, Proportion};
 
 use serde::{Deserialize, Serialize};
