@@ -6,6 +6,7 @@
 pub mod accuracy;
 pub mod junit;
 pub mod latency;
+pub mod plots;
 pub mod results;
 pub mod verdict;
 

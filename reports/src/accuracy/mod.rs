@@ -16,7 +16,7 @@
 mod bootstrap;
 pub mod curve;
 pub(crate) mod io;
-mod markdown;
+pub(crate) mod markdown;
 pub mod pad;
 pub mod raw;
 pub mod stats;
