@@ -104,6 +104,18 @@ impl FaceBox {
         }
     }
 
+    /// The box grown (or shrunk) by `factor` about its centre.
+    pub fn scaled(&self, factor: f32) -> FaceBox {
+        let (cx, cy) = self.centre();
+        let (w, h) = (self.width * factor, self.height * factor);
+        FaceBox {
+            x: cx - w / 2.0,
+            y: cy - h / 2.0,
+            width: w,
+            height: h,
+        }
+    }
+
     pub fn centre(&self) -> (f32, f32) {
         (self.x + self.width / 2.0, self.y + self.height / 2.0)
     }
