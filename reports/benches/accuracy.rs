@@ -9,8 +9,10 @@ mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use reports::accuracy::{
-    summarise, write_raw_scores, AccuracyOptions, ComparisonKind, DetCurve, ScoreRecord, Scores,
+    evaluate, summarise, write_raw_scores, AccuracyOptions, BootstrapOptions, ComparisonKind,
+    DetCurve, ScoreRecord, Scores, Subjects,
 };
+use reports::plots::det_plot;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -67,8 +69,8 @@ fn bench(c: &mut Criterion) {
     eprintln!("EER of the bench scores: {:.6}", eer.eer);
 
     let mut group = c.benchmark_group("accuracy-1e6");
-    group.sample_size(20);
-    group.measurement_time(Duration::from_secs(10));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(6));
     group.bench_function("det+eer", |b| {
         b.iter(|| {
             let curve = DetCurve::new(black_box(&genuine), black_box(&impostor)).unwrap();
@@ -81,6 +83,41 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(summarise(black_box(&scores), &options).unwrap()))
     });
     group.finish();
+
+    // For the record, not goals: plotting the 10⁶-point curve, and a bootstrap by subject
+    // (1,000 subjects, 100 replicates) over the same 10⁶ comparisons.
+    let mut slow = c.benchmark_group("accuracy-1e6-extras");
+    slow.sample_size(10);
+    slow.measurement_time(Duration::from_secs(8));
+    let eval = evaluate(&scores, &options).unwrap();
+    let plot_dir = out_dir().join("plots");
+    slow.bench_function("det_plot (PNG + SVG)", |b| {
+        b.iter(|| {
+            det_plot(
+                eval.curve.as_ref().unwrap(),
+                &eval.summary,
+                &plot_dir,
+                "det-1e6",
+            )
+            .unwrap()
+        })
+    });
+    let mut with_subjects = scores.clone();
+    with_subjects.subjects = Some(Subjects {
+        genuine: (0..GENUINE as u32).map(|i| i % 1000).collect(),
+        impostor: (0..IMPOSTOR as u32).map(|i| i % 1000).collect(),
+    });
+    let boot = AccuracyOptions {
+        bootstrap: Some(BootstrapOptions {
+            replicates: 100,
+            seed: 1,
+        }),
+        ..AccuracyOptions::default()
+    };
+    slow.bench_function("summarise + bootstrap 100 replicates", |b| {
+        b.iter(|| black_box(summarise(&with_subjects, &boot).unwrap()))
+    });
+    slow.finish();
 }
 
 criterion_group!(benches, bench);

@@ -306,7 +306,7 @@ impl Figure for DetFigure {
 /// `<dir>/<stem>.png` and `.svg`.
 ///
 /// Axes: FMR from the lower of the smallest FMR target and 1/#impostor (to the decade below) up
-/// to 50%; FNMR from 1/#genuine (decade below) up to 50%, 90%, 99% or 99.9%, as high as the
+/// to 50%; FNMR from 0.5/#genuine (decade below) up to 50%, 90%, 99% or 99.9%, as high as the
 /// curve goes while FMR is on the axis. The EER is marked on the FMR = FNMR line (with few scores
 /// it can lie off the stepped curve: it is the mean of the two rates at one threshold).
 /// Operating points with a zero rate are drawn on the axis edge.
@@ -322,7 +322,8 @@ pub fn det_plot(
         .map(|o| o.target_fmr)
         .fold(1e-2, f64::min);
     let x_lo = decade_floor(min_target.min(1.0 / curve.impostor_count() as f64)).max(1e-6);
-    let y_lo = decade_floor((1.0 / curve.genuine_count() as f64).min(1e-2)).max(1e-6);
+    // Half a genuine comparison below 1/#genuine, so an FNMR of one error stays off the frame.
+    let y_lo = decade_floor((0.5 / curve.genuine_count() as f64).min(1e-2)).max(1e-6);
     // As high as the curve climbs while FMR is still on the axis (from 50% up to 99.9%).
     let top = curve
         .points()
