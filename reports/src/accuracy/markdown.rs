@@ -53,7 +53,7 @@ pub(crate) fn accuracy(s: &AccuracySummary) -> String {
     );
     if let Some(e) = &s.eer {
         let at = match e.threshold {
-            Some(t) => format!("threshold {t}"),
+            Some(t) => format!("threshold {t:.6}"),
             None => "a threshold above every score".into(),
         };
         let boot = match s.bootstrap.as_ref().and_then(|b| b.eer) {
@@ -85,8 +85,8 @@ pub(crate) fn accuracy(s: &AccuracySummary) -> String {
         let _ = writeln!(
             out,
             "\nFNMR at fixed FMR (threshold from the impostor scores: the smallest with FMR ≤ \
-             target; accept when the score is above the boundary). Intervals: Clopper-Pearson \
-             {ci}{}.\n",
+             target; accept when the score is above the boundary, shown rounded: the JSON has \
+             it exactly). Intervals: Clopper-Pearson {ci}{}.\n",
             if boot {
                 ", and bootstrap by subject"
             } else {
@@ -101,7 +101,7 @@ pub(crate) fn accuracy(s: &AccuracySummary) -> String {
         for (i, op) in s.fnmr_at_fmr.iter().enumerate() {
             let _ = write!(
                 out,
-                "| {:e} | {} | {} | {} |",
+                "| {:e} | {:.6} | {} | {} |",
                 op.target_fmr,
                 op.boundary_score,
                 proportion(&op.fmr),
