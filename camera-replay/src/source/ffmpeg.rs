@@ -12,7 +12,7 @@
 //!
 //! How: `ffprobe` gives the first video stream's size, rate and frame count, and the
 //! presentation times of its packets (sorted: B-frames arrive out of order); then
-//! `ffmpeg -i FILE -map 0:v:0 -noautorotate -vsync passthrough -f rawvideo -pix_fmt rgb24 -`
+//! `ffmpeg -noautorotate -i FILE -map 0:v:0 -vsync passthrough -f rawvideo -pix_fmt rgb24 -`
 //! streams the decoded frames, each `width·height·3` bytes. Frame `i` is stamped with the
 //! `i`-th presentation time relative to the first (or `i / rate` past the known times).
 //! A decoder error inside the stream is concealed by ffmpeg, not reported per frame; a stream
@@ -168,12 +168,11 @@ impl FfmpegSource {
         pts.sort_by(|a, b| a.total_cmp(b));
 
         let mut child = Command::new(&options.ffmpeg)
-            .args(["-nostdin", "-v", "error", "-i"])
+            .args(["-nostdin", "-v", "error", "-noautorotate", "-i"])
             .arg(path)
             .args([
                 "-map",
                 "0:v:0",
-                "-noautorotate",
                 "-vsync",
                 "passthrough",
                 "-f",

@@ -32,7 +32,7 @@ pub use avi::{write_mjpeg_avi, MjpegAviSource, MjpegAviWriter};
 pub use ffmpeg::FfmpegSource;
 pub use images::ImageSequence;
 pub use synth::{ClipError, ClipSpec, LiveClip};
-pub use y4m::{write_y4m, Y4mChroma, Y4mSource, Y4mWriter};
+pub use y4m::{write_y4m, Y4mChroma, Y4mFormat, Y4mSource, Y4mWriter};
 
 /// The largest frame any source will allocate (64 megapixels): a header claiming more is
 /// treated as corrupt rather than trusted.

@@ -145,21 +145,23 @@ fn parse_header(line: &str) -> Result<Header, String> {
     let (mut w, mut h, mut rate) = (None, None, None);
     let (mut chroma, mut depth, mut range) = (Y4mChroma::C420jpeg, 8, None);
     for f in fields {
-        let (tag, val) = f.split_at(1);
+        let mut chars = f.chars();
+        let tag = chars.next().unwrap_or(' ');
+        let val = chars.as_str();
         match tag {
-            "W" => {
+            'W' => {
                 w = Some(
                     val.parse::<usize>()
                         .map_err(|_| format!("bad width `{val}`"))?,
                 )
             }
-            "H" => {
+            'H' => {
                 h = Some(
                     val.parse::<usize>()
                         .map_err(|_| format!("bad height `{val}`"))?,
                 )
             }
-            "F" => {
+            'F' => {
                 let (n, d) = val
                     .split_once(':')
                     .ok_or_else(|| format!("bad frame rate `{val}`"))?;
@@ -170,11 +172,11 @@ fn parse_header(line: &str) -> Result<Header, String> {
                 }
                 rate = Some((n, d));
             }
-            "C" => {
+            'C' => {
                 (chroma, depth) = Y4mChroma::parse(val)
                     .ok_or_else(|| format!("unsupported colour space `C{val}`"))?;
             }
-            "X" => match val {
+            'X' => match val {
                 "COLORRANGE=FULL" => range = Some(YuvRange::Full),
                 "COLORRANGE=LIMITED" => range = Some(YuvRange::Limited),
                 _ => {}

@@ -85,3 +85,72 @@ pub fn synthetic_image(w: u32, h: u32, seed: u64) -> RgbImage {
         image::Rgb([r as u8, g as u8, bl as u8])
     })
 }
+
+/// A temporary folder removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir =
+            std::env::temp_dir().join(format!("camera-replay-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Reads every item of a source (at most `cap`), as Ok/Err flags and the frames.
+pub fn drain(
+    source: &mut dyn camera_replay::source::FrameSource,
+    cap: usize,
+) -> Vec<Result<camera_replay::frame::Frame, camera_replay::source::SourceError>> {
+    let mut out = Vec::new();
+    while out.len() < cap {
+        match source.next_frame() {
+            Some(item) => out.push(item),
+            None => break,
+        }
+    }
+    out
+}
+
+/// Mean absolute difference per channel between two images of the same size.
+pub fn mean_abs_diff(a: &RgbImage, b: &RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let sum: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| (*x as i64 - *y as i64).unsigned_abs())
+        .sum();
+    sum as f64 / a.as_raw().len() as f64
+}
+
+/// A few distinct frames of a smooth moving test pattern.
+pub fn test_frames(w: u32, h: u32, n: usize) -> Vec<RgbImage> {
+    (0..n)
+        .map(|i| {
+            RgbImage::from_fn(w, h, |x, y| {
+                let fx = x as f64 + 3.0 * i as f64;
+                let fy = y as f64;
+                image::Rgb([
+                    (128.0 + 90.0 * (fx / 23.0).sin()) as u8,
+                    (128.0 + 90.0 * (fy / 17.0).cos()) as u8,
+                    ((fx + fy) as u32 % 200 + 20) as u8,
+                ])
+            })
+        })
+        .collect()
+}
