@@ -276,7 +276,27 @@ pub fn environment(paths: &RuntimePaths) -> Result<Environment, RuntimeError> {
     Ok(env)
 }
 
-/// Opens one model as a session: graph optimisation on, spinning off, threads from `opts`.
+fn builder(
+    env: &Environment,
+    opts: &SessionOptions,
+) -> Result<ort::session::builder::SessionBuilder, String> {
+    let text = |e: ort::Error<ort::session::builder::SessionBuilder>| e.to_string();
+    let b = Session::builder(env).map_err(|e| e.to_string())?;
+    let b = b
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(text)?;
+    let b = b
+        .with_intra_threads(opts.intra_threads.max(1))
+        .map_err(text)?;
+    let b = b
+        .with_inter_threads(opts.inter_threads.max(1))
+        .map_err(text)?;
+    let b = b.with_intra_op_spinning(false).map_err(text)?;
+    b.with_inter_op_spinning(false).map_err(text)
+}
+
+/// Opens one model file as a session: graph optimisation on, spinning off, threads from
+/// `opts`.
 pub fn session(
     env: &Environment,
     model: &Path,
@@ -286,15 +306,26 @@ pub fn session(
         path: model.to_path_buf(),
         message,
     };
-    let builder = Session::builder(env).map_err(|e| fail(e.to_string()))?;
-    builder
-        .with_optimization_level(GraphOptimizationLevel::All)
-        .and_then(|b| b.with_intra_threads(opts.intra_threads.max(1)))
-        .and_then(|b| b.with_inter_threads(opts.inter_threads.max(1)))
-        .and_then(|b| b.with_intra_op_spinning(false))
-        .and_then(|b| b.with_inter_op_spinning(false))
-        .map_err(|e| fail(e.to_string()))?
+    builder(env, opts)
+        .map_err(fail)?
         .commit_from_file(model)
+        .map_err(|e| fail(e.to_string()))
+}
+
+/// Like [`session`], for a model already in memory (`origin` names it in errors).
+pub fn session_from_bytes(
+    env: &Environment,
+    model: &[u8],
+    origin: &Path,
+    opts: &SessionOptions,
+) -> Result<Session, RuntimeError> {
+    let fail = |message: String| RuntimeError::Session {
+        path: origin.to_path_buf(),
+        message,
+    };
+    builder(env, opts)
+        .map_err(fail)?
+        .commit_from_memory(model)
         .map_err(|e| fail(e.to_string()))
 }
 
