@@ -3,8 +3,11 @@
 
 mod common;
 
+use reports::accuracy::summarise;
 use reports::accuracy::{evaluate, AccuracyOptions, Scores};
-use reports::plots::{det_plot, latency_histograms, score_histograms, Marker, FIGURE_SIZE};
+use reports::plots::{
+    accuracy_plots, det_plot, latency_histograms, score_histograms, Marker, FIGURE_SIZE,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -100,6 +103,43 @@ fn det_and_score_plots() {
     check_png_and_svg(&same.png, &same.svg, &[]);
     assert!(score_histograms(&[f64::NAN], &[], &[], &dir, "x").is_err());
     assert!(score_histograms(&[], &[], &[], &dir, "x").is_err());
+}
+
+#[test]
+fn accuracy_plots_in_one_call() {
+    let dir = out_dir("accuracy-one-call");
+    let (g, i) = common::sface_like(4, 3_000, 30_000);
+    let scores = Scores::new(g, i);
+    let opts = AccuracyOptions {
+        operating_threshold: Some(0.363),
+        ..Default::default()
+    };
+    let summary = summarise(&scores, &opts).unwrap();
+    let files = accuracy_plots(&scores, &summary, &dir).unwrap();
+    let det = files.det.unwrap();
+    assert_eq!(det.svg, dir.join("det.svg"));
+    check_png_and_svg(&det.png, &det.svg, &["EER"]);
+    check_png_and_svg(
+        &files.scores.png,
+        &files.scores.svg,
+        &["operating threshold 0.363", "FMR ≤ 0.1%"],
+    );
+    // No genuine scores: no DET, still a histogram.
+    let only_impostors = Scores::new(vec![], vec![0.1, 0.2]);
+    let summary = summarise(&only_impostors, &opts).unwrap();
+    let files = accuracy_plots(&only_impostors, &summary, &dir.join("impostors-only")).unwrap();
+    assert!(files.det.is_none());
+    check_png_and_svg(&files.scores.png, &files.scores.svg, &["impostor (n = 2)"]);
+    // A threshold outside the scores still shows: the axis extends to it.
+    let far = score_histograms(
+        &[],
+        &[0.1, 0.2],
+        &[Marker::new("threshold 0.363", 0.363)],
+        &dir,
+        "scores-far-threshold",
+    )
+    .unwrap();
+    check_png_and_svg(&far.png, &far.svg, &["threshold 0.363"]);
 }
 
 #[test]

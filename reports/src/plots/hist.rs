@@ -110,7 +110,9 @@ impl Figure for Histogram {
             // Few samples: whole-number ticks 0..=top+1.
             top.ceil() + 1.0
         } else if top > 0.0 {
-            top * 1.08
+            // Headroom for the legend box (about 4% of the height per entry) above the bars.
+            let entries = self.series.len() + self.markers.len();
+            top * (1.08 + 0.06 * entries as f64)
         } else {
             1.0
         };
@@ -212,7 +214,7 @@ impl Figure for Histogram {
 
 /// Genuine and impostor score distributions on one axis (each as its share of its own set per
 /// bin, so 10⁴ genuine and 10⁶ impostor scores compare), with a dashed line per marker (e.g.
-/// the operating threshold, the FMR = 1e-3 threshold). Writes `<dir>/<stem>.png` and `.svg`.
+/// the operating threshold, the FMR = 1e-3 threshold; the axis extends to show each). Writes `<dir>/<stem>.png` and `.svg`.
 pub fn score_histograms(
     genuine: &[f64],
     impostor: &[f64],
@@ -229,7 +231,13 @@ pub fn score_histograms(
         return Err(PlotError::Data("no scores to plot".into()));
     }
     const BINS: usize = 100;
-    let (lo, width) = bin_range([genuine, impostor].into_iter(), BINS);
+    // The range covers the markers too, so a threshold line is always drawn.
+    let marks: Vec<f64> = markers
+        .iter()
+        .map(|m| m.value)
+        .filter(|v| v.is_finite())
+        .collect();
+    let (lo, width) = bin_range([genuine, impostor, &marks[..]].into_iter(), BINS);
     let share = |v: &[f64]| {
         let n = v.len().max(1) as f64;
         bin_counts(v, lo, width, BINS)

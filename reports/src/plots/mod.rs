@@ -3,7 +3,8 @@
 //! - [`det_plot`]: the DET curve on normal-deviate axes, the EER point and the FNMR@FMR
 //!   operating points marked;
 //! - [`score_histograms`]: genuine and impostor score distributions with threshold lines;
-//! - [`latency_histograms`]: one latency histogram per scenario step, median and p95 marked.
+//! - [`latency_histograms`]: one latency histogram per scenario step, median and p95 marked;
+//! - [`accuracy_plots`]: the DET plot and the score histograms of one accuracy run in one call.
 //!
 //! Drawing is `plotters` without system fonts: DejaVu Sans is embedded in the binary and
 //! registered with plotters' `ab_glyph` text renderer. The bitmap is encoded to PNG with the
@@ -17,6 +18,7 @@ pub use det::det_plot;
 pub use hist::{latency_histograms, score_histograms, Marker};
 
 use crate::accuracy::io::write_atomic;
+use crate::accuracy::{AccuracySummary, DetCurve, Scores};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -118,6 +120,51 @@ pub(crate) fn render(figure: &impl Figure, dir: &Path, stem: &str) -> Result<Plo
         })?;
     }
     Ok(files)
+}
+
+/// The files of [`accuracy_plots`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccuracyPlots {
+    /// `det.png` / `det.svg`; `None` without genuine or without impostor scores.
+    pub det: Option<PlotFiles>,
+    /// `scores.png` / `scores.svg`.
+    pub scores: PlotFiles,
+}
+
+/// `<dir>/det.{png,svg}` and `<dir>/scores.{png,svg}` for `scores` and its `summary` (from
+/// [`crate::accuracy::summarise`] with the same scores): the score histograms mark the
+/// summary's operating threshold and the FNMR@FMR thresholds.
+pub fn accuracy_plots(
+    scores: &Scores,
+    summary: &AccuracySummary,
+    dir: &Path,
+) -> Result<AccuracyPlots, PlotError> {
+    let det = if scores.genuine.is_empty() || scores.impostor.is_empty() {
+        None
+    } else {
+        let curve = DetCurve::new(&scores.genuine, &scores.impostor)
+            .map_err(|e| PlotError::Data(e.to_string()))?;
+        Some(det_plot(&curve, summary, dir, "det")?)
+    };
+    let mut markers = Vec::new();
+    if let Some(op) = &summary.at_threshold {
+        markers.push(Marker::new(
+            format!("operating threshold {}", op.threshold),
+            op.threshold,
+        ));
+    }
+    for op in &summary.fnmr_at_fmr {
+        markers.push(Marker::new(
+            format!(
+                "FMR ≤ {} (score > {:.4})",
+                pct(op.target_fmr),
+                op.boundary_score
+            ),
+            op.boundary_score,
+        ));
+    }
+    let scores = score_histograms(&scores.genuine, &scores.impostor, &markers, dir, "scores")?;
+    Ok(AccuracyPlots { det, scores })
 }
 
 /// `e.to_string()` for plotters' drawing errors, to use with `?` in [`Figure::draw`].
