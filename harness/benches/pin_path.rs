@@ -48,6 +48,7 @@ struct Fixture {
     ca_der: Vec<u8>,
     crl_der: Vec<u8>,
     runtime: tokio::runtime::Runtime,
+    faces: harness::face::MatcherPool,
 }
 
 impl Fixture {
@@ -83,6 +84,7 @@ impl Fixture {
             ca_der: pki.ca_certificate_der().to_vec(),
             crl_der,
             runtime,
+            faces: harness::face::MatcherPool::new(),
         }
     }
 
@@ -94,6 +96,7 @@ impl Fixture {
             crl_der: &self.crl_der,
             runtime: self.runtime.handle(),
             vpcd: None,
+            faces: &self.faces,
         }
     }
 

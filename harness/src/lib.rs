@@ -2,11 +2,13 @@
 //! card channel (in process or PC/SC), keeps real cards safe, and runs the checks. The
 //! binaries `myna-hil` and `myna-vicc` are thin shells over this library.
 
+pub mod accuracy;
 pub mod bench;
 pub mod card_channel;
 pub mod chip_photo;
 pub mod conformance;
 pub mod engine;
+pub mod face;
 pub mod guard;
 pub mod inprocess_channel;
 pub mod pcsc_driver;

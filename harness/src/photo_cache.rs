@@ -44,6 +44,27 @@ pub const KNOWN_PHOTOS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Whose face each known photo shows: the ground truth the face-path oracle uses to know
+/// whether the camera shows the chip photo's person. similarfaces 1 and 2 show one
+/// (generated) face, 3 another; the face_recognition photos show two public figures.
+pub const PERSON_OF_PHOTO: &[(&str, &str)] = &[
+    ("similarfaces-image1.jpg", "similarfaces-a"),
+    ("similarfaces-image2.jpg", "similarfaces-a"),
+    ("similarfaces-image3.jpg", "similarfaces-b"),
+    ("obama.jpg", "obama"),
+    ("obama2.jpg", "obama"),
+    ("obama3.jpg", "obama"),
+    ("biden.jpg", "biden"),
+];
+
+/// The person a known photo shows.
+pub fn person_of(photo: &str) -> Option<&'static str> {
+    PERSON_OF_PHOTO
+        .iter()
+        .find(|(name, _)| *name == photo)
+        .map(|(_, person)| *person)
+}
+
 /// `$MYNA_HIL_CACHE`, or `~/.cache/myna-hil` (the same rule as the script:
 /// an empty variable counts as unset).
 pub fn cache_dir() -> PathBuf {
@@ -166,6 +187,20 @@ mod tests {
         assert_eq!(expected, KNOWN_PHOTOS[3].1);
         assert_eq!(actual, &hex::encode(openssl::sha::sha256(b"not the photo")));
         assert!(err.to_string().contains("run .ci/fetch-photos"), "{err}");
+    }
+
+    #[test]
+    fn every_known_photo_has_a_person() {
+        for (name, _) in KNOWN_PHOTOS {
+            assert!(person_of(name).is_some(), "{name} has no person");
+        }
+        assert_eq!(person_of("obama2.jpg"), person_of("obama3.jpg"));
+        assert_ne!(person_of("obama.jpg"), person_of("biden.jpg"));
+        assert_ne!(
+            person_of("similarfaces-image1.jpg"),
+            person_of("similarfaces-image3.jpg")
+        );
+        assert_eq!(person_of("putin.jpg"), None);
     }
 
     #[test]

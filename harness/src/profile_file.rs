@@ -38,13 +38,41 @@ pub fn no_photos(_: &str) -> Result<Vec<u8>, String> {
     Ok(Vec::new())
 }
 
+/// A profile file: the card, and the faces around it that are not on the chip.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileFile {
+    pub profile: CardProfile,
+    pub faces: CardFaces,
+}
+
+/// The face path's ground truth for a card: which photos (and so which persons) are on
+/// its chip and in front of the camera.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CardFaces {
+    /// The cached photo the chip photo was made from (its person is the chip's face).
+    pub chip_photo: Option<String>,
+    /// The chip photo was damaged on purpose (`faults: { corrupt_photo: true }`).
+    pub chip_photo_corrupt: bool,
+    /// The cached photo of the patient who brings this card, as the reader's camera sees
+    /// them: the default camera of a face case.
+    pub patient_photo: Option<String>,
+}
+
 /// Reads and converts the profile file at `path`.
 pub fn load_profile(path: &Path, photos: PhotoResolver<'_>) -> Result<CardProfile, ProfileError> {
+    load_profile_file(path, photos).map(|f| f.profile)
+}
+
+/// [`load_profile`] with the faces around the card.
+pub fn load_profile_file(
+    path: &Path,
+    photos: PhotoResolver<'_>,
+) -> Result<ProfileFile, ProfileError> {
     let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
         path: path.display().to_string(),
         source,
     })?;
-    parse_profile(path, &text, photos).map_err(ProfileError::Invalid)
+    parse_profile_file(path, &text, photos).map_err(ProfileError::Invalid)
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -54,6 +82,7 @@ const TOP_KEYS: &[&str] = &[
     "kind",
     "holder",
     "photo",
+    "patient_photo",
     "card_expiry_year",
     "security_code",
     "certificates",
@@ -70,6 +99,15 @@ pub fn parse_profile(
     text: &str,
     photos: PhotoResolver<'_>,
 ) -> Result<CardProfile, Diagnostics> {
+    parse_profile_file(path, text, photos).map(|f| f.profile)
+}
+
+/// [`parse_profile`] with the faces around the card.
+pub fn parse_profile_file(
+    path: &Path,
+    text: &str,
+    photos: PhotoResolver<'_>,
+) -> Result<ProfileFile, Diagnostics> {
     let doc = Document::new(path, text);
     let profile = doc
         .parse(text)
@@ -77,7 +115,24 @@ pub fn parse_profile(
     doc.finish(profile)
 }
 
-fn convert(root: Node<'_, '_>, photos: PhotoResolver<'_>) -> Option<CardProfile> {
+/// A photo name that must be in the photo cache's table (its person is the ground truth).
+fn known_photo(node: Node<'_, '_>) -> Option<String> {
+    let name = node.string()?;
+    if crate::photo_cache::person_of(&name).is_some() {
+        return Some(name);
+    }
+    let known: Vec<&str> = crate::photo_cache::PERSON_OF_PHOTO
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    node.report(
+        &format!("`{name}` is not a photo of the photo cache"),
+        Some(&format!("one of: {}", known.join(", "))),
+    );
+    None
+}
+
+fn convert(root: Node<'_, '_>, photos: PhotoResolver<'_>) -> Option<ProfileFile> {
     let map = root.map(TOP_KEYS)?;
     // Convert every field before combining, so each one reports its own mistakes.
     let name = map.required("name").and_then(|n| n.string());
@@ -94,15 +149,18 @@ fn convert(root: Node<'_, '_>, photos: PhotoResolver<'_>) -> Option<CardProfile>
         ])
     });
     let holder = map.required("holder").and_then(holder);
-    let photo_jp2 = match map.get("photo") {
-        None => Some(None),
-        Some(n) => n.string().and_then(|name| match photos(&name) {
+    let chip_photo = optional(&map, "photo", None, |n| known_photo(n).map(Some));
+    let patient_photo = optional(&map, "patient_photo", None, |n| known_photo(n).map(Some));
+    let photo_jp2 = match (map.get("photo"), chip_photo.as_ref()) {
+        (Some(n), Some(Some(name))) => match photos(name) {
             Ok(bytes) => Some(Some(bytes)),
             Err(why) => {
                 n.report(&format!("photo `{name}` is not available"), Some(&why));
                 None
             }
-        }),
+        },
+        (None, _) => Some(None),
+        (Some(_), _) => None,
     };
     let card_expiry_year = map
         .required("card_expiry_year")
@@ -121,7 +179,7 @@ fn convert(root: Node<'_, '_>, photos: PhotoResolver<'_>) -> Option<CardProfile>
         n.integer(0..=i64::from(card_emulator::pki::KEY_SLOTS) - 1)
     })
     .map(|s| KeySlot(s as u8));
-    let faults = optional(&map, "faults", Faults::default(), faults);
+    let faults = optional(&map, "faults", (Faults::default(), false), faults);
     if let Some(d) = map.get("description") {
         d.string();
     }
@@ -136,12 +194,17 @@ fn convert(root: Node<'_, '_>, photos: PhotoResolver<'_>) -> Option<CardProfile>
         return None;
     }
     let (auth_certificate, sign_certificate) = certificates?;
-    Some(CardProfile {
+    let (faults, corrupt_photo) = faults?;
+    let mut photo_jp2 = photo_jp2?;
+    if corrupt_photo {
+        photo_jp2 = photo_jp2.map(|p| corrupted(&p));
+    }
+    let profile = CardProfile {
         name: name?,
         token: token?,
         kind,
         holder: holder?,
-        photo_jp2: photo_jp2?,
+        photo_jp2,
         card_expiry_year: card_expiry_year?,
         security_code: security_code?,
         auth_certificate,
@@ -152,8 +215,27 @@ fn convert(root: Node<'_, '_>, photos: PhotoResolver<'_>) -> Option<CardProfile>
         surface_code_tries: surface_code_tries?,
         registered_for_insurance: registered?,
         key_slot: key_slot?,
-        faults: faults?,
+        faults,
+    };
+    Some(ProfileFile {
+        profile,
+        faces: CardFaces {
+            chip_photo: chip_photo?,
+            chip_photo_corrupt: corrupt_photo,
+            patient_photo: patient_photo?,
+        },
     })
+}
+
+/// The chip photo with its codestream damaged after the first 64 bytes: the header still
+/// says JPEG 2000, the picture does not decode (a card with a broken DF27).
+fn corrupted(jp2: &[u8]) -> Vec<u8> {
+    let (header, rest) = jp2.split_at(jp2.len().min(64));
+    let damaged = rest[..rest.len() / 2]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b ^ 0xA5 ^ i as u8);
+    header.iter().copied().chain(damaged).collect()
 }
 
 /// The value at `key`, or `default` when the key is absent.
@@ -290,18 +372,23 @@ fn pin(
     })
 }
 
-fn faults(node: Node<'_, '_>) -> Option<Faults> {
-    let map = node.map(&["mute", "delay_per_apdu", "tear_on_apdu"])?;
+/// The card's faults, and whether its chip photo is corrupt.
+fn faults(node: Node<'_, '_>) -> Option<(Faults, bool)> {
+    let map = node.map(&["mute", "delay_per_apdu", "tear_on_apdu", "corrupt_photo"])?;
+    let corrupt_photo = optional(&map, "corrupt_photo", false, |n| n.boolean());
     let mute = optional(&map, "mute", false, |n| n.boolean());
     let delay = optional(&map, "delay_per_apdu", None, |n| n.duration().map(Some));
     let tear = optional(&map, "tear_on_apdu", None, |n| {
         n.integer(1..=i64::from(u32::MAX)).map(|i| Some(i as u32))
     });
-    Some(Faults {
-        mute: mute?,
-        delay_per_apdu: delay?,
-        tear_on_apdu: tear?,
-    })
+    Some((
+        Faults {
+            mute: mute?,
+            delay_per_apdu: delay?,
+            tear_on_apdu: tear?,
+        },
+        corrupt_photo?,
+    ))
 }
 
 #[cfg(test)]

@@ -146,6 +146,33 @@ enum Command {
     },
     /// List the PC/SC readers pcscd knows.
     Readers,
+    /// The reference face matcher on images.
+    Face {
+        #[command(subcommand)]
+        command: FaceCommand,
+    },
+    /// Match accuracy on a face set (a folder per person): genuine and impostor scores,
+    /// FMR/FNMR, EER, FNMR at fixed FMR, FTA, APCER/BPCER, DET and score plots.
+    Accuracy(harness::accuracy::CampaignArgs),
+}
+
+#[derive(Subcommand)]
+enum FaceCommand {
+    /// Print the similarity of the largest face of A (enrolment) and of B (probe).
+    Compare {
+        a: PathBuf,
+        b: PathBuf,
+        /// Turn A greyscale first.
+        #[arg(long)]
+        grey_enrolment: bool,
+        /// Make A into the chip photo first (greyscale 240×300 JPEG 2000, decoded back), as
+        /// the reader sees it on the card.
+        #[arg(long, conflicts_with = "grey_enrolment")]
+        chip: bool,
+        /// Match threshold (cosine) [default: SFace's 0.363].
+        #[arg(long)]
+        threshold: Option<f32>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -230,6 +257,33 @@ fn main() -> ExitCode {
             allow_destructive,
         ),
         Command::Check { paths } => check(&paths),
+        Command::Face {
+            command:
+                FaceCommand::Compare {
+                    a,
+                    b,
+                    grey_enrolment,
+                    chip,
+                    threshold,
+                },
+        } => {
+            let enrolment = match (chip, grey_enrolment) {
+                (true, _) => harness::face::Enrolment::ChipPhoto,
+                (false, true) => harness::face::Enrolment::Greyscale,
+                (false, false) => harness::face::Enrolment::AsIs,
+            };
+            face_compare(&a, &b, enrolment, threshold)
+        }
+        Command::Accuracy(args) => harness::accuracy::run_campaign(&args)
+            .map(|()| exit::OK)
+            .map_err(|e| Stop {
+                code: if e.is_bench() {
+                    exit::BENCH
+                } else {
+                    exit::BAD_INPUT
+                },
+                message: format!("error: {e}"),
+            }),
         Command::Readers => harness::pcsc_driver::list_readers()
             .map(|readers| {
                 for r in readers {
@@ -476,6 +530,26 @@ fn serve_qualification(
         serve(config, stop).await.map_err(|e| e.to_string())
     });
     served.map(|()| exit::OK).map_err(stop(exit::BENCH))
+}
+
+fn face_compare(
+    a: &Path,
+    b: &Path,
+    enrolment: harness::face::Enrolment,
+    threshold: Option<f32>,
+) -> Outcome {
+    use std::io::Write;
+    let compared = harness::face::compare_files(a, b, enrolment, threshold).map_err(|e| Stop {
+        code: if e.is_bench() {
+            exit::BENCH
+        } else {
+            exit::BAD_INPUT
+        },
+        message: format!("error: {e}"),
+    })?;
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = write!(std::io::stdout(), "{compared}");
+    Ok(exit::OK)
 }
 
 fn merge_reports(shards: &[PathBuf], junit: Option<&Path>, json: Option<&Path>) -> Outcome {

@@ -12,7 +12,7 @@ use crate::inprocess_channel::InProcessChannel;
 use crate::qualification::{
     BlockingQualificationClient, CertificateKey, Fault, InsuredRecord, ServerConfig,
 };
-use crate::reader::{DriverError, ReaderSetup, Stimulus, VirtualReader};
+use crate::reader::{DriverError, PlacedCard, ReaderSetup, Stimulus, VirtualReader};
 use crate::rules::{ConsentStep, ConsentStore, FacilityId, PatientId};
 use crate::scenario::{Case, CaseKind, PinEntry, ServiceFault, StepKind};
 use card_emulator::{Card, CardImage, CardProfile};
@@ -27,6 +27,8 @@ pub struct LoadedCard {
     pub image: Arc<CardImage>,
     /// The service's key for this card (its authentication certificate), parsed once.
     pub certificate_key: CertificateKey,
+    /// Whose faces are on the chip and before the camera (the face path's ground truth).
+    pub faces: crate::profile_file::CardFaces,
 }
 
 /// What a case needs from the run.
@@ -38,6 +40,8 @@ pub struct CaseContext<'a> {
     pub runtime: &'a tokio::runtime::Handle,
     /// The vpcd readers when cards go through pcscd; `None`: in process.
     pub vpcd: Option<&'a super::vpcd_pool::VpcdPool>,
+    /// Face matchers, loaded when the first face case needs one.
+    pub faces: &'a crate::face::MatcherPool,
 }
 
 /// Runs `case` with the reference reader and the emulated card in process.
@@ -46,22 +50,9 @@ pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
     if let CaseKind::Conformance { check } = &case.kind {
         return run_conformance_case(case, check, ctx, start);
     }
-    let profile = ctx.card.map(|c| &c.profile);
-    let skip = |why: &str| {
-        result(
-            case,
-            Verdict::Skip,
-            Some(why.into()),
-            start,
-            Vec::new(),
-            String::new(),
-        )
-    };
-    let situation = match oracle::situation(case, profile) {
+    let (situation, face) = match oracle::situation(case, ctx.card) {
         Ok(s) => s,
-        Err(Unjudgeable::FacePath) => {
-            return skip("the face path comes with the camera issue: skipped, not passed")
-        }
+        Err(why @ Unjudgeable::NoCamera(_)) => return error_result(case, start, why.to_string()),
     };
     let mut bench = match Bench::up(case, ctx) {
         Ok(b) => b,
@@ -70,9 +61,9 @@ pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
     let run = bench.run_steps(case, ctx);
     let observed = bench.finish();
     let (verdict, reason, mut measurements) = match run {
-        Ok(step_times) => {
-            let (v, r, m) = judge_case(case, &situation, &observed, &step_times);
-            (v, r, m)
+        Ok(mut step_times) => {
+            step_times.extend(observed.timings.iter().cloned());
+            judge_case(case, &situation, face, &observed, &step_times)
         }
         Err(why) => (Verdict::Error, Some(why), Vec::new()),
     };
@@ -233,6 +224,10 @@ impl<'a> Bench<'a> {
             }
             None => (None, None),
         };
+        let face = match (ctx.card, chooses_face(case)) {
+            (Some(card), true) => Some(crate::face::FaceKit::for_case(case, card, ctx.faces)?),
+            _ => None,
+        };
         let setup = ReaderSetup {
             today: case.date,
             facility: case.facility.clone(),
@@ -242,6 +237,7 @@ impl<'a> Bench<'a> {
             service_deadline: oracle::service_deadline(case),
             consent: consent_history(case, ctx.card),
             patient: oracle::patient(case, ctx.card.map(|c| &c.profile)),
+            face,
         };
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (outbox, replies) = mpsc::channel::<Reply>();
@@ -272,7 +268,10 @@ impl<'a> Bench<'a> {
             let started = Instant::now();
             let job = match &step.kind {
                 StepKind::PlaceCard => match self.card.take() {
-                    Some(card) => Job::Apply(Stimulus::PlaceCard(card)),
+                    Some(chip) => Job::Apply(Stimulus::PlaceCard(PlacedCard {
+                        chip,
+                        surface_code_b: ctx.card.map(printed_surface_code_b),
+                    })),
                     None => return Err(format!("{}: the case has no card to place", step.origin)),
                 },
                 StepKind::RemoveCard => Job::Apply(Stimulus::RemoveCard),
@@ -362,8 +361,25 @@ fn reader_thread(
         events: reader.events().to_vec(),
         outcome: reader.outcome().cloned(),
         last_verify_sw: reader.last_verify_sw(),
+        timings: reader.timings().to_vec(),
         trace,
     });
+}
+
+fn chooses_face(case: &Case) -> bool {
+    case.steps
+        .iter()
+        .any(|s| matches!(s.kind, StepKind::Choose(crate::scenario::Method::Face)))
+}
+
+/// 照合番号B as printed on the card (what the reader's OCR reads): a secret.
+fn printed_surface_code_b(card: &LoadedCard) -> card_emulator::profile::Secret {
+    let p = &card.profile;
+    card_emulator::profile::Secret::new(card_emulator::records::surface_code_b(
+        p.holder.birth_date,
+        p.card_expiry_year,
+        p.security_code.expose(),
+    ))
 }
 
 /// The digits a patient types. A wrong PIN is one digit off the right one.

@@ -12,7 +12,7 @@ pub use case_runner::{run_case, CaseContext, LoadedCard};
 pub use verdict::{judge_case, Observed};
 
 use crate::guard::RunSecret;
-use crate::profile_file::{load_profile, PhotoResolver};
+use crate::profile_file::{load_profile_file, PhotoResolver};
 use crate::scenario::Case;
 use card_emulator::pki::TestPki;
 use card_emulator::CardImage;
@@ -75,7 +75,8 @@ pub fn load_cards(
         if cards.contains_key(path) {
             continue;
         }
-        let profile = load_profile(path, photos).map_err(|e| e.to_string())?;
+        let file = load_profile_file(path, photos).map_err(|e| e.to_string())?;
+        let profile = file.profile;
         let image = CardImage::build(&profile).map_err(|e| format!("{}: {e}", path.display()))?;
         let certificate_key =
             crate::qualification::CertificateKey::from_der(&image.auth_certificate)
@@ -86,6 +87,7 @@ pub fn load_cards(
                 profile,
                 image: Arc::new(image),
                 certificate_key,
+                faces: file.faces,
             }),
         );
     }
@@ -127,6 +129,7 @@ pub fn run(
             .map(|p| format!("{}/{}", p.index, p.count)),
         total: cases.len(),
         on_result: Box::new(on_result),
+        faces: crate::face::MatcherPool::new(),
     });
     let jobs = options.jobs.max(1);
     let pool = if options.vpcd_readers.is_empty() {
@@ -165,6 +168,7 @@ pub fn run(
                     crl_der: &shared.crl,
                     runtime: &handle,
                     vpcd: pool.as_deref(),
+                    faces: &shared.faces,
                 };
                 let result = run_case(&case, &ctx);
                 shared.finished(index, result);
@@ -196,6 +200,7 @@ struct Shared {
     partition: Option<String>,
     total: usize,
     on_result: ResultHook,
+    faces: crate::face::MatcherPool,
 }
 
 impl Shared {

@@ -3,18 +3,115 @@
 //! from what the reader did. The reader's outcome is then compared with the rules' verdict
 //! on this situation.
 
+use super::case_runner::LoadedCard;
 use crate::rules::{
     certificate_status, AuthMethod, CardFailure, CardPath, CertificateStatus, Document,
     LimitCategory, Patient, Situation,
 };
-use crate::scenario::{Case, Method, PinEntry, ServiceFault, Shown, StepKind};
-use card_emulator::profile::{CardKind, CardProfile};
+use crate::scenario::{
+    CameraSource, Case, FaceExpect, Method, PinEntry, ServiceFault, Shown, StepKind,
+};
+use card_emulator::profile::{CardKind, CardProfile, TokenKind};
 use time::Date;
 
-/// Why a case cannot be judged (yet).
+/// Why a case cannot be judged: the scenario lacks an input the prediction needs.
+#[derive(Debug)]
 pub enum Unjudgeable {
-    /// The face path comes with the camera issue.
-    FacePath,
+    /// The face path is chosen but nothing says who stands before the camera.
+    NoCamera(String),
+}
+
+impl std::fmt::Display for Unjudgeable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unjudgeable::NoCamera(why) => write!(f, "the face path cannot be judged: {why}"),
+        }
+    }
+}
+
+/// Consecutive face failures at which the reader locks the face path (DOMAIN.md [soft]).
+pub const FACE_LOCK_AFTER: u8 = 10;
+
+/// How the face path must end, from the case's inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FacePrediction {
+    /// The camera shows the chip photo's person, live: a match (or, where the scenario
+    /// says so, a non-match: a false non-match breaks no rule, a false match does).
+    Match,
+    /// Another person, or no usable chip photo or 照合番号B: no match.
+    NoMatch,
+    /// A presentation attack: rejected.
+    AttackRejected,
+    /// Locked by earlier failures: not attempted.
+    Locked,
+    /// No face path on this token (a smartphone has no card-surface application).
+    Unavailable,
+}
+
+impl FacePrediction {
+    /// Whether a scenario's `expect.face` agrees with the rules' prediction.
+    pub fn allows(self, expect: FaceExpect) -> bool {
+        matches!(
+            (self, expect),
+            (
+                FacePrediction::Match,
+                FaceExpect::Match | FaceExpect::NoMatch
+            ) | (FacePrediction::NoMatch, FaceExpect::NoMatch)
+                | (FacePrediction::AttackRejected, FaceExpect::AttackRejected)
+                | (FacePrediction::Locked, FaceExpect::Locked)
+        )
+    }
+}
+
+/// The person before the camera, and whether it is an attack.
+fn presenter(case: &Case, card: &LoadedCard) -> Result<(String, bool), Unjudgeable> {
+    let photo_person = |name: &str| {
+        crate::photo_cache::person_of(name)
+            .map(str::to_owned)
+            .ok_or_else(|| Unjudgeable::NoCamera(format!("`{name}` is not a known photo")))
+    };
+    match &case.camera {
+        Some(camera) => {
+            let person = match &camera.source {
+                CameraSource::Photo(name) => photo_person(name)?,
+                CameraSource::Clip { person, .. } => person.clone(),
+            };
+            Ok((person, camera.attack.is_some()))
+        }
+        None => match &card.faces.patient_photo {
+            Some(name) => Ok((photo_person(name)?, false)),
+            None => Err(Unjudgeable::NoCamera(format!(
+                "the case has no `camera` and card profile `{}` no `patient_photo`",
+                card.profile.name
+            ))),
+        },
+    }
+}
+
+/// The face path's end, predicted from the card, the camera and the scenario.
+pub fn predict_face(case: &Case, card: &LoadedCard) -> Result<FacePrediction, Unjudgeable> {
+    let profile = &card.profile;
+    if profile.token == TokenKind::Smartphone {
+        return Ok(FacePrediction::Unavailable);
+    }
+    let earlier = case.camera.as_ref().map_or(0, |c| c.earlier_failures);
+    if earlier >= FACE_LOCK_AFTER {
+        return Ok(FacePrediction::Locked);
+    }
+    let (person, attack) = presenter(case, card)?;
+    if attack {
+        return Ok(FacePrediction::AttackRejected);
+    }
+    let chip_person = card
+        .faces
+        .chip_photo
+        .as_deref()
+        .and_then(crate::photo_cache::person_of);
+    let usable_chip = profile.photo_jp2.is_some() && !card.faces.chip_photo_corrupt;
+    if profile.surface_code_tries == 0 || !usable_chip || chip_person != Some(person.as_str()) {
+        return Ok(FacePrediction::NoMatch);
+    }
+    Ok(FacePrediction::Match)
 }
 
 /// The patient the desk knows: birth date from the card (or a default adult), income from
@@ -67,25 +164,37 @@ pub fn document(shown: Shown, on: Date) -> Option<Document> {
     })
 }
 
-/// The card path the rules expect from the case's inputs.
+/// The card path the rules expect from the case's inputs, and the face path's end when
+/// the patient chose it.
 pub fn predict_card_path(
     case: &Case,
-    profile: Option<&CardProfile>,
-) -> Result<Option<CardPath>, Unjudgeable> {
+    card: Option<&LoadedCard>,
+) -> Result<(Option<CardPath>, Option<FacePrediction>), Unjudgeable> {
     let placed = case
         .steps
         .iter()
         .any(|s| matches!(s.kind, StepKind::PlaceCard));
-    let Some(profile) = profile.filter(|_| placed) else {
-        return Ok(None);
+    let Some(card) = card.filter(|_| placed) else {
+        return Ok((None, None));
     };
-    if case
+    let face_chosen = case
         .steps
         .iter()
-        .any(|s| matches!(s.kind, StepKind::Choose(Method::Face)))
-    {
-        return Err(Unjudgeable::FacePath);
-    }
+        .any(|s| matches!(s.kind, StepKind::Choose(Method::Face)));
+    let face = if face_chosen {
+        Some(predict_face(case, card)?)
+    } else {
+        None
+    };
+    let path = predict_after_face(case, &card.profile, face)?;
+    Ok((path, face))
+}
+
+fn predict_after_face(
+    case: &Case,
+    profile: &CardProfile,
+    face: Option<FacePrediction>,
+) -> Result<Option<CardPath>, Unjudgeable> {
     let failed = |f| Ok(Some(CardPath::Failed(f)));
     if profile.faults.mute || profile.faults.tear_on_apdu.is_some_and(|n| n <= 6) {
         return failed(CardFailure::ReaderError);
@@ -94,15 +203,46 @@ pub fn predict_card_path(
     if certificate_status(not_after, case.date) == CertificateStatus::Expired {
         return failed(CardFailure::CertificateExpired);
     }
-    // The PIN path: count the tries as the card would.
-    if !case
+    // A match by face (unless the scenario declares a false non-match) ends the
+    // authentication; any other face end offers the PIN, which the patient may type.
+    let face_matched =
+        face == Some(FacePrediction::Match) && case.expect.face != Some(FaceExpect::NoMatch);
+    let method = if face_matched {
+        AuthMethod::Face
+    } else {
+        AuthMethod::Pin
+    };
+    let pin_typed = case
         .steps
         .iter()
-        .any(|s| matches!(s.kind, StepKind::Choose(Method::Pin)))
-    {
-        return failed(CardFailure::Abandoned);
+        .any(|s| matches!(s.kind, StepKind::EnterPin(_)));
+    let pin_chosen = case
+        .steps
+        .iter()
+        .any(|s| matches!(s.kind, StepKind::Choose(Method::Pin)));
+    if !face_matched && !(pin_chosen || (face.is_some() && pin_typed)) {
+        return failed(if face.is_some() {
+            CardFailure::FaceMismatch
+        } else {
+            CardFailure::Abandoned
+        });
     }
+    if !face_matched {
+        if let Some(path) = predict_pin(case, profile, face.is_some()) {
+            return Ok(Some(path));
+        }
+    }
+    finish_prediction(case, profile, method)
+}
+
+/// The PIN path: counts the tries as the card would; `None` when the PIN was verified.
+/// After a failed face path, a card without a PIN fails as the face did.
+fn predict_pin(case: &Case, profile: &CardProfile, after_face: bool) -> Option<CardPath> {
+    let failed = |f| Some(CardPath::Failed(f));
     let mut tries = match (&profile.kind, &profile.auth_pin) {
+        (CardKind::FaceAuthentication, _) | (_, None) if after_face => {
+            return failed(CardFailure::FaceMismatch)
+        }
         (CardKind::FaceAuthentication, _) | (_, None) => 0,
         (_, Some(pin)) => pin.tries_left,
     };
@@ -131,8 +271,23 @@ pub fn predict_card_path(
         }
     }
     if !verified {
-        return failed(CardFailure::Abandoned);
+        return failed(if after_face {
+            CardFailure::FaceMismatch
+        } else {
+            CardFailure::Abandoned
+        });
     }
+    None
+}
+
+/// After authentication: the service, registration and consent decide.
+fn finish_prediction(
+    case: &Case,
+    profile: &CardProfile,
+    method: AuthMethod,
+) -> Result<Option<CardPath>, Unjudgeable> {
+    let failed = |f| Ok(Some(CardPath::Failed(f)));
+    let not_after = profile.auth_certificate.not_after;
     // The service refuses a certificate that is revoked or not yet valid.
     if profile.auth_certificate.revoked {
         return failed(CardFailure::CertificateRevoked);
@@ -141,7 +296,7 @@ pub fn predict_card_path(
         return failed(CardFailure::ReaderError);
     }
     // The service, as it will be when the reader asks (the last fault set before consent).
-    match service_at_query(case) {
+    match service_at_query(case, method) {
         ServiceFault::Timeout | ServiceFault::Http(_) | ServiceFault::Malformed => {
             return failed(CardFailure::ServiceDown)
         }
@@ -170,7 +325,7 @@ pub fn predict_card_path(
         return failed(CardFailure::Abandoned);
     }
     Ok(Some(CardPath::Succeeded {
-        method: AuthMethod::Pin,
+        method,
         certificate_not_after: not_after,
     }))
 }
@@ -180,25 +335,33 @@ pub fn service_deadline(case: &Case) -> std::time::Duration {
     case.step_deadline.mul_f64(0.8)
 }
 
-/// The service fault in force when the PIN has been entered (`service` steps before it
-/// change the case's initial fault).
-fn service_at_query(case: &Case) -> ServiceFault {
+/// The service fault in force when the patient has authenticated (`service` steps before
+/// it change the case's initial fault).
+fn service_at_query(case: &Case, method: AuthMethod) -> ServiceFault {
     let mut fault = case.service.clone();
     for step in &case.steps {
-        match &step.kind {
-            StepKind::Service(f) => fault = f.clone(),
-            StepKind::EnterPin(PinEntry::Correct) => break,
+        match (&step.kind, method) {
+            (StepKind::Service(f), _) => fault = f.clone(),
+            (StepKind::EnterPin(PinEntry::Correct), AuthMethod::Pin)
+            | (StepKind::Choose(Method::Face), AuthMethod::Face) => break,
             _ => {}
         }
     }
     fault
 }
 
-/// The whole situation for the rules.
-pub fn situation(case: &Case, profile: Option<&CardProfile>) -> Result<Situation, Unjudgeable> {
-    let card_path = predict_card_path(case, profile)?;
-    let mut patient = patient(case, profile);
-    if matches!(service_at_query(case), ServiceFault::Invalid) && card_path.is_some() {
+/// The whole situation for the rules, and the face path's predicted end.
+pub fn situation(
+    case: &Case,
+    card: Option<&LoadedCard>,
+) -> Result<(Situation, Option<FacePrediction>), Unjudgeable> {
+    let (card_path, face) = predict_card_path(case, card)?;
+    let mut patient = patient(case, card.map(|c| &c.profile));
+    let method = match card_path {
+        Some(CardPath::Succeeded { method, .. }) => method,
+        _ => AuthMethod::Pin,
+    };
+    if matches!(service_at_query(case, method), ServiceFault::Invalid) && card_path.is_some() {
         patient = patient.uninsured();
     }
     let mut s = Situation::new(case.date, patient)
@@ -215,5 +378,5 @@ pub fn situation(case: &Case, profile: Option<&CardProfile>) -> Result<Situation
     for d in documents(case) {
         s = s.with_document(d);
     }
-    Ok(s)
+    Ok((s, face))
 }

@@ -1,9 +1,11 @@
 //! The verdict of one case: what the reader did, against the rules and against the
 //! scenario's own expectations.
 
-use crate::reader::{Event, EventKind, ObservedOutcome};
+use super::oracle::FacePrediction;
+use crate::reader::{Event, EventKind, FaceResult, ObservedOutcome};
 use crate::rules::{judge, legal_routes, Situation};
 use crate::scenario::Case;
+use crate::scenario::FaceExpect;
 use reports::{Measurement, Verdict};
 use std::time::Duration;
 
@@ -12,6 +14,8 @@ pub struct Observed {
     pub events: Vec<Event>,
     pub outcome: Option<ObservedOutcome>,
     pub last_verify_sw: Option<u16>,
+    /// The reader's own sub-step durations (`face.match`, …).
+    pub timings: Vec<(String, Duration)>,
     /// The card's APDU trace, secrets redacted.
     pub trace: String,
 }
@@ -23,8 +27,17 @@ impl Observed {
             events: Vec::new(),
             outcome: None,
             last_verify_sw: None,
+            timings: Vec::new(),
             trace: String::new(),
         }
+    }
+
+    /// How the face path ended, from the reader's events.
+    fn face(&self) -> Option<FaceResult> {
+        self.events.iter().rev().find_map(|e| match &e.kind {
+            EventKind::FaceResult { result, .. } => Some(*result),
+            _ => None,
+        })
     }
 
     fn screens(&self) -> Vec<&str> {
@@ -42,6 +55,7 @@ impl Observed {
 pub fn judge_case(
     case: &Case,
     situation: &Situation,
+    face: Option<FacePrediction>,
     observed: &Observed,
     step_times: &[(String, Duration)],
 ) -> (Verdict, Option<String>, Vec<Measurement>) {
@@ -79,7 +93,23 @@ pub fn judge_case(
                 )
             }),
     ];
-    for c in contradictions.into_iter().flatten() {
+    let face_contradiction = match (e.face, face) {
+        (Some(wanted), Some(predicted)) if !predicted.allows(wanted) => Some(format!(
+            "face {}, the rules say {}",
+            face_name(wanted),
+            prediction_name(predicted)
+        )),
+        (Some(wanted), None) => Some(format!(
+            "face {}, but the case never chooses the face path",
+            face_name(wanted)
+        )),
+        _ => None,
+    };
+    for c in contradictions
+        .into_iter()
+        .flatten()
+        .chain(face_contradiction)
+    {
         fail(
             Verdict::Error,
             format!("{origin}the scenario expects {c} (rule `{}`)", rules.rule),
@@ -137,6 +167,21 @@ pub fn judge_case(
                     &mut verdict,
                 );
             }
+        }
+    }
+
+    if let Some(wanted) = e.face {
+        let got = observed.face();
+        if got != Some(observed_face(wanted)) {
+            fail(
+                Verdict::Fail,
+                format!(
+                    "{origin}face path ended {}, expected {}",
+                    got.map_or("without a result".into(), |g| g.to_string()),
+                    face_name(wanted)
+                ),
+                &mut verdict,
+            );
         }
     }
 
@@ -204,4 +249,32 @@ pub fn judge_case(
     }
     let reason = (!reasons.is_empty()).then(|| reasons.join("; "));
     (verdict, reason, measurements)
+}
+
+fn observed_face(expect: FaceExpect) -> FaceResult {
+    match expect {
+        FaceExpect::Match => FaceResult::Matched,
+        FaceExpect::NoMatch => FaceResult::NoMatch,
+        FaceExpect::AttackRejected => FaceResult::AttackRejected,
+        FaceExpect::Locked => FaceResult::Locked,
+    }
+}
+
+fn face_name(expect: FaceExpect) -> &'static str {
+    match expect {
+        FaceExpect::Match => "match",
+        FaceExpect::NoMatch => "no_match",
+        FaceExpect::AttackRejected => "attack_rejected",
+        FaceExpect::Locked => "locked",
+    }
+}
+
+fn prediction_name(p: FacePrediction) -> &'static str {
+    match p {
+        FacePrediction::Match => "match",
+        FacePrediction::NoMatch => "no_match (the camera does not show the chip's person)",
+        FacePrediction::AttackRejected => "attack_rejected",
+        FacePrediction::Locked => "locked",
+        FacePrediction::Unavailable => "no face path on this card",
+    }
 }

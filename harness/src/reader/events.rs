@@ -18,12 +18,51 @@ pub enum EventKind {
     VerifyAnswered { sw: u16 },
     /// The card path ended; `failure` says why when it failed.
     CardPath { ok: bool, failure: Option<String> },
+    /// One face-matching try: frames seen, the best score, and whether the presentation
+    /// looked live (never the face itself).
+    FaceAttempt {
+        attempt: u8,
+        frames: u32,
+        best_score: Option<f32>,
+        matched: bool,
+        presentation: String,
+    },
+    /// How the face path ended, and the consecutive face failures after it.
+    FaceResult {
+        result: FaceResult,
+        consecutive_failures: u8,
+    },
     /// The qualification service answered (or not).
     Qualification { summary: String },
     /// The reader's (or the desk's) final answer.
     Outcome(ObservedOutcome),
     /// Anything worth knowing in a failed case.
     Note { text: String },
+}
+
+/// How a face path ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaceResult {
+    Matched,
+    NoMatch,
+    AttackRejected,
+    /// Locked by earlier consecutive failures; not attempted.
+    Locked,
+    /// No face path on this card (a smartphone), or the reader could not run it.
+    Unavailable,
+}
+
+impl fmt::Display for FaceResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FaceResult::Matched => "matched",
+            FaceResult::NoMatch => "no match",
+            FaceResult::AttackRejected => "attack rejected",
+            FaceResult::Locked => "locked",
+            FaceResult::Unavailable => "unavailable",
+        })
+    }
 }
 
 /// The outcome a reader reports.
@@ -64,6 +103,28 @@ impl fmt::Display for Event {
                 f,
                 "{at:9.3} ms  card path failed: {}",
                 failure.as_deref().unwrap_or("?")
+            ),
+            EventKind::FaceAttempt {
+                attempt,
+                frames,
+                best_score,
+                matched,
+                presentation,
+            } => {
+                let score = best_score.map_or("none".into(), |s| format!("{s:.3}"));
+                write!(
+                    f,
+                    "{at:9.3} ms  face try {attempt}: {frames} frames, best score {score}, \
+                     {}, presentation {presentation}",
+                    if *matched { "match" } else { "no match" }
+                )
+            }
+            EventKind::FaceResult {
+                result,
+                consecutive_failures,
+            } => write!(
+                f,
+                "{at:9.3} ms  face path: {result} ({consecutive_failures} consecutive failures)"
             ),
             EventKind::Qualification { summary } => {
                 write!(f, "{at:9.3} ms  qualification: {summary}")

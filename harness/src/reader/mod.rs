@@ -5,12 +5,23 @@ mod events;
 mod keypad;
 mod virtual_reader;
 
-pub use events::{Event, EventKind, ObservedOutcome};
+pub use events::{Event, EventKind, FaceResult, ObservedOutcome};
 pub use keypad::Layout;
 pub use virtual_reader::{ReaderSetup, VirtualReader};
 
 use crate::card_channel::CardChannel;
 use crate::rules::{ConsentStep, Document};
+
+/// What the reader measures of its own sub-steps (beside the engine's step times), for
+/// latency limits: the face path's chip photo read (照合番号B VERIFY and EF 0002), its
+/// decoding, the enrolment, camera start to decision, and the mean work per frame.
+pub const READER_MEASURES: &[&str] = &[
+    "face.read_chip_photo",
+    "face.decode_chip_photo",
+    "face.enrol",
+    "face.match",
+    "face.frame",
+];
 
 /// How the patient proves the card is theirs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,7 +32,7 @@ pub enum Method {
 
 /// One thing done to the reader.
 pub enum Stimulus {
-    PlaceCard(Box<dyn CardChannel>),
+    PlaceCard(PlacedCard),
     RemoveCard,
     Choose(Method),
     /// Key positions on the shuffled pad (never the digits).
@@ -30,6 +41,15 @@ pub enum Stimulus {
     Register(bool),
     /// Documents shown at the desk.
     Show(Vec<Document>),
+}
+
+/// A card on the reader: its chip, and what the reader's camera reads off its printed
+/// surface for the face path (照合番号B: birth date, expiry year and security code).
+pub struct PlacedCard {
+    pub chip: Box<dyn CardChannel>,
+    /// 照合番号B as printed, read by the reader's OCR; `None` when unreadable. A secret:
+    /// never logged (the guard redacts its VERIFY too).
+    pub surface_code_b: Option<card_emulator::profile::Secret>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

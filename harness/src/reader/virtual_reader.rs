@@ -5,9 +5,11 @@
 //! screens, asks the qualification service, and when the card path fails the desk applies
 //! the fallback ladder of the rules.
 
+mod face_path;
+
 use super::events::{Event, EventKind, ObservedOutcome};
 use super::keypad::Layout;
-use super::{DriverError, Stimulus};
+use super::{DriverError, PlacedCard, Stimulus};
 use crate::card_channel::{CardChannel, ChannelError};
 use crate::qualification::{
     BlockingQualificationClient, Consent, QualificationResult, QualificationValidity,
@@ -38,6 +40,8 @@ pub struct ReaderSetup {
     pub consent: ConsentStore,
     /// Patient facts the desk holds (birth date and income for the share on a fallback).
     pub patient: Patient,
+    /// The camera and the face matcher; `None`: a reader without a camera.
+    pub face: Option<crate::face::FaceKit>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +72,16 @@ pub struct VirtualReader {
     consent: Option<ConsentChoice>,
     outcome: Option<ObservedOutcome>,
     last_verify_sw: Option<u16>,
+    /// 照合番号B read off the placed card's surface (used once, never logged).
+    surface_code_b: Option<card_emulator::profile::Secret>,
+    /// Consecutive face failures of this card, earlier visits included.
+    face_failures: u8,
+    /// The face path failed and the PIN was offered instead.
+    after_face_failure: bool,
+    /// How the patient was authenticated.
+    method: AuthMethod,
+    /// Durations of the reader's own sub-steps (`face.enrol`, …) for latency limits.
+    timings: Vec<(String, Duration)>,
 }
 
 impl VirtualReader {
@@ -88,7 +102,17 @@ impl VirtualReader {
             consent: None,
             outcome: None,
             last_verify_sw: None,
+            surface_code_b: None,
+            face_failures: 0,
+            after_face_failure: false,
+            method: AuthMethod::Pin,
+            timings: Vec::new(),
         }
+    }
+
+    /// The reader's own sub-step durations (face path steps), in order.
+    pub fn timings(&self) -> &[(String, Duration)] {
+        &self.timings
     }
 
     pub fn events(&self) -> &[Event] {
@@ -195,9 +219,10 @@ impl VirtualReader {
         }
     }
 
-    fn place_card(&mut self, card: Box<dyn CardChannel>) -> Result<(), DriverError> {
+    fn place_card(&mut self, placed: PlacedCard) -> Result<(), DriverError> {
         self.expect_state(State::Idle, "a card was placed")?;
-        self.card = Some(card);
+        self.card = Some(placed.chip);
+        self.surface_code_b = placed.surface_code_b;
         self.screen("reading_card");
         let token = self
             .exchange(&commands::select_aid(&AID_JPKI))
@@ -267,27 +292,41 @@ impl VirtualReader {
     }
 
     fn choose(&mut self, method: super::Method) -> Result<(), DriverError> {
+        if self.after_face_failure && self.state == State::PinEntry {
+            // The PIN pad is already offered after the face failed.
+            return Ok(());
+        }
         self.expect_state(State::ChooseMethod, "a method was chosen")?;
         match method {
-            super::Method::Face => Err(DriverError::Unsupported(
-                "the face path comes with the camera issue".into(),
-            )),
-            super::Method::Pin => {
-                // Ask the tries left first: a blocked or unset PIN is told at once.
-                let sw = self.exchange(&commands::select_ef(0x0018)).and_then(|_| {
-                    self.transmit(&commands::verify(&[]))
-                        .map_err(|e| e.to_string())
-                });
-                match sw {
-                    Ok(StatusWord::TriesLeft(0)) | Ok(StatusWord::ReferenceDataBlocked) => {
-                        self.screen("pin_locked");
-                        self.fail_card_path(CardFailure::PinLocked, "no PIN tries left");
-                    }
-                    Ok(_) => self.show_keypad(),
-                    Err(why) => self.fail_card_path(CardFailure::ReaderError, &why),
-                }
-                Ok(())
+            super::Method::Face => self.face_path(),
+            super::Method::Pin => self.offer_pin(CardFailure::PinLocked),
+        }
+        Ok(())
+    }
+
+    /// Shows the PIN pad unless the PIN is blocked or unset (then the card path fails with
+    /// `blocked`: the PIN lock, or the face failure that led here).
+    fn offer_pin(&mut self, blocked: CardFailure) {
+        // After the face path the card-surface application is selected: back to JPKI.
+        let selected = if self.after_face_failure {
+            self.exchange(&commands::select_aid(&AID_JPKI)).map(|_| ())
+        } else {
+            Ok(())
+        };
+        // Ask the tries left first: a blocked or unset PIN is told at once.
+        let sw = selected
+            .and_then(|_| self.exchange(&commands::select_ef(0x0018)))
+            .and_then(|_| {
+                self.transmit(&commands::verify(&[]))
+                    .map_err(|e| e.to_string())
+            });
+        match sw {
+            Ok(StatusWord::TriesLeft(0)) | Ok(StatusWord::ReferenceDataBlocked) => {
+                self.screen("pin_locked");
+                self.fail_card_path(blocked, "no PIN tries left");
             }
+            Ok(_) => self.show_keypad(),
+            Err(why) => self.fail_card_path(CardFailure::ReaderError, &why),
         }
     }
 
@@ -324,7 +363,7 @@ impl VirtualReader {
         self.last_verify_sw = Some(sw.to_u16());
         self.log(EventKind::VerifyAnswered { sw: sw.to_u16() });
         match sw {
-            StatusWord::Ok => self.after_pin(),
+            StatusWord::Ok => self.authenticated(AuthMethod::Pin),
             StatusWord::TriesLeft(0) | StatusWord::ReferenceDataBlocked => {
                 self.screen("pin_locked");
                 self.fail_card_path(CardFailure::PinLocked, "the PIN is now blocked");
@@ -338,14 +377,19 @@ impl VirtualReader {
         Ok(())
     }
 
-    /// After a correct PIN: read the certificate on a phone, prove the key, ask the service.
-    fn after_pin(&mut self) {
+    /// After a correct PIN or a face match: read the certificate on a phone, prove the key
+    /// (the signature needs the PIN: by face the certificate goes on unsigned, as certified
+    /// terminals may), ask the service.
+    fn authenticated(&mut self, method: AuthMethod) {
+        self.method = method;
         if self.smartphone && !self.read_and_check_certificate() {
             return;
         }
-        if let Err(why) = self.challenge() {
-            self.fail_card_path(CardFailure::ReaderError, &format!("challenge: {why}"));
-            return;
+        if method == AuthMethod::Pin {
+            if let Err(why) = self.challenge() {
+                self.fail_card_path(CardFailure::ReaderError, &format!("challenge: {why}"));
+                return;
+            }
         }
         self.query_service(None);
     }
@@ -512,7 +556,7 @@ impl VirtualReader {
             .and_then(|q| q.limit_application_certificate_classification_flag)
             .is_some();
         self.card_path = Some(CardPath::Succeeded {
-            method: AuthMethod::Pin,
+            method: self.method,
             certificate_not_after: not_after,
         });
         self.log(EventKind::CardPath {
@@ -522,7 +566,7 @@ impl VirtualReader {
         self.state = State::CardDone;
         self.screen("result");
         self.report(ObservedOutcome {
-            route: AuthMethod::Pin.route(),
+            route: self.method.route(),
             share_percent: share,
             limit_applied,
             qualification_data_only: grace,
@@ -551,6 +595,8 @@ impl VirtualReader {
             // The card path already confirmed the qualification: documents change nothing.
             return Ok(());
         }
+        // A patient who leaves the reader mid-way (say, at the PIN pad) ends its card path.
+        self.abandon();
         let mut situation = Situation::new(self.setup.today, self.setup.patient)
             .with_rule_set(self.setup.rule_set)
             .with_visit(self.setup.visit)
@@ -575,10 +621,15 @@ impl VirtualReader {
         Ok(())
     }
 
-    /// Marks a card path that never finished (the case ran out of steps).
+    /// Marks a card path that never finished (the case ran out of steps, or the patient
+    /// went to the desk): after a failed face path, as that failure.
     pub fn abandon(&mut self) {
         if self.card.is_some() && self.card_path.is_none() {
-            self.card_path = Some(CardPath::Failed(CardFailure::Abandoned));
+            self.card_path = Some(CardPath::Failed(if self.after_face_failure {
+                CardFailure::FaceMismatch
+            } else {
+                CardFailure::Abandoned
+            }));
         }
     }
 

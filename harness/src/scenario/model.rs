@@ -131,6 +131,8 @@ pub struct Expect {
     /// Status word of the last VERIFY the reader sent, e.g. 63C0.
     pub last_verify_sw: Option<u16>,
     pub latency: Vec<LatencyLimit>,
+    /// How the face path must end.
+    pub face: Option<FaceExpect>,
     pub origin: Option<Origin>,
 }
 
@@ -155,6 +157,47 @@ pub struct PastConsent {
     pub facility: String,
     pub on: Date,
     pub choice: ConsentChoice,
+}
+
+/// What the reader's camera sees while the case runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Camera {
+    pub source: CameraSource,
+    /// Presentation attack species (a `camera_replay::attack` name): the clip is then an
+    /// attack made from the source photo, never a live person.
+    pub attack: Option<String>,
+    /// Perturbations, applied in order to every frame.
+    pub perturb: Vec<camera_replay::perturb::Perturbation>,
+    /// Seed of the synthesised motion, perturbations and attack.
+    pub seed: u64,
+    pub fps: f64,
+    pub frames: u32,
+    /// Consecutive face failures before this visit (the reader locks the face path at 10).
+    pub earlier_failures: u8,
+    pub origin: Origin,
+}
+
+/// Where the camera's frames come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CameraSource {
+    /// A live clip synthesised from this photo of the photo cache; whose face it is comes
+    /// from the cache's labels.
+    Photo(String),
+    /// A recorded clip (video file or image folder) of this person.
+    Clip { path: PathBuf, person: String },
+}
+
+/// What must come of the face path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaceExpect {
+    /// The reader matched the face to the chip photo.
+    Match,
+    /// The reader found no match (and offered the PIN).
+    NoMatch,
+    /// The reader refused a presentation attack.
+    AttackRejected,
+    /// The face path was locked by earlier failures and not attempted.
+    Locked,
 }
 
 /// What a case exercises.
@@ -186,6 +229,8 @@ pub struct Case {
     pub insurance: Option<Insurance>,
     pub consent_history: Vec<PastConsent>,
     pub service: ServiceFault,
+    /// The camera; `None` means the card profile's patient, live, with default settings.
+    pub camera: Option<Camera>,
     pub step_deadline: Duration,
     pub steps: Vec<Step>,
     pub expect: Expect,

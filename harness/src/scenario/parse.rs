@@ -7,6 +7,7 @@
 use super::model::*;
 use crate::rules::{ConsentChoice, ConsentItem, ConsentItems, ConsentStep, Route, RuleSet, Visit};
 use crate::yaml::{Diagnostics, Document, Map, Node};
+use camera_replay::perturb::Perturbation;
 use saphyr::MarkedYaml;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,6 +32,7 @@ pub const SCENARIO_KEYS: &[&str] = &[
     "insurance",
     "consent_history",
     "service",
+    "camera",
     "step_deadline",
     "steps",
     "expect",
@@ -230,6 +232,7 @@ fn conformance_cases(root: Node<'_, '_>, path: &Path) -> Option<Vec<Case>> {
                 insurance: None,
                 consent_history: Vec::new(),
                 service: ServiceFault::None,
+                camera: None,
                 step_deadline: deadline * 2,
                 steps: Vec::new(),
                 expect: Expect::default(),
@@ -435,6 +438,10 @@ fn convert_case<'a, 'y>(
     let service = lookup("service")
         .map(service_fault)
         .unwrap_or(Some(ServiceFault::None));
+    let camera = match lookup("camera") {
+        None => Some(None),
+        Some(n) => camera(n).map(Some),
+    };
     let step_deadline = lookup("step_deadline")
         .map(|n| n.duration())
         .unwrap_or(Some(DEFAULT_STEP_DEADLINE));
@@ -463,6 +470,7 @@ fn convert_case<'a, 'y>(
         insurance: insurance?,
         consent_history: consent_history?,
         service: service?,
+        camera: camera?,
         step_deadline: step_deadline?,
         steps: steps?,
         expect: expect?,
@@ -627,6 +635,143 @@ fn service_fault(node: Node<'_, '_>) -> Option<ServiceFault> {
     })
 }
 
+/// The keys of `camera:`.
+pub const CAMERA_KEYS: &[&str] = &[
+    "photo",
+    "clip",
+    "person",
+    "attack",
+    "perturb",
+    "seed",
+    "fps",
+    "frames",
+    "earlier_failures",
+];
+
+/// `camera: { photo: obama2.jpg, perturb: { blur: 2 }, attack: still_photo, seed: 3 }` or
+/// `camera: { clip: clips/patient.mp4, person: obama }`.
+fn camera(node: Node<'_, '_>) -> Option<Camera> {
+    let map = node.map(CAMERA_KEYS)?;
+    let source = match (map.get("photo"), map.get("clip")) {
+        (Some(p), None) => {
+            if let Some(person) = map.get("person") {
+                person.report(
+                    "`person` goes with `clip`",
+                    Some("a cached photo's person comes from the photo cache's labels"),
+                );
+                None
+            } else {
+                p.string().map(CameraSource::Photo)
+            }
+        }
+        (None, Some(c)) => {
+            let person = map.required("person").and_then(|n| n.string());
+            c.string().and_then(|name| {
+                let path = relative_to(c.doc.path(), &name);
+                if path.exists() {
+                    Some(CameraSource::Clip {
+                        path,
+                        person: person?,
+                    })
+                } else {
+                    c.report(
+                        &format!("clip `{}` does not exist", path.display()),
+                        Some("paths are relative to the file that names them"),
+                    );
+                    None
+                }
+            })
+        }
+        (Some(_), Some(c)) => {
+            c.report("give `photo` or `clip`, not both", None);
+            None
+        }
+        (None, None) => {
+            node.report(
+                "the camera needs `photo` (a cached photo) or `clip` (a recorded clip)",
+                None,
+            );
+            None
+        }
+    };
+    let attack = match map.get("attack") {
+        None => Some(None),
+        Some(n) => n
+            .string()
+            .and_then(|name| match crate::face::check_attack_name(&name) {
+                Ok(()) => Some(Some(name)),
+                Err(hint) => {
+                    n.report(&format!("unknown attack `{name}`"), Some(&hint));
+                    None
+                }
+            }),
+    };
+    let perturb = match map.get("perturb") {
+        None => Some(Vec::new()),
+        Some(n) => perturbations(n),
+    };
+    let seed = optional_integer(&map, "seed", 1, 0..=i64::MAX).map(|s| s as u64);
+    let fps = map
+        .get("fps")
+        .map(|n| n.number(1.0..=120.0))
+        .unwrap_or(Some(15.0));
+    let frames = optional_integer(&map, "frames", 45, 1..=3600).map(|f| f as u32);
+    let earlier = optional_integer(&map, "earlier_failures", 0, 0..=10).map(|f| f as u8);
+    Some(Camera {
+        source: source?,
+        attack: attack?,
+        perturb: perturb?,
+        seed: seed?,
+        fps: fps?,
+        frames: frames?,
+        earlier_failures: earlier?,
+        origin: origin(&node),
+    })
+}
+
+fn optional_integer(
+    map: &Map<'_, '_>,
+    key: &str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Option<i64> {
+    map.get(key)
+        .map(|n| n.integer(range))
+        .unwrap_or(Some(default))
+}
+
+/// `perturb: { blur: 2.0, rotation: 10 }`, in the order written.
+fn perturbations(node: Node<'_, '_>) -> Option<Vec<Perturbation>> {
+    let saphyr::YamlData::Mapping(mapping) = &node.yaml.data else {
+        node.report(
+            "expected a mapping of perturbation names to values",
+            Some("for example `perturb: { blur: 2.0, noise: 8 }`"),
+        );
+        return None;
+    };
+    let mut out = Some(Vec::new());
+    for (k, v) in mapping.iter() {
+        let key = node.doc.node(k);
+        let value = node.doc.node(v);
+        let (Some(name), Some(amount)) = (key.string(), value.number(-1e6..=1e6)) else {
+            out = None;
+            continue;
+        };
+        match Perturbation::from_name_value(&name, amount) {
+            Ok(p) => {
+                if let Some(list) = out.as_mut() {
+                    list.push(p);
+                }
+            }
+            Err(e) => {
+                key.report(&e.to_string(), None);
+                out = None;
+            }
+        }
+    }
+    out
+}
+
 /// The step names, for messages and the schema.
 pub const STEP_NAMES: &[&str] = &[
     "place_card",
@@ -781,7 +926,19 @@ fn expect(node: Node<'_, '_>) -> Option<Expect> {
         "screens",
         "last_verify_sw",
         "latency",
+        "face",
     ])?;
+    let face = match map.get("face") {
+        None => Some(None),
+        Some(n) => n
+            .choice(&[
+                ("match", FaceExpect::Match),
+                ("no_match", FaceExpect::NoMatch),
+                ("attack_rejected", FaceExpect::AttackRejected),
+                ("locked", FaceExpect::Locked),
+            ])
+            .map(Some),
+    };
     let route = match map.get("route") {
         Some(n) => Some(Some(n.choice(ROUTES)?)),
         None => Some(None),
@@ -835,6 +992,7 @@ fn expect(node: Node<'_, '_>) -> Option<Expect> {
         screens: screens?,
         last_verify_sw: last_verify_sw?,
         latency: latency?,
+        face: face?,
         origin: Some(origin(&node)),
     })
 }
@@ -849,6 +1007,7 @@ fn latency(node: Node<'_, '_>) -> Option<Vec<LatencyLimit>> {
         return None;
     };
     let mut measures = STEP_NAMES.to_vec();
+    measures.extend(crate::reader::READER_MEASURES);
     measures.push("total");
     let mut out = Vec::new();
     let mut ok = true;

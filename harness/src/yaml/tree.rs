@@ -325,6 +325,25 @@ impl<'d, 'y> Node<'d, 'y> {
 
     /// An integer in `range`.
     pub fn integer(&self, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+        // A `${var}` arrives as a string.
+        let substituted = match self.scalar() {
+            Some(Scalar::String(s)) => self
+                .doc
+                .substitute(self.yaml, s)
+                .and_then(|t| t.trim().parse::<i64>().ok()),
+            _ => None,
+        };
+        if let Some(i) = substituted {
+            return if range.contains(&i) {
+                Some(i)
+            } else {
+                self.report(
+                    &format!("{i} is out of range ({} to {})", range.start(), range.end()),
+                    None,
+                );
+                None
+            };
+        }
         match self.scalar() {
             Some(Scalar::Integer(i)) if range.contains(i) => Some(*i),
             Some(Scalar::Integer(i)) => {
@@ -336,6 +355,33 @@ impl<'d, 'y> Node<'d, 'y> {
             }
             _ => {
                 self.expected("an integer", None);
+                None
+            }
+        }
+    }
+
+    /// A number (integer or decimal, also from a `${var}`) in `range`.
+    pub fn number(&self, range: std::ops::RangeInclusive<f64>) -> Option<f64> {
+        let value = match self.scalar() {
+            Some(Scalar::Integer(i)) => Some(*i as f64),
+            Some(Scalar::FloatingPoint(f)) => Some(f.into_inner()),
+            Some(Scalar::String(s)) => self
+                .doc
+                .substitute(self.yaml, s)
+                .and_then(|t| t.trim().parse::<f64>().ok()),
+            _ => None,
+        };
+        match value {
+            Some(v) if v.is_finite() && range.contains(&v) => Some(v),
+            Some(v) => {
+                self.report(
+                    &format!("{v} is out of range ({} to {})", range.start(), range.end()),
+                    None,
+                );
+                None
+            }
+            None => {
+                self.expected("a number", None);
                 None
             }
         }

@@ -1,0 +1,453 @@
+//! The harness's side of the face path: builds a case's camera (a live clip synthesised
+//! from a cached photo, or a recorded clip; perturbed; or made into a presentation attack),
+//! lends the reader a face matcher, and runs one face-matching try at a time. Everything
+//! about pixels and models is `camera_replay`'s; this module only wires it to cases.
+
+use crate::engine::LoadedCard;
+use crate::scenario::{Camera, CameraSource, Case};
+use camera_replay::attack::{AttackClip, AttackOptions, AttackSpecies};
+use camera_replay::frame::{Frame, RgbImage};
+use camera_replay::liveness::{self, LivenessConfig};
+use camera_replay::matcher::{
+    rgb_from_luma, FaceMatcher, FaceTracker, MatcherConfig, TrackerConfig,
+};
+use camera_replay::perturb::{FaceBox, Perturbation, Perturbed};
+use camera_replay::replay::{Next, Pacing, Replay, ReplayOptions, ReplaySummary, WhenFull};
+use camera_replay::source::{ClipSpec, FrameSource, LiveClip, SourceOptions};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How the reference reader runs the face path.
+#[derive(Clone, Copy, Debug)]
+pub struct FacePolicy {
+    /// Tries before the PIN is offered.
+    pub tries: u8,
+    /// Longest a try may look at the camera.
+    pub try_time: Duration,
+    /// Consecutive failures that lock the face path (DOMAIN.md: 10 [soft]).
+    pub lock_after: u8,
+    /// Frames a try looks at before it decides (the liveness check needs several).
+    pub frames_per_try: usize,
+}
+
+impl Default for FacePolicy {
+    fn default() -> Self {
+        FacePolicy {
+            tries: 3,
+            try_time: Duration::from_secs(3),
+            lock_after: crate::engine::oracle::FACE_LOCK_AFTER,
+            frames_per_try: 8,
+        }
+    }
+}
+
+/// One try at the camera.
+#[derive(Clone, Debug)]
+pub struct TryOutcome {
+    pub frames: u32,
+    pub best_score: Option<f32>,
+    /// A frame scored at or above the threshold.
+    pub matched: bool,
+    /// The presentation-attack check: `Err` says why the presentation looks like an attack.
+    pub presentation: Result<(), String>,
+    /// The clip ran out: no further try can see anything.
+    pub camera_ended: bool,
+}
+
+/// Face matchers shared by the cases of a run: loading one costs a few hundred
+/// milliseconds, so each is loaded once (when the first face case needs it) and lent to one
+/// case at a time.
+#[derive(Clone, Default)]
+pub struct MatcherPool {
+    idle: Arc<Mutex<Vec<FaceMatcher>>>,
+}
+
+impl MatcherPool {
+    pub fn new() -> Self {
+        MatcherPool::default()
+    }
+
+    /// An idle matcher, or a new one; the error names the command that installs the runtime.
+    pub fn lend(&self) -> Result<FaceMatcher, String> {
+        if let Some(m) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            return Ok(m);
+        }
+        FaceMatcher::load(&MatcherConfig::default()).map_err(|e| format!("face matcher: {e}"))
+    }
+
+    pub fn give_back(&self, matcher: FaceMatcher) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(matcher);
+        }
+    }
+}
+
+/// The camera's frames, not started yet.
+enum Footage {
+    Photo {
+        photo: RgbImage,
+        face: Option<FaceBox>,
+    },
+    Clip(std::path::PathBuf),
+}
+
+/// The camera and matcher of one case.
+pub struct FaceKit {
+    pub policy: FacePolicy,
+    pub earlier_failures: u8,
+    pool: MatcherPool,
+    matcher: Option<FaceMatcher>,
+    tracker: Option<FaceTracker>,
+    footage: Footage,
+    camera: Camera,
+    replay: Option<Replay>,
+    timings: Vec<(String, Duration)>,
+}
+
+impl Drop for FaceKit {
+    fn drop(&mut self) {
+        if let Some(replay) = self.replay.take() {
+            replay.finish();
+        }
+        let matcher = self
+            .tracker
+            .take()
+            .map(FaceTracker::into_matcher)
+            .or(self.matcher.take());
+        if let Some(m) = matcher {
+            self.pool.give_back(m);
+        }
+    }
+}
+
+/// The case's camera: its own `camera:`, or the card's patient, live, with defaults.
+pub fn camera_of(case: &Case, card: &LoadedCard) -> Result<Camera, String> {
+    if let Some(c) = &case.camera {
+        return Ok(c.clone());
+    }
+    let photo = card.faces.patient_photo.clone().ok_or_else(|| {
+        format!(
+            "no camera: the case has no `camera` and profile `{}` no `patient_photo`",
+            card.profile.name
+        )
+    })?;
+    Ok(Camera {
+        source: CameraSource::Photo(photo),
+        attack: None,
+        perturb: Vec::new(),
+        seed: 1,
+        fps: 15.0,
+        frames: 45,
+        earlier_failures: 0,
+        origin: crate::scenario::Origin {
+            file: case.file.clone(),
+            line: 0,
+            column: 0,
+        },
+    })
+}
+
+impl FaceKit {
+    /// The kit of a face case: a matcher lent from `pool` and the case's footage loaded
+    /// (not yet playing). Runs at bench setup, so model loading is not part of any step.
+    pub fn for_case(case: &Case, card: &LoadedCard, pool: &MatcherPool) -> Result<FaceKit, String> {
+        let camera = camera_of(case, card)?;
+        let mut matcher = pool.lend()?;
+        let footage = match &camera.source {
+            CameraSource::Photo(name) => {
+                let path = crate::photo_cache::photo_path(name).map_err(|e| e.to_string())?;
+                let photo = camera_replay::matcher::load_image(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                // Where the face is in the photo, so the clip frames it like a camera would.
+                let face = matcher
+                    .detect(&photo)
+                    .ok()
+                    .and_then(|faces| camera_replay::matcher::largest(&faces))
+                    .map(|f| FaceBox {
+                        x: f.bbox[0],
+                        y: f.bbox[1],
+                        width: f.bbox[2],
+                        height: f.bbox[3],
+                    });
+                Footage::Photo { photo, face }
+            }
+            CameraSource::Clip { path, .. } => Footage::Clip(path.clone()),
+        };
+        Ok(FaceKit {
+            policy: FacePolicy::default(),
+            earlier_failures: camera.earlier_failures,
+            pool: pool.clone(),
+            matcher: Some(matcher),
+            tracker: None,
+            footage,
+            camera,
+            replay: None,
+            timings: Vec::new(),
+        })
+    }
+
+    /// Decodes the chip photo (greyscale JPEG 2000) and enrols it.
+    pub fn enrol_chip_photo(&mut self, jp2: &[u8]) -> Result<(), String> {
+        let started = Instant::now();
+        let grey = crate::chip_photo::decode_chip_photo(jp2).map_err(|e| e.to_string())?;
+        self.timings
+            .push(("face.decode_chip_photo".into(), started.elapsed()));
+        let mut matcher = self.matcher.take().ok_or("the matcher is already in use")?;
+        match matcher.enrol(&rgb_from_luma(&grey)) {
+            Ok(reference) => {
+                self.tracker = Some(FaceTracker::new(
+                    matcher,
+                    reference,
+                    TrackerConfig::default(),
+                ));
+                Ok(())
+            }
+            Err(e) => {
+                self.matcher = Some(matcher);
+                Err(format!("chip photo: {e}"))
+            }
+        }
+    }
+
+    /// Starts the camera: the footage plays at its frame rate from now on.
+    pub fn start_camera(&mut self) -> Result<(), String> {
+        let source = self.source()?;
+        self.replay = Some(Replay::start(
+            source,
+            ReplayOptions {
+                pacing: Pacing::RealTime,
+                // A camera drops frames the reader is too slow for.
+                when_full: WhenFull::Drop,
+                ..ReplayOptions::default()
+            },
+        ));
+        Ok(())
+    }
+
+    fn source(&self) -> Result<Box<dyn FrameSource>, String> {
+        let c = &self.camera;
+        let source: Box<dyn FrameSource> = match &self.footage {
+            Footage::Photo { photo, face } => {
+                let spec = ClipSpec {
+                    frames: c.frames,
+                    fps: c.fps,
+                    seed: c.seed,
+                    face: *face,
+                    ..ClipSpec::default()
+                };
+                match &c.attack {
+                    Some(name) => Box::new(
+                        AttackClip::new(photo, species(name)?, spec, AttackOptions::default())
+                            .map_err(|e| e.to_string())?,
+                    ),
+                    None => Box::new(LiveClip::new(photo, spec).map_err(|e| e.to_string())?),
+                }
+            }
+            Footage::Clip(path) => {
+                let options = SourceOptions {
+                    fps: Some(c.fps),
+                    ..SourceOptions::default()
+                };
+                camera_replay::source::open(path, &options).map_err(|e| e.to_string())?
+            }
+        };
+        if c.perturb.is_empty() {
+            return Ok(source);
+        }
+        // Occlusion sits on the face: centred on the frame as the clip frames the face.
+        let (w, h) = source.frame_size();
+        let face = FaceBox::centred_default(w, h);
+        let perturbations: Vec<Perturbation> =
+            c.perturb.iter().map(|p| p.with_face_box(face)).collect();
+        Ok(Box::new(Perturbed::new(source, perturbations, c.seed)))
+    }
+
+    /// One try: up to `frames_per_try` frames within `try_time`, scored against the chip
+    /// photo, then the presentation-attack check on the same frames.
+    pub fn attempt(&mut self) -> TryOutcome {
+        let mut outcome = TryOutcome {
+            frames: 0,
+            best_score: None,
+            matched: false,
+            presentation: Ok(()),
+            camera_ended: false,
+        };
+        let (Some(replay), Some(tracker)) = (self.replay.as_mut(), self.tracker.as_mut()) else {
+            outcome.camera_ended = true;
+            return outcome;
+        };
+        let deadline = Instant::now() + self.policy.try_time;
+        let mut seen: Vec<Frame> = Vec::new();
+        let mut boxes: Vec<FaceBox> = Vec::new();
+        let mut work = Duration::ZERO;
+        while seen.len() < self.policy.frames_per_try {
+            match replay.next_before(deadline) {
+                Next::Frame(frame) => {
+                    let result = tracker.process(&frame);
+                    work += result.timings.total();
+                    outcome.frames += 1;
+                    if let Ok(m) = &result.outcome {
+                        outcome.best_score = Some(outcome.best_score.unwrap_or(-1.0).max(m.score));
+                        outcome.matched |= m.is_match;
+                        let b = m.probe.face.bbox;
+                        boxes.push(FaceBox {
+                            x: b[0],
+                            y: b[1],
+                            width: b[2],
+                            height: b[3],
+                        });
+                    }
+                    seen.push(frame);
+                }
+                // A corrupt frame is skipped, as a camera's would be.
+                Next::Error(_) => outcome.frames += 1,
+                Next::TimedOut => break,
+                Next::Ended => {
+                    outcome.camera_ended = true;
+                    break;
+                }
+            }
+        }
+        if outcome.frames > 0 {
+            self.timings
+                .push(("face.frame".into(), work / outcome.frames.max(1)));
+        }
+        // Liveness is judged on every try, matched or not (an attack that does not match
+        // is still an attack), where the faces were found, else about the frame's centre.
+        if seen.len() >= 2 {
+            let face_boxes = (boxes.len() == seen.len()).then_some(boxes.as_slice());
+            let decision = liveness::check(&seen, face_boxes, &LivenessConfig::default());
+            if !decision.bona_fide {
+                outcome.presentation = Err(decision.reason);
+            }
+        }
+        outcome
+    }
+
+    /// Durations of the kit's sub-steps so far (decode, per-frame work).
+    pub fn timings(&mut self) -> Vec<(String, Duration)> {
+        std::mem::take(&mut self.timings)
+    }
+
+    /// Stops the camera; what the replay measured (frames, drops, release jitter).
+    pub fn stop_camera(&mut self) -> Option<ReplaySummary> {
+        self.replay.take().map(Replay::finish)
+    }
+}
+
+/// The attack species of a scenario name (`print_greyscale` for `print-greyscale`).
+fn species(name: &str) -> Result<AttackSpecies, String> {
+    AttackSpecies::from_name(&name.replace('_', "-")).map_err(|_| {
+        let known: Vec<String> = AttackSpecies::KINDS
+            .iter()
+            .map(|(n, _)| n.replace('-', "_"))
+            .collect();
+        format!("one of: {}", known.join(", "))
+    })
+}
+
+/// Whether `name` is an attack species; `Err` holds a hint listing them.
+pub fn check_attack_name(name: &str) -> Result<(), String> {
+    species(name).map(|_| ())
+}
+
+/// Why `face compare` could not compare.
+#[derive(Debug, thiserror::Error)]
+pub enum FaceError {
+    #[error("{0}")]
+    Bench(String),
+    #[error("{0}")]
+    Input(String),
+}
+
+impl FaceError {
+    pub fn is_bench(&self) -> bool {
+        matches!(self, FaceError::Bench(_))
+    }
+}
+
+/// What `face compare` prints.
+pub struct Compared {
+    pub score: f32,
+    pub threshold: f32,
+    pub faces: [(usize, [f32; 4]); 2],
+}
+
+impl std::fmt::Display for Compared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verdict = if self.score >= self.threshold {
+            "match"
+        } else {
+            "no match"
+        };
+        writeln!(
+            f,
+            "score {:.4} (threshold {:.3}): {verdict}",
+            self.score, self.threshold
+        )?;
+        for (name, (count, b)) in ["A", "B"].iter().zip(&self.faces) {
+            writeln!(
+                f,
+                "{name}: {count} face(s); compared the largest at x {:.0} y {:.0}, {:.0}×{:.0} px",
+                b[0], b[1], b[2], b[3]
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// How `face compare` prepares the enrolment image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enrolment {
+    AsIs,
+    Greyscale,
+    /// Made into the chip photo and decoded back, as the reader sees it.
+    ChipPhoto,
+}
+
+/// Compares the largest face of `a` (enrolment) with that of `b` (probe).
+pub fn compare_files(
+    a: &std::path::Path,
+    b: &std::path::Path,
+    enrolment: Enrolment,
+    threshold: Option<f32>,
+) -> Result<Compared, FaceError> {
+    let mut config = MatcherConfig::default();
+    if let Some(t) = threshold {
+        config.threshold = t;
+    }
+    let mut matcher = FaceMatcher::load(&config).map_err(|e| FaceError::Bench(e.to_string()))?;
+    let load = |p: &std::path::Path| {
+        camera_replay::matcher::load_image(p)
+            .map_err(|e| FaceError::Input(format!("{}: {e}", p.display())))
+    };
+    let img_a = match enrolment {
+        Enrolment::AsIs => load(a)?,
+        Enrolment::Greyscale => rgb_from_luma(&image::DynamicImage::ImageRgb8(load(a)?).to_luma8()),
+        Enrolment::ChipPhoto => {
+            let input = |e: String| FaceError::Input(format!("{}: {e}", a.display()));
+            let bytes = std::fs::read(a).map_err(|e| input(e.to_string()))?;
+            let jp2 =
+                crate::chip_photo::encode_chip_photo(&bytes).map_err(|e| input(e.to_string()))?;
+            let grey =
+                crate::chip_photo::decode_chip_photo(&jp2).map_err(|e| input(e.to_string()))?;
+            rgb_from_luma(&grey)
+        }
+    };
+    let img_b = load(b)?;
+    let mut faces = [(0, [0f32; 4]); 2];
+    let mut templates = Vec::new();
+    for (i, (img, path)) in [(&img_a, a), (&img_b, b)].into_iter().enumerate() {
+        let found = matcher.detect(img).map(|f| f.len()).unwrap_or(0);
+        let t = matcher
+            .enrol(img)
+            .map_err(|e| FaceError::Input(format!("{}: {e}", path.display())))?;
+        faces[i] = (found, t.face.bbox);
+        templates.push(t);
+    }
+    Ok(Compared {
+        score: camera_replay::matcher::compare(&templates[0], &templates[1]),
+        threshold: config.threshold,
+        faces,
+    })
+}
