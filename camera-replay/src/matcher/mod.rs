@@ -18,6 +18,7 @@
 pub mod align;
 pub mod detect;
 pub mod imageops;
+pub mod jpeg;
 pub mod prelu;
 pub mod quality;
 mod track;
@@ -268,7 +269,16 @@ pub struct Comparison {
 }
 
 /// Decodes an encoded image (JPEG, PNG, PNM); greyscale becomes RGB with equal channels.
+///
+/// Baseline JPEGs are decoded by [`jpeg`] to exactly the pixels libjpeg-turbo (OpenCV's
+/// `imread`) gives; other JPEGs and other formats by the `image` crate. EXIF orientation is
+/// not applied (as `cv::IMREAD_IGNORE_ORIENTATION`).
 pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, AcquireFailure> {
+    if bytes.starts_with(&[0xFF, 0xD8]) {
+        if let Ok(img) = jpeg::decode(bytes) {
+            return Ok(img);
+        }
+    }
     image::load_from_memory(bytes)
         .map(|img| img.to_rgb8())
         .map_err(|e| AcquireFailure::Undecodable(e.to_string()))

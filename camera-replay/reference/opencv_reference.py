@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""OpenCV's answers for the matcher agreement test (camera-replay/tests/opencv_agreement.rs).
+
+Runs OpenCV's FaceDetectorYN + FaceRecognizerSF on a fixed list of image pairs, exactly as
+our matcher is specified, and writes camera-replay/tests/data/opencv_reference.json: for
+every image the faces found (box, 5 landmarks, score, in image pixels) and which one was
+taken, for every pair the cosine score. Paths are relative to their root ("photos:" = the
+face-runtime photo cache, "lfw:" = ../shared/data/faces/lfw-deepfunneled); no image data is
+written.
+
+The protocol (same as the Rust matcher):
+  1. decode with OpenCV (BGR; EXIF orientation ignored, as the Rust decoder does);
+  2. letterbox into 640x640: scale s = min(640/w, 640/h), size round(w*s) x round(h*s)
+     (cv2.resize INTER_LINEAR), zero padding right and bottom;
+  3. FaceDetectorYN(input 640x640, score 0.9, NMS 0.3, top_k 5000) on the letterbox, boxes
+     and landmarks divided by the per-axis scale (new size / old size);
+  4. the face with the largest box (higher score on a tie);
+  5. FaceRecognizerSF.alignCrop on the ORIGINAL image, feature, match(FR_COSINE).
+SFace is the published file (face_recognition_sface_2021dec.onnx); ours runs the stripped
+copy with PRelu rewritten, so the test also checks those rewrites.
+
+Rerun (needs the face runtime: `bash .ci/setup`, and ../shared/data for LFW):
+  python3 -m venv /tmp/cv-venv
+  /tmp/cv-venv/bin/pip install opencv-python-headless==5.0.0.93 numpy
+  /tmp/cv-venv/bin/python camera-replay/reference/opencv_reference.py
+(from the workspace root; OpenCV stays out of the project's own environments).
+"""
+import itertools
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CRATE = os.path.dirname(HERE)
+WORKSPACE = os.path.dirname(CRATE)
+OUT = os.path.join(CRATE, "tests", "data", "opencv_reference.json")
+
+SIDE = 640
+SCORE_THRESHOLD = 0.9
+NMS_THRESHOLD = 0.3
+TOP_K = 5000
+
+PHOTOS = [
+    "obama.jpg",
+    "obama2.jpg",
+    "obama3.jpg",
+    "biden.jpg",
+    "similarfaces-image1.jpg",
+    "similarfaces-image2.jpg",
+    "similarfaces-image3.jpg",
+]
+# LFW pairs: from fold 1 of pairs_folds1-5.txt, every 30th line of the 300 same-person
+# lines and of the 300 different-person lines (10 + 10), plus fold 2's first of each.
+LFW_STEP = 30
+
+
+def cache_dir():
+    return os.environ.get("MYNA_HIL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "myna-hil")
+
+
+def roots():
+    return {
+        "photos": os.path.join(cache_dir(), "photos"),
+        "lfw": os.path.join(WORKSPACE, "..", "shared", "data", "faces", "lfw-deepfunneled"),
+    }
+
+
+def models_dir():
+    return os.environ.get("MYNA_HIL_MODELS") or os.path.join(cache_dir(), "models")
+
+
+def lfw_pairs(lfw_root):
+    with open(os.path.join(lfw_root, "pairs_folds1-5.txt")) as f:
+        lines = [line.split() for line in f if line.strip()]
+    folds, per = int(lines[0][0]), int(lines[0][1])
+    body = lines[1:]
+    assert len(body) == folds * 2 * per, "unexpected pairs file"
+    picked = []
+
+    def name(person, number):
+        return f"lfw:{person}/{int(number):04d}.jpg"
+
+    for fold, step in ((0, LFW_STEP), (1, per)):
+        block = body[fold * 2 * per:(fold + 1) * 2 * per]
+        same, diff = block[:per], block[per:]
+        for row in same[::step]:
+            picked.append((name(row[0], row[1]), name(row[0], row[2]), "genuine"))
+        for row in diff[::step]:
+            picked.append((name(row[0], row[1]), name(row[2], row[3]), "impostor"))
+    return picked
+
+
+def resolve(ref, rts):
+    root, rel = ref.split(":", 1)
+    return os.path.join(rts[root], rel)
+
+
+def letterbox(img):
+    h, w = img.shape[:2]
+    s = min(SIDE / w, SIDE / h)
+    nw = min(SIDE, max(1, int(np.floor(w * s + 0.5))))
+    nh = min(SIDE, max(1, int(np.floor(h * s + 0.5))))
+    out = np.zeros((SIDE, SIDE, 3), np.uint8)
+    if (nw, nh) == (w, h):
+        out[:h, :w] = img
+    else:
+        out[:nh, :nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    return out, nw / w, nh / h
+
+
+def main():
+    rts = roots()
+    md = models_dir()
+    yunet = os.path.join(md, "face_detection_yunet_2023mar.onnx")
+    sface = os.path.join(md, "face_recognition_sface_2021dec.onnx")
+    for p in (yunet, sface, rts["photos"], rts["lfw"]):
+        if not os.path.exists(p):
+            sys.exit(f"missing {p}: run `bash .ci/setup` (LFW lives in ../shared/data)")
+    cv2.setNumThreads(1)
+    det = cv2.FaceDetectorYN.create(yunet, "", (SIDE, SIDE), SCORE_THRESHOLD, NMS_THRESHOLD, TOP_K)
+    rec = cv2.FaceRecognizerSF.create(sface, "")
+
+    pairs = [(f"photos:{a}", f"photos:{b}", "photos") for a, b in itertools.combinations(PHOTOS, 2)]
+    pairs += lfw_pairs(rts["lfw"])
+
+    images, features = {}, {}
+    for ref in sorted({r for a, b, _ in pairs for r in (a, b)}):
+        img = cv2.imread(resolve(ref, rts), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+        if img is None:
+            sys.exit(f"cannot read {ref}")
+        lb, sx, sy = letterbox(img)
+        _, faces = det.detect(lb)
+        faces = np.zeros((0, 15), np.float32) if faces is None else faces.astype(np.float32)
+        faces[:, 0:14:2] /= sx
+        faces[:, 1:14:2] /= sy
+        entry = {"width": int(img.shape[1]), "height": int(img.shape[0]), "faces": [], "chosen": None}
+        for f in faces:
+            entry["faces"].append({
+                "box": [round(float(v), 4) for v in f[0:4]],
+                "landmarks": [[round(float(f[4 + 2 * i]), 4), round(float(f[5 + 2 * i]), 4)] for i in range(5)],
+                "score": round(float(f[14]), 6),
+            })
+        if len(faces):
+            areas = faces[:, 2] * faces[:, 3]
+            best = max(range(len(faces)), key=lambda i: (areas[i], faces[i, 14]))
+            entry["chosen"] = best
+            aligned = rec.alignCrop(img, faces[best])
+            features[ref] = rec.feature(aligned).copy()
+        images[ref] = entry
+
+    out_pairs = []
+    for a, b, kind in pairs:
+        score = None
+        if a in features and b in features:
+            score = round(float(rec.match(features[a], features[b], cv2.FaceRecognizerSF_FR_COSINE)), 6)
+        out_pairs.append({"a": a, "b": b, "kind": kind, "score": score})
+
+    doc = {
+        "generator": "camera-replay/reference/opencv_reference.py",
+        "opencv": cv2.__version__,
+        "models": {"yunet": os.path.basename(yunet), "sface": os.path.basename(sface)},
+        "letterbox": SIDE,
+        "score_threshold": SCORE_THRESHOLD,
+        "nms_threshold": NMS_THRESHOLD,
+        "images": images,
+        "pairs": out_pairs,
+    }
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    with open(OUT, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    missing = [p for p in out_pairs if p["score"] is None]
+    print(f"wrote {OUT}: {len(images)} images, {len(out_pairs)} pairs, {len(missing)} without a face")
+
+
+if __name__ == "__main__":
+    main()
