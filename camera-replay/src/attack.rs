@@ -323,17 +323,36 @@ impl AttackClip {
         let m = self.moire;
         let phase1 = m.phase + 2.0 * PI * m.drift * t;
         let phase2 = 0.37 * m.phase + 2.0 * PI * 0.3 * m.drift * t;
-        let (s1, c1) = m.theta1.sin_cos();
-        let (s2, c2) = m.theta2.sin_cos();
-        let w = img.width();
-        for (i, p) in img.chunks_exact_mut(3).enumerate() {
-            let x = (i as u32 % w) as f64;
-            let y = (i as u32 / w) as f64;
-            let g1 = 0.5 + 0.5 * (2.0 * PI * m.f1 * (x * c1 + y * s1) + phase1).cos();
-            let g2 = 0.5 + 0.5 * (2.0 * PI * m.f2 * (x * c2 + y * s2) + phase2).cos();
-            let k = (1.0 - m.depth1 * g1) * (1.0 - m.depth2 * g2);
-            for v in p.iter_mut() {
-                *v = clamp_u8(*v as f32 * k as f32);
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        // cos(u·x + v·y + φ) = cos(u·x)·cos(v·y + φ) − sin(u·x)·sin(v·y + φ): per-column and
+        // per-row tables make it two products per pixel.
+        let grating = |f: f64, theta: f64, phase: f64| {
+            let (s, c) = theta.sin_cos();
+            let cols: Vec<(f32, f32)> = (0..w)
+                .map(|x| {
+                    let (sn, cs) = (2.0 * PI * f * c * x as f64).sin_cos();
+                    (cs as f32, sn as f32)
+                })
+                .collect();
+            let rows: Vec<(f32, f32)> = (0..h)
+                .map(|y| {
+                    let (sn, cs) = (2.0 * PI * f * s * y as f64 + phase).sin_cos();
+                    (cs as f32, sn as f32)
+                })
+                .collect();
+            (cols, rows)
+        };
+        let (c1, r1) = grating(m.f1, m.theta1, phase1);
+        let (c2, r2) = grating(m.f2, m.theta2, phase2);
+        let (d1, d2) = (m.depth1 as f32, m.depth2 as f32);
+        for (y, row) in img.chunks_exact_mut(w * 3).enumerate() {
+            for (x, p) in row.chunks_exact_mut(3).enumerate() {
+                let g1 = 0.5 + 0.5 * (c1[x].0 * r1[y].0 - c1[x].1 * r1[y].1);
+                let g2 = 0.5 + 0.5 * (c2[x].0 * r2[y].0 - c2[x].1 * r2[y].1);
+                let k = (1.0 - d1 * g1) * (1.0 - d2 * g2);
+                for v in p.iter_mut() {
+                    *v = clamp_u8(*v as f32 * k);
+                }
             }
         }
     }

@@ -641,6 +641,7 @@ pub fn warp_affine_into(
     let stride = sw as usize * 3;
     let (a, d) = (m.a as f32, m.d as f32);
     let out_stride = out_w as usize * 3;
+    let (max_x, max_y) = ((sw - 1) as f32, (sh - 1) as f32);
     let buf: &mut [u8] = &mut out;
     for y in 0..out_h as usize {
         let yc = y as f64 + 0.5;
@@ -652,6 +653,20 @@ pub fn warp_affine_into(
             let sx = sx0 + a * x as f32;
             let sy = sy0 + d * x as f32;
             let px = &mut row[x * 3..x * 3 + 3];
+            // Fast path: all four neighbours inside (truncation is floor for non-negatives).
+            if sx >= 0.0 && sy >= 0.0 && sx < max_x && sy < max_y {
+                let (x0, y0) = (sx as usize, sy as usize);
+                let (tx, ty) = (sx - x0 as f32, sy - y0 as f32);
+                let i00 = y0 * stride + x0 * 3;
+                let top = &data[i00..i00 + 6];
+                let bot = &data[i00 + stride..i00 + stride + 6];
+                for c in 0..3 {
+                    let t = top[c] as f32 + (top[c + 3] as f32 - top[c] as f32) * tx;
+                    let b = bot[c] as f32 + (bot[c + 3] as f32 - bot[c] as f32) * tx;
+                    px[c] = clamp_u8(t + (b - t) * ty);
+                }
+                continue;
+            }
             let fx0 = sx.floor();
             let fy0 = sy.floor();
             let (tx, ty) = (sx - fx0, sy - fy0);
@@ -798,18 +813,27 @@ pub fn gaussian_blur(src: &RgbImage, sigma: f64) -> RgbImage {
     };
     let (w, h) = (src.width() as usize, src.height() as usize);
     let data = src.as_raw();
-    // Horizontal pass into f32.
+    // Horizontal pass into f32, over a row padded with its edge pixels.
     let mut tmp = vec![0f32; w * h * 3];
+    let mut padded = vec![0f32; (w + 2 * radius) * 3];
     for y in 0..h {
         let row = &data[y * w * 3..(y + 1) * w * 3];
+        for (i, p) in padded.chunks_exact_mut(3).enumerate() {
+            let xx = (i as i64 - radius as i64).clamp(0, w as i64 - 1) as usize;
+            p.copy_from_slice(&[
+                row[xx * 3] as f32,
+                row[xx * 3 + 1] as f32,
+                row[xx * 3 + 2] as f32,
+            ]);
+        }
         let out = &mut tmp[y * w * 3..(y + 1) * w * 3];
         for x in 0..w {
+            let window = &padded[x * 3..(x + 2 * radius + 1) * 3];
             let mut acc = [0f32; 3];
-            for (i, &kv) in kernel.iter().enumerate() {
-                let xx = (x as i64 + i as i64 - radius as i64).clamp(0, w as i64 - 1) as usize;
-                for c in 0..3 {
-                    acc[c] += kv * row[xx * 3 + c] as f32;
-                }
+            for (kv, p) in kernel.iter().zip(window.chunks_exact(3)) {
+                acc[0] += kv * p[0];
+                acc[1] += kv * p[1];
+                acc[2] += kv * p[2];
             }
             out[x * 3..x * 3 + 3].copy_from_slice(&acc);
         }

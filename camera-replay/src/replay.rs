@@ -181,7 +181,7 @@ impl Replay {
     }
 
     /// The next frame (or frame error), waiting as long as it takes.
-    pub fn next(&mut self) -> Next {
+    pub fn recv(&mut self) -> Next {
         if self.ended {
             return Next::Ended;
         }

@@ -61,7 +61,7 @@ fn as_fast_as_possible_and_speed() {
         },
     );
     let mut n = 0;
-    while let Next::Frame(_) = r.next() {
+    while let Next::Frame(_) = r.recv() {
         n += 1;
     }
     assert_eq!(n, 50); // 50 s of video, taken as fast as we like
@@ -76,7 +76,7 @@ fn as_fast_as_possible_and_speed() {
             ..ReplayOptions::default()
         },
     );
-    while let Next::Frame(_) = r.next() {}
+    while let Next::Frame(_) = r.recv() {}
     assert!(start.elapsed() >= Duration::from_millis(20));
     assert_eq!(r.finish().frames_released, 3);
 }
@@ -183,7 +183,7 @@ fn source_errors_pass_through_and_the_replay_goes_on() {
     let mut r = Replay::start(src, ReplayOptions::default());
     let mut seen = Vec::new();
     loop {
-        match r.next() {
+        match r.recv() {
             Next::Frame(f) => seen.push(format!("f{}", f.index)),
             Next::Error(e) => seen.push(format!("e:{e}")),
             Next::Ended => break,
@@ -210,7 +210,7 @@ fn a_full_channel_drops_frames_when_asked() {
     // Take nothing until the source has run dry: only the first frame fitted.
     exhausted.recv_timeout(Duration::from_secs(30)).unwrap();
     let mut got = Vec::new();
-    while let Next::Frame(f) = r.next() {
+    while let Next::Frame(f) = r.recv() {
         got.push(f.index);
     }
     assert_eq!(got, [0]);
