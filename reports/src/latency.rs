@@ -24,8 +24,8 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// One row per measure with unit `ms`, over every case that has it.
-pub fn latency_table(results: &[CaseResult]) -> Vec<LatencyRow> {
+/// Every `ms` measurement of `results`, by measure name.
+fn by_measure(results: &[CaseResult]) -> BTreeMap<&str, Vec<f64>> {
     let mut by_measure: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for r in results {
         for m in r.measurements.iter().filter(|m| m.unit == "ms") {
@@ -33,6 +33,26 @@ pub fn latency_table(results: &[CaseResult]) -> Vec<LatencyRow> {
         }
     }
     by_measure
+}
+
+/// The samples of each measure, for the latency histograms.
+pub fn latency_samples(results: &[CaseResult]) -> BTreeMap<String, Vec<std::time::Duration>> {
+    by_measure(results)
+        .into_iter()
+        .map(|(name, values)| {
+            let durations = values
+                .into_iter()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .map(|v| std::time::Duration::from_secs_f64(v / 1e3))
+                .collect();
+            (name.to_owned(), durations)
+        })
+        .collect()
+}
+
+/// One row per measure with unit `ms`, over every case that has it.
+pub fn latency_table(results: &[CaseResult]) -> Vec<LatencyRow> {
+    by_measure(results)
         .into_iter()
         .map(|(measure, mut values)| {
             values.sort_by(f64::total_cmp);

@@ -149,7 +149,6 @@ pub fn run_campaign(args: &CampaignArgs) -> Result<(), CampaignError> {
             &set,
             &pairs,
             args,
-            &config,
             &mut matchers,
         )?)
     };
@@ -214,7 +213,12 @@ fn run_condition(
         .collect();
     work.sort_by(|x, y| (&x.0, x.1 as u8).cmp(&(&y.0, y.1 as u8)));
     work.dedup();
-    let acquired = acquire_all(set, &work, condition, args, matchers);
+    let acquired = parallel_map(
+        &work,
+        matchers,
+        |m, (img, r)| acquire(m, set, img, *r, condition, args),
+        || Err("worker failed".into()),
+    );
     let lookup: HashMap<(&FaceImage, Role), &Acquired> = work
         .iter()
         .zip(&acquired)
@@ -251,7 +255,8 @@ fn run_condition(
         failures: acquired.iter().filter(|a| a.is_err()).count() as u64,
     });
     let options = AccuracyOptions {
-        operating_threshold: Some(f64::from(config.threshold)),
+        // Through its decimal form: 0.363, not 0.3630000054836273.
+        operating_threshold: config.threshold.to_string().parse().ok(),
         ..AccuracyOptions::default()
     };
     let summary = reports::accuracy::summarise(&scores, &options)
@@ -266,29 +271,26 @@ fn run_condition(
     })
 }
 
-/// Acquires every (image, role) on one worker per matcher; results in `work`'s order.
-fn acquire_all(
-    set: &FaceSet,
-    work: &[(FaceImage, Role)],
-    condition: &Condition,
-    args: &CampaignArgs,
+/// `f` over `items` on one worker per matcher; results in `items`' order. An item whose
+/// worker died gets `lost()`.
+pub(super) fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
     matchers: &mut [FaceMatcher],
-) -> Vec<Acquired> {
+    f: impl Fn(&mut FaceMatcher, &T) -> R + Sync,
+    lost: impl Fn() -> R,
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
-    let mut slots: Vec<Option<Acquired>> = vec![None; work.len()];
-    let done: Vec<Vec<(usize, Acquired)>> = std::thread::scope(|scope| {
+    let done: Vec<Vec<(usize, R)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = matchers
             .iter_mut()
             .map(|matcher| {
-                let next = &next;
+                let (next, f) = (&next, &f);
                 scope.spawn(move || {
                     let mut out = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((img, role)) = work.get(i) else {
-                            break;
-                        };
-                        out.push((i, acquire(matcher, set, img, *role, condition, args)));
+                        let Some(item) = items.get(i) else { break };
+                        out.push((i, f(matcher, item)));
                     }
                     out
                 })
@@ -299,13 +301,11 @@ fn acquire_all(
             .map(|w| w.join().unwrap_or_default())
             .collect()
     });
-    for (i, a) in done.into_iter().flatten() {
-        slots[i] = Some(a);
+    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    for (i, r) in done.into_iter().flatten() {
+        slots[i] = Some(r);
     }
-    slots
-        .into_iter()
-        .map(|s| s.unwrap_or_else(|| Err("worker failed".into())))
-        .collect()
+    slots.into_iter().map(|s| s.unwrap_or_else(&lost)).collect()
 }
 
 fn acquire(
@@ -382,9 +382,13 @@ fn write_condition(dir: &Path, r: &ConditionResult) -> Result<(), CampaignError>
         }
     }
     write_atomic(&dir.join("summary.md"), md.as_bytes()).map_err(out)?;
-    reports::plots::accuracy_plots(&Scores::from_records(&r.records), &r.summary, dir)
-        .map(|_| ())
-        .map_err(|e| out(e.to_string()))
+    // A condition where nothing could be compared (every probe failed to acquire) has
+    // its numbers but no plots.
+    if !r.records.is_empty() {
+        reports::plots::accuracy_plots(&Scores::from_records(&r.records), &r.summary, dir)
+            .map_err(|e| out(e.to_string()))?;
+    }
+    Ok(())
 }
 
 fn write_overview(

@@ -466,13 +466,24 @@ fn run_scenarios(paths: &[PathBuf], args: RunArgs) -> Outcome {
     if let Err(e) = std::fs::write(&latency_path, &table) {
         eprintln!("error: cannot write {}: {e}", latency_path.display());
     }
+    let plots = args.out.join("latency");
+    let plotted = std::fs::create_dir_all(&plots)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            reports::plots::latency_histograms(&reports::latency::latency_samples(&results), &plots)
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = plotted {
+        eprintln!("error: latency plots in {}: {e}", plots.display());
+    }
     println!("\n{table}");
     summarise(&results);
     println!(
-        "reports: {}, {}, {}",
+        "reports: {}, {}, {}, {}/",
         junit.display(),
         json.display(),
-        latency_path.display()
+        latency_path.display(),
+        plots.display()
     );
     Ok(verdict_exit(&results))
 }
