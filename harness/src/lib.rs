@@ -7,6 +7,7 @@ pub mod bench;
 pub mod card_channel;
 pub mod chip_photo;
 pub mod conformance;
+pub mod dut;
 pub mod engine;
 pub mod face;
 pub mod guard;

@@ -1,0 +1,3 @@
+//! The `dut` reader driver: a device under test behind the adapter protocol (docs/adapter-protocol.md).
+
+pub mod protocol;
