@@ -7,7 +7,7 @@ use crate::engine::LoadedCard;
 use crate::scenario::{Camera, CameraSource, Case};
 use camera_replay::attack::{AttackClip, AttackOptions, AttackSpecies};
 use camera_replay::frame::{Frame, RgbImage};
-use camera_replay::liveness::{self, LivenessConfig};
+use camera_replay::liveness::{self, AttackCue, LivenessConfig};
 use camera_replay::matcher::{
     rgb_from_luma, FaceMatcher, FaceTracker, MatcherConfig, TrackerConfig,
 };
@@ -171,7 +171,16 @@ impl FaceKit {
                     });
                 Footage::Photo { photo, face }
             }
-            CameraSource::Clip { path, .. } => Footage::Clip(path.clone()),
+            CameraSource::Clip { path, .. } => {
+                // An unreadable clip is the bench's fault, found before the case runs.
+                let options = SourceOptions {
+                    fps: Some(camera.fps),
+                    ..SourceOptions::default()
+                };
+                camera_replay::source::open(path, &options)
+                    .map_err(|e| format!("camera clip: {e}"))?;
+                Footage::Clip(path.clone())
+            }
         };
         Ok(FaceKit {
             policy: FacePolicy::default(),
@@ -314,10 +323,16 @@ impl FaceKit {
         }
         // Liveness is judged on every try, matched or not (an attack that does not match
         // is still an attack), where the faces were found, else about the frame's centre.
+        // Without any face, only a print's or a screen's own marks count: an empty scene
+        // that does not move is no presentation at all.
         if seen.len() >= 2 {
             let face_boxes = (boxes.len() == seen.len()).then_some(boxes.as_slice());
             let decision = liveness::check(&seen, face_boxes, &LivenessConfig::default());
-            if !decision.bona_fide {
+            let print_or_screen = matches!(
+                decision.cue,
+                Some(AttackCue::PeriodicPattern | AttackCue::NoColour | AttackCue::FlatPrint)
+            );
+            if !decision.bona_fide && (!boxes.is_empty() || print_or_screen) {
                 outcome.presentation = Err(decision.reason);
             }
         }

@@ -14,7 +14,7 @@ fn check_accepts_every_shipped_profile() {
         text(&out.stdout),
         text(&out.stderr)
     );
-    assert!(text(&out.stdout).contains("12 file(s) checked, 0 with errors"));
+    assert!(text(&out.stdout).contains("14 file(s) checked, 0 with errors"));
 }
 
 #[test]

@@ -44,15 +44,25 @@ fn the_shipped_suite_passes_in_process_and_through_pcscd_alike() {
     let a = verdicts(&inproc.join("results.json"));
     assert!(a.len() >= 50, "only {} cases", a.len());
     for (id, v) in &a {
-        // Skips: the face path (not yet), and conformance checks that do not apply to a
-        // card (a phone token has no card-surface AP, a blocked PIN cannot sign...).
-        let may_skip = id.contains("face") || id.starts_with("conformance.");
+        // Skips: conformance checks that do not apply to a card (a phone token has no
+        // card-surface AP, a blocked PIN cannot sign...).
+        let may_skip = id.starts_with("conformance.");
         assert!(v == "pass" || (v == "skip" && may_skip), "{id}: {v}");
     }
     let junit = std::fs::read_to_string(inproc.join("junit.xml")).unwrap();
     assert!(junit.contains("<testsuites") && junit.contains(r#"failures="0""#));
     let latency = std::fs::read_to_string(inproc.join("latency.md")).unwrap();
     assert!(latency.contains("| step.enter_pin |"), "{latency}");
+    assert!(latency.contains("| step.face.match |"), "{latency}");
+    assert!(inproc.join("latency/latency-step_face_match.png").is_file());
+    assert!(inproc.join("latency/latency-step_face_match.svg").is_file());
+    // The face path is live: matches, mismatches, attacks and locks all ran.
+    for kind in ["face-match", "face-mismatch", "face-attacks", "face-lock"] {
+        assert!(
+            a.keys().any(|id| id.contains(kind)),
+            "no {kind} case in the suite"
+        );
+    }
 
     let _slots = all_reader_slots();
     let pcsc = fresh_dir("pcsc");
@@ -75,7 +85,15 @@ fn the_shipped_suite_passes_in_process_and_through_pcscd_alike() {
     for dir in [&inproc, &pcsc] {
         for file in ["results.json", "junit.xml"] {
             let body = std::fs::read_to_string(dir.join(file)).unwrap();
-            for secret in ["002000800431323334", "TEST2025", "5445535432303235"] {
+            // PIN 1234 in a VERIFY, the signature password, and valid.yaml's 照合番号B
+            // (55021720352285) as text and as the hex of its VERIFY.
+            for secret in [
+                "002000800431323334",
+                "TEST2025",
+                "5445535432303235",
+                "55021720352285",
+                "3535303231373230333532323835",
+            ] {
                 assert!(!body.contains(secret), "{secret} in {file}");
             }
             assert!(body.contains("keypad layout"), "the layout is recorded");

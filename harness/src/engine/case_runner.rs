@@ -343,7 +343,8 @@ fn reader_thread(
             Job::Apply(s) => reader.apply(s),
             Job::TypePin(pin) => match reader.layout().and_then(|l| l.positions_for(&pin)) {
                 Some(positions) => reader.apply(Stimulus::PressKeys(positions)),
-                None if reader.card_path_ended() => reader.apply(Stimulus::PressKeys(Vec::new())),
+                // Not asked for (the reader says so in its log).
+                None if !reader.pin_pad_expected() => reader.apply(Stimulus::PressKeys(Vec::new())),
                 None => Err(DriverError::NotNow("no PIN pad on screen".into())),
             },
             Job::Finish => break,
@@ -435,10 +436,8 @@ fn records(case: &Case, card: Option<&LoadedCard>) -> Result<Vec<InsuredRecord>,
         20 => crate::qualification::PartialContributionRatio::Twenty,
         _ => crate::qualification::PartialContributionRatio::Thirty,
     };
-    q.limit_application_certificate_classification_flag = insurance
-        .limit_category
-        .as_deref()
-        .and_then(|c| c.parse().ok());
+    // The category the oracle assumes too when the scenario names none.
+    q.limit_application_certificate_classification_flag = patient.limit.code().parse().ok();
     record.registered_for_insurance = card.profile.registered_for_insurance;
     Ok(vec![record])
 }

@@ -4,6 +4,7 @@
 //! on this situation.
 
 use super::case_runner::LoadedCard;
+use crate::profile_file::CardFaces;
 use crate::rules::{
     certificate_status, AuthMethod, CardFailure, CardPath, CertificateStatus, Document,
     LimitCategory, Patient, Situation,
@@ -64,7 +65,11 @@ impl FacePrediction {
 }
 
 /// The person before the camera, and whether it is an attack.
-fn presenter(case: &Case, card: &LoadedCard) -> Result<(String, bool), Unjudgeable> {
+fn presenter(
+    case: &Case,
+    profile: &CardProfile,
+    faces: &CardFaces,
+) -> Result<(String, bool), Unjudgeable> {
     let photo_person = |name: &str| {
         crate::photo_cache::person_of(name)
             .map(str::to_owned)
@@ -78,19 +83,22 @@ fn presenter(case: &Case, card: &LoadedCard) -> Result<(String, bool), Unjudgeab
             };
             Ok((person, camera.attack.is_some()))
         }
-        None => match &card.faces.patient_photo {
+        None => match &faces.patient_photo {
             Some(name) => Ok((photo_person(name)?, false)),
             None => Err(Unjudgeable::NoCamera(format!(
                 "the case has no `camera` and card profile `{}` no `patient_photo`",
-                card.profile.name
+                profile.name
             ))),
         },
     }
 }
 
 /// The face path's end, predicted from the card, the camera and the scenario.
-pub fn predict_face(case: &Case, card: &LoadedCard) -> Result<FacePrediction, Unjudgeable> {
-    let profile = &card.profile;
+pub fn predict_face(
+    case: &Case,
+    profile: &CardProfile,
+    faces: &CardFaces,
+) -> Result<FacePrediction, Unjudgeable> {
     if profile.token == TokenKind::Smartphone {
         return Ok(FacePrediction::Unavailable);
     }
@@ -98,16 +106,15 @@ pub fn predict_face(case: &Case, card: &LoadedCard) -> Result<FacePrediction, Un
     if earlier >= FACE_LOCK_AFTER {
         return Ok(FacePrediction::Locked);
     }
-    let (person, attack) = presenter(case, card)?;
+    let (person, attack) = presenter(case, profile, faces)?;
     if attack {
         return Ok(FacePrediction::AttackRejected);
     }
-    let chip_person = card
-        .faces
+    let chip_person = faces
         .chip_photo
         .as_deref()
         .and_then(crate::photo_cache::person_of);
-    let usable_chip = profile.photo_jp2.is_some() && !card.faces.chip_photo_corrupt;
+    let usable_chip = profile.photo_jp2.is_some() && !faces.chip_photo_corrupt;
     if profile.surface_code_tries == 0 || !usable_chip || chip_person != Some(person.as_str()) {
         return Ok(FacePrediction::NoMatch);
     }
@@ -182,7 +189,7 @@ pub fn predict_card_path(
         .iter()
         .any(|s| matches!(s.kind, StepKind::Choose(Method::Face)));
     let face = if face_chosen {
-        Some(predict_face(case, card)?)
+        Some(predict_face(case, &card.profile, &card.faces)?)
     } else {
         None
     };
@@ -379,4 +386,160 @@ pub fn situation(
         s = s.with_document(d);
     }
     Ok((s, face))
+}
+
+#[cfg(test)]
+mod face_tests {
+    use super::*;
+    use crate::scenario::{Camera, Origin};
+    use proptest::prelude::*;
+
+    const PHOTOS: [&str; 7] = [
+        "similarfaces-image1.jpg",
+        "similarfaces-image2.jpg",
+        "similarfaces-image3.jpg",
+        "obama.jpg",
+        "obama2.jpg",
+        "obama3.jpg",
+        "biden.jpg",
+    ];
+
+    fn case(camera: Option<Camera>) -> Case {
+        let text = "title: t\ndate: 2025-11-04\nsteps: [place_card, {choose: face}]\n";
+        let mut cases =
+            crate::scenario::parse_cases(std::path::Path::new("t.yaml"), text, &[]).unwrap();
+        let mut c = cases.remove(0);
+        c.camera = camera;
+        c
+    }
+
+    fn camera(photo: &str, attack: Option<&str>, earlier: u8) -> Camera {
+        Camera {
+            source: CameraSource::Photo(photo.into()),
+            attack: attack.map(str::to_owned),
+            perturb: Vec::new(),
+            seed: 1,
+            fps: 15.0,
+            frames: 45,
+            earlier_failures: earlier,
+            origin: Origin {
+                file: "t.yaml".into(),
+                line: 1,
+                column: 1,
+            },
+        }
+    }
+
+    fn card(chip: &str) -> (CardProfile, CardFaces) {
+        let mut p = CardProfile::sample();
+        p.photo_jp2 = Some(vec![0]);
+        let faces = CardFaces {
+            chip_photo: Some(chip.into()),
+            chip_photo_corrupt: false,
+            patient_photo: Some(chip.into()),
+        };
+        (p, faces)
+    }
+
+    #[test]
+    fn the_holder_matches_and_anyone_else_does_not() {
+        let (p, f) = card("obama.jpg");
+        let predict = |cam| predict_face(&case(cam), &p, &f).unwrap();
+        assert_eq!(
+            predict(Some(camera("obama2.jpg", None, 0))),
+            FacePrediction::Match
+        );
+        assert_eq!(
+            predict(None),
+            FacePrediction::Match,
+            "the profile's patient"
+        );
+        assert_eq!(
+            predict(Some(camera("biden.jpg", None, 0))),
+            FacePrediction::NoMatch
+        );
+        assert_eq!(
+            predict(Some(camera("obama.jpg", Some("still_photo"), 0))),
+            FacePrediction::AttackRejected
+        );
+        assert_eq!(
+            predict(Some(camera("obama2.jpg", None, 10))),
+            FacePrediction::Locked
+        );
+        assert_eq!(
+            predict(Some(camera("obama2.jpg", None, 9))),
+            FacePrediction::Match
+        );
+    }
+
+    #[test]
+    fn a_card_that_cannot_show_its_photo_never_matches() {
+        let (mut p, mut f) = card("obama.jpg");
+        let c = case(Some(camera("obama2.jpg", None, 0)));
+        f.chip_photo_corrupt = true;
+        assert_eq!(predict_face(&c, &p, &f).unwrap(), FacePrediction::NoMatch);
+        f.chip_photo_corrupt = false;
+        p.surface_code_tries = 0;
+        assert_eq!(predict_face(&c, &p, &f).unwrap(), FacePrediction::NoMatch);
+        p.surface_code_tries = 10;
+        p.photo_jp2 = None;
+        assert_eq!(predict_face(&c, &p, &f).unwrap(), FacePrediction::NoMatch);
+        p.token = TokenKind::Smartphone;
+        assert_eq!(
+            predict_face(&c, &p, &f).unwrap(),
+            FacePrediction::Unavailable
+        );
+    }
+
+    #[test]
+    fn no_camera_is_unjudgeable() {
+        let (p, mut f) = card("obama.jpg");
+        f.patient_photo = None;
+        assert!(matches!(
+            predict_face(&case(None), &p, &f),
+            Err(Unjudgeable::NoCamera(_))
+        ));
+    }
+
+    #[test]
+    fn expectations_the_rules_allow() {
+        use FaceExpect as E;
+        use FacePrediction as P;
+        // A false non-match of the holder breaks no rule; a match of anyone else does.
+        assert!(P::Match.allows(E::Match) && P::Match.allows(E::NoMatch));
+        assert!(!P::NoMatch.allows(E::Match));
+        assert!(!P::AttackRejected.allows(E::Match) && !P::AttackRejected.allows(E::NoMatch));
+        assert!(P::Locked.allows(E::Locked) && !P::Locked.allows(E::Match));
+        assert!(!P::Unavailable.allows(E::Match));
+    }
+
+    proptest! {
+        /// A match is predicted only for the chip's own person, live, with a usable chip
+        /// photo, readable 照合番号B and fewer than ten earlier failures.
+        #[test]
+        fn a_match_needs_the_chips_person_live(
+            chip in 0..PHOTOS.len(),
+            shown in 0..PHOTOS.len(),
+            attack in proptest::option::of(prop::sample::select(vec![
+                "print_greyscale", "print_halftone", "print_flat", "screen_replay", "still_photo",
+            ])),
+            earlier in 0u8..=10,
+            corrupt in any::<bool>(),
+            tries in 0u8..=10,
+        ) {
+            let (mut p, mut f) = card(PHOTOS[chip]);
+            f.chip_photo_corrupt = corrupt;
+            p.surface_code_tries = tries;
+            let c = case(Some(camera(PHOTOS[shown], attack, earlier)));
+            let predicted = predict_face(&c, &p, &f).unwrap();
+            let same = crate::photo_cache::person_of(PHOTOS[chip])
+                == crate::photo_cache::person_of(PHOTOS[shown]);
+            let should_match =
+                same && attack.is_none() && earlier < FACE_LOCK_AFTER && !corrupt && tries > 0;
+            prop_assert_eq!(predicted == FacePrediction::Match, should_match);
+            if attack.is_some() && earlier < FACE_LOCK_AFTER {
+                prop_assert_eq!(predicted, FacePrediction::AttackRejected);
+            }
+        }
+    }
 }

@@ -153,7 +153,7 @@ impl VirtualReader {
     pub fn apply(&mut self, stimulus: Stimulus) -> Result<(), DriverError> {
         // Steps are what the patient would do when asked; once the card path has ended
         // nobody asks any more, which the log says.
-        if self.card_path_ended()
+        if (self.card_path_ended() || self.authenticated_already(&stimulus))
             && matches!(
                 stimulus,
                 Stimulus::Choose(_)
@@ -180,6 +180,13 @@ impl VirtualReader {
             Stimulus::Register(accept) => self.register(accept),
             Stimulus::Show(documents) => self.desk(documents),
         }
+    }
+
+    /// A PIN step (or a method choice) after the patient was already authenticated, by
+    /// face for instance: nobody asks for it.
+    fn authenticated_already(&self, stimulus: &Stimulus) -> bool {
+        matches!(stimulus, Stimulus::Choose(_) | Stimulus::PressKeys(_))
+            && matches!(self.state, State::Consent | State::Registration)
     }
 
     fn expect_state(&self, wanted: State, what: &str) -> Result<(), DriverError> {
@@ -631,6 +638,12 @@ impl VirtualReader {
                 CardFailure::Abandoned
             }));
         }
+    }
+
+    /// Whether a PIN typed now should find a pad: not once the card path ended or the
+    /// patient was authenticated.
+    pub fn pin_pad_expected(&self) -> bool {
+        !self.card_path_ended() && !matches!(self.state, State::Consent | State::Registration)
     }
 
     /// The card path is over (succeeded or failed): the desk may take over.
