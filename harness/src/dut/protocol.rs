@@ -1,1 +1,814 @@
-//! (being written)
+//! The adapter protocol between the harness and a device under test (DUT): versioned JSON
+//! lines over a serial line or TCP. The specification a vendor implements is
+//! `docs/adapter-protocol.md`; this module is its codec, and the tests keep the two in
+//! agreement (every example in the document is decoded by the test suite as written).
+//!
+//! - [`ToDevice`]: what the harness sends (hello, case start, stimuli, reset); every message
+//!   but `hello` and `camera_frame` carries an `id` the device answers with `done` or `error`.
+//! - [`FromDevice`]: what the device sends (hello, `done`, `error`, events, timings).
+//! - [`encode`] / [`write_message`]: one message, one line.
+//! - [`LineReader`]: a streaming reader over any [`std::io::Read`] with the line limit
+//!   enforced while reading; [`decode`] (one line) and [`decode_lines`] (a byte slice).
+//! - [`Action`] / [`Report`]: the harness's own vocabulary (stimuli without the card channel,
+//!   [`crate::reader::Event`]s, timings) and the conversions to and from the wire.
+//!
+//! Architecture invariant: decoding never panics and never buffers more than
+//! [`MAX_LINE`] + one read chunk of unread input, whatever the peer sends (see the fuzz tests
+//! in `harness/tests/dut_protocol_fuzz.rs`). A decoded message is valid: values the harness
+//! would misread (a keypad digit of 12, a share of 300 %, a negative time) are refused at
+//! decoding, not found later.
+
+mod codec;
+mod convert;
+mod lines;
+#[cfg(test)]
+mod tests;
+
+pub use codec::{decode, decode_lines, encode, encode_checked, write_message, WireError};
+pub use convert::{millis, millis_to_duration, Action, CameraSource, CardInfo, ConvertError, Report};
+pub use lines::LineReader;
+
+use crate::rules::Route;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use time::Date;
+
+/// The protocol's name, sent in both `hello`s.
+pub const PROTOCOL: &str = "myna-hil-dut";
+/// The protocol version this codec speaks.
+pub const VERSION: u32 = 1;
+/// The longest line either side accepts, in bytes, not counting the `\n`. A base64 JPEG frame
+/// of up to about 190 KB fits; anything longer is a protocol error.
+pub const MAX_LINE: usize = 256 * 1024;
+/// How much [`LineReader`] asks of its source at a time.
+pub const READ_CHUNK: usize = 8 * 1024;
+
+/// A message type of one direction: its `type` names and its validity rules.
+pub trait WireMessage: Serialize + serde::de::DeserializeOwned + fmt::Debug {
+    /// Every `type` of this direction (the decoder answers any other with
+    /// [`WireError::UnknownType`]).
+    const TYPES: &'static [&'static str];
+
+    /// The `type` of this message.
+    fn type_name(&self) -> &'static str;
+
+    /// Checks the values serde cannot (ranges, formats); `Err` says what is wrong.
+    fn validate(&self) -> Result<(), String>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Harness → device
+// ---------------------------------------------------------------------------------------
+
+/// A message from the harness to the device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToDevice {
+    /// First message of a session.
+    Hello(HarnessHello),
+    /// A case begins: the device returns to idle and its `at_ms` clock starts at 0.
+    CaseStart {
+        id: u64,
+        /// The case's id (for the device's own log).
+        case: String,
+        /// The case's date, for a device whose test setup can set its clock.
+        #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_date")]
+        today: Option<Date>,
+        /// The facility (医療機関コード) the case runs at.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        facility: Option<String>,
+        /// Where the harness's qualification-service simulator listens, for a device that
+        /// can be pointed at one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service_url: Option<String>,
+    },
+    /// A card was placed on the reader.
+    CardPresent {
+        id: u64,
+        /// The card profile's name (e.g. `valid`).
+        profile: String,
+        /// The PC/SC reader where the emulated card sits; absent when the card is on the
+        /// device itself.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reader: Option<String>,
+        /// A real card, not the harness's emulator: never spend a PIN try on your own.
+        real: bool,
+    },
+    CardRemoved {
+        id: u64,
+    },
+    /// The camera starts seeing: a clip stored on the device's side, or (without `clip`)
+    /// `camera_frame` lines that follow.
+    CameraStart {
+        id: u64,
+        /// Frames per second to play the clip at (or at which frames will come).
+        fps: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clip: Option<Clip>,
+    },
+    /// One frame of a streamed camera (TCP only). No `id`, no answer.
+    CameraFrame {
+        /// When the frame was taken, ms since the camera started.
+        t_ms: f64,
+        /// The JPEG, base64 (standard alphabet, padded).
+        #[serde(with = "base64_bytes")]
+        jpeg: Vec<u8>,
+    },
+    CameraStop {
+        id: u64,
+    },
+    ChooseMethod {
+        id: u64,
+        method: WireMethod,
+    },
+    /// Keys pressed on the shuffled PIN pad, as positions (0-9) of the last `keypad_layout`.
+    PinKeys {
+        id: u64,
+        positions: KeyPositions,
+    },
+    /// The patient's answer on the consent screens.
+    Consent {
+        id: u64,
+        choice: WireConsent,
+        /// The items agreed to, with `choice: items`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        items: Vec<WireConsentItem>,
+    },
+    /// Register the card for insurance use (accept the terms) or decline.
+    Register {
+        id: u64,
+        accept: bool,
+    },
+    /// Documents the patient shows at the front desk.
+    ShowDocuments {
+        id: u64,
+        documents: Vec<WireDocument>,
+    },
+    /// Abandon everything and return to idle.
+    Reset {
+        id: u64,
+    },
+}
+
+/// The harness's `hello`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HarnessHello {
+    pub protocol: String,
+    pub version: u32,
+    /// The harness's version (`myna-hil` x.y.z).
+    pub harness: String,
+}
+
+impl HarnessHello {
+    /// This harness's hello.
+    pub fn ours() -> Self {
+        HarnessHello {
+            protocol: PROTOCOL.into(),
+            version: VERSION,
+            harness: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// A clip on the device's side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clip {
+    /// Its path on the device (or its host).
+    pub path: String,
+    /// SHA-256 of the file, 64 lower-case hex digits: the device checks it before playing.
+    pub sha256: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireMethod {
+    Face,
+    Pin,
+}
+
+/// Key positions on the PIN pad. Together with the keypad layout they are the PIN, so
+/// `Debug` shows only how many there are.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KeyPositions(pub Vec<u8>);
+
+impl fmt::Debug for KeyPositions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyPositions(<{} redacted>)", self.0.len())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireConsent {
+    /// "Agree to all".
+    All,
+    /// Choose individually, agreeing to nothing.
+    None,
+    /// Reuse the earlier choice at this facility.
+    Reuse,
+    /// Choose individually: the items listed.
+    Items,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireConsentItem {
+    PastSurgery,
+    CareAndMedication,
+    Medication,
+    HealthCheckups,
+}
+
+/// A document shown at the desk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WireDocument {
+    PortalScreen,
+    PortalPdf,
+    QualificationNotice,
+    QualificationCertificate {
+        /// Last valid day, inclusive (`YYYY-MM-DD`).
+        #[serde(with = "date")]
+        valid_until: Date,
+    },
+    OldInsuranceCard {
+        /// The date printed on it, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_date")]
+        valid_until: Option<Date>,
+    },
+}
+
+impl WireMessage for ToDevice {
+    const TYPES: &'static [&'static str] = &[
+        "hello",
+        "case_start",
+        "card_present",
+        "card_removed",
+        "camera_start",
+        "camera_frame",
+        "camera_stop",
+        "choose_method",
+        "pin_keys",
+        "consent",
+        "register",
+        "show_documents",
+        "reset",
+    ];
+
+    fn type_name(&self) -> &'static str {
+        match self {
+            ToDevice::Hello(_) => "hello",
+            ToDevice::CaseStart { .. } => "case_start",
+            ToDevice::CardPresent { .. } => "card_present",
+            ToDevice::CardRemoved { .. } => "card_removed",
+            ToDevice::CameraStart { .. } => "camera_start",
+            ToDevice::CameraFrame { .. } => "camera_frame",
+            ToDevice::CameraStop { .. } => "camera_stop",
+            ToDevice::ChooseMethod { .. } => "choose_method",
+            ToDevice::PinKeys { .. } => "pin_keys",
+            ToDevice::Consent { .. } => "consent",
+            ToDevice::Register { .. } => "register",
+            ToDevice::ShowDocuments { .. } => "show_documents",
+            ToDevice::Reset { .. } => "reset",
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        match self {
+            ToDevice::CameraStart { fps, clip, .. } => {
+                if !(fps.is_finite() && *fps > 0.0 && *fps <= MAX_FPS) {
+                    return Err(format!("fps must be above 0 and at most {MAX_FPS}"));
+                }
+                if let Some(clip) = clip {
+                    if !is_sha256_hex(&clip.sha256) {
+                        return Err("clip.sha256 must be 64 lower-case hex digits".into());
+                    }
+                }
+                Ok(())
+            }
+            ToDevice::CameraFrame { t_ms, .. } => check_millis("t_ms", *t_ms),
+            ToDevice::PinKeys { positions, .. } => {
+                if positions.0.len() > MAX_KEYS {
+                    Err(format!("at most {MAX_KEYS} positions"))
+                } else if positions.0.iter().any(|&p| p > 9) {
+                    Err("positions are 0-9".into())
+                } else {
+                    Ok(())
+                }
+            }
+            ToDevice::Consent { choice, items, .. } => {
+                if *choice != WireConsent::Items && !items.is_empty() {
+                    Err("items go with choice `items` only".into())
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Highest frame rate the protocol carries.
+pub const MAX_FPS: f64 = 1000.0;
+/// Most key positions in one `pin_keys` (a 4-digit PIN needs 4).
+pub const MAX_KEYS: usize = 16;
+
+// ---------------------------------------------------------------------------------------
+// Device → harness
+// ---------------------------------------------------------------------------------------
+
+/// A message from the device to the harness.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FromDevice {
+    /// The answer to the harness's `hello`.
+    Hello(DeviceHello),
+    /// Every event the stimulus `id` caused has been sent.
+    Done { id: u64 },
+    /// The stimulus `id` (or, without `id`, the last line or the device itself) failed.
+    Error(ErrorReply),
+    /// A screen appeared (`pin_entry`, `consent`, …).
+    Screen { at_ms: f64, name: String },
+    /// The digit at each of the ten key positions of the shuffled PIN pad.
+    KeypadLayout { at_ms: f64, digits: [u8; 10] },
+    /// The patient pressed this many keys (which ones is a secret).
+    KeysPressed { at_ms: f64, count: u64 },
+    /// Status word of a VERIFY the device sent, 4 hex digits (`63C2`).
+    VerifyAnswered {
+        at_ms: f64,
+        #[serde(with = "sw_hex")]
+        sw: u16,
+    },
+    /// The card path ended; `failure` says why when it failed.
+    CardPath {
+        at_ms: f64,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<String>,
+    },
+    /// One face-matching try.
+    FaceAttempt {
+        at_ms: f64,
+        attempt: u8,
+        frames: u32,
+        /// Best similarity score of the try (`null`: no face was found).
+        #[serde(default)]
+        best_score: Option<f32>,
+        matched: bool,
+        /// How the presentation looked: `live`, or the attack the device saw.
+        presentation: String,
+    },
+    /// How the face path ended.
+    FaceResult {
+        at_ms: f64,
+        result: WireFaceResult,
+        consecutive_failures: u8,
+    },
+    /// The qualification service answered (or not), in a line.
+    Qualification { at_ms: f64, summary: String },
+    /// The final answer of the reception.
+    Outcome {
+        at_ms: f64,
+        route: Route,
+        share_percent: u8,
+        limit_applied: bool,
+        qualification_data_only: bool,
+    },
+    /// A named sub-step took `ms` (`face.match`, …).
+    Timing { at_ms: f64, name: String, ms: f64 },
+    /// Anything worth knowing in a failed case.
+    Note { at_ms: f64, text: String },
+}
+
+/// The device's `hello`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceHello {
+    pub protocol: String,
+    pub version: u32,
+    pub vendor: String,
+    pub model: String,
+    pub firmware: String,
+    /// The device's serial number, for the certification bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    pub capabilities: Vec<Capability>,
+}
+
+impl DeviceHello {
+    pub fn has(&self, capability: &Capability) -> bool {
+        self.capabilities.contains(capability)
+    }
+}
+
+/// What a device can do. Names this codec does not know are kept as [`Capability::Other`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum Capability {
+    /// The shuffled PIN pad (`choose_method pin`, `pin_keys`).
+    Pin,
+    /// Face authentication (`choose_method face`).
+    Face,
+    /// Plays clips stored on its side (`camera_start` with `clip`).
+    CameraClips,
+    /// Takes streamed frames (`camera_start` without `clip`, `camera_frame`; TCP only).
+    CameraFrames,
+    /// The consent screens (`consent`).
+    Consent,
+    /// Registration for insurance use at the reader (`register`).
+    Registration,
+    /// A front desk that judges shown documents (`show_documents`).
+    Desk,
+    Other(String),
+}
+
+impl Capability {
+    pub const KNOWN: [Capability; 7] = [
+        Capability::Pin,
+        Capability::Face,
+        Capability::CameraClips,
+        Capability::CameraFrames,
+        Capability::Consent,
+        Capability::Registration,
+        Capability::Desk,
+    ];
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Capability::Pin => "pin",
+            Capability::Face => "face",
+            Capability::CameraClips => "camera_clips",
+            Capability::CameraFrames => "camera_frames",
+            Capability::Consent => "consent",
+            Capability::Registration => "registration",
+            Capability::Desk => "desk",
+            Capability::Other(name) => name,
+        }
+    }
+}
+
+impl From<String> for Capability {
+    fn from(name: String) -> Self {
+        Capability::KNOWN
+            .into_iter()
+            .find(|c| c.as_str() == name)
+            .unwrap_or(Capability::Other(name))
+    }
+}
+
+impl From<Capability> for String {
+    fn from(c: Capability) -> String {
+        match c {
+            Capability::Other(name) => name,
+            known => known.as_str().to_owned(),
+        }
+    }
+}
+
+/// The device's `error`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    /// The stimulus that failed; absent when the line had no readable `id` or the device
+    /// itself failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    pub code: ErrorCode,
+    /// For people: what went wrong.
+    #[serde(default)]
+    pub message: String,
+    /// With `version_mismatch`: the versions the device speaks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_versions: Option<Vec<u32>>,
+}
+
+/// Why a device refused a line. Codes this codec does not know are kept as
+/// [`ErrorCode::Other`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum ErrorCode {
+    /// The harness's `hello` names another protocol or version.
+    VersionMismatch,
+    /// A `type` the device does not know.
+    UnknownType,
+    /// Not a message: invalid UTF-8 or JSON, a missing field or a bad value.
+    BadMessage,
+    /// A line longer than the limit.
+    LineTooLong,
+    /// The stimulus makes no sense in the device's state (a scenario or harness mistake).
+    NotNow,
+    /// The device cannot do this (a capability it did not announce).
+    Unsupported,
+    /// The clip of `camera_start` is not on the device.
+    ClipMissing,
+    /// The clip's SHA-256 differs.
+    ClipMismatch,
+    /// The adapter could not reach the card (the PC/SC reader named in `card_present`).
+    CardUnreachable,
+    /// A stimulus came while another was still being handled.
+    Busy,
+    /// The stimulus was abandoned because a `reset` came.
+    Aborted,
+    /// Anything else that broke on the device's side.
+    Internal,
+    Other(String),
+}
+
+impl ErrorCode {
+    pub const KNOWN: [ErrorCode; 12] = [
+        ErrorCode::VersionMismatch,
+        ErrorCode::UnknownType,
+        ErrorCode::BadMessage,
+        ErrorCode::LineTooLong,
+        ErrorCode::NotNow,
+        ErrorCode::Unsupported,
+        ErrorCode::ClipMissing,
+        ErrorCode::ClipMismatch,
+        ErrorCode::CardUnreachable,
+        ErrorCode::Busy,
+        ErrorCode::Aborted,
+        ErrorCode::Internal,
+    ];
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorCode::VersionMismatch => "version_mismatch",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::BadMessage => "bad_message",
+            ErrorCode::LineTooLong => "line_too_long",
+            ErrorCode::NotNow => "not_now",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::ClipMissing => "clip_missing",
+            ErrorCode::ClipMismatch => "clip_mismatch",
+            ErrorCode::CardUnreachable => "card_unreachable",
+            ErrorCode::Busy => "busy",
+            ErrorCode::Aborted => "aborted",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Other(code) => code,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<String> for ErrorCode {
+    fn from(code: String) -> Self {
+        ErrorCode::KNOWN
+            .into_iter()
+            .find(|c| c.as_str() == code)
+            .unwrap_or(ErrorCode::Other(code))
+    }
+}
+
+impl From<ErrorCode> for String {
+    fn from(c: ErrorCode) -> String {
+        match c {
+            ErrorCode::Other(code) => code,
+            known => known.as_str().to_owned(),
+        }
+    }
+}
+
+/// How a face path ended ([`crate::reader::FaceResult`] on the wire).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireFaceResult {
+    Matched,
+    NoMatch,
+    AttackRejected,
+    Locked,
+    Unavailable,
+}
+
+impl WireMessage for FromDevice {
+    const TYPES: &'static [&'static str] = &[
+        "hello",
+        "done",
+        "error",
+        "screen",
+        "keypad_layout",
+        "keys_pressed",
+        "verify_answered",
+        "card_path",
+        "face_attempt",
+        "face_result",
+        "qualification",
+        "outcome",
+        "timing",
+        "note",
+    ];
+
+    fn type_name(&self) -> &'static str {
+        match self {
+            FromDevice::Hello(_) => "hello",
+            FromDevice::Done { .. } => "done",
+            FromDevice::Error(_) => "error",
+            FromDevice::Screen { .. } => "screen",
+            FromDevice::KeypadLayout { .. } => "keypad_layout",
+            FromDevice::KeysPressed { .. } => "keys_pressed",
+            FromDevice::VerifyAnswered { .. } => "verify_answered",
+            FromDevice::CardPath { .. } => "card_path",
+            FromDevice::FaceAttempt { .. } => "face_attempt",
+            FromDevice::FaceResult { .. } => "face_result",
+            FromDevice::Qualification { .. } => "qualification",
+            FromDevice::Outcome { .. } => "outcome",
+            FromDevice::Timing { .. } => "timing",
+            FromDevice::Note { .. } => "note",
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if let Some(at) = self.at_ms() {
+            check_millis("at_ms", at)?;
+        }
+        match self {
+            FromDevice::KeypadLayout { digits, .. } if digits.iter().any(|&d| d > 9) => {
+                Err("keypad digits are 0-9".into())
+            }
+            FromDevice::Outcome { share_percent, .. } if *share_percent > 100 => {
+                Err("share_percent is at most 100".into())
+            }
+            FromDevice::Timing { ms, .. } => check_millis("ms", *ms),
+            FromDevice::FaceAttempt {
+                best_score: Some(s),
+                ..
+            } if !s.is_finite() => Err("best_score must be a finite number".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FromDevice {
+    /// `at_ms` of an event or a timing.
+    pub fn at_ms(&self) -> Option<f64> {
+        match self {
+            FromDevice::Hello(_) | FromDevice::Done { .. } | FromDevice::Error(_) => None,
+            FromDevice::Screen { at_ms, .. }
+            | FromDevice::KeypadLayout { at_ms, .. }
+            | FromDevice::KeysPressed { at_ms, .. }
+            | FromDevice::VerifyAnswered { at_ms, .. }
+            | FromDevice::CardPath { at_ms, .. }
+            | FromDevice::FaceAttempt { at_ms, .. }
+            | FromDevice::FaceResult { at_ms, .. }
+            | FromDevice::Qualification { at_ms, .. }
+            | FromDevice::Outcome { at_ms, .. }
+            | FromDevice::Timing { at_ms, .. }
+            | FromDevice::Note { at_ms, .. } => Some(*at_ms),
+        }
+    }
+
+    /// The stimulus this message answers (`done`, `error`).
+    pub fn answers(&self) -> Option<u64> {
+        match self {
+            FromDevice::Done { id } => Some(*id),
+            FromDevice::Error(e) => e.id,
+            _ => None,
+        }
+    }
+}
+
+impl ToDevice {
+    /// The id the device must answer; `None` for `hello` and `camera_frame`.
+    pub fn id(&self) -> Option<u64> {
+        match self {
+            ToDevice::Hello(_) | ToDevice::CameraFrame { .. } => None,
+            ToDevice::CaseStart { id, .. }
+            | ToDevice::CardPresent { id, .. }
+            | ToDevice::CardRemoved { id }
+            | ToDevice::CameraStart { id, .. }
+            | ToDevice::CameraStop { id }
+            | ToDevice::ChooseMethod { id, .. }
+            | ToDevice::PinKeys { id, .. }
+            | ToDevice::Consent { id, .. }
+            | ToDevice::Register { id, .. }
+            | ToDevice::ShowDocuments { id, .. }
+            | ToDevice::Reset { id } => Some(*id),
+        }
+    }
+
+    /// The message as a line for a log or a report: key positions are replaced by their
+    /// count and frames by their size (never the PIN, never a face).
+    pub fn redacted(&self) -> String {
+        match self {
+            ToDevice::PinKeys { id, positions } => format!(
+                r#"{{"type":"pin_keys","id":{id},"positions":"<{} redacted>"}}"#,
+                positions.0.len()
+            ),
+            ToDevice::CameraFrame { t_ms, jpeg } => format!(
+                r#"{{"type":"camera_frame","t_ms":{t_ms},"jpeg":"<{} bytes>"}}"#,
+                jpeg.len()
+            ),
+            other => {
+                let line = encode(other);
+                String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line)).into_owned()
+            }
+        }
+    }
+}
+
+/// Times on the wire: milliseconds, finite, not negative, below 2^53 (exact in every JSON
+/// implementation).
+fn check_millis(name: &str, ms: f64) -> Result<(), String> {
+    if ms.is_finite() && (0.0..MAX_MILLIS).contains(&ms) {
+        Ok(())
+    } else {
+        Err(format!("{name} must be a number of milliseconds from 0 to 2^53"))
+    }
+}
+
+const MAX_MILLIS: f64 = 9_007_199_254_740_992.0;
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+// ---------------------------------------------------------------------------------------
+// Field formats
+// ---------------------------------------------------------------------------------------
+
+const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+fn format_date(d: &Date) -> String {
+    d.format(DATE_FORMAT)
+        .unwrap_or_else(|_| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))
+}
+
+fn parse_date<E: serde::de::Error>(s: &str) -> Result<Date, E> {
+    Date::parse(s, DATE_FORMAT).map_err(|_| E::custom(format!("bad date {s:?} (YYYY-MM-DD)")))
+}
+
+/// `YYYY-MM-DD`.
+mod date {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::Date;
+
+    pub fn serialize<S: Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_date(d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_date(&s)
+    }
+}
+
+/// `YYYY-MM-DD` or absent (or `null`).
+mod opt_date {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::Date;
+
+    pub fn serialize<S: Serializer>(d: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&super::format_date(d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(s) => super::parse_date(&s).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A status word as 4 hex digits (`9000`, `63C2`); either case is read.
+mod sw_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(sw: &u16, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{sw:04X}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.len() == 4 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            u16::from_str_radix(&s, 16).map_err(serde::de::Error::custom)
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "bad status word {s:?} (4 hex digits, e.g. \"63C2\")"
+            )))
+        }
+    }
+}
+
+/// Bytes as standard, padded base64.
+mod base64_bytes {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(s.as_bytes())
+            .map_err(|e| serde::de::Error::custom(format!("bad base64: {e}")))
+    }
+}

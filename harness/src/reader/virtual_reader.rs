@@ -184,9 +184,13 @@ impl VirtualReader {
 
     /// A PIN step (or a method choice) after the patient was already authenticated, by
     /// face for instance: nobody asks for it.
+    /// So are consent and registration while the PIN pad offered after a failed face
+    /// path waits for a PIN the patient does not type.
     fn authenticated_already(&self, stimulus: &Stimulus) -> bool {
-        matches!(stimulus, Stimulus::Choose(_) | Stimulus::PressKeys(_))
-            && matches!(self.state, State::Consent | State::Registration)
+        let pin_step = matches!(stimulus, Stimulus::Choose(_) | Stimulus::PressKeys(_));
+        let later_step = matches!(stimulus, Stimulus::Consent(_) | Stimulus::Register(_));
+        (pin_step && matches!(self.state, State::Consent | State::Registration))
+            || (later_step && self.after_face_failure && self.state == State::PinEntry)
     }
 
     fn expect_state(&self, wanted: State, what: &str) -> Result<(), DriverError> {

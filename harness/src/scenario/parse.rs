@@ -740,20 +740,47 @@ fn optional_integer(
         .unwrap_or(Some(default))
 }
 
-/// `perturb: { blur: 2.0, rotation: 10 }`, in the order written.
+/// `perturb: { blur: 2.0, rotation: 10 }`, in the order written, or the same as text
+/// (`perturb: "blur=2, rotation=10"`), which a matrix variable can carry.
 fn perturbations(node: Node<'_, '_>) -> Option<Vec<Perturbation>> {
-    let saphyr::YamlData::Mapping(mapping) = &node.yaml.data else {
-        node.report(
-            "expected a mapping of perturbation names to values",
-            Some("for example `perturb: { blur: 2.0, noise: 8 }`"),
-        );
-        return None;
+    let pairs: Vec<(Node<'_, '_>, Option<(String, f64)>)> = match &node.yaml.data {
+        saphyr::YamlData::Mapping(mapping) => mapping
+            .iter()
+            .map(|(k, v)| {
+                let key = node.doc.node(k);
+                let value = node.doc.node(v).number(-1e6..=1e6);
+                (key, key.string().zip(value))
+            })
+            .collect(),
+        saphyr::YamlData::Value(_) => {
+            let text = node.string()?;
+            text.split(',')
+                .filter(|part| !part.trim().is_empty())
+                .map(|part| {
+                    let parsed = part.split_once('=').and_then(|(k, v)| {
+                        Some((k.trim().to_owned(), v.trim().parse::<f64>().ok()?))
+                    });
+                    if parsed.is_none() {
+                        node.report(
+                            &format!("`{}` is not NAME=VALUE", part.trim()),
+                            Some("for example \"blur=2, noise=8\""),
+                        );
+                    }
+                    (node, parsed)
+                })
+                .collect()
+        }
+        _ => {
+            node.report(
+                "expected a mapping of perturbation names to values",
+                Some("for example `perturb: { blur: 2.0, noise: 8 }`"),
+            );
+            return None;
+        }
     };
     let mut out = Some(Vec::new());
-    for (k, v) in mapping.iter() {
-        let key = node.doc.node(k);
-        let value = node.doc.node(v);
-        let (Some(name), Some(amount)) = (key.string(), value.number(-1e6..=1e6)) else {
+    for (at, pair) in pairs {
+        let Some((name, amount)) = pair else {
             out = None;
             continue;
         };
@@ -764,7 +791,7 @@ fn perturbations(node: Node<'_, '_>) -> Option<Vec<Perturbation>> {
                 }
             }
             Err(e) => {
-                key.report(&e.to_string(), None);
+                at.report(&e.to_string(), None);
                 out = None;
             }
         }
