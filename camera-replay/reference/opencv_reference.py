@@ -9,7 +9,9 @@ face-runtime photo cache, "lfw:" = ../shared/data/faces/lfw-deepfunneled); no im
 written.
 
 The protocol (same as the Rust matcher):
-  1. decode with OpenCV (BGR; EXIF orientation ignored, as the Rust decoder does);
+  1. decode with OpenCV (libjpeg-turbo; BGR; EXIF orientation ignored). The matcher's own
+     baseline JPEG decoder (camera-replay/src/matcher/jpeg.rs) gives the same pixels, bit
+     for bit, so both sides start from identical images;
   2. letterbox into 640x640: scale s = min(640/w, 640/h), size round(w*s) x round(h*s)
      (cv2.resize INTER_LINEAR), zero padding right and bottom;
   3. FaceDetectorYN(input 640x640, score 0.9, NMS 0.3, top_k 5000) on the letterbox, boxes
