@@ -41,9 +41,7 @@ fn lfw_faces_pass_and_defocused_faces_fail() {
         // Defocus of σ = 3 crop pixels.
         let sigma = 3.0 * t.quality.interocular_px / 35.2;
         let soft = image::imageops::blur(&img, sigma);
-        let b = m
-            .template_for(&soft, &t.face, Default::default())
-            .expect("gate is off");
+        let b = m.template_for(&soft, &t.face).expect("gate is off");
         blurred.push(b.quality.sharpness);
         if b.quality.sharpness < gate.min_sharpness {
             refused_blur += 1;

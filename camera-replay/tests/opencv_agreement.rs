@@ -171,7 +171,7 @@ fn scores_and_boxes_agree_with_opencv() {
                     ));
                 }
                 let template = m
-                    .template_for(&img, &face, Default::default())
+                    .template_for(&img, &face)
                     .unwrap_or_else(|e: AcquireFailure| panic!("{name}: {e}"));
                 ours.insert(name.as_str(), template);
             }

@@ -454,9 +454,18 @@ impl FaceMatcher {
         Ok(faces.into_iter().map(|f| f.to_source(&lb)).collect())
     }
 
-    /// Aligns the face, applies the quality gate and embeds it. Timings of align and embed
-    /// are filled in (detect stays as given).
+    /// Aligns a face found by [`FaceMatcher::detect`] (or kept from an earlier frame),
+    /// applies the quality gate and embeds it. The template's `timings.detect` is zero.
     pub fn template_for(
+        &mut self,
+        img: &RgbImage,
+        face: &Face,
+    ) -> Result<Template, AcquireFailure> {
+        self.template_timed(img, face, StepTimings::default())
+    }
+
+    /// [`FaceMatcher::template_for`], filling in align and embed times on top of `timings`.
+    pub(crate) fn template_timed(
         &mut self,
         img: &RgbImage,
         face: &Face,
@@ -556,7 +565,7 @@ impl FaceMatcher {
             detect: t0.elapsed(),
             ..StepTimings::default()
         };
-        self.template_for(img, &face, timings)
+        self.template_timed(img, &face, timings)
     }
 
     /// The reference template from an enrolment image (e.g. the chip photo; for a

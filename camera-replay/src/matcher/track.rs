@@ -187,7 +187,7 @@ impl FaceTracker {
                     detect: t0.elapsed(),
                     ..StepTimings::default()
                 };
-                match self.matcher.template_for(img, &face, timings) {
+                match self.matcher.template_timed(img, &face, timings) {
                     Ok(t) => {
                         if let Some(track) = &mut self.track {
                             track.since_detect += 1;
@@ -245,7 +245,7 @@ impl FaceTracker {
             detect: t0.elapsed(),
             ..StepTimings::default()
         };
-        let outcome = self.matcher.template_for(img, &face, timings);
+        let outcome = self.matcher.template_timed(img, &face, timings);
         let timings = match &outcome {
             Ok(t) => t.timings,
             Err(_) => StepTimings {
