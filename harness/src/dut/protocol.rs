@@ -25,7 +25,9 @@ mod lines;
 mod tests;
 
 pub use codec::{decode, decode_lines, encode, encode_checked, write_message, WireError};
-pub use convert::{millis, millis_to_duration, Action, CameraSource, CardInfo, ConvertError, Report};
+pub use convert::{
+    millis, millis_to_duration, Action, CameraSource, CardInfo, ConvertError, Report,
+};
 pub use lines::LineReader;
 
 use crate::rules::Route;
@@ -715,7 +717,9 @@ fn check_millis(name: &str, ms: f64) -> Result<(), String> {
     if ms.is_finite() && (0.0..MAX_MILLIS).contains(&ms) {
         Ok(())
     } else {
-        Err(format!("{name} must be a number of milliseconds from 0 to 2^53"))
+        Err(format!(
+            "{name} must be a number of milliseconds from 0 to 2^53"
+        ))
     }
 }
 
