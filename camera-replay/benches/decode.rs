@@ -9,7 +9,11 @@
 //! ```text
 //! cargo bench -p camera-replay --bench decode
 //! cargo bench -p camera-replay --bench decode -- decode/   # only the decoders
+//! cargo bench -p camera-replay --bench decode -- replay    # only the replay jitter
 //! ```
+//!
+//! The replay jitter is not a criterion benchmark: a 10 s real-time replay runs once and its
+//! [`ReplaySummary`](camera_replay::replay::ReplaySummary) jitter is printed.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -17,6 +21,7 @@ use std::path::{Path, PathBuf};
 use camera_replay::attack::{AttackClip, AttackOptions, AttackSpecies};
 use camera_replay::frame::RgbImage;
 use camera_replay::perturb::Perturbation;
+use camera_replay::replay::{Next, Replay, ReplayOptions};
 use camera_replay::source::{self, ClipSpec, FrameSource, LiveClip, SourceOptions};
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 
@@ -159,9 +164,93 @@ fn synthesise(c: &mut Criterion) {
 
 criterion_group!(benches, decode, perturb, synthesise);
 
+/// The MJPEG AVI played `loops` times in a row as one stream at `fps` (decoding included).
+struct Looped {
+    path: PathBuf,
+    loops: u32,
+    done: u32,
+    fps: f64,
+    index: u64,
+    current: Box<dyn FrameSource>,
+}
+
+impl FrameSource for Looped {
+    fn next_frame(&mut self) -> Option<Result<camera_replay::frame::Frame, source::SourceError>> {
+        loop {
+            match self.current.next_frame() {
+                Some(item) => {
+                    let i = self.index;
+                    self.index += 1;
+                    return Some(item.map(|mut f| {
+                        f.index = i;
+                        f.timestamp = std::time::Duration::from_secs_f64(i as f64 / self.fps);
+                        f
+                    }));
+                }
+                None => {
+                    self.done += 1;
+                    if self.done >= self.loops {
+                        return None;
+                    }
+                    self.current = source::open(&self.path, &SourceOptions::default()).ok()?;
+                }
+            }
+        }
+    }
+    fn frame_rate(&self) -> f64 {
+        self.fps
+    }
+    fn frame_size(&self) -> (u32, u32) {
+        self.current.frame_size()
+    }
+    fn describe(&self) -> String {
+        format!(
+            "{} ×{} at {} fps",
+            self.current.describe(),
+            self.loops,
+            self.fps
+        )
+    }
+}
+
+/// Release jitter of a real-time replay: 300 frames of the 640×480 MJPEG AVI at 30 fps
+/// (10 s), decoded on the replay thread, taken by a consumer as they come.
+fn replay_jitter() {
+    let fx = fixture();
+    let path = fx.dir.join("clip.avi");
+    let src = Looped {
+        current: source::open(&path, &SourceOptions::default()).unwrap(),
+        path,
+        loops: 10,
+        done: 0,
+        fps: 30.0,
+        index: 0,
+    };
+    let mut r = Replay::start(src, ReplayOptions::default());
+    let mut n = 0;
+    while let Next::Frame(f) = r.recv() {
+        black_box(f);
+        n += 1;
+    }
+    let s = r.finish();
+    let j = s.jitter;
+    println!(
+        "replay/jitter-mjpeg-avi-640x480-30fps: {n} frames, release delay µs: mean {:.0}, p50 {}, p95 {}, p99 {}, max {}",
+        j.mean_us, j.p50_us, j.p95_us, j.p99_us, j.max_us
+    );
+}
+
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
+    // `cargo bench --bench decode -- replay` (or no filter) also measures replay jitter.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if filters.is_empty() || filters.iter().any(|f| "replay/jitter".contains(f.as_str())) {
+        replay_jitter();
+    }
     let _ = std::fs::remove_dir_all(fixture_dir());
 }
 

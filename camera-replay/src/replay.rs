@@ -1,8 +1,10 @@
 //! Paced replay: a frame source played like a camera, on its own thread.
 //!
 //! [`Replay::start`] moves a [`FrameSource`] to a producer thread that decodes the next frame
-//! ahead, waits until that frame is due — the source's timestamp after the start, relative to
-//! its first frame ([`Pacing::RealTime`]) — and hands it over through a bounded channel; or
+//! ahead, waits until that frame is due — the source's timestamp relative to its first frame,
+//! counted from when the first frame was ready (and not before
+//! [`ReplayOptions::start_delay`]) ([`Pacing::RealTime`]) — and hands it over through a
+//! bounded channel; or
 //! hands frames over as fast as the consumer takes them ([`Pacing::AsFastAsPossible`]). The
 //! consumer (the reader under test, or the reference reader) waits with a deadline:
 //! [`Replay::next_before`].
@@ -53,7 +55,8 @@ pub struct ReplayOptions {
     /// Frames the channel holds (at least 1).
     pub capacity: usize,
     pub when_full: WhenFull,
-    /// The first frame is due this long after [`Replay::start`].
+    /// The first frame is due this long after [`Replay::start`] (or when it is decoded, if
+    /// that takes longer).
     pub start_delay: Duration,
     /// Playback speed for [`Pacing::RealTime`] (2.0 = twice as fast).
     pub speed: f64,
@@ -250,7 +253,8 @@ fn produce<S: FrameSource>(
     stop: Arc<AtomicBool>,
 ) -> ReplaySummary {
     let start = Instant::now();
-    let t0 = start + options.start_delay;
+    // The clock starts when the first frame is ready, and not before the start delay.
+    let mut t0: Option<Instant> = None;
     let speed = if options.speed.is_finite() && options.speed > 0.0 {
         options.speed
     } else {
@@ -290,6 +294,8 @@ fn produce<S: FrameSource>(
         let due = match options.pacing {
             Pacing::RealTime => {
                 let base = *first_ts.get_or_insert(frame.timestamp);
+                let t0 =
+                    *t0.get_or_insert_with(|| (start + options.start_delay).max(Instant::now()));
                 let offset = frame.timestamp.saturating_sub(base).div_f64(speed);
                 let due = t0 + offset;
                 if !wait_until(due, &stop) {

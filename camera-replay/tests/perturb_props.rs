@@ -177,3 +177,46 @@ fn occlusion_covers_the_lower_face_only() {
     assert!(c[2] > 180, "{c:?}");
     assert_eq!(centred.get_pixel(100, 60), img.get_pixel(100, 60));
 }
+
+#[test]
+fn a_perturbed_source_perturbs_every_frame_reproducibly() {
+    use camera_replay::frame::Frame;
+    use camera_replay::perturb::Perturbed;
+    use camera_replay::source::{FrameSource, MemorySource};
+    let frames: Vec<Frame> = (0..3)
+        .map(|i| Frame {
+            index: i,
+            timestamp: std::time::Duration::from_millis(100 * i),
+            image: synthetic_image(24, 16, i),
+        })
+        .collect();
+    let list = vec![Perturbation::Brightness(10.0), Perturbation::Noise(4.0)];
+    let run = || {
+        let mut s = Perturbed::new(
+            MemorySource::new(frames.clone(), 10.0, "clip"),
+            list.clone(),
+            5,
+        );
+        assert!(s.describe().contains("brightness=10") && s.describe().contains("noise=4"));
+        assert_eq!(
+            (s.frame_rate(), s.frame_size(), s.frame_count()),
+            (10.0, (24, 16), Some(3))
+        );
+        support::drain(&mut s, 10)
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a.len(), 3);
+    for ((x, y), orig) in a.iter().zip(&b).zip(&frames) {
+        assert_eq!(x.image, y.image);
+        assert_eq!(x.timestamp, orig.timestamp);
+        assert!(mean(&x.image) > mean(&orig.image) + 5.0);
+    }
+    // Noise differs from frame to frame even for identical input frames.
+    assert_ne!(
+        apply_all(&list, &frames[0].image, 1),
+        apply_all(&list, &frames[0].image, 2)
+    );
+}
