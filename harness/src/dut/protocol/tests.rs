@@ -1015,3 +1015,32 @@ fn writing_refuses_lines_past_the_limit() {
     assert!(line.len() <= MAX_LINE + 1);
     assert!(decode::<ToDevice>(&line[..line.len() - 1]).is_ok());
 }
+
+#[test]
+fn numbers_decode_to_exactly_what_was_sent() {
+    // Found by fuzzing: serde_json's default float parser can be one ulp off for numbers
+    // of 17 significant digits; the harness enables `float_roundtrip`.
+    for at_ms in [
+        8_387_244_010_968_836.0,
+        0.123_456_789_012_345_67,
+        1e-300,
+        4_503_599_627_370_497.5,
+    ] {
+        let m = FromDevice::Screen {
+            at_ms,
+            name: String::new(),
+        };
+        let line = encode(&m);
+        assert_eq!(decode::<FromDevice>(&line[..line.len() - 1]).unwrap(), m);
+    }
+    let m = FromDevice::FaceAttempt {
+        at_ms: 0.0,
+        attempt: 1,
+        frames: 1,
+        best_score: Some(f32::MAX),
+        matched: false,
+        presentation: String::new(),
+    };
+    let line = encode(&m);
+    assert_eq!(decode::<FromDevice>(&line[..line.len() - 1]).unwrap(), m);
+}
