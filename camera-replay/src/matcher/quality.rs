@@ -61,3 +61,57 @@ impl QualityConfig {
 pub fn sharpness(crop: &RgbImage) -> f32 {
     laplacian_variance(crop, SHARPNESS_REGION.0, SHARPNESS_REGION.1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face_like(blur_px: u32) -> RgbImage {
+        // Fine stripes inside the measured region, black fill in a corner (as a face near
+        // the image edge leaves): box-blurred over `blur_px` pixels.
+        let sharp = RgbImage::from_fn(112, 112, |x, y| {
+            let v = if x < 10 && y < 10 {
+                0
+            } else if (x / 2 + y / 3) % 2 == 0 {
+                90
+            } else {
+                170
+            };
+            image::Rgb([v, v, v])
+        });
+        if blur_px == 0 {
+            return sharp;
+        }
+        RgbImage::from_fn(112, 112, |x, y| {
+            let (mut s, mut n) = (0u32, 0u32);
+            for dy in 0..blur_px {
+                for dx in 0..blur_px {
+                    let (xx, yy) = ((x + dx).min(111), (y + dy).min(111));
+                    s += u32::from(sharp.get_pixel(xx, yy).0[0]);
+                    n += 1;
+                }
+            }
+            let v = (s / n) as u8;
+            image::Rgb([v, v, v])
+        })
+    }
+
+    #[test]
+    fn sharp_passes_blurred_fails_the_default_gate() {
+        let gate = QualityConfig::default();
+        assert!(sharpness(&face_like(0)) > gate.min_sharpness);
+        assert!(sharpness(&face_like(8)) < gate.min_sharpness);
+        assert_eq!(QualityConfig::disabled().min_sharpness, 0.0);
+    }
+
+    #[test]
+    fn black_fill_outside_the_region_is_not_sharpness() {
+        let mut img = RgbImage::from_pixel(112, 112, image::Rgb([128, 128, 128]));
+        for y in 0..112 {
+            for x in 0..SHARPNESS_REGION.0 - 1 {
+                img.put_pixel(x, y, image::Rgb([0, 0, 0]));
+            }
+        }
+        assert_eq!(sharpness(&img), 0.0);
+    }
+}
