@@ -34,7 +34,7 @@ use crate::runtime::{self, RuntimeError, RuntimePaths, SessionOptions};
 
 pub use detect::{DetectorConfig, Face};
 pub use quality::QualityConfig;
-pub use track::{FaceTracker, FrameResult, TrackerConfig};
+pub use track::{FaceTracker, FrameMatch, FrameResult, TrackerConfig};
 
 use detect::StrideOutputs;
 use imageops::{Letterbox, PlanarCanvas, ResizeScratch, CROP_SIDE, DETECT_SIDE};
