@@ -263,7 +263,7 @@ fn apply_bytes(line: &mut Vec<u8>, m: &ByteMutation) {
 }
 
 proptest! {
-    #![proptest_config(config(3000))]
+    #![proptest_config(config(5_000))]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
@@ -495,7 +495,7 @@ fn apply(object: &mut serde_json::Map<String, Value>, m: &Mutation) {
 }
 
 proptest! {
-    #![proptest_config(config(3000))]
+    #![proptest_config(config(10_000))]
 
     #[test]
     fn structure_aware_mutations_never_panic(
@@ -517,7 +517,7 @@ fn unknown_field() -> impl Strategy<Value = (String, Value)> {
 }
 
 proptest! {
-    #![proptest_config(config(1000))]
+    #![proptest_config(config(3_000))]
 
     #[test]
     fn unknown_fields_never_change_a_message(
@@ -696,7 +696,7 @@ fn to_device() -> impl Strategy<Value = ToDevice> {
 }
 
 proptest! {
-    #![proptest_config(config(2000))]
+    #![proptest_config(config(5_000))]
 
     #[test]
     fn arbitrary_device_messages_round_trip(m in from_device()) {
@@ -787,7 +787,7 @@ fn stream_piece() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(config(400))]
+    #![proptest_config(config(1_000))]
 
     #[test]
     fn how_a_stream_is_cut_never_changes_what_is_read(
