@@ -227,7 +227,8 @@ fn predict_after_face(
         .steps
         .iter()
         .any(|s| matches!(s.kind, StepKind::Choose(Method::Pin)));
-    if !face_matched && !(pin_chosen || (face.is_some() && pin_typed)) {
+    let pin_entered = pin_chosen || (face.is_some() && pin_typed);
+    if !(face_matched || pin_entered) {
         return failed(if face.is_some() {
             CardFailure::FaceMismatch
         } else {
