@@ -195,6 +195,65 @@ impl FaceKit {
         })
     }
 
+    /// The kit of a device that is handed a recorded clip (the reference DUT's camera): a
+    /// matcher lent from `pool`, the clip checked readable.
+    pub fn for_clip(
+        path: &std::path::Path,
+        fps: f64,
+        pool: &MatcherPool,
+    ) -> Result<FaceKit, String> {
+        let camera = Camera {
+            source: CameraSource::Clip {
+                path: path.to_path_buf(),
+                person: String::new(),
+            },
+            attack: None,
+            perturb: Vec::new(),
+            seed: 1,
+            fps,
+            frames: 0,
+            earlier_failures: 0,
+            origin: crate::scenario::Origin {
+                file: path.to_path_buf(),
+                line: 0,
+                column: 0,
+            },
+        };
+        let options = SourceOptions {
+            fps: Some(fps),
+            ..SourceOptions::default()
+        };
+        camera_replay::source::open(path, &options).map_err(|e| format!("camera clip: {e}"))?;
+        Ok(FaceKit {
+            policy: FacePolicy::default(),
+            earlier_failures: 0,
+            pool: pool.clone(),
+            matcher: Some(pool.lend()?),
+            tracker: None,
+            footage: Footage::Clip(path.to_path_buf()),
+            camera,
+            replay: None,
+            timings: Vec::new(),
+        })
+    }
+
+    /// Writes the case's camera as an MJPEG AVI (what a device is handed as a clip) and
+    /// returns its SHA-256.
+    pub fn write_clip(&self, path: &std::path::Path) -> Result<String, String> {
+        let mut source = self.source()?;
+        let fps = source.frame_rate();
+        let mut frames = Vec::new();
+        while let Some(frame) = source.next_frame() {
+            if let Ok(f) = frame {
+                frames.push(f.image);
+            }
+        }
+        camera_replay::source::write_mjpeg_avi(path, fps, 92, frames.iter())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(hex::encode(openssl::sha::sha256(&bytes)))
+    }
+
     /// Decodes the chip photo (greyscale JPEG 2000) and enrols it.
     pub fn enrol_chip_photo(&mut self, jp2: &[u8]) -> Result<(), String> {
         let started = Instant::now();

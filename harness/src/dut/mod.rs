@@ -1,3 +1,4 @@
 //! The `dut` reader driver: a device under test behind the adapter protocol (docs/adapter-protocol.md).
 
+pub mod link;
 pub mod protocol;
