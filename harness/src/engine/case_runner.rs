@@ -12,7 +12,7 @@ use crate::inprocess_channel::InProcessChannel;
 use crate::qualification::{
     BlockingQualificationClient, CertificateKey, Fault, InsuredRecord, ServerConfig,
 };
-use crate::reader::{DriverError, PlacedCard, ReaderSetup, Stimulus, VirtualReader};
+use crate::reader::{DriverError, PlacedCard, ReaderDriver, ReaderSetup, Stimulus, VirtualReader};
 use crate::rules::{ConsentStep, ConsentStore, FacilityId, PatientId};
 use crate::scenario::{Case, CaseKind, PinEntry, ServiceFault, StepKind};
 use card_emulator::{Card, CardImage, CardProfile};
@@ -244,7 +244,7 @@ impl<'a> Bench<'a> {
         let (done, finished) = mpsc::channel::<Observed>();
         std::thread::Builder::new()
             .name(format!("reader:{}", case.id))
-            .spawn(move || reader_thread(VirtualReader::new(setup), inbox, outbox, done))
+            .spawn(move || reader_thread(Box::new(VirtualReader::new(setup)), inbox, outbox, done))
             .map_err(|e| format!("reader thread: {e}"))?;
         Ok(Bench {
             jobs,
@@ -333,7 +333,7 @@ impl<'a> Bench<'a> {
 }
 
 fn reader_thread(
-    mut reader: VirtualReader,
+    mut reader: Box<dyn ReaderDriver>,
     inbox: mpsc::Receiver<Job>,
     outbox: mpsc::Sender<Reply>,
     done: mpsc::Sender<Observed>,
@@ -353,17 +353,13 @@ fn reader_thread(
             break;
         }
     }
-    reader.abandon();
-    let trace = reader
-        .take_card()
-        .map(|c| c.trace_text())
-        .unwrap_or_default();
+    let report = reader.finish();
     let _ = done.send(Observed {
-        events: reader.events().to_vec(),
-        outcome: reader.outcome().cloned(),
-        last_verify_sw: reader.last_verify_sw(),
-        timings: reader.timings().to_vec(),
-        trace,
+        events: report.events,
+        outcome: report.outcome,
+        last_verify_sw: report.last_verify_sw,
+        timings: report.timings,
+        trace: report.trace,
     });
 }
 

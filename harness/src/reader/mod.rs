@@ -1,6 +1,7 @@
 //! Readers the engine drives. Today: the `virtual` reference reader. The engine speaks to a
 //! reader in stimuli (what the patient and the desk do) and reads back its events.
 
+pub mod desk;
 mod events;
 mod keypad;
 mod virtual_reader;
@@ -50,6 +51,32 @@ pub struct PlacedCard {
     /// 照合番号B as printed, read by the reader's OCR; `None` when unreadable. A secret:
     /// never logged (the guard redacts its VERIFY too).
     pub surface_code_b: Option<card_emulator::profile::Secret>,
+}
+
+/// What a reader left behind when its case ended.
+#[derive(Clone, Debug, Default)]
+pub struct ReaderReport {
+    pub events: Vec<Event>,
+    pub outcome: Option<ObservedOutcome>,
+    pub last_verify_sw: Option<u16>,
+    /// The reader's own sub-step durations (`face.match`, …).
+    pub timings: Vec<(String, std::time::Duration)>,
+    /// The card's APDU trace as the harness saw it, secrets redacted (empty when the device
+    /// talks to the card itself).
+    pub trace: String,
+}
+
+/// A card reader the engine drives: the reference reader in process, or a device under test.
+pub trait ReaderDriver: Send {
+    /// Applies one stimulus and returns when the reader has dealt with it.
+    fn apply(&mut self, stimulus: Stimulus) -> Result<(), DriverError>;
+    /// The PIN pad layout on screen now.
+    fn layout(&self) -> Option<Layout>;
+    /// Whether a PIN typed now should find a pad (not once the card path ended or the
+    /// patient was authenticated).
+    fn pin_pad_expected(&self) -> bool;
+    /// The case is over: what the reader showed and decided.
+    fn finish(self: Box<Self>) -> ReaderReport;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

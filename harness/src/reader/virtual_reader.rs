@@ -16,8 +16,8 @@ use crate::qualification::{
     ResultErrorCode, SegmentOfResult,
 };
 use crate::rules::{
-    certificate_status, judge, AuthMethod, CardFailure, CardPath, CertificateStatus, ConsentChoice,
-    ConsentStep, ConsentStore, Document, FacilityId, Patient, PatientId, RuleSet, Situation, Visit,
+    certificate_status, AuthMethod, CardFailure, CardPath, CertificateStatus, ConsentChoice,
+    ConsentStep, ConsentStore, Document, FacilityId, Patient, PatientId, RuleSet, Visit,
 };
 use card_emulator::card::AID_JPKI;
 use card_emulator::{commands, StatusWord};
@@ -608,27 +608,15 @@ impl VirtualReader {
         }
         // A patient who leaves the reader mid-way (say, at the PIN pad) ends its card path.
         self.abandon();
-        let mut situation = Situation::new(self.setup.today, self.setup.patient)
-            .with_rule_set(self.setup.rule_set)
-            .with_visit(self.setup.visit)
-            .with_online_lookup(!matches!(
-                self.card_path,
-                Some(CardPath::Failed(CardFailure::ServiceDown))
-            ));
-        if let Some(path) = self.card_path {
-            situation = situation.with_card(path);
-        }
-        for d in documents {
-            situation = situation.with_document(d);
-        }
-        let decided = judge(&situation);
-        self.screen(&format!("desk_{}", decided.route));
-        self.report(ObservedOutcome {
-            route: decided.route,
-            share_percent: decided.share_percent,
-            limit_applied: decided.limit_applied,
-            qualification_data_only: decided.qualification_data_only,
-        });
+        let desk = super::desk::DeskSetup {
+            today: self.setup.today,
+            rule_set: self.setup.rule_set,
+            visit: self.setup.visit,
+            patient: self.setup.patient,
+        };
+        let (screen, outcome) = super::desk::decide(&desk, self.card_path, documents);
+        self.screen(&screen);
+        self.report(outcome);
         Ok(())
     }
 
@@ -673,4 +661,30 @@ fn summarise(r: &QualificationResult) -> String {
         "segment {:?}, validity {:?}, error {:?}",
         r.segment_of_result, r.qualification_validity, r.error_code
     )
+}
+
+impl super::ReaderDriver for VirtualReader {
+    fn apply(&mut self, stimulus: Stimulus) -> Result<(), DriverError> {
+        VirtualReader::apply(self, stimulus)
+    }
+
+    fn layout(&self) -> Option<Layout> {
+        VirtualReader::layout(self)
+    }
+
+    fn pin_pad_expected(&self) -> bool {
+        VirtualReader::pin_pad_expected(self)
+    }
+
+    fn finish(mut self: Box<Self>) -> super::ReaderReport {
+        self.abandon();
+        let trace = self.take_card().map(|c| c.trace_text()).unwrap_or_default();
+        super::ReaderReport {
+            events: self.events,
+            outcome: self.outcome,
+            last_verify_sw: self.last_verify_sw,
+            timings: self.timings,
+            trace,
+        }
+    }
 }
