@@ -97,6 +97,7 @@ impl Fixture {
             runtime: self.runtime.handle(),
             vpcd: None,
             faces: &self.faces,
+            device: None,
         }
     }
 

@@ -237,21 +237,33 @@ impl FaceKit {
         })
     }
 
-    /// Writes the case's camera as an MJPEG AVI (what a device is handed as a clip) and
-    /// returns its SHA-256.
-    pub fn write_clip(&self, path: &std::path::Path) -> Result<String, String> {
+    /// Writes the case's camera as a clip a device is handed (Y4M, 4:4:4 full range: close
+    /// to lossless, so a device sees what the reference reader sees in process) and returns
+    /// its SHA-256 and frame rate.
+    pub fn write_clip(&self, path: &std::path::Path) -> Result<(String, f64), String> {
+        use camera_replay::source::{Y4mChroma, Y4mFormat, Y4mWriter, YuvRange};
+        let at = |e: std::io::Error| format!("{}: {e}", path.display());
         let mut source = self.source()?;
         let fps = source.frame_rate();
-        let mut frames = Vec::new();
+        let (width, height) = source.frame_size();
+        let file = std::io::BufWriter::new(std::fs::File::create(path).map_err(at)?);
+        let format = Y4mFormat {
+            width,
+            height,
+            fps_num: (fps * 1000.0).round() as u32,
+            fps_den: 1000,
+            chroma: Y4mChroma::C444,
+            range: YuvRange::Full,
+        };
+        let mut writer = Y4mWriter::new(file, format).map_err(at)?;
         while let Some(frame) = source.next_frame() {
             if let Ok(f) = frame {
-                frames.push(f.image);
+                writer.write_frame(&f.image).map_err(at)?;
             }
         }
-        camera_replay::source::write_mjpeg_avi(path, fps, 92, frames.iter())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        writer.finish().map_err(at)?;
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(hex::encode(openssl::sha::sha256(&bytes)))
+        Ok((hex::encode(openssl::sha::sha256(&bytes)), fps))
     }
 
     /// Decodes the chip photo (greyscale JPEG 2000) and enrols it.

@@ -64,7 +64,9 @@ enum Command {
     Run {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// The reader under test: `virtual` (the built-in reference reader).
+        /// The reader under test: `virtual` (the built-in reference reader), or a device
+        /// under test over the adapter protocol (docs/adapter-protocol.md):
+        /// `dut:serial:PATH[@BAUD]` or `dut:tcp:HOST:PORT` (with --card pcsc).
         #[arg(long, default_value = "virtual")]
         reader: String,
         /// Where the cards are: `inprocess` (the emulator called directly) or `pcsc` (the
@@ -389,14 +391,28 @@ struct RunArgs {
 
 fn run_scenarios(paths: &[PathBuf], args: RunArgs) -> Outcome {
     let bad_input = stop(exit::BAD_INPUT);
-    if args.reader != "virtual" {
-        let why = format!(
-            "reader `{}` is not available yet: use --reader virtual",
-            args.reader
-        );
-        return Err(bad_input(why));
+    let device_address = match args.reader.as_str() {
+        "virtual" => None,
+        other => match other.strip_prefix("dut:") {
+            Some(address) => Some(
+                address
+                    .parse::<harness::dut::link::Address>()
+                    .map_err(&bad_input)?,
+            ),
+            None => {
+                let why = format!(
+                    "reader `{other}`: expected virtual, dut:serial:PATH[@BAUD] or dut:tcp:HOST:PORT"
+                );
+                return Err(bad_input(why));
+            }
+        },
+    };
+    let card_site = CardSite::parse(&args.card).map_err(&bad_input)?;
+    if device_address.is_some() && !matches!(card_site, CardSite::Vpcd { .. }) {
+        let why = "a device under test reads the emulated cards through pcscd: add --card pcsc";
+        return Err(bad_input(why.to_owned()));
     }
-    let vpcd_readers = match CardSite::parse(&args.card).map_err(&bad_input)? {
+    let vpcd_readers = match card_site {
         CardSite::InProcess => Vec::new(),
         // The cards go through pcscd: both default vpcd readers, one case on each at a time.
         CardSite::Vpcd { .. } => (0..2u16)
@@ -440,8 +456,29 @@ fn run_scenarios(paths: &[PathBuf], args: RunArgs) -> Outcome {
         .map_err(|e| bad_input(format!("cannot create {}: {e}", args.out.display())))?;
     let junit = args.junit.unwrap_or_else(|| args.out.join("junit.xml"));
     let json = args.json.unwrap_or_else(|| args.out.join("results.json"));
+    let device = match device_address {
+        None => None,
+        Some(address) => {
+            let device = harness::dut::driver::Device::connect(address)
+                .map_err(|e| stop(exit::BENCH)(format!("device under test: {e}")))?;
+            let h = device.hello();
+            eprintln!(
+                "device under test: {} {} firmware {} ({})",
+                h.vendor,
+                h.model,
+                h.firmware,
+                h.capabilities
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Some(device)
+        }
+    };
     let options = harness::engine::RunOptions {
         jobs: args.jobs,
+        device,
         vpcd_readers,
         partition,
         junit: Some(junit.clone()),

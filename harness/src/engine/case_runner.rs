@@ -42,6 +42,8 @@ pub struct CaseContext<'a> {
     pub vpcd: Option<&'a super::vpcd_pool::VpcdPool>,
     /// Face matchers, loaded when the first face case needs one.
     pub faces: &'a crate::face::MatcherPool,
+    /// The device under test; `None`: the reference reader in process.
+    pub device: Option<&'a Arc<crate::dut::driver::Device>>,
 }
 
 /// Runs `case` with the reference reader and the emulated card in process.
@@ -147,6 +149,8 @@ fn evidence(observed: &Observed) -> String {
 
 enum Job {
     Apply(Stimulus),
+    /// The device under test reaches the case's card itself.
+    PlaceRemoteCard,
     /// Type `pin` on the pad now on screen.
     TypePin(String),
     Finish,
@@ -161,6 +165,8 @@ struct Bench<'a> {
     finished: mpsc::Receiver<Observed>,
     server: crate::qualification::ServerHandle,
     card: Option<Box<dyn CardChannel>>,
+    /// The card sits in a vpcd reader the device under test reaches itself.
+    remote_card: bool,
     /// The vpcd reader this case holds (given back when the bench goes).
     _slot: Option<super::vpcd_pool::SlotGuard<'a>>,
 }
@@ -217,34 +223,77 @@ impl<'a> Bench<'a> {
             .map_err(|e| format!("qualification service: {e}"))?;
         server.set_fault(fault(&case.service));
         let service = BlockingQualificationClient::on_runtime(server.addr(), ctx.runtime.clone());
-        let (card, slot) = match ctx.card {
-            Some(loaded) => {
-                let (channel, slot) = card_channel(case, ctx, loaded)?;
-                (Some(channel), slot)
-            }
-            None => (None, None),
-        };
         let face = match (ctx.card, chooses_face(case)) {
             (Some(card), true) => Some(crate::face::FaceKit::for_case(case, card, ctx.faces)?),
             _ => None,
         };
-        let setup = ReaderSetup {
-            today: case.date,
-            facility: case.facility.clone(),
-            rule_set: case.rule_set,
-            visit: case.visit,
-            service,
-            service_deadline: oracle::service_deadline(case),
-            consent: consent_history(case, ctx.card),
-            patient: oracle::patient(case, ctx.card.map(|c| &c.profile)),
-            face,
-        };
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (outbox, replies) = mpsc::channel::<Reply>();
         let (done, finished) = mpsc::channel::<Observed>();
+        let (reader, card, slot, remote_card): (Box<dyn ReaderDriver>, _, _, bool) =
+            match ctx.device {
+                Some(device) => {
+                    let (card, slot) = match ctx.card {
+                        Some(loaded) => {
+                            let (info, slot) = remote_card(ctx, loaded)?;
+                            (Some(info), Some(slot))
+                        }
+                        None => (None, None),
+                    };
+                    let info = crate::dut::driver::CaseInfo {
+                        case_id: case.id.clone(),
+                        today: case.date,
+                        facility: case.facility.clone(),
+                        service_url: format!("http://{}", server.addr()),
+                        card,
+                        desk: crate::reader::desk::DeskSetup {
+                            today: case.date,
+                            rule_set: case.rule_set,
+                            visit: case.visit,
+                            patient: oracle::patient(case, ctx.card.map(|c| &c.profile)),
+                        },
+                        step_deadline: case.step_deadline,
+                        bench: crate::dut::protocol::BenchSettings {
+                            service_deadline: Some(oracle::service_deadline(case)),
+                            card_deadline: Some(case.step_deadline / 2),
+                            consent_history: case.consent_history.clone(),
+                            limit_category: Some(
+                                oracle::patient(case, ctx.card.map(|c| &c.profile)).limit,
+                            ),
+                            earlier_face_failures: face.as_ref().map(|k| k.earlier_failures),
+                        },
+                        camera: face,
+                        clip_dir: clip_dir()?,
+                    };
+                    let reader = crate::dut::driver::DutReader::start(device.clone(), info)
+                        .map_err(|e| format!("device under test: {e}"))?;
+                    (Box::new(reader), None, slot, true)
+                }
+                None => {
+                    let (card, slot) = match ctx.card {
+                        Some(loaded) => {
+                            let (channel, slot) = card_channel(case, ctx, loaded)?;
+                            (Some(channel), slot)
+                        }
+                        None => (None, None),
+                    };
+                    let setup = ReaderSetup {
+                        today: case.date,
+                        facility: case.facility.clone(),
+                        rule_set: case.rule_set,
+                        visit: case.visit,
+                        service,
+                        service_deadline: oracle::service_deadline(case),
+                        consent: consent_history(case, ctx.card),
+                        patient: oracle::patient(case, ctx.card.map(|c| &c.profile)),
+                        face,
+                    };
+                    (Box::new(VirtualReader::new(setup)), card, slot, false)
+                }
+            };
         std::thread::Builder::new()
             .name(format!("reader:{}", case.id))
-            .spawn(move || reader_thread(Box::new(VirtualReader::new(setup)), inbox, outbox, done))
+            .spawn(move || reader_thread(reader, inbox, outbox, done))
             .map_err(|e| format!("reader thread: {e}"))?;
         Ok(Bench {
             jobs,
@@ -252,6 +301,7 @@ impl<'a> Bench<'a> {
             finished,
             server,
             card,
+            remote_card,
             _slot: slot,
         })
     }
@@ -267,6 +317,7 @@ impl<'a> Bench<'a> {
             let deadline = step.deadline.unwrap_or(case.step_deadline);
             let started = Instant::now();
             let job = match &step.kind {
+                StepKind::PlaceCard if self.remote_card => Job::PlaceRemoteCard,
                 StepKind::PlaceCard => match self.card.take() {
                     Some(chip) => Job::Apply(Stimulus::PlaceCard(PlacedCard {
                         chip,
@@ -341,6 +392,7 @@ fn reader_thread(
     for job in inbox {
         let reply = match job {
             Job::Apply(s) => reader.apply(s),
+            Job::PlaceRemoteCard => reader.place_remote_card(),
             Job::TypePin(pin) => match reader.layout().and_then(|l| l.positions_for(&pin)) {
                 Some(positions) => reader.apply(Stimulus::PressKeys(positions)),
                 // Not asked for (the reader says so in its log).
@@ -361,6 +413,39 @@ fn reader_thread(
         timings: report.timings,
         trace: report.trace,
     });
+}
+
+/// The case's card swapped into a vpcd reader for a device under test to reach.
+fn remote_card<'a>(
+    ctx: &CaseContext<'a>,
+    loaded: &LoadedCard,
+) -> Result<
+    (
+        crate::dut::protocol::CardInfo,
+        super::vpcd_pool::SlotGuard<'a>,
+    ),
+    String,
+> {
+    let pool = ctx
+        .vpcd
+        .ok_or("a device under test reads the card through pcscd: run with --card pcsc")?;
+    let card = Card::new(loaded.image.clone()).with_attach_secret(ctx.secret.bytes());
+    let guard = pool.take().ok_or("no vpcd reader available")?;
+    let slot = guard.slot().ok_or("vpcd reader lost")?;
+    slot.swap_in(card)?;
+    let info = crate::dut::protocol::CardInfo {
+        profile: loaded.profile.name.clone(),
+        reader: Some(slot.reader.clone()),
+        real: false,
+    };
+    Ok((info, guard))
+}
+
+/// Where a device under test finds the clips of face cases.
+fn clip_dir() -> Result<std::path::PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("myna-hil-clips-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
 }
 
 fn chooses_face(case: &Case) -> bool {

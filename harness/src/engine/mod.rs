@@ -62,6 +62,8 @@ pub struct RunOptions {
     pub json: Option<PathBuf>,
     /// Print a progress line on stderr (when it is a terminal).
     pub progress: bool,
+    /// A device under test instead of the reference reader (cards then go through pcscd).
+    pub device: Option<Arc<crate::dut::driver::Device>>,
 }
 
 /// Every card profile the cases name, loaded and built once, before anything runs: a
@@ -131,7 +133,12 @@ pub fn run(
         on_result: Box::new(on_result),
         faces: crate::face::MatcherPool::new(),
     });
-    let jobs = options.jobs.max(1);
+    // A device under test serves one case at a time.
+    let jobs = if options.device.is_some() {
+        1
+    } else {
+        options.jobs.max(1)
+    };
     let pool = if options.vpcd_readers.is_empty() {
         None
     } else {
@@ -153,6 +160,7 @@ pub fn run(
             let permit = limit.clone().acquire_owned().await;
             let shared = shared.clone();
             let pool = pool.clone();
+            let device = options.device.clone();
             let handle = tokio::runtime::Handle::current();
             tasks.push(tokio::task::spawn_blocking(move || {
                 let _permit = permit;
@@ -169,6 +177,7 @@ pub fn run(
                     runtime: &handle,
                     vpcd: pool.as_deref(),
                     faces: &shared.faces,
+                    device: device.as_ref(),
                 };
                 let result = run_case(&case, &ctx);
                 shared.finished(index, result);

@@ -70,6 +70,13 @@ pub struct ReaderReport {
 pub trait ReaderDriver: Send {
     /// Applies one stimulus and returns when the reader has dealt with it.
     fn apply(&mut self, stimulus: Stimulus) -> Result<(), DriverError>;
+    /// The case's card is placed where the device reaches it itself (a device under test
+    /// reads the emulated card through its own PC/SC reader).
+    fn place_remote_card(&mut self) -> Result<(), DriverError> {
+        Err(DriverError::Unsupported(
+            "this reader is handed its card channel".into(),
+        ))
+    }
     /// The PIN pad layout on screen now.
     fn layout(&self) -> Option<Layout>;
     /// Whether a PIN typed now should find a pad (not once the card path ended or the
@@ -87,4 +94,7 @@ pub enum DriverError {
     /// The reader cannot do this (yet).
     #[error("not supported: {0}")]
     Unsupported(String),
+    /// The device under test failed: silent past the deadline, a bad line, the link gone.
+    #[error("device: {0}")]
+    Device(String),
 }
