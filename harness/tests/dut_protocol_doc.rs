@@ -375,6 +375,11 @@ fn the_python_sketch_speaks_the_protocol() {
         today: None,
         facility: None,
         service_url: None,
+        service_deadline_ms: None,
+        card_deadline_ms: None,
+        consent_history: Vec::new(),
+        limit_category: None,
+        earlier_face_failures: None,
     });
     peer.screen("idle");
     assert_eq!(peer.expect(), FromDevice::Done { id: 1 });

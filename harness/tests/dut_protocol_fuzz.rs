@@ -664,6 +664,11 @@ fn to_device() -> impl Strategy<Value = ToDevice> {
                 today: None,
                 facility,
                 service_url: None,
+                service_deadline_ms: None,
+                card_deadline_ms: None,
+                consent_history: Vec::new(),
+                limit_category: None,
+                earlier_face_failures: None,
             }
         ),
         (any::<u64>(), prop::collection::vec(0u8..10, 0..17)).prop_map(|(id, p)| {

@@ -26,11 +26,11 @@ mod tests;
 
 pub use codec::{decode, decode_lines, encode, encode_checked, write_message, WireError};
 pub use convert::{
-    millis, millis_to_duration, Action, CameraSource, CardInfo, ConvertError, Report,
+    millis, millis_to_duration, Action, BenchSettings, CameraSource, CardInfo, ConvertError, Report,
 };
 pub use lines::LineReader;
 
-use crate::rules::Route;
+use crate::rules::{LimitCategory, Route};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::Date;
@@ -83,6 +83,27 @@ pub enum ToDevice {
         /// can be pointed at one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         service_url: Option<String>,
+        /// Test-bench setting: the longest wait for the qualification service, ms.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service_deadline_ms: Option<f64>,
+        /// Test-bench setting: the longest wait for one card answer, ms.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        card_deadline_ms: Option<f64>,
+        /// Test-bench setting: the consent choices of this case's patient at earlier visits.
+        #[serde(
+            default,
+            skip_serializing_if = "Vec::is_empty",
+            deserialize_with = "null_as_empty"
+        )]
+        consent_history: Vec<WireConsentRecord>,
+        /// Test-bench setting: the patient's high-cost limit category (`A01`…), which the
+        /// share falls back on when the service names none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit_category: Option<LimitCategory>,
+        /// Test-bench setting: the card's consecutive face-authentication failures at
+        /// earlier visits (the per-card counter a device keeps).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        earlier_face_failures: Option<u8>,
     },
     /// A card was placed on the reader.
     CardPresent {
@@ -170,6 +191,21 @@ impl HarnessHello {
             harness: env!("CARGO_PKG_VERSION").into(),
         }
     }
+}
+
+/// An earlier visit's consent choice (`case_start`'s `consent_history`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireConsentRecord {
+    /// The facility of that visit.
+    pub facility: String,
+    /// The day of that visit.
+    #[serde(with = "date")]
+    pub on: Date,
+    /// `all`, `none` or `items` (never `reuse`: a record is a choice that was made).
+    pub choice: WireConsent,
+    /// The items agreed to, with `choice: items`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<WireConsentItem>,
 }
 
 /// A clip on the device's side.
@@ -305,6 +341,28 @@ impl WireMessage for ToDevice {
                 } else {
                     Ok(())
                 }
+            }
+            ToDevice::CaseStart {
+                service_deadline_ms,
+                card_deadline_ms,
+                consent_history,
+                ..
+            } => {
+                if let Some(ms) = service_deadline_ms {
+                    check_millis("service_deadline_ms", *ms)?;
+                }
+                if let Some(ms) = card_deadline_ms {
+                    check_millis("card_deadline_ms", *ms)?;
+                }
+                for record in consent_history {
+                    if record.choice == WireConsent::Reuse {
+                        return Err("an earlier consent is `all`, `none` or `items`".into());
+                    }
+                    if record.choice != WireConsent::Items && !record.items.is_empty() {
+                        return Err("items go with choice `items` only".into());
+                    }
+                }
+                Ok(())
             }
             _ => Ok(()),
         }
@@ -743,6 +801,15 @@ fn format_date(d: &Date) -> String {
 
 fn parse_date<E: serde::de::Error>(s: &str) -> Result<Date, E> {
     Date::parse(s, DATE_FORMAT).map_err(|_| E::custom(format!("bad date {s:?} (YYYY-MM-DD)")))
+}
+
+/// A list that may also be sent as `null` (an optional field).
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// `YYYY-MM-DD`.

@@ -4,13 +4,16 @@
 
 use super::{
     Capability, Clip, DeviceHello, ErrorCode, ErrorReply, FromDevice, HarnessHello, KeyPositions,
-    ToDevice, WireConsent, WireConsentItem, WireDocument, WireFaceResult, WireMessage, WireMethod,
-    MAX_KEYS,
+    ToDevice, WireConsent, WireConsentItem, WireConsentRecord, WireDocument, WireFaceResult,
+    WireMessage, WireMethod, MAX_KEYS,
 };
 use crate::reader::{
     DriverError, Event, EventKind, FaceResult, Method, ObservedOutcome, PlacedCard, Stimulus,
 };
-use crate::rules::{ConsentChoice, ConsentItem, ConsentItems, ConsentStep, Document};
+use crate::rules::{
+    ConsentChoice, ConsentItem, ConsentItems, ConsentStep, Document, LimitCategory,
+};
+use crate::scenario::PastConsent;
 use std::fmt;
 use std::time::Duration;
 use time::Date;
@@ -55,6 +58,23 @@ pub enum CameraSource {
     Frames { fps: f64 },
 }
 
+/// The test-bench settings of `case_start` beyond its date, facility and service URL: what
+/// a reference (or configurable) device needs to behave as the in-process reference reader
+/// does. A real device may ignore them; every one is optional on the wire.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BenchSettings {
+    /// The longest wait for the qualification service (the engine: 0.8 × the step deadline).
+    pub service_deadline: Option<Duration>,
+    /// The longest wait for one card answer (the engine: half the step deadline).
+    pub card_deadline: Option<Duration>,
+    /// The patient's consent choices at earlier visits.
+    pub consent_history: Vec<PastConsent>,
+    /// The patient's high-cost limit category.
+    pub limit_category: Option<LimitCategory>,
+    /// The card's consecutive face failures at earlier visits.
+    pub earlier_face_failures: Option<u8>,
+}
+
 /// What the harness does to a device: the stimuli of [`Stimulus`] without the card channel
 /// (the device reaches the card itself), and case start, camera and reset.
 #[derive(Clone, PartialEq)]
@@ -64,6 +84,8 @@ pub enum Action {
         today: Option<Date>,
         facility: Option<String>,
         service_url: Option<String>,
+        /// The test-bench settings (optional fields of `case_start`).
+        bench: BenchSettings,
     },
     PlaceCard(CardInfo),
     RemoveCard,
@@ -87,12 +109,14 @@ impl fmt::Debug for Action {
                 today,
                 facility,
                 service_url,
+                bench,
             } => f
                 .debug_struct("StartCase")
                 .field("case", case)
                 .field("today", today)
                 .field("facility", facility)
                 .field("service_url", service_url)
+                .field("bench", bench)
                 .finish(),
             Action::PlaceCard(c) => f.debug_tuple("PlaceCard").field(c).finish(),
             Action::RemoveCard => f.write_str("RemoveCard"),
@@ -187,12 +211,22 @@ impl Action {
                 today,
                 facility,
                 service_url,
+                bench,
             } => ToDevice::CaseStart {
                 id,
                 case: case.clone(),
                 today: *today,
                 facility: facility.clone(),
                 service_url: service_url.clone(),
+                service_deadline_ms: bench.service_deadline.map(millis),
+                card_deadline_ms: bench.card_deadline.map(millis),
+                consent_history: bench
+                    .consent_history
+                    .iter()
+                    .map(consent_record_to_wire)
+                    .collect(),
+                limit_category: bench.limit_category,
+                earlier_face_failures: bench.earlier_face_failures,
             },
             Action::PlaceCard(card) => ToDevice::CardPresent {
                 id,
@@ -274,12 +308,27 @@ impl ToDevice {
                 today,
                 facility,
                 service_url,
+                service_deadline_ms,
+                card_deadline_ms,
+                consent_history,
+                limit_category,
+                earlier_face_failures,
                 ..
             } => Action::StartCase {
                 case: case.clone(),
                 today: *today,
                 facility: facility.clone(),
                 service_url: service_url.clone(),
+                bench: BenchSettings {
+                    service_deadline: service_deadline_ms.map(millis_to_duration),
+                    card_deadline: card_deadline_ms.map(millis_to_duration),
+                    consent_history: consent_history
+                        .iter()
+                        .map(consent_record_from_wire)
+                        .collect(),
+                    limit_category: *limit_category,
+                    earlier_face_failures: *earlier_face_failures,
+                },
             },
             ToDevice::CardPresent {
                 profile,
@@ -364,6 +413,29 @@ fn consent_from_wire(choice: WireConsent, items: &[WireConsentItem]) -> ConsentS
         WireConsent::Items => ConsentStep::Choose(ConsentChoice::Individually(
             items.iter().map(|i| consent_item_from_wire(*i)).collect(),
         )),
+    }
+}
+
+fn consent_record_to_wire(past: &PastConsent) -> WireConsentRecord {
+    let (choice, items) = consent_to_wire(ConsentStep::Choose(past.choice));
+    WireConsentRecord {
+        facility: past.facility.clone(),
+        on: past.on,
+        choice,
+        items,
+    }
+}
+
+/// A record's `reuse` (which decoding refuses) reads as "agreed to nothing".
+fn consent_record_from_wire(record: &WireConsentRecord) -> PastConsent {
+    let choice = match consent_from_wire(record.choice, &record.items) {
+        ConsentStep::Choose(choice) => choice,
+        ConsentStep::Reuse => ConsentChoice::Individually(ConsentItems::none()),
+    };
+    PastConsent {
+        facility: record.facility.clone(),
+        on: record.on,
+        choice,
     }
 }
 

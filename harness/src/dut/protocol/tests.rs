@@ -20,6 +20,30 @@ fn every_to_device() -> Vec<ToDevice> {
             today: Some(date!(2025 - 11 - 01)),
             facility: Some("1312345678".into()),
             service_url: Some("http://192.0.2.1:8080/".into()),
+            service_deadline_ms: Some(8000.0),
+            card_deadline_ms: Some(5000.5),
+            consent_history: vec![
+                WireConsentRecord {
+                    facility: "clinic-a".into(),
+                    on: date!(2025 - 10 - 01),
+                    choice: WireConsent::All,
+                    items: vec![],
+                },
+                WireConsentRecord {
+                    facility: "clinic-b".into(),
+                    on: date!(2025 - 10 - 02),
+                    choice: WireConsent::Items,
+                    items: vec![WireConsentItem::Medication],
+                },
+                WireConsentRecord {
+                    facility: "clinic-c".into(),
+                    on: date!(2025 - 10 - 03),
+                    choice: WireConsent::None,
+                    items: vec![],
+                },
+            ],
+            limit_category: Some(crate::rules::LimitCategory::General),
+            earlier_face_failures: Some(9),
         },
         ToDevice::CaseStart {
             id: 1,
@@ -27,6 +51,11 @@ fn every_to_device() -> Vec<ToDevice> {
             today: None,
             facility: None,
             service_url: None,
+            service_deadline_ms: None,
+            card_deadline_ms: None,
+            consent_history: vec![],
+            limit_category: None,
+            earlier_face_failures: None,
         },
         ToDevice::CardPresent {
             id: 2,
@@ -315,6 +344,33 @@ fn lenient_forms_are_read() {
     );
     let m: FromDevice = decode(br#"{"type":"error","code":"not_now"}"#).unwrap();
     assert_eq!(m, FromDevice::error(None, ErrorCode::NotNow, ""));
+    // The bench settings of case_start may all be null.
+    let m: ToDevice = decode(
+        br#"{"type":"case_start","id":1,"case":"x","today":null,"service_deadline_ms":null,"card_deadline_ms":null,"consent_history":null,"limit_category":null,"earlier_face_failures":null}"#,
+    )
+    .unwrap();
+    match m.to_action().unwrap().1 {
+        Action::StartCase { bench, .. } => assert_eq!(bench, BenchSettings::default()),
+        other => panic!("{other:?}"),
+    }
+    let m: ToDevice = decode(
+        br#"{"type":"case_start","id":1,"case":"x","service_deadline_ms":8000,"limit_category":"A03","consent_history":[{"facility":"clinic-a","on":"2025-10-01","choice":"items","items":["medication"]}]}"#,
+    )
+    .unwrap();
+    match m.to_action().unwrap().1 {
+        Action::StartCase { bench, .. } => {
+            assert_eq!(bench.service_deadline, Some(Duration::from_secs(8)));
+            assert_eq!(
+                bench.limit_category,
+                Some(crate::rules::LimitCategory::from_code("A03").unwrap())
+            );
+            assert_eq!(
+                bench.consent_history[0].choice,
+                ConsentChoice::Individually([ConsentItem::Medication].into_iter().collect())
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     let m: ToDevice = decode(br#"{"type":"consent","id":1,"choice":"items","items":[]}"#).unwrap();
     assert_eq!(
         m.to_action().unwrap().1,
@@ -450,6 +506,13 @@ fn bad_values_are_refused_at_decoding() {
         br#"{"type":"show_documents","id":1,"documents":[{"kind":"qualification_certificate","valid_until":"2026-02-30"}]}"#,
         br#"{"type":"show_documents","id":1,"documents":[{"kind":"passport"}]}"#,
         br#"{"type":"case_start","id":1,"case":"x","today":"01/11/2025"}"#,
+        br#"{"type":"case_start","id":1,"case":"x","service_deadline_ms":-1}"#,
+        br#"{"type":"case_start","id":1,"case":"x","card_deadline_ms":"5000"}"#,
+        br#"{"type":"case_start","id":1,"case":"x","limit_category":"Z99"}"#,
+        br#"{"type":"case_start","id":1,"case":"x","earlier_face_failures":300}"#,
+        br#"{"type":"case_start","id":1,"case":"x","consent_history":[{"facility":"a","on":"2025-10-01","choice":"reuse"}]}"#,
+        br#"{"type":"case_start","id":1,"case":"x","consent_history":[{"facility":"a","on":"2025-10-01","choice":"all","items":["medication"]}]}"#,
+        br#"{"type":"case_start","id":1,"case":"x","consent_history":[{"facility":"a","choice":"all"}]}"#,
         br#"{"type":"choose_method","id":1,"method":"iris"}"#,
     ];
     for line in bad_to {
@@ -713,6 +776,36 @@ fn every_action() -> Vec<Action> {
             today: Some(date!(2026 - 04 - 01)),
             facility: Some("F1".into()),
             service_url: None,
+            bench: BenchSettings::default(),
+        },
+        Action::StartCase {
+            case: "consent.reuse".into(),
+            today: None,
+            facility: None,
+            service_url: Some("http://127.0.0.1:1/".into()),
+            bench: BenchSettings {
+                service_deadline: Some(Duration::from_micros(8_000_001)),
+                card_deadline: Some(Duration::from_secs(5)),
+                consent_history: vec![
+                    crate::scenario::PastConsent {
+                        facility: "clinic-a".into(),
+                        on: date!(2025 - 10 - 01),
+                        choice: ConsentChoice::AgreeToAll,
+                    },
+                    crate::scenario::PastConsent {
+                        facility: "clinic-b".into(),
+                        on: date!(2025 - 10 - 02),
+                        choice: ConsentChoice::Individually(items),
+                    },
+                    crate::scenario::PastConsent {
+                        facility: "clinic-c".into(),
+                        on: date!(2025 - 10 - 03),
+                        choice: ConsentChoice::Individually(ConsentItems::none()),
+                    },
+                ],
+                limit_category: Some(crate::rules::LimitCategory::U),
+                earlier_face_failures: Some(10),
+            },
         },
         Action::PlaceCard(CardInfo {
             profile: "valid".into(),
