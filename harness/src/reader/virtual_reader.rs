@@ -110,6 +110,13 @@ impl VirtualReader {
         }
     }
 
+    /// Gives the reader its camera and face matcher after it was set up (a device whose
+    /// camera starts once the card is on the reader); the face path takes it as it would
+    /// [`ReaderSetup::face`].
+    pub fn set_face(&mut self, kit: crate::face::FaceKit) {
+        self.setup.face = Some(kit);
+    }
+
     /// The reader's own sub-step durations (face path steps), in order.
     pub fn timings(&self) -> &[(String, Duration)] {
         &self.timings
