@@ -33,7 +33,7 @@ fn check_reports_a_mistyped_key_with_file_line_and_column() {
     let err = text(&out.stderr);
     // Both mistakes at once, each with file:line:column, a caret and a hint.
     assert!(err.contains("broken.yaml:8:8"), "{err}");
-    assert!(err.contains("broken.yaml:18:36"), "{err}");
+    assert!(err.contains("broken.yaml:19:36"), "{err}");
     assert!(err.contains("did you mean `male`?"), "{err}");
     assert!(err.contains("unknown key `tries_lef`"), "{err}");
     assert!(err.contains("did you mean `tries_left`?"), "{err}");
