@@ -1,0 +1,195 @@
+//! myna-dut-ref: the reference reader behind the adapter protocol (docs/adapter-protocol.md),
+//! a device under test that passes every shipped scenario.
+//!
+//! ```text
+//! myna-dut-ref (--serial PATH[@BAUD] | --listen ADDR) [--profiles DIR...] [--log FILE]
+//! ```
+//! - `--serial`: one end of a serial line (e.g. a socat pty pair); the harness opens the
+//!   other. The line is opened again when it goes away (a restarted socat).
+//! - `--listen`: a TCP address (`127.0.0.1:7700`, port 0 for any); one harness connection at
+//!   a time, then the next. The address is printed on standard output once listening.
+//! - `--profiles`: folders of card profiles (`scenarios/cards scenarios/cards/faults`): the
+//!   card named in `card_present` is looked up there for what its surface shows (the
+//!   reader's OCR of 照合番号B).
+//! - `--log`: a log of the sessions (PINs, key positions with layouts and 照合番号B never).
+//!
+//! Runs until SIGTERM or ctrl-c. Exit codes: 2 bad arguments or profiles, 1 the line or the
+//! address cannot be opened.
+
+use clap::Parser;
+use harness::dut::device::{serve, DeviceConfig, Log, Profiles, SessionEnd};
+use harness::dut::link::{open_serial, Link, DEFAULT_BAUD};
+use std::io::Write;
+use std::net::{Shutdown, TcpListener};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "The reference face-authentication card reader behind the myna-hil-dut adapter protocol"
+)]
+#[command(group(clap::ArgGroup::new("link").required(true).args(["serial", "listen"])))]
+struct Args {
+    /// Serial line to serve on, PATH[@BAUD] (115200 unless given), e.g. /tmp/dut@115200.
+    #[arg(long, value_name = "PATH[@BAUD]")]
+    serial: Option<String>,
+    /// TCP address to listen on, e.g. 127.0.0.1:7700 (port 0: any free port).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Folders of card profiles (YAML), e.g. scenarios/cards scenarios/cards/faults.
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    profiles: Vec<PathBuf>,
+    /// Append a log of the sessions to FILE.
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+}
+
+/// How often a read gives the session a chance to notice its end.
+const READ_POLL: Duration = Duration::from_millis(200);
+/// How long to wait before opening a serial line again.
+const REOPEN: Duration = Duration::from_millis(300);
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let profiles = match Profiles::load(&args.profiles) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: card profiles:\n{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if profiles.is_empty() {
+        eprintln!(
+            "warning: no card profiles (--profiles DIR...): the face path cannot read 照合番号B \
+             and earlier consent is not known"
+        );
+    }
+    let mut config = match DeviceConfig::new(profiles) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(path) = &args.log {
+        match Log::to_file(path) {
+            Ok(log) => config.log = Some(log),
+            Err(e) => {
+                eprintln!("error: log {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(log) = &config.log {
+        log.line(&format!(
+            "myna-dut-ref {} started with {} card profile(s)",
+            env!("CARGO_PKG_VERSION"),
+            config.profiles.len()
+        ));
+    }
+    match (&args.serial, &args.listen) {
+        (Some(line), _) => serve_serial(&config, line),
+        (None, Some(addr)) => serve_tcp(&config, addr),
+        (None, None) => ExitCode::from(2),
+    }
+}
+
+fn serve_tcp(config: &DeviceConfig, addr: &str) -> ExitCode {
+    let listener = match TcpListener::bind(addr) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match listener.local_addr() {
+        Ok(a) => say(&format!("listening on {a}")),
+        Err(_) => say(&format!("listening on {addr}")),
+    }
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("accept: {e}");
+                std::thread::sleep(REOPEN);
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let input = match stream.try_clone() {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("{peer}: {e}");
+                continue;
+            }
+        };
+        let _ = input.set_read_timeout(Some(READ_POLL));
+        if let Some(log) = &config.log {
+            log.line(&format!("connection from {peer}"));
+        }
+        let mut output = stream;
+        let end = serve(config, input, &mut output, true);
+        let _ = output.shutdown(Shutdown::Both);
+        if let Some(log) = &config.log {
+            log.line(&format!("connection from {peer} ended: {end:?}"));
+        }
+    }
+}
+
+fn serve_serial(config: &DeviceConfig, line: &str) -> ExitCode {
+    let (path, baud) = match line.rsplit_once('@') {
+        Some((path, baud)) => match baud.parse() {
+            Ok(b) => (path, b),
+            Err(_) => {
+                eprintln!("error: `{baud}` is not a baud rate (--serial PATH[@BAUD])");
+                return ExitCode::from(2);
+            }
+        },
+        None => (line, DEFAULT_BAUD),
+    };
+    let mut first = true;
+    loop {
+        let link = match open_serial(path, baud) {
+            Ok(l) => l,
+            Err(e) if first => {
+                eprintln!("error: cannot open the serial line: {e}");
+                return ExitCode::from(1);
+            }
+            Err(_) => {
+                // Gone (socat restarting): wait for it to come back.
+                std::thread::sleep(REOPEN);
+                continue;
+            }
+        };
+        if first {
+            say(&format!("serving on serial {path}@{baud}"));
+            first = false;
+        }
+        let input = match link.try_clone_link() {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("error: {path}: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let mut output = link;
+        let end = serve(config, input, &mut output, false);
+        drop(output);
+        if let SessionEnd::LinkFailed(why) = &end {
+            if let Some(log) = &config.log {
+                log.line(&format!("serial {path}: {why}"));
+            }
+        }
+        // Open the line again (a pty whose socat restarted is a new line).
+        std::thread::sleep(REOPEN);
+    }
+}
+
+/// One line on standard output, flushed (tests wait for it).
+fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
