@@ -196,6 +196,9 @@ pub struct DutReader {
     card_path: Option<CardPath>,
     face_failed: bool,
     authenticated: bool,
+    /// The case's camera written as a clip (at setup, so no step waits for it): path,
+    /// SHA-256, frame rate. Deleted when the case ends.
+    clip: Option<(std::path::PathBuf, String, f64)>,
 }
 
 impl DutReader {
@@ -212,7 +215,16 @@ impl DutReader {
             card_path: None,
             face_failed: false,
             authenticated: false,
+            clip: None,
         };
+        if let Some(kit) = reader.info.camera.take() {
+            let path = reader
+                .info
+                .clip_dir
+                .join(format!("{}.y4m", sanitise(&reader.info.case_id)));
+            let (sha256, fps) = kit.write_clip(&path)?;
+            reader.clip = Some((path, sha256, fps));
+        }
         let start = Action::StartCase {
             case: reader.info.case_id.clone(),
             today: Some(reader.info.today),
@@ -339,16 +351,11 @@ impl DutReader {
         Ok(())
     }
 
-    /// Before `choose: face`: the case's camera as a clip the device can read.
+    /// Before `choose: face`: the device is handed the case's camera clip.
     fn start_camera(&mut self) -> Result<(), DriverError> {
-        let Some(kit) = self.info.camera.take() else {
+        let Some((path, sha256, fps)) = self.clip.clone() else {
             return Ok(());
         };
-        let path = self
-            .info
-            .clip_dir
-            .join(format!("{}.y4m", sanitise(&self.info.case_id)));
-        let (sha256, fps) = kit.write_clip(&path).map_err(DriverError::Device)?;
         self.exchange(&Action::CameraStart(CameraSource::Clip {
             path: path.display().to_string(),
             sha256,
@@ -425,6 +432,9 @@ impl ReaderDriver for DutReader {
                 .is_ok();
         let session = if healthy { self.session.take() } else { None };
         self.device.give_back(session);
+        if let Some((path, ..)) = &self.clip {
+            let _ = std::fs::remove_file(path);
+        }
         std::mem::take(&mut self.report)
     }
 }
