@@ -85,7 +85,9 @@ impl Write for SerialLink {
 
 impl Link for SerialLink {
     fn try_clone_link(&self) -> io::Result<Box<dyn Link>> {
-        Ok(Box::new(SerialLink(self.0.try_clone().map_err(io::Error::other)?)))
+        Ok(Box::new(SerialLink(
+            self.0.try_clone().map_err(io::Error::other)?,
+        )))
     }
     fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
         self.0
@@ -156,8 +158,14 @@ mod tests {
             Ok(Address::Tcp("127.0.0.1:7700".into()))
         );
         assert!("serial:".parse::<Address>().is_err());
-        assert!("serial:/tmp/a@fast".parse::<Address>().unwrap_err().contains("fast"));
+        assert!("serial:/tmp/a@fast"
+            .parse::<Address>()
+            .unwrap_err()
+            .contains("fast"));
         assert!("tcp:7700".parse::<Address>().is_err());
-        assert!("usb:1".parse::<Address>().unwrap_err().contains("serial:PATH"));
+        assert!("usb:1"
+            .parse::<Address>()
+            .unwrap_err()
+            .contains("serial:PATH"));
     }
 }
