@@ -118,7 +118,8 @@ impl Session {
 /// The device of a run: its address, and the session cases take turns on.
 pub struct Device {
     address: Address,
-    session: Mutex<Option<Session>>,
+    /// The idle session (`None` once lost), and whether a case holds it now.
+    session: Mutex<(Option<Session>, bool)>,
     returned: Condvar,
     hello: DeviceHello,
 }
@@ -131,7 +132,7 @@ impl Device {
         Ok(Arc::new(Device {
             address,
             hello: session.hello.clone(),
-            session: Mutex::new(Some(session)),
+            session: Mutex::new((Some(session), false)),
             returned: Condvar::new(),
         }))
     }
@@ -141,26 +142,27 @@ impl Device {
     }
 
     /// The session for one case: the idle one, or (once the last case lost it) a new one.
+    /// Waits up to `wait` for a case still holding it.
     fn take(&self, wait: Duration) -> Result<Session, String> {
         let guard = self.session.lock().map_err(|_| "device session poisoned")?;
         let (mut guard, _) = self
             .returned
-            .wait_timeout_while(guard, wait, |s| s.is_none())
+            .wait_timeout_while(guard, wait, |(_, lent)| *lent)
             .map_err(|_| "device session poisoned")?;
-        match guard.take() {
+        let idle = guard.0.take();
+        guard.1 = true;
+        drop(guard);
+        match idle {
             Some(s) => Ok(s),
-            None => {
-                drop(guard);
-                Session::open(&self.address)
-            }
+            None => Session::open(&self.address).inspect_err(|_| self.give_back(None)),
         }
     }
 
-    /// A session whose last case ended cleanly; `None` marks it lost (the next case
-    /// reconnects).
+    /// A session whose case ended cleanly; `None` marks it lost (the next case reconnects,
+    /// and dropping it closes the link, which tells the device the session is over).
     fn give_back(&self, session: Option<Session>) {
         if let Ok(mut guard) = self.session.lock() {
-            *guard = session;
+            *guard = (session, false);
         }
         self.returned.notify_all();
     }
@@ -203,7 +205,18 @@ pub struct DutReader {
 
 impl DutReader {
     /// Takes the device's session and starts the case on it.
-    pub fn start(device: Arc<Device>, info: CaseInfo) -> Result<DutReader, String> {
+    pub fn start(device: Arc<Device>, mut info: CaseInfo) -> Result<DutReader, String> {
+        // The camera first: no session is held while the clip is written.
+        let clip = match info.camera.take() {
+            Some(kit) => {
+                let path = info
+                    .clip_dir
+                    .join(format!("{}.y4m", sanitise(&info.case_id)));
+                let (sha256, fps) = kit.write_clip(&path)?;
+                Some((path, sha256, fps))
+            }
+            None => None,
+        };
         let session = device.take(info.step_deadline)?;
         let mut reader = DutReader {
             device,
@@ -215,16 +228,9 @@ impl DutReader {
             card_path: None,
             face_failed: false,
             authenticated: false,
-            clip: None,
+            clip,
         };
-        if let Some(kit) = reader.info.camera.take() {
-            let path = reader
-                .info
-                .clip_dir
-                .join(format!("{}.y4m", sanitise(&reader.info.case_id)));
-            let (sha256, fps) = kit.write_clip(&path)?;
-            reader.clip = Some((path, sha256, fps));
-        }
+
         let start = Action::StartCase {
             case: reader.info.case_id.clone(),
             today: Some(reader.info.today),
@@ -232,7 +238,10 @@ impl DutReader {
             service_url: Some(reader.info.service_url.clone()),
             bench: reader.info.bench.clone(),
         };
-        reader.exchange(&start).map_err(|e| e.to_string())?;
+        if let Err(e) = reader.exchange(&start) {
+            reader.device.give_back(None);
+            return Err(e.to_string());
+        }
         Ok(reader)
     }
 
