@@ -589,3 +589,84 @@ fn the_binary_answers_lines_it_cannot_read_and_goes_on() {
     peer.done(&start_case(None, BenchSettings::default()));
     peer.done(&Action::Reset);
 }
+
+/// What the device must answer to one line of the corpus: nothing, its `hello`, or exactly
+/// one `done`/`error` (for `id`, when the line has a readable one).
+enum Expected {
+    Nothing,
+    Hello,
+    Answer(Option<u64>),
+}
+
+fn expected(line: &[u8]) -> Expected {
+    if line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
+        return Expected::Nothing;
+    }
+    match harness::dut::protocol::decode::<ToDevice>(line) {
+        Ok(ToDevice::CameraFrame { .. }) => Expected::Nothing,
+        Ok(ToDevice::Hello(_)) => Expected::Hello,
+        Ok(m) => Expected::Answer(m.id()),
+        Err(WireError::VersionMismatch { .. }) => Expected::Answer(None),
+        Err(_) => Expected::Answer(
+            serde_json::from_slice::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("id").and_then(|id| id.as_u64())),
+        ),
+    }
+}
+
+#[test]
+fn every_line_of_the_corpus_is_answered_exactly_once() {
+    let corpus = repo().join("harness/fuzz-corpus/dut-protocol");
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    for file in ["to-device-valid.jsonl", "tricky.jsonl"] {
+        let bytes = std::fs::read(corpus.join(file)).expect("corpus file");
+        lines.extend(bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec));
+    }
+    assert!(lines.len() > 100);
+    let log = Captured::default();
+    let config = device(true, &log);
+    // Serial-line rules: a version mismatch does not end the session.
+    in_process(&config, false, |peer| {
+        peer.hello();
+        for line in &lines {
+            let mut sent = line.clone();
+            sent.push(b'\n');
+            peer.send_raw(&sent);
+            let want = expected(line);
+            let shown = String::from_utf8_lossy(&line[..line.len().min(120)]).into_owned();
+            if let Expected::Nothing = want {
+                continue;
+            }
+            let answer = loop {
+                match peer.expect() {
+                    m @ (FromDevice::Hello(_) | FromDevice::Done { .. } | FromDevice::Error(_)) => {
+                        break m
+                    }
+                    _event => {}
+                }
+            };
+            match (&want, &answer) {
+                (Expected::Hello, FromDevice::Hello(_)) => {}
+                (Expected::Answer(id), m @ (FromDevice::Done { .. } | FromDevice::Error(_))) => {
+                    assert_eq!(m.answers(), *id, "{shown}: {m:?}")
+                }
+                _ => panic!("{shown}: answered {answer:?}"),
+            }
+        }
+        // Nothing answered twice: the next answer is this reset's.
+        peer.send(&ToDevice::hello());
+        assert!(matches!(peer.expect(), FromDevice::Hello(_)));
+        peer.send(&ToDevice::Reset { id: 777_777 });
+        loop {
+            match peer.expect() {
+                FromDevice::Done { id } => {
+                    assert_eq!(id, 777_777);
+                    break;
+                }
+                m @ (FromDevice::Hello(_) | FromDevice::Error(_)) => panic!("stray {m:?}"),
+                _event => {}
+            }
+        }
+    });
+}
