@@ -407,11 +407,11 @@ where
     end
 }
 
-/// The reading thread: decoded messages and refused lines, in order, until the input ends
-/// or the session is over.
 /// Lines read ahead of the session at most.
 const QUEUE: usize = 64;
 
+/// The reading thread: decoded messages and refused lines, in order, until the input ends
+/// or the session is over.
 fn read_lines<R: Read>(input: R, tx: mpsc::SyncSender<Input>, stop: &AtomicBool) {
     let mut lines = LineReader::new(input);
     loop {
@@ -427,7 +427,7 @@ fn read_lines<R: Read>(input: R, tx: mpsc::SyncSender<Input>, stop: &AtomicBool)
                 match super::protocol::decode::<ToDevice>(line) {
                     Ok(ToDevice::CameraFrame { .. }) => Input::Frame,
                     Ok(m) => Input::Message(m),
-                    Err(e) => Input::Refused(e, readable_id(line)),
+                    Err(e) => refused(e, line),
                 }
             }
             Err(WireError::Io(e))
@@ -450,12 +450,33 @@ fn read_lines<R: Read>(input: R, tx: mpsc::SyncSender<Input>, stop: &AtomicBool)
     }
 }
 
+/// A line that is not a message, with its `id` when it is JSON with a whole-number `id`.
+/// A broken `pin_keys` is refused without the decoder's words, which may quote its values
+/// (key positions, or digits a broken harness sent): they go neither into the log nor back.
+fn refused(error: WireError, line: &[u8]) -> Input {
+    let value = serde_json::from_slice::<serde_json::Value>(line).ok();
+    let id = value.as_ref().and_then(|v| v.get("id")?.as_u64());
+    let pin_keys = value
+        .as_ref()
+        .and_then(|v| v.get("type")?.as_str().map(|t| t == "pin_keys"))
+        .unwrap_or(false);
+    let error = match error {
+        WireError::InvalidValue { type_name, .. } if pin_keys => WireError::InvalidValue {
+            type_name,
+            message: "positions must be 0-9, at most 16 of them".into(),
+        },
+        other => other,
+    };
+    Input::Refused(error, id)
+}
+
 /// The `id` of a line that was refused, when it is JSON with a whole-number `id`.
+#[cfg(test)]
 fn readable_id(line: &[u8]) -> Option<u64> {
-    serde_json::from_slice::<serde_json::Value>(line)
-        .ok()?
-        .get("id")?
-        .as_u64()
+    match refused(WireError::NotAnObject, line) {
+        Input::Refused(_, id) => id,
+        _ => None,
+    }
 }
 
 enum Flow {
@@ -940,6 +961,21 @@ mod tests {
         assert_eq!(readable_id(br#"{"type":"teleport","id":3}"#), Some(3));
         assert_eq!(readable_id(br#"{"type":"pin_keys","id":"x"}"#), None);
         assert_eq!(readable_id(b"not json"), None);
+    }
+
+    #[test]
+    fn a_broken_pin_keys_is_refused_without_its_values() {
+        let line = br#"{"type":"pin_keys","id":4,"positions":"1234"}"#;
+        let error = crate::dut::protocol::decode::<ToDevice>(line).unwrap_err();
+        assert!(error.to_string().contains("1234"), "{error}");
+        match refused(error, line) {
+            Input::Refused(e, id) => {
+                assert_eq!(id, Some(4));
+                assert!(!e.to_string().contains("1234"), "{e}");
+                assert_eq!(e.code(), Some(ErrorCode::BadMessage));
+            }
+            _ => panic!("not refused"),
+        }
     }
 
     #[test]
