@@ -1,0 +1,489 @@
+//! Devices under test over the adapter protocol, end to end: the reference device
+//! `myna-dut-ref` over TCP and over a socat pty pair, and the faults a device on a bench
+//! commits (silence, garbage, an over-long line, a dropped link, another protocol version),
+//! injected by a proxy between the harness and the reference device. Every fault ends its
+//! case in `error` and the run goes on.
+
+use myna_hil_tests::{all_reader_slots, fresh_dir, repo_root, text, workspace_binary};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A child process killed when the test ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn profiles() -> [String; 2] {
+    let root = repo_root();
+    [
+        root.join("scenarios/cards").display().to_string(),
+        root.join("scenarios/cards/faults").display().to_string(),
+    ]
+}
+
+/// The reference device listening on TCP.
+fn ref_dut_tcp(log: &Path) -> (Running, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let [a, b] = profiles();
+    let child = Command::new(workspace_binary("myna-dut-ref"))
+        .args(["--listen", &addr, "--profiles", &a, &b, "--log"])
+        .arg(log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start myna-dut-ref");
+    let running = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(&addr).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "myna-dut-ref never listened on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // That probe connection was a session too: let the device see it close.
+    std::thread::sleep(Duration::from_millis(100));
+    (running, addr)
+}
+
+/// A socat pty pair: (socat, harness end, device end).
+fn pty_pair(dir: &Path) -> (Running, PathBuf, PathBuf) {
+    let (a, b) = (dir.join("pty-harness"), dir.join("pty-device"));
+    let child = Command::new("socat")
+        .arg(format!("pty,raw,echo=0,link={}", a.display()))
+        .arg(format!("pty,raw,echo=0,link={}", b.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("socat (bash .ci/setup installs it)");
+    let running = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(a.exists() && b.exists()) {
+        assert!(Instant::now() < deadline, "socat made no pty pair");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (running, a, b)
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(workspace_binary("myna-hil"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("run myna-hil")
+}
+
+fn verdicts(json: &Path) -> BTreeMap<String, String> {
+    reports::results::ResultsFile::read(json)
+        .unwrap_or_else(|e| panic!("{}: {e}", json.display()))
+        .cases
+        .into_iter()
+        .map(|c| (c.id, c.verdict.as_str().to_owned()))
+        .collect()
+}
+
+/// Every secret of the shipped profiles, as text and as the hex of its ASCII (a VERIFY's
+/// data): PINs (4 digits: only their hex and their VERIFY, as the digits alone occur in
+/// dates and numbers), passwords and 照合番号B.
+fn secrets() -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in ["scenarios/cards", "scenarios/cards/faults"] {
+        for entry in std::fs::read_dir(repo_root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "yaml") {
+                continue;
+            }
+            let p = harness::profile_file::load_profile(&path, &harness::profile_file::no_photos)
+                .unwrap();
+            let code_b = card_emulator::records::surface_code_b(
+                p.holder.birth_date,
+                p.card_expiry_year,
+                p.security_code.expose(),
+            );
+            out.push(code_b.clone());
+            out.push(hex::encode_upper(code_b.as_bytes()));
+            for pin in [&p.auth_pin, &p.text_pin].into_iter().flatten() {
+                out.push(format!(
+                    "0020008004{}",
+                    hex::encode_upper(pin.value.expose())
+                ));
+            }
+            if let Some(pw) = &p.sign_password {
+                out.push(pw.value.expose().to_owned());
+                out.push(hex::encode_upper(pw.value.expose().as_bytes()));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// No output of a run holds a secret.
+fn assert_no_secret(files: &[PathBuf]) {
+    let secrets = secrets();
+    assert!(secrets.len() > 20, "{} secrets", secrets.len());
+    for file in files {
+        let Ok(body) = std::fs::read_to_string(file) else {
+            panic!("{} missing", file.display())
+        };
+        let upper = body.to_uppercase();
+        for s in &secrets {
+            assert!(
+                !upper.contains(&s.to_uppercase()),
+                "a secret ({} chars) in {}",
+                s.len(),
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_shipped_suite_runs_over_tcp_and_a_pty_pair_with_the_in_process_verdicts() {
+    let dir = fresh_dir("dut-suite");
+    let inproc = dir.join("inprocess");
+    let out = run(&["run", "scenarios", "--out", inproc.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let expected = verdicts(&inproc.join("results.json"));
+
+    let _slots = all_reader_slots();
+    // Over TCP.
+    let tcp_log = dir.join("dut-tcp.log");
+    let (_dut, addr) = ref_dut_tcp(&tcp_log);
+    let tcp = dir.join("tcp");
+    let reader = format!("dut:tcp:{addr}");
+    let out = run(&[
+        "run",
+        "scenarios",
+        "--card",
+        "pcsc",
+        "--reader",
+        &reader,
+        "--out",
+        tcp.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(
+        verdicts(&tcp.join("results.json")),
+        expected,
+        "TCP vs in process"
+    );
+
+    // Over a socat pty pair.
+    let (_socat, harness_end, device_end) = pty_pair(&dir);
+    let [a, b] = profiles();
+    let serial_log = dir.join("dut-serial.log");
+    let _device = Running(
+        Command::new(workspace_binary("myna-dut-ref"))
+            .args([
+                "--serial",
+                device_end.to_str().unwrap(),
+                "--profiles",
+                &a,
+                &b,
+                "--log",
+            ])
+            .arg(&serial_log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let serial = dir.join("serial");
+    let reader = format!("dut:serial:{}", harness_end.display());
+    let out = run(&[
+        "run",
+        "scenarios",
+        "--card",
+        "pcsc",
+        "--reader",
+        &reader,
+        "--out",
+        serial.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(
+        verdicts(&serial.join("results.json")),
+        expected,
+        "serial vs in process"
+    );
+
+    // Not one secret of the shipped profiles in any output of any of the runs.
+    let mut files = vec![tcp_log, serial_log];
+    for d in [&inproc, &tcp, &serial] {
+        for f in ["results.json", "junit.xml", "latency.md"] {
+            files.push(d.join(f));
+        }
+    }
+    assert_no_secret(&files);
+}
+
+/// What the proxy does to the first connection (later ones pass through untouched).
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// Forwards nothing more after the harness's `case_start`.
+    Silent,
+    /// Sends the harness a line that is not JSON after `case_start` is answered.
+    Garbage,
+    /// Sends the harness a line longer than the protocol's limit.
+    OverLong,
+    /// Closes the connection right after `case_start`.
+    Drop,
+    /// Says the device speaks protocol version 2.
+    OtherVersion,
+}
+
+/// A line proxy between the harness (listening on the returned address) and `upstream`.
+fn proxy(upstream: String, fault: Fault) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(harness) = conn else { return };
+            let Ok(device) = TcpStream::connect(&upstream) else {
+                return;
+            };
+            let faulty = n == 0 || matches!(fault, Fault::OtherVersion);
+            let to_harness = Arc::new(Mutex::new(harness.try_clone().unwrap()));
+            let mut to_device = device.try_clone().unwrap();
+            let back = to_harness.clone();
+            // Device → harness.
+            std::thread::spawn(move || {
+                for line in BufReader::new(device).lines() {
+                    let Ok(mut line) = line else { break };
+                    if faulty && matches!(fault, Fault::OtherVersion) && line.contains("\"hello\"")
+                    {
+                        line = line.replace("\"version\":1", "\"version\":2");
+                    }
+                    let sent = back
+                        .lock()
+                        .unwrap()
+                        .write_all(format!("{line}\n").as_bytes());
+                    if sent.is_err() {
+                        break;
+                    }
+                }
+            });
+            // Harness → device, with the fault.
+            std::thread::spawn(move || {
+                let mut silent = false;
+                for line in BufReader::new(harness).lines() {
+                    let Ok(line) = line else { break };
+                    let starts_case = faulty && line.contains("\"case_start\"");
+                    if starts_case {
+                        match fault {
+                            Fault::Drop => {
+                                let _ = to_harness.lock().unwrap().shutdown(Shutdown::Both);
+                                let _ = to_device.shutdown(Shutdown::Both);
+                                break;
+                            }
+                            Fault::Silent => silent = true,
+                            Fault::Garbage => {
+                                let _ = to_harness.lock().unwrap().write_all(b"%%% not json %%%\n");
+                            }
+                            Fault::OverLong => {
+                                let mut long = vec![b'x'; 300 * 1024];
+                                long.push(b'\n');
+                                let _ = to_harness.lock().unwrap().write_all(&long);
+                            }
+                            Fault::OtherVersion => {}
+                        }
+                    }
+                    if silent {
+                        continue;
+                    }
+                    if to_device.write_all(format!("{line}\n").as_bytes()).is_err() {
+                        break;
+                    }
+                }
+                // The harness hung up: so does the proxy, towards the device.
+                let _ = to_device.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    addr
+}
+
+/// Two PIN-path cases with a short step deadline, in `dir`.
+fn two_cases(dir: &Path) -> PathBuf {
+    let scenarios = dir.join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    let card = repo_root().join("scenarios/cards/valid.yaml");
+    std::fs::write(
+        scenarios.join("pin.yaml"),
+        format!(
+            "title: PIN path\ndate: 2025-11-04\ncard: {}\nstep_deadline: 3s\n\
+             insurance: {{ insurer_number: \"06139999\", number: \"1\", limit_category: A03 }}\n\
+             matrix:\n  visit: [first, return]\nvisit: ${{visit}}\n\
+             steps:\n  - place_card\n  - choose: pin\n  - enter_pin: correct\n  - consent: all\n\
+             expect:\n  route: card_pin\n",
+            card.display()
+        ),
+    )
+    .unwrap();
+    scenarios
+}
+
+/// Runs the two cases through a proxy with `fault` on its first connection.
+fn run_with_fault(fault: Fault) -> (Output, Option<BTreeMap<String, String>>) {
+    let dir = fresh_dir(&format!("dut-fault-{fault:?}"));
+    let scenarios = two_cases(&dir);
+    let _slots = all_reader_slots();
+    let (_dut, addr) = ref_dut_tcp(&dir.join("dut.log"));
+    let via = proxy(addr, fault);
+    let out_dir = dir.join("out");
+    let reader = format!("dut:tcp:{via}");
+    let out = run(&[
+        "run",
+        scenarios.to_str().unwrap(),
+        "--card",
+        "pcsc",
+        "--reader",
+        &reader,
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let results = out_dir.join("results.json");
+    let verdicts = results.exists().then(|| verdicts(&results));
+    (out, verdicts)
+}
+
+/// The first case ends in `error` with `why`, the second passes on a new session.
+fn assert_first_errs_then_passes(fault: Fault, why: &str) {
+    let (out, verdicts) = run_with_fault(fault);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    let verdicts = verdicts.expect("results written");
+    let first = verdicts
+        .iter()
+        .find(|(id, _)| id.contains("visit=first"))
+        .unwrap();
+    let second = verdicts
+        .iter()
+        .find(|(id, _)| id.contains("visit=return"))
+        .unwrap();
+    assert_eq!(first.1, "error", "{stdout}");
+    assert_eq!(second.1, "pass", "{stdout}");
+    assert!(stdout.contains(why), "`{why}` not in: {stdout}");
+}
+
+#[test]
+fn a_silent_device_is_an_error_for_its_case_and_the_run_goes_on() {
+    assert_first_errs_then_passes(Fault::Silent, "did not");
+}
+
+#[test]
+fn a_garbage_line_is_an_error_for_its_case_and_the_run_goes_on() {
+    assert_first_errs_then_passes(Fault::Garbage, "bad line");
+}
+
+#[test]
+fn an_over_long_line_is_an_error_for_its_case_and_the_run_goes_on() {
+    assert_first_errs_then_passes(Fault::OverLong, "longer than");
+}
+
+#[test]
+fn a_device_gone_mid_case_is_an_error_for_its_case_and_the_run_goes_on() {
+    assert_first_errs_then_passes(Fault::Drop, "closed");
+}
+
+#[test]
+fn a_device_speaking_another_version_stops_the_run_as_a_bench_fault() {
+    let (out, _) = run_with_fault(Fault::OtherVersion);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("version 2") && err.contains("version 1"),
+        "{err}"
+    );
+}
+
+/// A serial device that answers `hello` and `case_start`, then goes away: the harness sees
+/// the link break (EOF / BrokenPipe) and the case ends in `error`.
+#[test]
+fn a_serial_device_gone_mid_case_is_an_error_and_the_run_goes_on() {
+    let dir = fresh_dir("dut-serial-gone");
+    let scenarios = two_cases(&dir);
+    let (_socat, harness_end, device_end) = pty_pair(&dir);
+    let device = std::thread::spawn(move || {
+        for _session in 0..2 {
+            let Ok(port) = serialport::new(device_end.to_str().unwrap(), 115_200)
+                .timeout(Duration::from_secs(20))
+                .open()
+            else {
+                return;
+            };
+            let mut out = port.try_clone().unwrap();
+            let mut lines = BufReader::new(port).lines();
+            while let Some(Ok(line)) = lines.next() {
+                if line.contains("\"hello\"") {
+                    let hello = r#"{"type":"hello","protocol":"myna-hil-dut","version":1,"vendor":"test","model":"gone","firmware":"0","capabilities":["pin","consent"]}"#;
+                    out.write_all(format!("{hello}\n").as_bytes()).unwrap();
+                } else if line.contains("\"case_start\"") {
+                    let id = line
+                        .split("\"id\":")
+                        .nth(1)
+                        .and_then(|r| r.split([',', '}']).next())
+                        .unwrap_or("0")
+                        .to_owned();
+                    out.write_all(format!("{{\"type\":\"done\",\"id\":{id}}}\n").as_bytes())
+                        .unwrap();
+                } else {
+                    // Gone: the port closes with the next stimulus unanswered.
+                    break;
+                }
+            }
+        }
+    });
+    let _slots = all_reader_slots();
+    let out_dir = dir.join("out");
+    let reader = format!("dut:serial:{}", harness_end.display());
+    let out = run(&[
+        "run",
+        scenarios.to_str().unwrap(),
+        "--card",
+        "pcsc",
+        "--reader",
+        &reader,
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let _ = device.join();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    let v = verdicts(&out_dir.join("results.json"));
+    assert_eq!(v.len(), 2, "{stdout}");
+    assert!(v.values().all(|v| v == "error"), "{v:?}");
+}
