@@ -4,7 +4,9 @@
 //! injected by a proxy between the harness and the reference device. Every fault ends its
 //! case in `error` and the run goes on.
 
-use myna_hil_tests::{all_reader_slots, fresh_dir, repo_root, text, workspace_binary};
+use myna_hil_tests::{
+    all_reader_slots, assert_no_secret, fresh_dir, repo_root, text, workspace_binary,
+};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -98,63 +100,6 @@ fn verdicts(json: &Path) -> BTreeMap<String, String> {
         .into_iter()
         .map(|c| (c.id, c.verdict.as_str().to_owned()))
         .collect()
-}
-
-/// Every secret of the shipped profiles, as text and as the hex of its ASCII (a VERIFY's
-/// data): PINs (4 digits: only their hex and their VERIFY, as the digits alone occur in
-/// dates and numbers), passwords and 照合番号B.
-fn secrets() -> Vec<String> {
-    let mut out = Vec::new();
-    for dir in ["scenarios/cards", "scenarios/cards/faults"] {
-        for entry in std::fs::read_dir(repo_root().join(dir)).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "yaml") {
-                continue;
-            }
-            let p = harness::profile_file::load_profile(&path, &harness::profile_file::no_photos)
-                .unwrap();
-            let code_b = card_emulator::records::surface_code_b(
-                p.holder.birth_date,
-                p.card_expiry_year,
-                p.security_code.expose(),
-            );
-            out.push(code_b.clone());
-            out.push(hex::encode_upper(code_b.as_bytes()));
-            for pin in [&p.auth_pin, &p.text_pin].into_iter().flatten() {
-                out.push(format!(
-                    "0020008004{}",
-                    hex::encode_upper(pin.value.expose())
-                ));
-            }
-            if let Some(pw) = &p.sign_password {
-                out.push(pw.value.expose().to_owned());
-                out.push(hex::encode_upper(pw.value.expose().as_bytes()));
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// No output of a run holds a secret.
-fn assert_no_secret(files: &[PathBuf]) {
-    let secrets = secrets();
-    assert!(secrets.len() > 20, "{} secrets", secrets.len());
-    for file in files {
-        let Ok(body) = std::fs::read_to_string(file) else {
-            panic!("{} missing", file.display())
-        };
-        let upper = body.to_uppercase();
-        for s in &secrets {
-            assert!(
-                !upper.contains(&s.to_uppercase()),
-                "a secret ({} chars) in {}",
-                s.len(),
-                file.display()
-            );
-        }
-    }
 }
 
 #[test]

@@ -80,6 +80,14 @@ fn the_shipped_suite_passes_in_process_and_through_pcscd_alike() {
         "same verdicts both ways"
     );
 
+    // Not one secret of any shipped profile in any output of either run.
+    let mut outputs = Vec::new();
+    for dir in [&inproc, &pcsc] {
+        for file in ["results.json", "junit.xml", "latency.md"] {
+            outputs.push(dir.join(file));
+        }
+    }
+    myna_hil_tests::assert_no_secret(&outputs);
     // Secrets never reach a report: no PIN in a VERIFY, no password, and the keys
     // pressed are only ever counted.
     for dir in [&inproc, &pcsc] {
