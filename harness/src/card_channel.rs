@@ -36,6 +36,10 @@ pub enum ChannelError {
     Reader(String),
     #[error("refused to protect a real card: {0}")]
     Refused(String),
+    /// The PC/SC stack itself failed (pcscd stopped or restarted, a stale context): the
+    /// bench's fault, not the card's or the reader's.
+    #[error("PC/SC stack: {0}")]
+    Stack(String),
 }
 
 /// A card the harness can send APDUs to.

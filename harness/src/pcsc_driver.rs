@@ -71,6 +71,10 @@ fn reader_name(reader: &str) -> Result<CString, ChannelError> {
 fn reader_error(e: pcsc::Error) -> ChannelError {
     match e {
         pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard => ChannelError::Removed,
+        pcsc::Error::NoService
+        | pcsc::Error::ServiceStopped
+        | pcsc::Error::InvalidHandle
+        | pcsc::Error::CommError => ChannelError::Stack(e.to_string()),
         other => ChannelError::Reader(other.to_string()),
     }
 }

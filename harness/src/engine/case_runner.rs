@@ -6,7 +6,7 @@
 
 use super::oracle::{self, Unjudgeable};
 use super::verdict::{judge_case, Observed};
-use crate::card_channel::CardChannel;
+use crate::card_channel::{CardChannel, ChannelError};
 use crate::guard::{GuardedChannel, Policy, RunSecret};
 use crate::inprocess_channel::InProcessChannel;
 use crate::qualification::{
@@ -61,6 +61,7 @@ pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
         Err(why) => return error_result(case, start, format!("bench: {why}")),
     };
     let run = bench.run_steps(case, ctx);
+    let stack_failed = bench.stack_failed.clone();
     let observed = bench.finish();
     let (verdict, reason, mut measurements) = match run {
         Ok(mut step_times) => {
@@ -70,8 +71,54 @@ pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
         Err(why) => (Verdict::Error, Some(why), Vec::new()),
     };
     measurements.push(Measurement::millis("total", start.elapsed()));
+    // The PC/SC stack failing under the case (pcscd stopped or restarted) is the bench's
+    // fault: whatever the reader made of it, the case is an error, not the reader's fail.
+    let (verdict, reason) = match stack_failed.lock().ok().and_then(|f| f.clone()) {
+        Some(why) => (
+            verdict.merge(Verdict::Error),
+            Some(format!(
+                "the PC/SC stack failed under the case ({why}): a bench fault{}",
+                reason.map(|r| format!("; {r}")).unwrap_or_default()
+            )),
+        ),
+        None => (verdict, reason),
+    };
     let evidence = evidence(&observed);
     result(case, verdict, reason, start, measurements, evidence)
+}
+
+/// A card channel that remembers a failure of the PC/SC stack itself.
+struct StackWatch {
+    inner: Box<dyn CardChannel>,
+    failed: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl StackWatch {
+    fn note<T>(&self, r: Result<T, ChannelError>) -> Result<T, ChannelError> {
+        if let Err(ChannelError::Stack(why)) = &r {
+            if let Ok(mut f) = self.failed.lock() {
+                f.get_or_insert_with(|| why.clone());
+            }
+        }
+        r
+    }
+}
+
+impl CardChannel for StackWatch {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<crate::card_channel::Response, ChannelError> {
+        let r = self.inner.transmit(apdu);
+        self.note(r)
+    }
+    fn reset(&mut self) -> Result<(), ChannelError> {
+        let r = self.inner.reset();
+        self.note(r)
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn trace_text(&self) -> String {
+        self.inner.trace_text()
+    }
 }
 
 /// One conformance check on the case's card (in process or through a vpcd reader).
@@ -167,6 +214,8 @@ struct Bench<'a> {
     card: Option<Box<dyn CardChannel>>,
     /// The card sits in a vpcd reader the device under test reaches itself.
     remote_card: bool,
+    /// Set when the PC/SC stack failed under the case (a bench fault).
+    stack_failed: Arc<std::sync::Mutex<Option<String>>>,
     /// The vpcd reader this case holds (given back when the bench goes).
     _slot: Option<super::vpcd_pool::SlotGuard<'a>>,
 }
@@ -230,6 +279,7 @@ impl<'a> Bench<'a> {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (outbox, replies) = mpsc::channel::<Reply>();
         let (done, finished) = mpsc::channel::<Observed>();
+        let stack_failed = Arc::new(std::sync::Mutex::new(None));
         let (reader, card, slot, remote_card): (Box<dyn ReaderDriver>, _, _, bool) =
             match ctx.device {
                 Some(device) => {
@@ -273,7 +323,11 @@ impl<'a> Bench<'a> {
                     let (card, slot) = match ctx.card {
                         Some(loaded) => {
                             let (channel, slot) = card_channel(case, ctx, loaded)?;
-                            (Some(channel), slot)
+                            let watched: Box<dyn CardChannel> = Box::new(StackWatch {
+                                inner: channel,
+                                failed: stack_failed.clone(),
+                            });
+                            (Some(watched), slot)
                         }
                         None => (None, None),
                     };
@@ -302,6 +356,7 @@ impl<'a> Bench<'a> {
             server,
             card,
             remote_card,
+            stack_failed,
             _slot: slot,
         })
     }
