@@ -261,7 +261,9 @@ const FIX_3_072711026: i32 = 25172;
 
 #[inline]
 fn descale(x: i32, n: i32) -> i32 {
-    (x + (1 << (n - 1))) >> n
+    // Wrapping, as libjpeg-turbo's int arithmetic does: a broken file may carry any
+    // coefficients, and valid ones never come near the limits.
+    x.wrapping_add(1 << (n - 1)) >> n
 }
 
 /// One 8-point pass of the accurate integer IDCT (LL&M), on `s[0..8]` with stride given by
@@ -271,7 +273,7 @@ fn idct_1d(s: [i32; 8]) -> [i32; 8] {
     // Even part.
     let z2 = s[2];
     let z3 = s[6];
-    let z1 = (z2 + z3).wrapping_mul(FIX_0_541196100);
+    let z1 = z2.wrapping_add(z3).wrapping_mul(FIX_0_541196100);
     let tmp2 = z1.wrapping_add(z3.wrapping_mul(-FIX_1_847759065));
     let tmp3 = z1.wrapping_add(z2.wrapping_mul(FIX_0_765366865));
     let tmp0 = (s[0].wrapping_add(s[4])).wrapping_shl(CONST_BITS as u32);
