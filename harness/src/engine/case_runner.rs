@@ -272,7 +272,7 @@ impl<'a> Bench<'a> {
             .map_err(|e| format!("qualification service: {e}"))?;
         server.set_fault(fault(&case.service));
         let service = BlockingQualificationClient::on_runtime(server.addr(), ctx.runtime.clone());
-        let face = match (ctx.card, chooses_face(case)) {
+        let face = match (ctx.card, case.chooses(crate::scenario::Method::Face)) {
             (Some(card), true) => Some(crate::face::FaceKit::for_case(case, card, ctx.faces)?),
             _ => None,
         };
@@ -501,12 +501,6 @@ fn clip_dir() -> Result<std::path::PathBuf, String> {
     let dir = std::env::temp_dir().join(format!("myna-hil-clips-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok(dir)
-}
-
-fn chooses_face(case: &Case) -> bool {
-    case.steps
-        .iter()
-        .any(|s| matches!(s.kind, StepKind::Choose(crate::scenario::Method::Face)))
 }
 
 /// 照合番号B as printed on the card (what the reader's OCR reads): a secret.

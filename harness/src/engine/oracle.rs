@@ -184,11 +184,7 @@ pub fn predict_card_path(
     let Some(card) = card.filter(|_| placed) else {
         return Ok((None, None));
     };
-    let face_chosen = case
-        .steps
-        .iter()
-        .any(|s| matches!(s.kind, StepKind::Choose(Method::Face)));
-    let face = if face_chosen {
+    let face = if case.chooses(Method::Face) {
         Some(predict_face(case, &card.profile, &card.faces)?)
     } else {
         None
@@ -223,11 +219,7 @@ fn predict_after_face(
         .steps
         .iter()
         .any(|s| matches!(s.kind, StepKind::EnterPin(_)));
-    let pin_chosen = case
-        .steps
-        .iter()
-        .any(|s| matches!(s.kind, StepKind::Choose(Method::Pin)));
-    let pin_entered = pin_chosen || (face.is_some() && pin_typed);
+    let pin_entered = case.chooses(Method::Pin) || (face.is_some() && pin_typed);
     if !(face_matched || pin_entered) {
         return failed(if face.is_some() {
             CardFailure::FaceMismatch

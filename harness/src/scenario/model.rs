@@ -108,6 +108,15 @@ impl StepKind {
     }
 }
 
+impl Case {
+    /// Whether the patient chooses `method` at some step.
+    pub fn chooses(&self, method: Method) -> bool {
+        self.steps
+            .iter()
+            .any(|s| s.kind == StepKind::Choose(method))
+    }
+}
+
 /// A limit on a measured duration, with an optional marginal band below it: above `max`
 /// fails, between `marginal` and `max` passes with a warning.
 #[derive(Clone, Debug, PartialEq)]
