@@ -89,6 +89,16 @@ pub struct FaceBox {
 }
 
 impl FaceBox {
+    /// The box of a detector's `[x, y, width, height]` (the matcher's `Face::bbox`).
+    pub fn from_xywh(b: [f32; 4]) -> FaceBox {
+        FaceBox {
+            x: b[0],
+            y: b[1],
+            width: b[2],
+            height: b[3],
+        }
+    }
+
     /// The face box assumed when none is known: centred on the image, `0.4·s` wide and `0.5·s`
     /// tall where `s = min(width, height)`. That fits a centred portrait such as an LFW
     /// deep-funneled image (250×250: box 100×125) or a synthetic live clip made without a face

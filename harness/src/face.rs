@@ -163,12 +163,7 @@ impl FaceKit {
                     .detect(&photo)
                     .ok()
                     .and_then(|faces| camera_replay::matcher::largest(&faces))
-                    .map(|f| FaceBox {
-                        x: f.bbox[0],
-                        y: f.bbox[1],
-                        width: f.bbox[2],
-                        height: f.bbox[3],
-                    });
+                    .map(|f| FaceBox::from_xywh(f.bbox));
                 Footage::Photo { photo, face }
             }
             CameraSource::Clip { path, .. } => {
@@ -369,13 +364,7 @@ impl FaceKit {
                     if let Ok(m) = &result.outcome {
                         outcome.best_score = Some(outcome.best_score.unwrap_or(-1.0).max(m.score));
                         outcome.matched |= m.is_match;
-                        let b = m.probe.face.bbox;
-                        boxes.push(FaceBox {
-                            x: b[0],
-                            y: b[1],
-                            width: b[2],
-                            height: b[3],
-                        });
+                        boxes.push(FaceBox::from_xywh(m.probe.face.bbox));
                     }
                     seen.push(frame);
                 }

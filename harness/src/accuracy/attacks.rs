@@ -117,12 +117,7 @@ fn judged_bona_fide(
         .detect(&photo)
         .ok()
         .and_then(|f| camera_replay::matcher::largest(&f))
-        .map(|f| FaceBox {
-            x: f.bbox[0],
-            y: f.bbox[1],
-            width: f.bbox[2],
-            height: f.bbox[3],
-        });
+        .map(|f| FaceBox::from_xywh(f.bbox));
     let spec = ClipSpec {
         frames: FRAMES,
         seed: image_seed(seed, &job.pair.b),
