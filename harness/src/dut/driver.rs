@@ -41,28 +41,19 @@ impl Session {
     pub fn open(address: &Address) -> Result<Session, String> {
         let mut link = link::connect(address, HELLO_DEADLINE).map_err(|e| e.to_string())?;
         link.set_read_timeout(POLL).map_err(|e| e.to_string())?;
-        let out = link.try_clone_link().map_err(|e| e.to_string())?;
-        let mut session = Session {
-            lines: LineReader::new(link),
-            out,
-            hello: DeviceHello {
-                protocol: String::new(),
-                version: 0,
-                vendor: String::new(),
-                model: String::new(),
-                firmware: String::new(),
-                serial: None,
-                capabilities: Vec::new(),
-            },
-            next_id: 1,
-        };
-        write_message(&mut session.out, &ToDevice::hello()).map_err(|e| e.to_string())?;
+        let mut out = link.try_clone_link().map_err(|e| e.to_string())?;
+        let mut lines = LineReader::new(link);
+        write_message(&mut out, &ToDevice::hello()).map_err(|e| e.to_string())?;
         let deadline = Instant::now() + HELLO_DEADLINE;
         loop {
-            match session.next_message(deadline)? {
-                FromDevice::Hello(h) if h.protocol == PROTOCOL && h.version == VERSION => {
-                    session.hello = h;
-                    return Ok(session);
+            match next_message(&mut lines, deadline)? {
+                FromDevice::Hello(hello) if hello.protocol == PROTOCOL && hello.version == VERSION => {
+                    return Ok(Session {
+                        lines,
+                        out,
+                        hello,
+                        next_id: 1,
+                    });
                 }
                 FromDevice::Hello(h) => {
                     return Err(format!(
@@ -86,24 +77,7 @@ impl Session {
 
     /// The next message before `deadline`.
     fn next_message(&mut self, deadline: Instant) -> Result<FromDevice, String> {
-        loop {
-            match self.lines.read_message::<FromDevice>() {
-                Ok(Some(m)) => return Ok(m),
-                Ok(None) => return Err("the device closed the link".into()),
-                Err(WireError::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-                    ) =>
-                {
-                    if Instant::now() >= deadline {
-                        return Err("the device did not answer in time".into());
-                    }
-                }
-                Err(WireError::Io(e)) => return Err(format!("the link failed: {e}")),
-                Err(e) => return Err(format!("the device sent a bad line: {e}")),
-            }
-        }
+        next_message(&mut self.lines, deadline)
     }
 
     fn send(&mut self, action: &Action) -> Result<u64, String> {
@@ -112,6 +86,31 @@ impl Session {
         let message = action.to_message(id).map_err(|e| e.to_string())?;
         write_message(&mut self.out, &message).map_err(|e| format!("the link failed: {e}"))?;
         Ok(id)
+    }
+}
+
+/// The next message of `lines` before `deadline` (the link's read timeout is the poll).
+fn next_message(
+    lines: &mut LineReader<Box<dyn Link>>,
+    deadline: Instant,
+) -> Result<FromDevice, String> {
+    loop {
+        match lines.read_message::<FromDevice>() {
+            Ok(Some(m)) => return Ok(m),
+            Ok(None) => return Err("the device closed the link".into()),
+            Err(WireError::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                ) =>
+            {
+                if Instant::now() >= deadline {
+                    return Err("the device did not answer in time".into());
+                }
+            }
+            Err(WireError::Io(e)) => return Err(format!("the link failed: {e}")),
+            Err(e) => return Err(format!("the device sent a bad line: {e}")),
+        }
     }
 }
 
