@@ -263,6 +263,16 @@ pub fn run_myna_hil(args: &[&str]) -> std::process::Output {
         .expect("run myna-hil")
 }
 
+/// id → verdict from a results file.
+pub fn verdicts(json: &Path) -> std::collections::BTreeMap<String, String> {
+    reports::results::ResultsFile::read(json)
+        .unwrap_or_else(|e| panic!("{}: {e}", json.display()))
+        .cases
+        .into_iter()
+        .map(|c| (c.id, c.verdict.as_str().to_owned()))
+        .collect()
+}
+
 /// Output bytes as text, for assertions and their messages.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -5,7 +5,8 @@
 //! case in `error` and the run goes on.
 
 use myna_hil_tests::{
-    all_reader_slots, assert_no_secret, fresh_dir, repo_root, text, workspace_binary,
+    all_reader_slots, assert_no_secret, fresh_dir, repo_root, run_myna_hil, text, verdicts,
+    workspace_binary,
 };
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -85,28 +86,11 @@ fn pty_pair(dir: &Path) -> (Running, PathBuf, PathBuf) {
     (running, a, b)
 }
 
-fn run(args: &[&str]) -> Output {
-    Command::new(workspace_binary("myna-hil"))
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .expect("run myna-hil")
-}
-
-fn verdicts(json: &Path) -> BTreeMap<String, String> {
-    reports::results::ResultsFile::read(json)
-        .unwrap_or_else(|e| panic!("{}: {e}", json.display()))
-        .cases
-        .into_iter()
-        .map(|c| (c.id, c.verdict.as_str().to_owned()))
-        .collect()
-}
-
 #[test]
 fn the_shipped_suite_runs_over_tcp_and_a_pty_pair_with_the_in_process_verdicts() {
     let dir = fresh_dir("dut-suite");
     let inproc = dir.join("inprocess");
-    let out = run(&["run", "scenarios", "--out", inproc.to_str().unwrap()]);
+    let out = run_myna_hil(&["run", "scenarios", "--out", inproc.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     let expected = verdicts(&inproc.join("results.json"));
 
@@ -116,7 +100,7 @@ fn the_shipped_suite_runs_over_tcp_and_a_pty_pair_with_the_in_process_verdicts()
     let (_dut, addr) = ref_dut_tcp(&tcp_log);
     let tcp = dir.join("tcp");
     let reader = format!("dut:tcp:{addr}");
-    let out = run(&[
+    let out = run_myna_hil(&[
         "run",
         "scenarios",
         "--card",
@@ -162,7 +146,7 @@ fn the_shipped_suite_runs_over_tcp_and_a_pty_pair_with_the_in_process_verdicts()
     std::thread::sleep(Duration::from_millis(300));
     let serial = dir.join("serial");
     let reader = format!("dut:serial:{}", harness_end.display());
-    let out = run(&[
+    let out = run_myna_hil(&[
         "run",
         "scenarios",
         "--card",
@@ -310,7 +294,7 @@ fn run_with_fault(fault: Fault) -> (Output, Option<BTreeMap<String, String>>) {
     let via = proxy(addr, fault);
     let out_dir = dir.join("out");
     let reader = format!("dut:tcp:{via}");
-    let out = run(&[
+    let out = run_myna_hil(&[
         "run",
         scenarios.to_str().unwrap(),
         "--card",
@@ -415,7 +399,7 @@ fn a_serial_device_gone_mid_case_is_an_error_and_the_run_goes_on() {
     let _slots = all_reader_slots();
     let out_dir = dir.join("out");
     let reader = format!("dut:serial:{}", harness_end.display());
-    let out = run(&[
+    let out = run_myna_hil(&[
         "run",
         scenarios.to_str().unwrap(),
         "--card",

@@ -3,21 +3,11 @@
 //! partitions that join back into the whole run.
 
 use myna_hil_tests::{
-    all_reader_slots, fresh_dir, repo_root, run_myna_hil, text, workspace_binary,
+    all_reader_slots, fresh_dir, repo_root, run_myna_hil, text, verdicts, workspace_binary,
 };
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-/// id → verdict from a results file.
-fn verdicts(json: &Path) -> BTreeMap<String, String> {
-    let file = reports::results::ResultsFile::read(json).expect("a valid results file");
-    file.cases
-        .into_iter()
-        .map(|c| (c.id, c.verdict.as_str().to_owned()))
-        .collect()
-}
 
 fn run_suite(card: &str, out: &Path) -> Output {
     run_myna_hil(&[
