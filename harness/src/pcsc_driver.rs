@@ -89,6 +89,18 @@ enum Request {
 
 type Reply = Result<Vec<u8>, pcsc::Error>;
 
+/// Contexts are established and released one at a time in this process: pcsc-lite's
+/// client library keeps process-wide state for them, and a run once died of a general
+/// protection fault in libpcsclite while workers of consecutive cases came and went.
+/// Transmits still run in parallel.
+static CONTEXT_LIFECYCLE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Releases a worker's context under [`CONTEXT_LIFECYCLE`].
+fn release(ctx: Context) {
+    let _one_at_a_time = CONTEXT_LIFECYCLE.lock();
+    drop(ctx);
+}
+
 /// One worker thread holding a context and a connection to the card.
 struct Worker {
     requests: Sender<Request>,
@@ -106,12 +118,21 @@ impl Worker {
         std::thread::Builder::new()
             .name("pcsc-worker".into())
             .spawn(move || {
-                let connected = Context::establish(Scope::User).and_then(|ctx| {
-                    let card = ctx.connect(&reader, ShareMode::Shared, Protocols::ANY)?;
-                    Ok((ctx, card))
+                let established = {
+                    let _one_at_a_time = CONTEXT_LIFECYCLE.lock();
+                    Context::establish(Scope::User)
+                };
+                let connected = established.and_then(|ctx| {
+                    match ctx.connect(&reader, ShareMode::Shared, Protocols::ANY) {
+                        Ok(card) => Ok((ctx, card)),
+                        Err(e) => {
+                            release(ctx);
+                            Err(e)
+                        }
+                    }
                 });
                 // The context must outlive the card handle.
-                let (_ctx, mut card) = match connected {
+                let (ctx, mut card) = match connected {
                     Ok(pair) => pair,
                     Err(e) => {
                         let _ = outbox.send(Err(e));
@@ -138,6 +159,7 @@ impl Worker {
                 // The pcsc crate's Drop would reset the card for every other handle on
                 // the reader; leaving it alone is what an abandoned worker should do.
                 let _ = card.disconnect(Disposition::LeaveCard);
+                release(ctx);
             })
             .map_err(|e| ChannelError::Reader(format!("cannot start worker: {e}")))?;
         match replies.recv_timeout(deadline) {
