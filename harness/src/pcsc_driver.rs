@@ -14,15 +14,14 @@ use std::time::{Duration, Instant};
 
 /// The readers pcscd lists now (empty when it lists none).
 pub fn list_readers() -> Result<Vec<String>, ChannelError> {
-    let ctx = establish()?;
-    match ctx.list_readers_owned() {
+    with_context(|ctx| match ctx.list_readers_owned() {
         Ok(readers) => Ok(readers
             .into_iter()
             .map(|r| r.to_string_lossy().into_owned())
             .collect()),
         Err(pcsc::Error::NoReadersAvailable) => Ok(Vec::new()),
         Err(e) => Err(reader_error(e)),
-    }
+    })
 }
 
 /// Waits until a card is present in `reader`, at most `timeout`.
@@ -36,8 +35,16 @@ pub fn wait_for_removal(reader: &str, timeout: Duration) -> Result<(), ChannelEr
 }
 
 fn wait_for_state(reader: &str, timeout: Duration, present: bool) -> Result<(), ChannelError> {
-    let ctx = establish()?;
     let name = reader_name(reader)?;
+    with_context(|ctx| wait_on(ctx, name, timeout, present))
+}
+
+fn wait_on(
+    ctx: &Context,
+    name: CString,
+    timeout: Duration,
+    present: bool,
+) -> Result<(), ChannelError> {
     let mut states = [ReaderState::new(name, State::UNAWARE)];
     let end = Instant::now() + timeout;
     loop {
@@ -60,8 +67,12 @@ fn wait_for_state(reader: &str, timeout: Duration, present: bool) -> Result<(), 
     }
 }
 
-fn establish() -> Result<Context, ChannelError> {
-    Context::establish(Scope::User).map_err(reader_error)
+/// Runs `f` on a fresh context and releases it.
+fn with_context<T>(f: impl FnOnce(&Context) -> Result<T, ChannelError>) -> Result<T, ChannelError> {
+    let ctx = Context::establish(Scope::User).map_err(reader_error)?;
+    let result = f(&ctx);
+    release(ctx);
+    result
 }
 
 fn reader_name(reader: &str) -> Result<CString, ChannelError> {
@@ -89,16 +100,100 @@ enum Request {
 
 type Reply = Result<Vec<u8>, pcsc::Error>;
 
-/// Contexts are established and released one at a time in this process: pcsc-lite's
-/// client library keeps process-wide state for them, and a run once died of a general
-/// protection fault in libpcsclite while workers of consecutive cases came and went.
-/// Transmits still run in parallel.
-static CONTEXT_LIFECYCLE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Keeps pcsc-lite's handle lists consistent across the threads of this process.
+///
+/// libpcsclite (1.9.9 here, and its master too) finds the context of a card handle by
+/// walking the handle list of *every* context in the process under its global lock, while
+/// `SCardConnect` and `SCardDisconnect` change their own context's list under that
+/// context's lock only. A transmit in one worker racing a connect or disconnect in another
+/// walks a list that is being changed: runs died of a general protection fault in that walk
+/// (`list_seek`), and `tests/tests/pcsc_churn.rs` reproduces it with the bare `pcsc` crate.
+///
+/// So calls on a card handle ([`walk`]) and calls that change the lists ([`change`]) are
+/// kept apart. Calls on handles still run in parallel. A change waits for the calls in
+/// flight, except those in flight longer than [`PRESUMED_BLOCKED`]: pcsc-lite walks the
+/// lists before it talks to pcscd, so a call that old is blocked on its card (a silent
+/// card may never answer) and no longer walking.
+mod handle_lists {
+    use std::sync::{Condvar, Mutex, MutexGuard};
+    use std::time::{Duration, Instant};
 
-/// Releases a worker's context under [`CONTEXT_LIFECYCLE`].
+    pub const PRESUMED_BLOCKED: Duration = Duration::from_millis(500);
+
+    #[derive(Default)]
+    struct Lists {
+        /// Start times of the calls on card handles in flight.
+        walking: Vec<(u64, Instant)>,
+        next_id: u64,
+        changing: bool,
+    }
+
+    static LISTS: Mutex<Lists> = Mutex::new(Lists {
+        walking: Vec::new(),
+        next_id: 0,
+        changing: false,
+    });
+    static SETTLED: Condvar = Condvar::new();
+
+    fn lock() -> MutexGuard<'static, Lists> {
+        LISTS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs a call on a card handle (transmit, reconnect).
+    pub fn walk<T>(call: impl FnOnce() -> T) -> T {
+        let id = {
+            let mut lists = lock();
+            while lists.changing {
+                lists = SETTLED.wait(lists).unwrap_or_else(|p| p.into_inner());
+            }
+            lists.next_id += 1;
+            let id = lists.next_id;
+            lists.walking.push((id, Instant::now()));
+            id
+        };
+        let result = call();
+        lock().walking.retain(|(other, _)| *other != id);
+        SETTLED.notify_all();
+        result
+    }
+
+    /// Runs a call that changes the handle lists (connect, disconnect, context release).
+    pub fn change<T>(call: impl FnOnce() -> T) -> T {
+        {
+            let mut lists = lock();
+            while lists.changing {
+                lists = SETTLED.wait(lists).unwrap_or_else(|p| p.into_inner());
+            }
+            lists.changing = true;
+            loop {
+                let now = Instant::now();
+                let youngest = lists
+                    .walking
+                    .iter()
+                    .map(|(_, start)| now.duration_since(*start))
+                    .filter(|age| *age < PRESUMED_BLOCKED)
+                    .min();
+                let Some(age) = youngest else { break };
+                lists = SETTLED
+                    .wait_timeout(lists, PRESUMED_BLOCKED - age)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+        }
+        let result = call();
+        lock().changing = false;
+        SETTLED.notify_all();
+        result
+    }
+}
+
+use handle_lists::{change, walk};
+
+/// Releases a context (its handle list goes with it).
 fn release(ctx: Context) {
-    let _one_at_a_time = CONTEXT_LIFECYCLE.lock();
-    drop(ctx);
+    change(|| drop(ctx));
 }
 
 /// One worker thread holding a context and a connection to the card.
@@ -118,12 +213,8 @@ impl Worker {
         std::thread::Builder::new()
             .name("pcsc-worker".into())
             .spawn(move || {
-                let established = {
-                    let _one_at_a_time = CONTEXT_LIFECYCLE.lock();
-                    Context::establish(Scope::User)
-                };
-                let connected = established.and_then(|ctx| {
-                    match ctx.connect(&reader, ShareMode::Shared, Protocols::ANY) {
+                let connected = Context::establish(Scope::User).and_then(|ctx| {
+                    match change(|| ctx.connect(&reader, ShareMode::Shared, Protocols::ANY)) {
                         Ok(card) => Ok((ctx, card)),
                         Err(e) => {
                             release(ctx);
@@ -146,11 +237,16 @@ impl Worker {
                 for request in inbox {
                     let reply = match request {
                         Request::Transmit(apdu) => {
-                            card.transmit(&apdu, &mut buf).map(<[u8]>::to_vec)
+                            walk(|| card.transmit(&apdu, &mut buf).map(<[u8]>::to_vec))
                         }
-                        Request::Reset => card
-                            .reconnect(ShareMode::Shared, Protocols::ANY, Disposition::UnpowerCard)
-                            .map(|()| Vec::new()),
+                        Request::Reset => walk(|| {
+                            card.reconnect(
+                                ShareMode::Shared,
+                                Protocols::ANY,
+                                Disposition::UnpowerCard,
+                            )
+                        })
+                        .map(|()| Vec::new()),
                     };
                     if outbox.send(reply).is_err() {
                         break;
@@ -158,7 +254,8 @@ impl Worker {
                 }
                 // The pcsc crate's Drop would reset the card for every other handle on
                 // the reader; leaving it alone is what an abandoned worker should do.
-                let _ = card.disconnect(Disposition::LeaveCard);
+                // (When disconnecting fails, the returned card is dropped in here too.)
+                change(|| drop(card.disconnect(Disposition::LeaveCard)));
                 release(ctx);
             })
             .map_err(|e| ChannelError::Reader(format!("cannot start worker: {e}")))?;
