@@ -98,6 +98,7 @@ impl Fixture {
             vpcd: None,
             faces: &self.faces,
             device: None,
+            real_card: None,
         }
     }
 

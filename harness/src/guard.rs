@@ -74,6 +74,31 @@ pub struct Policy {
     pub allow_destructive: bool,
 }
 
+/// Why a PIN may not be typed now on a real card that the harness reaches only through a
+/// device under test, given the PIN tries left the device's pad shows. The harness cannot
+/// ask such a card itself, so this is [`GuardedChannel`]'s rule one level up: no PIN
+/// without `--allow-destructive`, and never while a wrong one would spend the last try.
+pub fn pin_entry_refusal(policy: Policy, tries_left_shown: Option<u8>) -> Option<String> {
+    if !policy.allow_destructive {
+        return Some(
+            "typing a PIN can spend a PIN try of a real card \
+             (pass --allow-destructive to allow it; the last try is never spent)"
+                .into(),
+        );
+    }
+    match tries_left_shown {
+        None => Some(
+            "the device's PIN pad shows no tries left (`tries_left` of `keypad_layout`), so \
+             the last try cannot be protected"
+                .into(),
+        ),
+        Some(n) if n <= 1 => Some(format!(
+            "the PIN pad shows {n} try left on a real card: the last try is never spent"
+        )),
+        Some(_) => None,
+    }
+}
+
 /// A channel that enforces the policy and records the trace.
 pub struct GuardedChannel<C> {
     inner: C,
@@ -295,6 +320,26 @@ mod tests {
         let err = ch.transmit(&WRONG_PIN).unwrap_err();
         assert!(err.to_string().contains("last try"), "{err}");
         assert_eq!(ch.inner().card().tries_left(PinRef::AuthPin), 1);
+    }
+
+    #[test]
+    fn a_pin_is_typed_on_a_real_card_only_when_allowed_and_not_the_last_try() {
+        let careful = Policy {
+            allow_destructive: false,
+        };
+        let allowed = Policy {
+            allow_destructive: true,
+        };
+        for shown in [None, Some(0), Some(1), Some(2), Some(3), Some(255)] {
+            let why = pin_entry_refusal(careful, shown).expect("refused by default");
+            assert!(why.contains("--allow-destructive"), "{why}");
+        }
+        assert!(pin_entry_refusal(allowed, None).is_some());
+        assert!(pin_entry_refusal(allowed, Some(0)).is_some());
+        let last = pin_entry_refusal(allowed, Some(1)).expect("the last try");
+        assert!(last.contains("last try"), "{last}");
+        assert_eq!(pin_entry_refusal(allowed, Some(2)), None);
+        assert_eq!(pin_entry_refusal(allowed, Some(3)), None);
     }
 
     #[test]

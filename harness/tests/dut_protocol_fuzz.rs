@@ -578,10 +578,13 @@ fn from_device() -> impl Strategy<Value = FromDevice> {
             name,
             ms
         }),
-        (at_ms(), any::<[u8; 10]>()).prop_map(|(at_ms, d)| FromDevice::KeypadLayout {
-            at_ms,
-            digits: d.map(|x| x % 10)
-        }),
+        (at_ms(), any::<[u8; 10]>(), prop::option::of(0u8..16)).prop_map(
+            |(at_ms, d, tries_left)| FromDevice::KeypadLayout {
+                at_ms,
+                digits: d.map(|x| x % 10),
+                tries_left,
+            }
+        ),
         (at_ms(), any::<u64>()).prop_map(|(at_ms, count)| FromDevice::KeysPressed { at_ms, count }),
         (at_ms(), any::<u16>()).prop_map(|(at_ms, sw)| FromDevice::VerifyAnswered { at_ms, sw }),
         (at_ms(), any::<bool>(), prop::option::of(any_text()))

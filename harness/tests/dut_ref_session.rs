@@ -367,19 +367,43 @@ fn a_pin_case_with_a_wrong_pin_and_a_reused_consent() {
     assert!(!log.contains(&code_b));
 }
 
+/// The tries left the last pad among `events` showed.
+fn tries_shown(events: &[FromDevice]) -> Option<u8> {
+    events.iter().rev().find_map(|e| match e {
+        FromDevice::KeypadLayout { tries_left, .. } => Some(*tries_left),
+        _ => None,
+    })?
+}
+
 #[test]
-fn a_real_card_never_gets_a_pin_from_the_device() {
+fn a_real_card_gets_the_patients_pin_but_never_its_last_try() {
     let log = Captured::default();
     let config = device(true, &log);
+    let wrong: String = pin()
+        .bytes()
+        .map(|b| char::from(b'0' + (b - b'0' + 1) % 10))
+        .collect();
     in_process(&config, true, |peer| {
         peer.hello();
         peer.done(&start_case(None, BenchSettings::default()));
         peer.done(&place(true));
-        // Asking for the tries left (an empty VERIFY) spends none: the pad is shown.
+        // Asking for the tries left (an empty VERIFY) spends none: the pad shows them.
         let events = peer.done(&Action::Choose(harness::reader::Method::Pin));
-        let keys = layout(&events).positions_for(&pin()).unwrap();
+        assert_eq!(tries_shown(&events), Some(3));
+        let mut events = events;
+        for left in [2, 1] {
+            let keys = layout(&events).positions_for(&wrong).unwrap();
+            events = peer.done(&Action::PressKeys(keys));
+            assert_eq!(verify_sws(&events), vec![0x63C0 | u16::from(left)]);
+            assert_eq!(tries_shown(&events), Some(left));
+        }
+        // One try left: the device's own guard never spends it, whatever is typed.
+        let keys = layout(&events).positions_for(&wrong).unwrap();
         let events = peer.done(&Action::PressKeys(keys));
-        assert!(verify_sws(&events).is_empty(), "a VERIFY reached the card");
+        assert!(
+            verify_sws(&events).is_empty(),
+            "the last try reached the card"
+        );
         let failure = events.iter().find_map(|e| match e {
             FromDevice::CardPath {
                 ok: false, failure, ..
@@ -388,7 +412,7 @@ fn a_real_card_never_gets_a_pin_from_the_device() {
         });
         let failure = failure.expect("the card path failed");
         assert!(
-            failure.starts_with("ReaderError") && failure.contains("real card"),
+            failure.starts_with("ReaderError") && failure.contains("last try"),
             "{failure}"
         );
         peer.done(&Action::Reset);

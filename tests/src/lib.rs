@@ -342,3 +342,13 @@ pub fn assert_no_secret(files: &[PathBuf]) {
         }
     }
 }
+
+/// A child process killed when the test ends.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -140,3 +140,24 @@ fn a_card_the_run_did_not_attach_is_treated_as_real() {
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(450));
 }
+
+#[test]
+fn real_card_options_are_refused_where_they_make_no_sense() {
+    let cases: [(&[&str], &str); 3] = [
+        (&["run", "scenarios", "--card", "device"], "add --reader dut:"),
+        (
+            &["run", "scenarios", "--allow-destructive"],
+            "--allow-destructive is for real cards (--card device)",
+        ),
+        (
+            &["run", "scenarios", "--reader", "dut:tcp:127.0.0.1:9"],
+            "add --card pcsc",
+        ),
+    ];
+    for (args, said) in cases {
+        let out = run_myna_hil(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(said), "{args:?}: {err}");
+    }
+}

@@ -5,26 +5,16 @@
 //! case in `error` and the run goes on.
 
 use myna_hil_tests::{
-    all_reader_slots, assert_no_secret, fresh_dir, repo_root, run_myna_hil, text, verdicts,
-    workspace_binary,
+    all_reader_slots, assert_no_secret, fresh_dir, reader_slot, repo_root, run_myna_hil,
+    shipped_profile, text, verdicts, workspace_binary, Running,
 };
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A child process killed when the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -42,13 +32,14 @@ fn profiles() -> [String; 2] {
     ]
 }
 
-/// The reference device listening on TCP.
-fn ref_dut_tcp(log: &Path) -> (Running, String) {
+/// The reference device listening on TCP (with `extra` arguments).
+fn ref_dut_tcp(log: &Path, extra: &[&str]) -> (Running, String) {
     let addr = format!("127.0.0.1:{}", free_port());
     let [a, b] = profiles();
     let child = Command::new(workspace_binary("myna-dut-ref"))
         .args(["--listen", &addr, "--profiles", &a, &b, "--log"])
         .arg(log)
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -97,7 +88,7 @@ fn the_shipped_suite_runs_over_tcp_and_a_pty_pair_with_the_in_process_verdicts()
     let _slots = all_reader_slots();
     // Over TCP.
     let tcp_log = dir.join("dut-tcp.log");
-    let (_dut, addr) = ref_dut_tcp(&tcp_log);
+    let (_dut, addr) = ref_dut_tcp(&tcp_log, &[]);
     let tcp = dir.join("tcp");
     let reader = format!("dut:tcp:{addr}");
     let out = run_myna_hil(&[
@@ -290,7 +281,7 @@ fn run_with_fault(fault: Fault) -> (Output, Option<BTreeMap<String, String>>) {
     let dir = fresh_dir(&format!("dut-fault-{fault:?}"));
     let scenarios = two_cases(&dir);
     let _slots = all_reader_slots();
-    let (_dut, addr) = ref_dut_tcp(&dir.join("dut.log"));
+    let (_dut, addr) = ref_dut_tcp(&dir.join("dut.log"), &[]);
     let via = proxy(addr, fault);
     let out_dir = dir.join("out");
     let reader = format!("dut:tcp:{via}");
@@ -415,4 +406,83 @@ fn a_serial_device_gone_mid_case_is_an_error_and_the_run_goes_on() {
     let v = verdicts(&out_dir.join("results.json"));
     assert_eq!(v.len(), 2, "{stdout}");
     assert!(v.values().all(|v| v == "error"), "{v:?}");
+}
+
+/// A real card on the device itself (`--card device`): a card the harness did not attach
+/// (here an emulated one plugged in by the test, which the harness cannot tell from a real
+/// one). Without --allow-destructive no PIN is typed; with it, PINs are typed only while
+/// the device's pad shows at least 2 tries, so the card ends at 1 try, never blocked.
+#[test]
+fn a_real_card_on_the_device_never_gets_a_pin_by_default_and_never_its_last_try() {
+    use card_emulator::vpcd::{VirtualCard, VpcdAddress};
+    use card_emulator::{Card, CardImage, PinRef};
+    let slot = reader_slot(0);
+    let image = CardImage::build(&shipped_profile("valid")).expect("card image");
+    let address = VpcdAddress {
+        port: slot.port(),
+        ..VpcdAddress::default()
+    };
+    let card = VirtualCard::attach(Card::new(std::sync::Arc::new(image)), &address)
+        .expect("plug the card in");
+    harness::pcsc_driver::wait_for_card(slot.reader(), Duration::from_secs(5)).expect("seen");
+    let tries = || {
+        card.card()
+            .lock()
+            .expect("card")
+            .tries_left(PinRef::AuthPin)
+    };
+    let dir = fresh_dir("dut-real-card");
+    let (_dut, addr) = ref_dut_tcp(&dir.join("dut.log"), &["--own-reader", slot.reader()]);
+    let reader = format!("dut:tcp:{addr}");
+    let scenarios = repo_root().join("scenarios/reception");
+    let file = |name: &str| scenarios.join(format!("{name}.yaml")).display().to_string();
+    // Cases run in id order: the one that leaves the card at 1 try goes in a run of its own.
+    let harmless = [file("pin-valid"), file("pin-wrong-then-right")];
+    let blocking = [file("pin-locked-after-three")];
+    let run = |out: &Path, extra: &[&str], files: &[String]| {
+        let mut args = vec!["run", "--card", "device", "--reader", &reader, "--out"];
+        args.push(out.to_str().unwrap());
+        args.extend(extra);
+        args.extend(files.iter().map(String::as_str));
+        let output = run_myna_hil(&args);
+        let said = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert_eq!(output.status.code(), Some(0), "{said}");
+        reports::results::ResultsFile::read(&out.join("results.json"))
+            .expect("results")
+            .cases
+    };
+    let reason = |case: &reports::CaseResult| case.reason.clone().unwrap_or_default();
+
+    let careful = dir.join("careful");
+    let every = [harmless.as_slice(), blocking.as_slice()].concat();
+    let cases = run(&careful, &[], &every);
+    assert_eq!(cases.len(), 4);
+    for case in &cases {
+        assert_eq!(case.verdict.as_str(), "skip", "{case:?}");
+        let why = reason(case);
+        assert!(
+            why.contains("refused to protect a real card") && why.contains("--allow-destructive"),
+            "{why}"
+        );
+    }
+    assert_eq!(tries(), 3, "no PIN reached the card");
+
+    let allowed = dir.join("allowed");
+    let cases = run(&allowed, &["--allow-destructive"], &harmless);
+    let verdicts: Vec<&str> = cases.iter().map(|c| c.verdict.as_str()).collect();
+    assert_eq!(verdicts, ["pass", "pass", "pass"], "{cases:?}");
+    assert_eq!(tries(), 3, "the right PIN reset the counter");
+
+    let blocked = dir.join("blocked");
+    let cases = run(&blocked, &["--allow-destructive"], &blocking);
+    assert_eq!(cases[0].verdict.as_str(), "skip", "{cases:?}");
+    let last = reason(&cases[0]);
+    assert!(last.contains("last try"), "{last}");
+    assert_eq!(tries(), 1, "two wrong PINs typed, the last try kept");
+
+    let mut outputs = vec![dir.join("dut.log")];
+    for out in [&careful, &allowed, &blocked] {
+        outputs.extend(["junit.xml", "results.json"].map(|f| out.join(f)));
+    }
+    assert_no_secret(&outputs);
 }

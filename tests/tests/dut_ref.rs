@@ -18,22 +18,12 @@ use harness::pcsc_driver::{wait_for_card, wait_for_removal};
 use harness::qualification::record::yyyymmdd;
 use harness::qualification::{CertificateKey, InsuredRecord, Server, ServerConfig};
 use harness::reader::Layout;
-use myna_hil_tests::{fresh_dir, reader_slot, repo_root, workspace_binary};
+use myna_hil_tests::{fresh_dir, reader_slot, repo_root, workspace_binary, Running};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A child process killed when the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A socat pty pair with links `a` and `b` in `dir`; `None` when socat is not installed
 /// (and this is not CI).

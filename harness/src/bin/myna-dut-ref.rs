@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! myna-dut-ref (--serial PATH[@BAUD] | --listen ADDR) [--profiles DIR...] [--log FILE]
+//!              [--own-reader READER]
 //! ```
 //! - `--serial`: one end of a serial line (e.g. a socat pty pair); the harness opens the
 //!   other. The line is opened again when it goes away (a restarted socat).
@@ -12,17 +13,21 @@
 //!   card named in `card_present` is looked up there for what its surface shows (the
 //!   reader's OCR of 照合番号B).
 //! - `--log`: a log of the sessions (PINs, key positions with layouts and 照合番号B never).
+//! - `--own-reader`: the device's own card slot, a PC/SC reader: where the card of a
+//!   `card_present` without `reader` lies (a real card a person placed on the device).
 //!
 //! Runs until SIGTERM or ctrl-c. Exit codes: 2 bad arguments or profiles, 1 the line or the
 //! address cannot be opened.
 
 use clap::Parser;
-use harness::dut::device::{serve, DeviceConfig, Log, Profiles, SessionEnd};
+use harness::dut::device::{pcsc_connector, serve, DeviceConfig, Log, Profiles, SessionEnd};
 use harness::dut::link::{open_serial, Link, DEFAULT_BAUD};
+use harness::dut::protocol::CardInfo;
 use std::io::Write;
 use std::net::{Shutdown, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -44,6 +49,9 @@ struct Args {
     /// Append a log of the sessions to FILE.
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
+    /// The device's own card slot (a PC/SC reader), for cards placed on the device itself.
+    #[arg(long, value_name = "READER")]
+    own_reader: Option<String>,
 }
 
 /// How often a read gives the session a chance to notice its end.
@@ -73,6 +81,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(own) = args.own_reader.clone() {
+        config.connector = Arc::new(move |info: &CardInfo, deadline| {
+            let mut info = info.clone();
+            info.reader.get_or_insert_with(|| own.clone());
+            pcsc_connector(&info, deadline)
+        });
+    }
     if let Some(path) = &args.log {
         match Log::to_file(path) {
             Ok(log) => config.log = Some(log),

@@ -69,10 +69,15 @@ enum Command {
         /// `dut:serial:PATH[@BAUD]` or `dut:tcp:HOST:PORT` (with --card pcsc).
         #[arg(long, default_value = "virtual")]
         reader: String,
-        /// Where the cards are: `inprocess` (the emulator called directly) or `pcsc` (the
-        /// emulator in the vpcd readers, reached through the real pcscd).
+        /// Where the cards are: `inprocess` (the emulator called directly), `pcsc` (the
+        /// emulator in the vpcd readers, reached through the real pcscd) or `device` (a real
+        /// card placed on the device under test itself: PIN steps need --allow-destructive).
         #[arg(long, default_value = "inprocess")]
         card: String,
+        /// With --card device: type PINs on the real card, but only while the device's pad
+        /// shows at least 2 tries left (the last try is never spent).
+        #[arg(long)]
+        allow_destructive: bool,
         /// Cases run at the same time.
         #[arg(long, default_value_t = 2)]
         jobs: usize,
@@ -202,6 +207,7 @@ fn main() -> ExitCode {
             paths,
             reader,
             card,
+            allow_destructive,
             jobs,
             partition,
             junit,
@@ -214,6 +220,7 @@ fn main() -> ExitCode {
             let options = RunArgs {
                 reader,
                 card,
+                allow_destructive,
                 jobs,
                 partition,
                 junit,
@@ -380,6 +387,7 @@ fn check(paths: &[PathBuf]) -> Outcome {
 struct RunArgs {
     reader: String,
     card: String,
+    allow_destructive: bool,
     jobs: usize,
     partition: Option<String>,
     junit: Option<PathBuf>,
@@ -407,9 +415,24 @@ fn run_scenarios(paths: &[PathBuf], args: RunArgs) -> Outcome {
             }
         },
     };
-    let card_site = CardSite::parse(&args.card).map_err(&bad_input)?;
-    if device_address.is_some() && !matches!(card_site, CardSite::Vpcd { .. }) {
-        let why = "a device under test reads the emulated cards through pcscd: add --card pcsc";
+    // A card on the device itself is real to the harness: it attached none of it.
+    let cards_on_device = args.card == "device";
+    if cards_on_device && device_address.is_none() {
+        let why = "--card device puts the card on a device under test: add --reader dut:…";
+        return Err(bad_input(why.to_owned()));
+    }
+    if args.allow_destructive && !cards_on_device {
+        let why = "--allow-destructive is for real cards (--card device); the emulator needs none";
+        return Err(bad_input(why.to_owned()));
+    }
+    let card_site = if cards_on_device {
+        CardSite::InProcess
+    } else {
+        CardSite::parse(&args.card).map_err(&bad_input)?
+    };
+    if device_address.is_some() && !cards_on_device && !matches!(card_site, CardSite::Vpcd { .. }) {
+        let why = "a device under test reads the emulated cards through pcscd: add --card pcsc \
+                   (or --card device for a real card on the device)";
         return Err(bad_input(why.to_owned()));
     }
     let vpcd_readers = match card_site {
@@ -484,6 +507,9 @@ fn run_scenarios(paths: &[PathBuf], args: RunArgs) -> Outcome {
         junit: Some(junit.clone()),
         json: Some(json.clone()),
         progress: harness::engine::progress_wanted(),
+        real_cards_on_device: cards_on_device.then_some(Policy {
+            allow_destructive: args.allow_destructive,
+        }),
     };
     let progress = options.progress;
     let total = cases.len();

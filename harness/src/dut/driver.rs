@@ -194,6 +194,8 @@ pub struct DutReader {
     info: CaseInfo,
     report: ReaderReport,
     layout: Option<Layout>,
+    /// The PIN tries left the device's pad showed with the layout.
+    tries_left_shown: Option<u8>,
     card_path: Option<CardPath>,
     face_failed: bool,
     authenticated: bool,
@@ -224,6 +226,7 @@ impl DutReader {
             info,
             report: ReaderReport::default(),
             layout: None,
+            tries_left_shown: None,
             card_path: None,
             face_failed: false,
             authenticated: false,
@@ -310,7 +313,10 @@ impl DutReader {
 
     fn take_event(&mut self, event: Event) {
         match &event.kind {
-            EventKind::KeypadLayout { digits } => self.layout = Some(Layout { digits: *digits }),
+            EventKind::KeypadLayout { digits, tries_left } => {
+                self.layout = Some(Layout { digits: *digits });
+                self.tries_left_shown = *tries_left;
+            }
             EventKind::VerifyAnswered { sw } => self.report.last_verify_sw = Some(*sw),
             EventKind::Outcome(o) => self.report.outcome = Some(o.clone()),
             EventKind::CardPath { ok, failure } => {
@@ -425,6 +431,10 @@ impl ReaderDriver for DutReader {
 
     fn layout(&self) -> Option<Layout> {
         self.layout
+    }
+
+    fn tries_left_shown(&self) -> Option<u8> {
+        self.layout.and(self.tries_left_shown)
     }
 
     fn pin_pad_expected(&self) -> bool {

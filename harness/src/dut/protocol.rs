@@ -390,8 +390,14 @@ pub enum FromDevice {
     Error(ErrorReply),
     /// A screen appeared (`pin_entry`, `consent`, …).
     Screen { at_ms: f64, name: String },
-    /// The digit at each of the ten key positions of the shuffled PIN pad.
-    KeypadLayout { at_ms: f64, digits: [u8; 10] },
+    /// The digit at each of the ten key positions of the shuffled PIN pad, and the PIN
+    /// tries left the pad shows (from a VERIFY without data) when the device knows them.
+    KeypadLayout {
+        at_ms: f64,
+        digits: [u8; 10],
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tries_left: Option<u8>,
+    },
     /// The patient pressed this many keys (which ones is a secret).
     KeysPressed { at_ms: f64, count: u64 },
     /// Status word of a VERIFY the device sent, 4 hex digits (`63C2`).
@@ -688,6 +694,10 @@ impl WireMessage for FromDevice {
             FromDevice::KeypadLayout { digits, .. } if digits.iter().any(|&d| d > 9) => {
                 Err("keypad digits are 0-9".into())
             }
+            FromDevice::KeypadLayout {
+                tries_left: Some(n),
+                ..
+            } if *n > 15 => Err("tries_left is 0-15 (the x of 63Cx)".into()),
             FromDevice::Outcome { share_percent, .. } if *share_percent > 100 => {
                 Err("share_percent is at most 100".into())
             }

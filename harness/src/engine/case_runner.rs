@@ -44,6 +44,8 @@ pub struct CaseContext<'a> {
     pub faces: &'a crate::face::MatcherPool,
     /// The device under test; `None`: the reference reader in process.
     pub device: Option<&'a Arc<crate::dut::driver::Device>>,
+    /// The case's card is a real card on the device under test, handled under this policy.
+    pub real_card: Option<Policy>,
 }
 
 /// Runs `case` with the reference reader and the emulated card in process.
@@ -51,6 +53,19 @@ pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
     let start = Instant::now();
     if let CaseKind::Conformance { check } = &case.kind {
         return run_conformance_case(case, check, ctx, start);
+    }
+    if let Some(why) = ctx
+        .real_card
+        .and_then(|policy| refused_on_a_real_card(case, policy))
+    {
+        return result(
+            case,
+            Verdict::Skip,
+            Some(why),
+            start,
+            Vec::new(),
+            String::new(),
+        );
     }
     let (situation, face) = match oracle::situation(case, ctx.card) {
         Ok(s) => s,
@@ -68,7 +83,7 @@ pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
             step_times.extend(observed.timings.iter().cloned());
             judge_case(case, &situation, face, &observed, &step_times)
         }
-        Err(why) => (Verdict::Error, Some(why), Vec::new()),
+        Err((verdict, why)) => (verdict, Some(why), Vec::new()),
     };
     measurements.push(Measurement::millis("total", start.elapsed()));
     // The PC/SC stack failing under the case (pcscd stopped or restarted) is the bench's
@@ -132,6 +147,18 @@ fn run_conformance_case(
     let Some(loaded) = ctx.card else {
         return error_result(case, start, "no card");
     };
+    if ctx.real_card.is_some() {
+        let why = "an APDU-level check needs the card within the harness's reach \
+                   (--card inprocess or pcsc), not on the device under test";
+        return result(
+            case,
+            Verdict::Skip,
+            Some(why.into()),
+            start,
+            Vec::new(),
+            String::new(),
+        );
+    }
     let Some(check) = all_checks().into_iter().find(|c| c.name == check) else {
         return error_result(case, start, format!("no check `{check}`"));
     };
@@ -147,6 +174,23 @@ fn run_conformance_case(
     let evidence = format!("APDU trace (secrets redacted):\n{}", channel.trace_text());
     let measurements = vec![Measurement::millis("total", start.elapsed())];
     result(case, verdict, reason, start, measurements, evidence)
+}
+
+/// Why `case` is not run at all on a real card: without `--allow-destructive` no PIN is
+/// typed on one (the tries left are checked step by step otherwise).
+fn refused_on_a_real_card(case: &Case, policy: Policy) -> Option<String> {
+    if policy.allow_destructive {
+        return None;
+    }
+    let step = case
+        .steps
+        .iter()
+        .find(|s| matches!(s.kind, StepKind::EnterPin(_)))?;
+    let why = crate::guard::pin_entry_refusal(policy, None)?;
+    Some(format!(
+        "refused to protect a real card: {}: {why}",
+        step.origin
+    ))
 }
 
 /// A case that could not be run: `error` with the reason, no measurements or evidence.
@@ -198,8 +242,11 @@ enum Job {
     Apply(Stimulus),
     /// The device under test reaches the case's card itself.
     PlaceRemoteCard,
-    /// Type `pin` on the pad now on screen.
-    TypePin(String),
+    /// Type `pin` on the pad now on screen; on a real card only as the policy allows.
+    TypePin {
+        pin: String,
+        real_card: Option<Policy>,
+    },
     Finish,
 }
 
@@ -286,7 +333,7 @@ impl<'a> Bench<'a> {
                     let (card, slot) = match ctx.card {
                         Some(loaded) => {
                             let (info, slot) = remote_card(ctx, loaded)?;
-                            (Some(info), Some(slot))
+                            (Some(info), slot)
                         }
                         None => (None, None),
                     };
@@ -361,12 +408,14 @@ impl<'a> Bench<'a> {
         })
     }
 
-    /// Runs every step; returns each step's duration, or why the case broke.
+    /// Runs every step; returns each step's duration, or the verdict and why the case
+    /// stopped early (`error` when it broke, `skip` when a step was refused).
     fn run_steps(
         &mut self,
         case: &Case,
         ctx: &CaseContext<'a>,
-    ) -> Result<Vec<(String, Duration)>, String> {
+    ) -> Result<Vec<(String, Duration)>, (Verdict, String)> {
+        let broke = |why: String| (Verdict::Error, why);
         let mut times = Vec::new();
         for step in &case.steps {
             let deadline = step.deadline.unwrap_or(case.step_deadline);
@@ -378,11 +427,19 @@ impl<'a> Bench<'a> {
                         chip,
                         surface_code_b: ctx.card.map(printed_surface_code_b),
                     })),
-                    None => return Err(format!("{}: the case has no card to place", step.origin)),
+                    None => {
+                        return Err(broke(format!(
+                            "{}: the case has no card to place",
+                            step.origin
+                        )))
+                    }
                 },
                 StepKind::RemoveCard => Job::Apply(Stimulus::RemoveCard),
                 StepKind::Choose(m) => Job::Apply(Stimulus::Choose(*m)),
-                StepKind::EnterPin(entry) => Job::TypePin(pin_digits(entry, ctx.card)),
+                StepKind::EnterPin(entry) => Job::TypePin {
+                    pin: pin_digits(entry, ctx.card),
+                    real_card: ctx.real_card,
+                },
                 StepKind::Consent(c) => Job::Apply(Stimulus::Consent(*c)),
                 StepKind::Register(accept) => Job::Apply(Stimulus::Register(*accept)),
                 StepKind::Show(shown) => Job::Apply(Stimulus::Show(
@@ -404,21 +461,28 @@ impl<'a> Bench<'a> {
             };
             self.jobs
                 .send(job)
-                .map_err(|_| "the reader thread stopped".to_owned())?;
+                .map_err(|_| broke("the reader thread stopped".to_owned()))?;
             match self.replies.recv_timeout(deadline) {
                 Ok(Ok(())) => {}
                 Ok(Err(DriverError::Unsupported(why))) => {
-                    return Err(format!("{}: {why}", step.origin))
+                    return Err(broke(format!("{}: {why}", step.origin)))
+                }
+                Ok(Err(e @ DriverError::Refused(_))) => {
+                    return Err((Verdict::Skip, format!("{}: {e}", step.origin)))
                 }
                 Ok(Err(e)) => {
-                    return Err(format!("{}: step `{}`: {e}", step.origin, step.kind.name()))
+                    return Err(broke(format!(
+                        "{}: step `{}`: {e}",
+                        step.origin,
+                        step.kind.name()
+                    )))
                 }
                 Err(_) => {
-                    return Err(format!(
+                    return Err(broke(format!(
                         "{}: step `{}` did not finish within its deadline of {deadline:?}",
                         step.origin,
                         step.kind.name()
-                    ))
+                    )))
                 }
             }
             times.push((step.kind.name().to_owned(), started.elapsed()));
@@ -448,8 +512,16 @@ fn reader_thread(
         let reply = match job {
             Job::Apply(s) => reader.apply(s),
             Job::PlaceRemoteCard => reader.place_remote_card(),
-            Job::TypePin(pin) => match reader.layout().and_then(|l| l.positions_for(&pin)) {
-                Some(positions) => reader.apply(Stimulus::PressKeys(positions)),
+            Job::TypePin { pin, real_card } => match reader
+                .layout()
+                .and_then(|l| l.positions_for(&pin))
+            {
+                Some(positions) => match real_card
+                    .and_then(|p| crate::guard::pin_entry_refusal(p, reader.tries_left_shown()))
+                {
+                    Some(why) => Err(DriverError::Refused(why)),
+                    None => reader.apply(Stimulus::PressKeys(positions)),
+                },
                 // Not asked for (the reader says so in its log).
                 None if !reader.pin_pad_expected() => reader.apply(Stimulus::PressKeys(Vec::new())),
                 None => Err(DriverError::NotNow("no PIN pad on screen".into())),
@@ -470,17 +542,26 @@ fn reader_thread(
     });
 }
 
-/// The case's card swapped into a vpcd reader for a device under test to reach.
+/// The case's card for a device under test: a real card on the device itself, or the
+/// emulated card swapped into a vpcd reader the device reaches.
 fn remote_card<'a>(
     ctx: &CaseContext<'a>,
     loaded: &LoadedCard,
 ) -> Result<
     (
         crate::dut::protocol::CardInfo,
-        super::vpcd_pool::SlotGuard<'a>,
+        Option<super::vpcd_pool::SlotGuard<'a>>,
     ),
     String,
 > {
+    if ctx.real_card.is_some() {
+        let info = crate::dut::protocol::CardInfo {
+            profile: loaded.profile.name.clone(),
+            reader: None,
+            real: true,
+        };
+        return Ok((info, None));
+    }
     let pool = ctx
         .vpcd
         .ok_or("a device under test reads the card through pcscd: run with --card pcsc")?;
@@ -493,7 +574,7 @@ fn remote_card<'a>(
         reader: Some(slot.reader.clone()),
         real: false,
     };
-    Ok((info, guard))
+    Ok((info, Some(guard)))
 }
 
 /// Where a device under test finds the clips of face cases.

@@ -64,6 +64,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// A device under test instead of the reference reader (cards then go through pcscd).
     pub device: Option<Arc<crate::dut::driver::Device>>,
+    /// The cards lie on the device under test itself (`--card device`): real cards, which
+    /// the harness neither attached nor can identify, handled under this policy.
+    pub real_cards_on_device: Option<crate::guard::Policy>,
 }
 
 /// Every card profile the cases name, loaded and built once, before anything runs: a
@@ -161,6 +164,7 @@ pub fn run(
             let shared = shared.clone();
             let pool = pool.clone();
             let device = options.device.clone();
+            let real_card_policy = options.real_cards_on_device;
             let handle = tokio::runtime::Handle::current();
             tasks.push(tokio::task::spawn_blocking(move || {
                 let _permit = permit;
@@ -178,6 +182,7 @@ pub fn run(
                     vpcd: pool.as_deref(),
                     faces: &shared.faces,
                     device: device.as_ref(),
+                    real_card: real_card_policy,
                 };
                 let result = run_case(&case, &ctx);
                 shared.finished(index, result);

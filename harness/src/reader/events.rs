@@ -10,8 +10,12 @@ use std::time::Duration;
 pub enum EventKind {
     /// A screen appeared, e.g. `pin_entry`.
     Screen { name: String },
-    /// The digit at each of the ten key positions of the shuffled PIN pad.
-    KeypadLayout { digits: [u8; 10] },
+    /// The digit at each of the ten key positions of the shuffled PIN pad, and the PIN
+    /// tries left the pad shows (when the reader knows them).
+    KeypadLayout {
+        digits: [u8; 10],
+        tries_left: Option<u8>,
+    },
     /// The patient pressed this many keys (which ones is a secret).
     KeysPressed { count: usize },
     /// Status word of a VERIFY the reader sent.
@@ -92,9 +96,13 @@ impl fmt::Display for Event {
         let at = self.at.as_secs_f64() * 1e3;
         match &self.kind {
             EventKind::Screen { name } => write!(f, "{at:9.3} ms  screen {name}"),
-            EventKind::KeypadLayout { digits } => {
+            EventKind::KeypadLayout { digits, tries_left } => {
                 let d: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
-                write!(f, "{at:9.3} ms  keypad layout {d}")
+                write!(f, "{at:9.3} ms  keypad layout {d}")?;
+                match tries_left {
+                    Some(n) => write!(f, " ({n} tries left)"),
+                    None => Ok(()),
+                }
             }
             EventKind::KeysPressed { count } => write!(f, "{at:9.3} ms  {count} key(s) pressed"),
             EventKind::VerifyAnswered { sw } => write!(f, "{at:9.3} ms  VERIFY answered {sw:04X}"),

@@ -79,6 +79,8 @@ pub trait ReaderDriver: Send {
     }
     /// The PIN pad layout on screen now.
     fn layout(&self) -> Option<Layout>;
+    /// The PIN tries left the pad on screen shows, when it shows them.
+    fn tries_left_shown(&self) -> Option<u8>;
     /// Whether a PIN typed now should find a pad (not once the card path ended or the
     /// patient was authenticated).
     fn pin_pad_expected(&self) -> bool;
@@ -97,4 +99,7 @@ pub enum DriverError {
     /// The device under test failed: silent past the deadline, a bad line, the link gone.
     #[error("device: {0}")]
     Device(String),
+    /// The harness will not do this to a real card (DESIGN.md, "Which card is real").
+    #[error("refused to protect a real card: {0}")]
+    Refused(String),
 }

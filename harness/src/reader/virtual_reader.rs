@@ -62,6 +62,8 @@ pub struct VirtualReader {
     started: Instant,
     events: Vec<Event>,
     layout: Option<Layout>,
+    /// The PIN tries left the pad on screen shows.
+    tries_left_shown: Option<u8>,
     certificate: Option<Vec<u8>>,
     /// The authentication certificate's public key (parsed once, used by the challenge).
     certificate_key: Option<openssl::pkey::PKey<openssl::pkey::Public>>,
@@ -93,6 +95,7 @@ impl VirtualReader {
             started: Instant::now(),
             events: Vec::new(),
             layout: None,
+            tries_left_shown: None,
             certificate: None,
             certificate_key: None,
             certificate_not_after: None,
@@ -343,18 +346,22 @@ impl VirtualReader {
                 self.screen("pin_locked");
                 self.fail_card_path(blocked, "no PIN tries left");
             }
-            Ok(_) => self.show_keypad(),
+            Ok(StatusWord::TriesLeft(n)) => self.show_keypad(Some(n)),
+            Ok(_) => self.show_keypad(None),
             Err(why) => self.fail_card_path(CardFailure::ReaderError, &why),
         }
     }
 
-    fn show_keypad(&mut self) {
+    /// Shows a freshly shuffled pad with the tries left, as readers in the field do.
+    fn show_keypad(&mut self, tries_left: Option<u8>) {
         let layout = Layout::shuffled();
         self.layout = Some(layout);
+        self.tries_left_shown = tries_left;
         self.state = State::PinEntry;
         self.screen("pin_entry");
         self.log(EventKind::KeypadLayout {
             digits: layout.digits,
+            tries_left,
         });
     }
 
@@ -386,9 +393,9 @@ impl VirtualReader {
                 self.screen("pin_locked");
                 self.fail_card_path(CardFailure::PinLocked, "the PIN is now blocked");
             }
-            StatusWord::TriesLeft(_) => {
+            StatusWord::TriesLeft(n) => {
                 self.screen("pin_wrong");
-                self.show_keypad();
+                self.show_keypad(Some(n));
             }
             other => self.fail_card_path(CardFailure::ReaderError, &format!("VERIFY: SW {other}")),
         }
@@ -681,6 +688,10 @@ impl super::ReaderDriver for VirtualReader {
 
     fn pin_pad_expected(&self) -> bool {
         VirtualReader::pin_pad_expected(self)
+    }
+
+    fn tries_left_shown(&self) -> Option<u8> {
+        self.layout.and(self.tries_left_shown)
     }
 
     fn finish(mut self: Box<Self>) -> super::ReaderReport {

@@ -521,9 +521,10 @@ impl FromDevice {
                 at_ms,
                 name: name.clone(),
             },
-            EventKind::KeypadLayout { digits } => FromDevice::KeypadLayout {
+            EventKind::KeypadLayout { digits, tries_left } => FromDevice::KeypadLayout {
                 at_ms,
                 digits: *digits,
+                tries_left: *tries_left,
             },
             EventKind::KeysPressed { count } => FromDevice::KeysPressed {
                 at_ms,
@@ -616,9 +617,11 @@ impl From<FromDevice> for Report {
             FromDevice::Done { id } => Report::Done { id },
             FromDevice::Error(e) => Report::Error(e),
             FromDevice::Screen { at_ms, name } => event(at_ms, EventKind::Screen { name }),
-            FromDevice::KeypadLayout { at_ms, digits } => {
-                event(at_ms, EventKind::KeypadLayout { digits })
-            }
+            FromDevice::KeypadLayout {
+                at_ms,
+                digits,
+                tries_left,
+            } => event(at_ms, EventKind::KeypadLayout { digits, tries_left }),
             FromDevice::KeysPressed { at_ms, count } => event(
                 at_ms,
                 EventKind::KeysPressed {

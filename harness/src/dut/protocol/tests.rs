@@ -178,6 +178,7 @@ fn every_from_device() -> Vec<FromDevice> {
         FromDevice::KeypadLayout {
             at_ms: 1.5,
             digits: [7, 2, 9, 0, 4, 1, 8, 3, 6, 5],
+            tries_left: Some(3),
         },
         FromDevice::KeysPressed {
             at_ms: 2.0,
@@ -468,6 +469,8 @@ fn bad_values_are_refused_at_decoding() {
         br#"{"type":"keypad_layout","at_ms":0,"digits":[0,1,2,3,4,5,6,7,8,12]}"#,
         br#"{"type":"keypad_layout","at_ms":0,"digits":[0,1,2,3,4,5,6,7,8]}"#,
         br#"{"type":"keypad_layout","at_ms":0,"digits":[0,1,2,3,4,5,6,7,8,9,0]}"#,
+        br#"{"type":"keypad_layout","at_ms":0,"digits":[0,1,2,3,4,5,6,7,8,9],"tries_left":16}"#,
+        br#"{"type":"keypad_layout","at_ms":0,"digits":[0,1,2,3,4,5,6,7,8,9],"tries_left":-1}"#,
         br#"{"type":"outcome","at_ms":0,"route":"card_pin","share_percent":300,"limit_applied":false,"qualification_data_only":false}"#,
         br#"{"type":"outcome","at_ms":0,"route":"card_pn","share_percent":30,"limit_applied":false,"qualification_data_only":false}"#,
         br#"{"type":"screen","at_ms":-1,"name":"idle"}"#,
@@ -624,6 +627,11 @@ fn every_event_kind() -> Vec<EventKind> {
         },
         EventKind::KeypadLayout {
             digits: [3, 1, 4, 5, 9, 2, 6, 8, 7, 0],
+            tries_left: Some(2),
+        },
+        EventKind::KeypadLayout {
+            digits: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            tries_left: None,
         },
         EventKind::KeysPressed { count: 4 },
         EventKind::VerifyAnswered { sw: 0x9000 },
