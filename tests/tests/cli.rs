@@ -144,7 +144,10 @@ fn a_card_the_run_did_not_attach_is_treated_as_real() {
 #[test]
 fn real_card_options_are_refused_where_they_make_no_sense() {
     let cases: [(&[&str], &str); 3] = [
-        (&["run", "scenarios", "--card", "device"], "add --reader dut:"),
+        (
+            &["run", "scenarios", "--card", "device"],
+            "add --reader dut:",
+        ),
         (
             &["run", "scenarios", "--allow-destructive"],
             "--allow-destructive is for real cards (--card device)",
