@@ -58,14 +58,7 @@ pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
         .real_card
         .and_then(|policy| refused_on_a_real_card(case, policy))
     {
-        return result(
-            case,
-            Verdict::Skip,
-            Some(why),
-            start,
-            Vec::new(),
-            String::new(),
-        );
+        return not_run(case, Verdict::Skip, start, why);
     }
     let (situation, face) = match oracle::situation(case, ctx.card) {
         Ok(s) => s,
@@ -150,14 +143,7 @@ fn run_conformance_case(
     if ctx.real_card.is_some() {
         let why = "an APDU-level check needs the card within the harness's reach \
                    (--card inprocess or pcsc), not on the device under test";
-        return result(
-            case,
-            Verdict::Skip,
-            Some(why.into()),
-            start,
-            Vec::new(),
-            String::new(),
-        );
+        return not_run(case, Verdict::Skip, start, why);
     }
     let Some(check) = all_checks().into_iter().find(|c| c.name == check) else {
         return error_result(case, start, format!("no check `{check}`"));
@@ -195,9 +181,14 @@ fn refused_on_a_real_card(case: &Case, policy: Policy) -> Option<String> {
 
 /// A case that could not be run: `error` with the reason, no measurements or evidence.
 fn error_result(case: &Case, start: Instant, why: impl Into<String>) -> CaseResult {
+    not_run(case, Verdict::Error, start, why)
+}
+
+/// A case that was not run (`error`: it could not be; `skip`: it was refused), with why.
+fn not_run(case: &Case, verdict: Verdict, start: Instant, why: impl Into<String>) -> CaseResult {
     result(
         case,
-        Verdict::Error,
+        verdict,
         Some(why.into()),
         start,
         Vec::new(),
