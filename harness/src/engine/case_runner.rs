@@ -302,6 +302,7 @@ fn card_channel<'a>(
 impl<'a> Bench<'a> {
     fn up(case: &Case, ctx: &CaseContext<'a>) -> Result<Bench<'a>, String> {
         let records = records(case, ctx.card)?;
+        let patient = oracle::patient(case, ctx.card.map(|c| &c.profile));
         let mut config = ServerConfig::new(records, ctx.ca_der.to_vec(), ctx.crl_der.to_vec());
         config.today = Some(case.date);
         let server = ctx
@@ -338,16 +339,14 @@ impl<'a> Bench<'a> {
                             today: case.date,
                             rule_set: case.rule_set,
                             visit: case.visit,
-                            patient: oracle::patient(case, ctx.card.map(|c| &c.profile)),
+                            patient,
                         },
                         step_deadline: case.step_deadline,
                         bench: crate::dut::protocol::BenchSettings {
                             service_deadline: Some(oracle::service_deadline(case)),
                             card_deadline: Some(case.step_deadline / 2),
                             consent_history: case.consent_history.clone(),
-                            limit_category: Some(
-                                oracle::patient(case, ctx.card.map(|c| &c.profile)).limit,
-                            ),
+                            limit_category: Some(patient.limit),
                             earlier_face_failures: face.as_ref().map(|k| k.earlier_failures),
                         },
                         camera: face,
@@ -377,7 +376,7 @@ impl<'a> Bench<'a> {
                         service,
                         service_deadline: oracle::service_deadline(case),
                         consent: consent_history(case, ctx.card),
-                        patient: oracle::patient(case, ctx.card.map(|c| &c.profile)),
+                        patient,
                         face,
                     };
                     (Box::new(VirtualReader::new(setup)), card, slot, false)
