@@ -111,13 +111,70 @@ pub struct VirtualCard {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
     card: Arc<Mutex<Card>>,
+    _reader: ReaderLock,
+}
+
+/// A vpcd reader is one resource for the whole machine. Whoever plugs a card into it holds
+/// an advisory lock (a file in the temporary folder) while the card is in, so a second run
+/// cannot swap its cards into a reader another run is using: each would judge the other's
+/// cards (two runs at once gave false `fail` verdicts before this lock).
+struct ReaderLock {
+    _file: std::fs::File,
+}
+
+/// How long to wait for a reader another process is letting go of.
+const READER_LOCK_GRACE: Duration = Duration::from_secs(2);
+
+impl ReaderLock {
+    fn take(address: &VpcdAddress) -> io::Result<Self> {
+        let path = std::env::temp_dir().join(format!(
+            "myna-hil-vpcd-{}-{}.lock",
+            address.host, address.port
+        ));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        let deadline = std::time::Instant::now() + READER_LOCK_GRACE;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(ReaderLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        format!(
+                            "the vpcd reader on port {} is in use by another process \
+                             (another myna-hil run or myna-vicc; lock {})",
+                            address.port,
+                            path.display()
+                        ),
+                    ))
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+        }
+    }
 }
 
 impl VirtualCard {
-    /// Connects `card` to vpcd at `address` and serves it until stopped. Fails when vpcd
-    /// does not accept the connection (pcscd not running, or the reader is taken).
+    /// Connects `card` to vpcd at `address` and serves it until stopped. Fails when another
+    /// process holds the reader (`AddrInUse`) or vpcd does not accept the connection
+    /// (pcscd not running).
     pub fn attach(card: Card, address: &VpcdAddress) -> io::Result<Self> {
-        let first = connect(address)?;
+        let reader = ReaderLock::take(address)?;
+        let first = connect(address).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "vpcd on port {} takes no card: {e} (is pcscd running with vsmartcard-vpcd?)",
+                    address.port
+                ),
+            )
+        })?;
         let shared = Arc::new(Shared::default());
         shared.inserted.store(true, Ordering::SeqCst);
         let card = Arc::new(Mutex::new(card));
@@ -133,6 +190,7 @@ impl VirtualCard {
             shared,
             thread: Some(thread),
             card,
+            _reader: reader,
         })
     }
 

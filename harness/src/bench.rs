@@ -93,9 +93,8 @@ pub fn attach(
                 port: *port,
                 ..VpcdAddress::default()
             };
-            let card = VirtualCard::attach(build()?, &address).map_err(|e| {
-                format!("cannot attach the card to vpcd on port {port}: {e} (is pcscd running?)")
-            })?;
+            let card = VirtualCard::attach(build()?, &address)
+                .map_err(|e| format!("cannot attach the card to a vpcd reader: {e}"))?;
             pcsc_driver::wait_for_card(reader, INSERT_TIMEOUT)
                 .map_err(|e| format!("pcscd did not see the card in `{reader}`: {e}"))?;
             let channel = PcscChannel::connect(reader, deadline).map_err(describe)?;

@@ -164,3 +164,32 @@ fn real_card_options_are_refused_where_they_make_no_sense() {
         assert!(err.contains(said), "{args:?}: {err}");
     }
 }
+
+/// Two runs at once on one machine would swap their cards into the same vpcd readers and
+/// judge each other's cards: a reader another process holds stops the second run before
+/// its first case (exit 3), with the reason.
+#[test]
+fn a_vpcd_reader_in_use_by_another_process_stops_the_run_before_any_case() {
+    use card_emulator::vpcd::{VirtualCard, VpcdAddress};
+    use card_emulator::{Card, CardImage};
+    let slot = reader_slot(0);
+    let image = CardImage::build(&myna_hil_tests::shipped_profile("valid")).unwrap();
+    let address = VpcdAddress {
+        port: slot.port(),
+        ..VpcdAddress::default()
+    };
+    let _held = VirtualCard::attach(Card::new(std::sync::Arc::new(image)), &address).unwrap();
+    let dir = fresh_dir(&format!("cli-{:?}", std::thread::current().id()));
+    let out = run_myna_hil(&[
+        "run",
+        "scenarios/reception/pin-valid.yaml",
+        "--card",
+        "pcsc",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{}{err}", text(&out.stdout));
+    assert!(err.contains("in use by another process"), "{err}");
+    assert!(!dir.join("results.json").exists(), "no case may have run");
+}

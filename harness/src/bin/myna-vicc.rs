@@ -54,11 +54,7 @@ fn main() -> ExitCode {
     let card = match card_emulator::vpcd::VirtualCard::attach(Card::new(image), &address) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!(
-                "error: cannot connect to vpcd at {}:{}: {e}\n\
-                 hint: is pcscd running with vsmartcard-vpcd installed? (start it with `pcscd --foreground &`)",
-                args.host, args.port
-            );
+            eprintln!("error: cannot plug the card in: {e}");
             return ExitCode::from(1);
         }
     };

@@ -64,9 +64,8 @@ impl VpcdPool {
                 port: *port,
                 ..VpcdAddress::default()
             };
-            let card = VirtualCard::attach(placeholder(), &address).map_err(|e| {
-                format!("cannot plug a card into vpcd on port {port}: {e} (is pcscd running?)")
-            })?;
+            let card = VirtualCard::attach(placeholder(), &address)
+                .map_err(|e| format!("cannot plug a card into a vpcd reader: {e}"))?;
             pcsc_driver::wait_for_card(reader, SEEN)
                 .map_err(|e| format!("pcscd did not see the card in `{reader}`: {e}"))?;
             slots.push(Slot {
