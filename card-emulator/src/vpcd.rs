@@ -131,11 +131,16 @@ impl ReaderLock {
             "myna-hil-vpcd-{}-{}.lock",
             address.host, address.port
         ));
-        let file = std::fs::OpenOptions::new()
+        // Another user's lock file can still be locked through a read-only handle.
+        let file = match std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(&path)?;
+            .open(&path)
+        {
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => std::fs::File::open(&path)?,
+            other => other?,
+        };
         let deadline = std::time::Instant::now() + READER_LOCK_GRACE;
         loop {
             match file.try_lock() {

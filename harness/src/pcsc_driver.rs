@@ -82,9 +82,12 @@ fn reader_name(reader: &str) -> Result<CString, ChannelError> {
 fn reader_error(e: pcsc::Error) -> ChannelError {
     match e {
         pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard => ChannelError::Removed,
+        // pcscd refusing a handle it gave out (seen on the first transmit right after a
+        // pcscd restart) is the stack's fault, never the card's or the reader's.
         pcsc::Error::NoService
         | pcsc::Error::ServiceStopped
         | pcsc::Error::InvalidHandle
+        | pcsc::Error::SecurityViolation
         | pcsc::Error::CommError => ChannelError::Stack(e.to_string()),
         other => ChannelError::Reader(other.to_string()),
     }
@@ -365,6 +368,7 @@ fn needs_new_context(e: pcsc::Error) -> bool {
         pcsc::Error::NoService
             | pcsc::Error::ServiceStopped
             | pcsc::Error::InvalidHandle
+            | pcsc::Error::SecurityViolation
             | pcsc::Error::UnknownReader
             | pcsc::Error::ReaderUnavailable
             | pcsc::Error::RemovedCard

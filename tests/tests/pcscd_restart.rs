@@ -120,10 +120,11 @@ fn a_run_survives_pcscd_restarting_mid_run() {
     for c in &file.cases {
         assert!(
             matches!(c.verdict.as_str(), "pass" | "error" | "inconc"),
-            "{}: {} {:?}",
+            "{}: {} {:?}\n{}",
             c.id,
             c.verdict.as_str(),
-            c.reason
+            c.reason,
+            c.evidence
         );
     }
     // The last cases run on new contexts after the restart.
