@@ -14,13 +14,13 @@ use harness::dut::protocol::{
     write_message, Action, BenchSettings, CardInfo, Clip, ErrorCode, FromDevice, LineReader,
     ToDevice, WireConsent, WireError, WireMethod, MAX_LINE,
 };
+use harness::dut::transcript::{keypad_layout, screens, verify_sws};
 use harness::inprocess_channel::InProcessChannel;
 use harness::qualification::{
     BackgroundServer, CertificateKey, InsuredRecord, Server, ServerConfig,
 };
-use harness::reader::Layout;
 use harness::rules::ConsentChoice;
-use harness::scenario::PastConsent;
+use harness::scenario::{PastConsent, PinEntry};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
@@ -169,37 +169,6 @@ impl<S: Read> Peer<S> {
     }
 }
 
-fn screens(events: &[FromDevice]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            FromDevice::Screen { name, .. } => Some(name.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn layout(events: &[FromDevice]) -> Layout {
-    events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            FromDevice::KeypadLayout { digits, .. } => Some(Layout { digits: *digits }),
-            _ => None,
-        })
-        .expect("a keypad layout")
-}
-
-fn verify_sws(events: &[FromDevice]) -> Vec<u16> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            FromDevice::VerifyAnswered { sw, .. } => Some(*sw),
-            _ => None,
-        })
-        .collect()
-}
-
 fn start_case(service_url: Option<String>, bench: BenchSettings) -> Action {
     Action::StartCase {
         case: "dut-ref.test".into(),
@@ -304,23 +273,19 @@ fn a_pin_case_with_a_wrong_pin_and_a_reused_consent() {
 
         let events = peer.done(&Action::Choose(harness::reader::Method::Pin));
         assert_eq!(screens(&events), ["pin_entry"]);
-        let wrong: String = pin()
-            .bytes()
-            .enumerate()
-            .map(|(i, b)| {
-                if i == 0 {
-                    char::from(b'0' + (b - b'0' + 1) % 10)
-                } else {
-                    char::from(b)
-                }
-            })
-            .collect();
-        let keys = layout(&events).positions_for(&wrong).unwrap();
+        let wrong = PinEntry::Wrong.digits(&pin());
+        let keys = keypad_layout(&events)
+            .expect("a keypad layout")
+            .positions_for(&wrong)
+            .unwrap();
         all.extend(events);
         let events = peer.done(&Action::PressKeys(keys));
         assert_eq!(verify_sws(&events), [0x63C2]);
         assert_eq!(screens(&events), ["pin_wrong", "pin_entry"]);
-        let keys = layout(&events).positions_for(&pin()).unwrap();
+        let keys = keypad_layout(&events)
+            .expect("a keypad layout")
+            .positions_for(&pin())
+            .unwrap();
         all.extend(events);
         let events = peer.done(&Action::PressKeys(keys));
         assert_eq!(verify_sws(&events), [0x9000]);
@@ -379,10 +344,7 @@ fn tries_shown(events: &[FromDevice]) -> Option<u8> {
 fn a_real_card_gets_the_patients_pin_but_never_its_last_try() {
     let log = Captured::default();
     let config = device(true, &log);
-    let wrong: String = pin()
-        .bytes()
-        .map(|b| char::from(b'0' + (b - b'0' + 1) % 10))
-        .collect();
+    let wrong = PinEntry::Wrong.digits(&pin());
     in_process(&config, true, |peer| {
         peer.hello();
         peer.done(&start_case(None, BenchSettings::default()));
@@ -392,13 +354,19 @@ fn a_real_card_gets_the_patients_pin_but_never_its_last_try() {
         assert_eq!(tries_shown(&events), Some(3));
         let mut events = events;
         for left in [2, 1] {
-            let keys = layout(&events).positions_for(&wrong).unwrap();
+            let keys = keypad_layout(&events)
+                .expect("a keypad layout")
+                .positions_for(&wrong)
+                .unwrap();
             events = peer.done(&Action::PressKeys(keys));
             assert_eq!(verify_sws(&events), vec![0x63C0 | u16::from(left)]);
             assert_eq!(tries_shown(&events), Some(left));
         }
         // One try left: the device's own guard never spends it, whatever is typed.
-        let keys = layout(&events).positions_for(&wrong).unwrap();
+        let keys = keypad_layout(&events)
+            .expect("a keypad layout")
+            .positions_for(&wrong)
+            .unwrap();
         let events = peer.done(&Action::PressKeys(keys));
         assert!(
             verify_sws(&events).is_empty(),

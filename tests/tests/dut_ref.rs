@@ -14,10 +14,10 @@ use harness::dut::link::{open_serial, Link};
 use harness::dut::protocol::{
     write_message, ErrorCode, FromDevice, LineReader, ToDevice, WireError,
 };
+use harness::dut::transcript::{keypad_layout, screens, verify_sws};
 use harness::pcsc_driver::{wait_for_card, wait_for_removal};
 use harness::qualification::record::yyyymmdd;
 use harness::qualification::{CertificateKey, InsuredRecord, Server, ServerConfig};
-use harness::reader::Layout;
 use myna_hil_tests::{fresh_dir, reader_slot, repo_root, workspace_binary, Running};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -130,37 +130,6 @@ impl Harness {
     }
 }
 
-fn screens(events: &[FromDevice]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            FromDevice::Screen { name, .. } => Some(name.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn layout(events: &[FromDevice]) -> Layout {
-    events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            FromDevice::KeypadLayout { digits, .. } => Some(Layout { digits: *digits }),
-            _ => None,
-        })
-        .expect("a keypad layout")
-}
-
-fn verify_sws(events: &[FromDevice]) -> Vec<u16> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            FromDevice::VerifyAnswered { sw, .. } => Some(*sw),
-            _ => None,
-        })
-        .collect()
-}
-
 fn pin_keys(positions: &[usize]) -> String {
     let list: Vec<String> = positions.iter().map(usize::to_string).collect();
     format!(r#"{{"type":"pin_keys","positions":[{}]}}"#, list.join(","))
@@ -256,22 +225,18 @@ fn a_pin_case_over_a_pty_pair_with_the_card_in_pcscd() {
     assert_eq!(screens(&events), ["pin_entry"]);
 
     let right = profile.auth_pin.as_ref().unwrap().value.expose().to_owned();
-    let wrong: String = right
-        .bytes()
-        .enumerate()
-        .map(|(i, b)| {
-            if i == 0 {
-                char::from(b'0' + (b - b'0' + 1) % 10)
-            } else {
-                char::from(b)
-            }
-        })
-        .collect();
-    let keys = layout(&events).positions_for(&wrong).unwrap();
+    let wrong = harness::scenario::PinEntry::Wrong.digits(&right);
+    let keys = keypad_layout(&events)
+        .expect("a keypad layout")
+        .positions_for(&wrong)
+        .unwrap();
     let events = h.stimulus(&pin_keys(&keys));
     assert_eq!(verify_sws(&events), [0x63C2]);
     assert_eq!(screens(&events), ["pin_wrong", "pin_entry"]);
-    let keys = layout(&events).positions_for(&right).unwrap();
+    let keys = keypad_layout(&events)
+        .expect("a keypad layout")
+        .positions_for(&right)
+        .unwrap();
     let events = h.stimulus(&pin_keys(&keys));
     assert_eq!(verify_sws(&events), [0x9000]);
     assert_eq!(screens(&events), ["querying", "consent"], "{events:?}");

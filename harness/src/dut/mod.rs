@@ -4,3 +4,4 @@ pub mod device;
 pub mod driver;
 pub mod link;
 pub mod protocol;
+pub mod transcript;

@@ -584,27 +584,13 @@ fn printed_surface_code_b(card: &LoadedCard) -> card_emulator::profile::Secret {
     ))
 }
 
-/// The digits a patient types. A wrong PIN is one digit off the right one.
+/// The digits a patient types on this case's card.
 fn pin_digits(entry: &PinEntry, card: Option<&LoadedCard>) -> String {
     let right = card
         .and_then(|c| c.profile.auth_pin.as_ref())
         .map(|p| p.value.expose().to_owned())
         .unwrap_or_else(|| "0000".into());
-    match entry {
-        PinEntry::Correct => right,
-        PinEntry::Digits(d) => d.clone(),
-        PinEntry::Wrong => right
-            .bytes()
-            .enumerate()
-            .map(|(i, b)| {
-                if i == 0 {
-                    char::from(b'0' + (b - b'0' + 1) % 10)
-                } else {
-                    char::from(b)
-                }
-            })
-            .collect(),
-    }
+    entry.digits(&right)
 }
 
 fn fault(f: &ServiceFault) -> Option<Fault> {

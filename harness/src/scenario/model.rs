@@ -33,6 +33,28 @@ pub enum PinEntry {
     Digits(String),
 }
 
+impl PinEntry {
+    /// The digits a patient types, given the card's `right` PIN. A wrong PIN is one digit
+    /// off the right one.
+    pub fn digits(&self, right: &str) -> String {
+        match self {
+            PinEntry::Correct => right.to_owned(),
+            PinEntry::Digits(d) => d.clone(),
+            PinEntry::Wrong => right
+                .bytes()
+                .enumerate()
+                .map(|(i, b)| {
+                    if i == 0 {
+                        char::from(b'0' + (b - b'0' + 1) % 10)
+                    } else {
+                        char::from(b)
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
 impl std::fmt::Debug for PinEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
