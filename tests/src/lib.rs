@@ -263,6 +263,17 @@ pub fn run_myna_hil(args: &[&str]) -> std::process::Output {
         .expect("run myna-hil")
 }
 
+/// Asserts that a `myna-hil` run exited 0, showing all it printed when it did not.
+pub fn assert_exit_0(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
 /// id → verdict from a results file.
 pub fn verdicts(json: &Path) -> std::collections::BTreeMap<String, String> {
     reports::results::ResultsFile::read(json)

@@ -1,19 +1,15 @@
 //! The command-line tools as a user runs them: exit codes, diagnostics, reports.
 
-use myna_hil_tests::{fresh_dir, reader_slot, repo_root, run_myna_hil, text, workspace_binary};
+use myna_hil_tests::{
+    assert_exit_0, fresh_dir, reader_slot, repo_root, run_myna_hil, text, workspace_binary,
+};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 #[test]
 fn check_accepts_every_shipped_profile() {
     let out = run_myna_hil(&["check", "scenarios/cards", "scenarios/cards/faults"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit_0(&out);
     assert!(text(&out.stdout).contains("14 file(s) checked, 0 with errors"));
 }
 

@@ -5,8 +5,8 @@
 //! case in `error` and the run goes on.
 
 use myna_hil_tests::{
-    all_reader_slots, assert_no_secret, fresh_dir, reader_slot, repo_root, run_myna_hil,
-    shipped_profile, text, verdicts, workspace_binary, Running,
+    all_reader_slots, assert_exit_0, assert_no_secret, fresh_dir, reader_slot, repo_root,
+    run_myna_hil, shipped_profile, text, verdicts, workspace_binary, Running,
 };
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -86,30 +86,26 @@ fn the_shipped_suite_runs_over_tcp_and_a_pty_pair_with_the_in_process_verdicts()
     let expected = verdicts(&inproc.join("results.json"));
 
     let _slots = all_reader_slots();
+    // The suite with its cards in the vpcd readers, through the device at `reader`.
+    let suite_via = |reader: &str, out: &Path| {
+        assert_exit_0(&run_myna_hil(&[
+            "run",
+            "scenarios",
+            "--card",
+            "pcsc",
+            "--reader",
+            reader,
+            "--out",
+            out.to_str().unwrap(),
+        ]));
+        verdicts(&out.join("results.json"))
+    };
     // Over TCP.
     let tcp_log = dir.join("dut-tcp.log");
     let (_dut, addr) = ref_dut_tcp(&tcp_log, &[]);
     let tcp = dir.join("tcp");
-    let reader = format!("dut:tcp:{addr}");
-    let out = run_myna_hil(&[
-        "run",
-        "scenarios",
-        "--card",
-        "pcsc",
-        "--reader",
-        &reader,
-        "--out",
-        tcp.to_str().unwrap(),
-    ]);
     assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    assert_eq!(
-        verdicts(&tcp.join("results.json")),
+        suite_via(&format!("dut:tcp:{addr}"), &tcp),
         expected,
         "TCP vs in process"
     );
@@ -136,26 +132,8 @@ fn the_shipped_suite_runs_over_tcp_and_a_pty_pair_with_the_in_process_verdicts()
     );
     std::thread::sleep(Duration::from_millis(300));
     let serial = dir.join("serial");
-    let reader = format!("dut:serial:{}", harness_end.display());
-    let out = run_myna_hil(&[
-        "run",
-        "scenarios",
-        "--card",
-        "pcsc",
-        "--reader",
-        &reader,
-        "--out",
-        serial.to_str().unwrap(),
-    ]);
     assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    assert_eq!(
-        verdicts(&serial.join("results.json")),
+        suite_via(&format!("dut:serial:{}", harness_end.display()), &serial),
         expected,
         "serial vs in process"
     );
@@ -444,9 +422,7 @@ fn a_real_card_on_the_device_never_gets_a_pin_by_default_and_never_its_last_try(
         args.push(out.to_str().unwrap());
         args.extend(extra);
         args.extend(files.iter().map(String::as_str));
-        let output = run_myna_hil(&args);
-        let said = format!("{}{}", text(&output.stdout), text(&output.stderr));
-        assert_eq!(output.status.code(), Some(0), "{said}");
+        assert_exit_0(&run_myna_hil(&args));
         reports::results::ResultsFile::read(&out.join("results.json"))
             .expect("results")
             .cases

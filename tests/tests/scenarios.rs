@@ -3,7 +3,8 @@
 //! partitions that join back into the whole run.
 
 use myna_hil_tests::{
-    all_reader_slots, fresh_dir, repo_root, run_myna_hil, text, verdicts, workspace_binary,
+    all_reader_slots, assert_exit_0, fresh_dir, repo_root, run_myna_hil, text, verdicts,
+    workspace_binary,
 };
 use std::path::Path;
 use std::process::{Command, Output};
@@ -24,13 +25,7 @@ fn run_suite(card: &str, out: &Path) -> Output {
 fn the_shipped_suite_passes_in_process_and_through_pcscd_alike() {
     let inproc = fresh_dir("inprocess");
     let out = run_suite("inprocess", &inproc);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit_0(&out);
     let a = verdicts(&inproc.join("results.json"));
     assert!(a.len() >= 50, "only {} cases", a.len());
     for (id, v) in &a {
@@ -57,13 +52,7 @@ fn the_shipped_suite_passes_in_process_and_through_pcscd_alike() {
     let _slots = all_reader_slots();
     let pcsc = fresh_dir("pcsc");
     let out = run_suite("pcsc", &pcsc);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit_0(&out);
     assert_eq!(
         verdicts(&pcsc.join("results.json")),
         a,
@@ -217,13 +206,7 @@ fn partitions_join_back_into_the_whole_run() {
     args.extend(["--junit".into(), junit.display().to_string()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run_myna_hil(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit_0(&out);
     assert_eq!(verdicts(&json), verdicts(&whole.join("results.json")));
     assert!(std::fs::read_to_string(&junit)
         .unwrap()
