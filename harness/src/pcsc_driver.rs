@@ -123,7 +123,6 @@ mod handle_lists {
 
     pub const PRESUMED_BLOCKED: Duration = Duration::from_millis(500);
 
-    #[derive(Default)]
     struct Lists {
         /// Start times of the calls on card handles in flight.
         walking: Vec<(u64, Instant)>,

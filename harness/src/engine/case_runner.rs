@@ -233,11 +233,8 @@ enum Job {
     Apply(Stimulus),
     /// The device under test reaches the case's card itself.
     PlaceRemoteCard,
-    /// Type `pin` on the pad now on screen; on a real card only as the policy allows.
-    TypePin {
-        pin: String,
-        real_card: Option<Policy>,
-    },
+    /// Type `pin` on the pad now on screen.
+    TypePin(String),
     Finish,
 }
 
@@ -250,8 +247,6 @@ struct Bench<'a> {
     finished: mpsc::Receiver<Observed>,
     server: crate::qualification::ServerHandle,
     card: Option<Box<dyn CardChannel>>,
-    /// The card sits in a vpcd reader the device under test reaches itself.
-    remote_card: bool,
     /// Set when the PC/SC stack failed under the case (a bench fault).
     stack_failed: Arc<std::sync::Mutex<Option<String>>>,
     /// The vpcd reader this case holds (given back when the bench goes).
@@ -319,72 +314,72 @@ impl<'a> Bench<'a> {
         let (outbox, replies) = mpsc::channel::<Reply>();
         let (done, finished) = mpsc::channel::<Observed>();
         let stack_failed = Arc::new(std::sync::Mutex::new(None));
-        let (reader, card, slot, remote_card): (Box<dyn ReaderDriver>, _, _, bool) =
-            match ctx.device {
-                Some(device) => {
-                    let (card, slot) = match ctx.card {
-                        Some(loaded) => {
-                            let (info, slot) = remote_card(ctx, loaded)?;
-                            (Some(info), slot)
-                        }
-                        None => (None, None),
-                    };
-                    let info = crate::dut::driver::CaseInfo {
-                        case_id: case.id.clone(),
+        let real_card = ctx.real_card;
+        let (reader, card, slot): (Box<dyn ReaderDriver>, _, _) = match ctx.device {
+            Some(device) => {
+                let (card, slot) = match ctx.card {
+                    Some(loaded) => {
+                        let (info, slot) = remote_card(ctx, loaded)?;
+                        (Some(info), slot)
+                    }
+                    None => (None, None),
+                };
+                let info = crate::dut::driver::CaseInfo {
+                    case_id: case.id.clone(),
+                    today: case.date,
+                    facility: case.facility.clone(),
+                    service_url: format!("http://{}", server.addr()),
+                    card,
+                    desk: crate::reader::desk::DeskSetup {
                         today: case.date,
-                        facility: case.facility.clone(),
-                        service_url: format!("http://{}", server.addr()),
-                        card,
-                        desk: crate::reader::desk::DeskSetup {
-                            today: case.date,
-                            rule_set: case.rule_set,
-                            visit: case.visit,
-                            patient,
-                        },
-                        step_deadline: case.step_deadline,
-                        bench: crate::dut::protocol::BenchSettings {
-                            service_deadline: Some(oracle::service_deadline(case)),
-                            card_deadline: Some(case.step_deadline / 2),
-                            consent_history: case.consent_history.clone(),
-                            limit_category: Some(patient.limit),
-                            earlier_face_failures: face.as_ref().map(|k| k.earlier_failures),
-                        },
-                        camera: face,
-                        clip_dir: clip_dir()?,
-                    };
-                    let reader = crate::dut::driver::DutReader::start(device.clone(), info)
-                        .map_err(|e| format!("device under test: {e}"))?;
-                    (Box::new(reader), None, slot, true)
-                }
-                None => {
-                    let (card, slot) = match ctx.card {
-                        Some(loaded) => {
-                            let (channel, slot) = card_channel(case, ctx, loaded)?;
-                            let watched: Box<dyn CardChannel> = Box::new(StackWatch {
-                                inner: channel,
-                                failed: stack_failed.clone(),
-                            });
-                            (Some(watched), slot)
-                        }
-                        None => (None, None),
-                    };
-                    let setup = ReaderSetup {
-                        today: case.date,
-                        facility: case.facility.clone(),
                         rule_set: case.rule_set,
                         visit: case.visit,
-                        service,
-                        service_deadline: oracle::service_deadline(case),
-                        consent: consent_history(case, ctx.card),
                         patient,
-                        face,
-                    };
-                    (Box::new(VirtualReader::new(setup)), card, slot, false)
-                }
-            };
+                    },
+                    step_deadline: case.step_deadline,
+                    bench: crate::dut::protocol::BenchSettings {
+                        service_deadline: Some(oracle::service_deadline(case)),
+                        card_deadline: Some(case.step_deadline / 2),
+                        consent_history: case.consent_history.clone(),
+                        limit_category: Some(patient.limit),
+                        earlier_face_failures: face.as_ref().map(|k| k.earlier_failures),
+                    },
+                    camera: face,
+                    clip_dir: clip_dir()?,
+                };
+                let reader = crate::dut::driver::DutReader::start(device.clone(), info)
+                    .map_err(|e| format!("device under test: {e}"))?;
+                (Box::new(reader), None, slot)
+            }
+            None => {
+                let (card, slot) = match ctx.card {
+                    Some(loaded) => {
+                        let (channel, slot) = card_channel(case, ctx, loaded)?;
+                        let watched: Box<dyn CardChannel> = Box::new(StackWatch {
+                            inner: channel,
+                            failed: stack_failed.clone(),
+                        });
+                        (Some(watched), slot)
+                    }
+                    None => (None, None),
+                };
+                let setup = ReaderSetup {
+                    today: case.date,
+                    facility: case.facility.clone(),
+                    rule_set: case.rule_set,
+                    visit: case.visit,
+                    service,
+                    service_deadline: oracle::service_deadline(case),
+                    consent: consent_history(case, ctx.card),
+                    patient,
+                    face,
+                };
+                (Box::new(VirtualReader::new(setup)), card, slot)
+            }
+        };
         std::thread::Builder::new()
             .name(format!("reader:{}", case.id))
-            .spawn(move || reader_thread(reader, inbox, outbox, done))
+            .spawn(move || reader_thread(reader, real_card, inbox, outbox, done))
             .map_err(|e| format!("reader thread: {e}"))?;
         Ok(Bench {
             jobs,
@@ -392,7 +387,6 @@ impl<'a> Bench<'a> {
             finished,
             server,
             card,
-            remote_card,
             stack_failed,
             _slot: slot,
         })
@@ -411,7 +405,8 @@ impl<'a> Bench<'a> {
             let deadline = step.deadline.unwrap_or(case.step_deadline);
             let started = Instant::now();
             let job = match &step.kind {
-                StepKind::PlaceCard if self.remote_card => Job::PlaceRemoteCard,
+                // A device under test reaches the case's card itself.
+                StepKind::PlaceCard if ctx.device.is_some() => Job::PlaceRemoteCard,
                 StepKind::PlaceCard => match self.card.take() {
                     Some(chip) => Job::Apply(Stimulus::PlaceCard(PlacedCard {
                         chip,
@@ -426,10 +421,7 @@ impl<'a> Bench<'a> {
                 },
                 StepKind::RemoveCard => Job::Apply(Stimulus::RemoveCard),
                 StepKind::Choose(m) => Job::Apply(Stimulus::Choose(*m)),
-                StepKind::EnterPin(entry) => Job::TypePin {
-                    pin: pin_digits(entry, ctx.card),
-                    real_card: ctx.real_card,
-                },
+                StepKind::EnterPin(entry) => Job::TypePin(pin_digits(entry, ctx.card)),
                 StepKind::Consent(c) => Job::Apply(Stimulus::Consent(*c)),
                 StepKind::Register(accept) => Job::Apply(Stimulus::Register(*accept)),
                 StepKind::Show(shown) => Job::Apply(Stimulus::Show(
@@ -492,8 +484,11 @@ impl<'a> Bench<'a> {
     }
 }
 
+/// Drives `reader` job by job; on a real card (`real_card`: its policy) PINs are typed only
+/// as the policy allows.
 fn reader_thread(
     mut reader: Box<dyn ReaderDriver>,
+    real_card: Option<Policy>,
     inbox: mpsc::Receiver<Job>,
     outbox: mpsc::Sender<Reply>,
     done: mpsc::Sender<Observed>,
@@ -502,10 +497,7 @@ fn reader_thread(
         let reply = match job {
             Job::Apply(s) => reader.apply(s),
             Job::PlaceRemoteCard => reader.place_remote_card(),
-            Job::TypePin { pin, real_card } => match reader
-                .layout()
-                .and_then(|l| l.positions_for(&pin))
-            {
+            Job::TypePin(pin) => match reader.layout().and_then(|l| l.positions_for(&pin)) {
                 Some(positions) => match real_card
                     .and_then(|p| crate::guard::pin_entry_refusal(p, reader.tries_left_shown()))
                 {
