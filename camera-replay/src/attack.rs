@@ -15,10 +15,11 @@
 //!
 //! These model the *artefacts* named above, not the physics of real prints and screens.
 
+use common::rng::Rng;
 use std::f64::consts::PI;
 
 use crate::frame::{Frame, RgbImage};
-use crate::perturb::{clamp_u8, gaussian_blur, mix_seed, warp_affine, Border, FaceBox, SeededRng};
+use crate::perturb::{clamp_u8, gaussian_blur, mix_seed, seeded_rng, warp_affine, Border, FaceBox};
 use crate::source::synth::{
     backdrop, light_and_noise, ClipError, ClipSpec, Layout, Lighting, LiveClip, Motion, Under,
 };
@@ -195,7 +196,7 @@ impl AttackClip {
         }
         let (w, h) = (spec.width, spec.height);
         let layout = Layout::new(photo, &spec);
-        let mut rng = SeededRng::new(mix_seed(spec.seed, 0xA77A_C0DE));
+        let mut rng = seeded_rng(mix_seed(spec.seed, 0xA77A_C0DE));
         // A hand holding a sheet or a phone: sway plus a little faster tremor.
         let hand = Motion::new(&mut rng, h as f64, 0.012, 1.5, 0.02, 0.2, 1.5);
         let lighting = Lighting::new(&mut rng, 0.03, 0.04);
@@ -456,7 +457,7 @@ fn flat_print(img: &RgbImage) -> RgbImage {
 }
 
 /// A CMYK halftone print with rotated screens of round dots.
-fn halftone_print(img: &RgbImage, pitch: f64, rng: &mut SeededRng) -> RgbImage {
+fn halftone_print(img: &RgbImage, pitch: f64, rng: &mut Rng) -> RgbImage {
     let angles = [15.0f64, 75.0, 0.0, 45.0].map(|d| d.to_radians());
     let offsets: Vec<(f64, f64)> = (0..4)
         .map(|_| (rng.range(0.0, pitch), rng.range(0.0, pitch)))

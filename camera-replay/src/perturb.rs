@@ -11,7 +11,7 @@
 //! The small image operations the synthetic clips and attacks share (a seeded random number
 //! generator, affine warping, blur, noise, JPEG round trip) live here too.
 
-use std::f64::consts::PI;
+use common::rng::Rng;
 use std::fmt;
 
 use crate::frame::{Frame, RgbImage};
@@ -21,57 +21,15 @@ use crate::source::{FrameSource, SourceError};
 // Seeded random numbers
 // ---------------------------------------------------------------------------------------------
 
-/// A small deterministic random number generator (SplitMix64). Not cryptographic; its only job
-/// is to make perturbations, clips and attacks reproducible from a `u64` seed on every platform.
-#[derive(Debug, Clone)]
-pub struct SeededRng {
-    state: u64,
-    spare_normal: Option<f64>,
-}
-
-impl SeededRng {
-    pub fn new(seed: u64) -> Self {
-        SeededRng {
-            state: seed ^ 0x6A09_E667_F3BC_C908,
-            spare_normal: None,
-        }
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in `[lo, hi)`.
-    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.next_f64()
-    }
-
-    /// Standard normal (Box–Muller, both values used).
-    pub fn normal(&mut self) -> f64 {
-        if let Some(v) = self.spare_normal.take() {
-            return v;
-        }
-        let u1 = 1.0 - self.next_f64(); // (0, 1]
-        let u2 = self.next_f64();
-        let r = (-2.0 * u1.ln()).sqrt();
-        let (s, c) = (2.0 * PI * u2).sin_cos();
-        self.spare_normal = Some(r * s);
-        r * c
-    }
+/// The camera's generator for `seed`: the workspace's one RNG ([`Rng`]), its state salted so
+/// that perturbations, clips and attacks are reproducible from a `u64` seed on every platform.
+pub fn seeded_rng(seed: u64) -> Rng {
+    Rng::new(seed ^ 0x6A09_E667_F3BC_C908)
 }
 
 /// Derives an independent seed for a sub-stream (a frame, a layer) from a seed and a salt.
 pub fn mix_seed(seed: u64, salt: u64) -> u64 {
-    let mut rng = SeededRng::new(seed ^ salt.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let mut rng = seeded_rng(seed ^ salt.wrapping_mul(0xD1B5_4A32_D192_ED03));
     rng.next_u64()
 }
 
@@ -380,7 +338,7 @@ impl Perturbation {
             Perturbation::Blur(_) => gaussian_blur(image, v),
             Perturbation::Noise(_) => {
                 let mut out = image.clone();
-                add_gaussian_noise(&mut out, v, &mut SeededRng::new(seed));
+                add_gaussian_noise(&mut out, v, &mut seeded_rng(seed));
                 out
             }
             Perturbation::Rotation(_) => {
@@ -874,7 +832,7 @@ pub fn gaussian_blur(src: &RgbImage, sigma: f64) -> RgbImage {
 /// The normal samples come from a fixed table of 65,536 standard-normal values, picked by the
 /// seeded generator 16 bits at a time: as Gaussian as needed here, and about ten times faster
 /// than computing each value.
-pub fn add_gaussian_noise(image: &mut RgbImage, sigma: f64, rng: &mut SeededRng) {
+pub fn add_gaussian_noise(image: &mut RgbImage, sigma: f64, rng: &mut Rng) {
     if sigma <= 0.0 || !sigma.is_finite() {
         return;
     }
@@ -894,7 +852,7 @@ pub fn add_gaussian_noise(image: &mut RgbImage, sigma: f64, rng: &mut SeededRng)
 pub(crate) fn gaussian_table() -> &'static [f32] {
     static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut rng = SeededRng::new(0x5EED_6A05);
+        let mut rng = seeded_rng(0x5EED_6A05);
         (0..65536).map(|_| rng.normal() as f32).collect()
     })
 }
@@ -998,8 +956,8 @@ mod tests {
 
     #[test]
     fn rng_is_deterministic_and_roughly_normal() {
-        let mut a = SeededRng::new(7);
-        let mut b = SeededRng::new(7);
+        let mut a = seeded_rng(7);
+        let mut b = seeded_rng(7);
         assert_eq!(a.next_u64(), b.next_u64());
         let n = 20000;
         let xs: Vec<f64> = (0..n).map(|_| a.normal()).collect();

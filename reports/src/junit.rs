@@ -63,19 +63,10 @@ fn test_case(r: &CaseResult) -> TestCase {
 /// file and a killed run keeps the last complete one.
 pub fn write(path: &Path, report_name: &str, results: &[CaseResult]) -> Result<(), JunitError> {
     let xml = to_xml(report_name, results)?;
-    write_atomically(path, xml.as_bytes()).map_err(|source| JunitError::Io {
+    common::fs::write_atomic(path, xml.as_bytes()).map_err(|source| JunitError::Io {
         path: path.display().to_string(),
         source,
     })
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

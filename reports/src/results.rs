@@ -2,9 +2,9 @@
 //! after every case (temporary file, then rename), so a killed run leaves a valid file.
 //! Shards of a partitioned run are joined with [`merge`].
 
-use crate::junit::write_atomically;
 use crate::latency::{latency_table, LatencyRow};
 use crate::verdict::CaseResult;
+use common::fs::write_atomic;
 use std::path::Path;
 
 /// Version of the JSON layout; bumped on incompatible changes.
@@ -60,7 +60,7 @@ impl ResultsFile {
             path: path.display().to_string(),
             source: std::io::Error::other(e),
         })?;
-        write_atomically(path, &json).map_err(|source| ResultsError::Write {
+        write_atomic(path, &json).map_err(|source| ResultsError::Write {
             path: path.display().to_string(),
             source,
         })

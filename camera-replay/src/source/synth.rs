@@ -18,13 +18,14 @@
 //! change. It gives a matcher and a liveness check frames whose motion, light and noise vary
 //! the way a live capture's do.
 
+use common::rng::Rng;
 use std::f64::consts::PI;
 
 use super::{FrameSource, SourceError};
 use crate::frame::{Frame, RgbImage};
 use crate::perturb::{
-    clamp_u8, gaussian_blur, gaussian_table, mix_seed, resize, warp_affine, warp_affine_into,
-    Affine, Border, FaceBox, SeededRng,
+    clamp_u8, gaussian_blur, gaussian_table, mix_seed, resize, seeded_rng, warp_affine,
+    warp_affine_into, Affine, Border, FaceBox,
 };
 
 /// What clip to synthesise.
@@ -267,7 +268,7 @@ pub(crate) struct Wave {
 }
 
 impl Wave {
-    pub fn new(rng: &mut SeededRng, amplitude: f64, f_lo: f64, f_hi: f64) -> Wave {
+    pub fn new(rng: &mut Rng, amplitude: f64, f_lo: f64, f_hi: f64) -> Wave {
         let a1 = rng.range(0.55, 0.8);
         let mut parts = [(0.0, 0.0, 0.0); 2];
         for (i, p) in parts.iter_mut().enumerate() {
@@ -311,7 +312,7 @@ impl Motion {
     /// Amplitudes: translation as a fraction of the frame height, rotation in degrees, scale
     /// as a relative change.
     pub fn new(
-        rng: &mut SeededRng,
+        rng: &mut Rng,
         frame_h: f64,
         translate: f64,
         rotate_deg: f64,
@@ -365,7 +366,7 @@ pub(crate) struct Lighting {
 }
 
 impl Lighting {
-    pub fn new(rng: &mut SeededRng, gain: f64, gradient: f64) -> Lighting {
+    pub fn new(rng: &mut Rng, gain: f64, gradient: f64) -> Lighting {
         Lighting {
             gain: Wave::new(rng, gain, 0.05, 0.3),
             gradient: Wave::new(rng, gradient, 0.05, 0.3),
@@ -385,7 +386,7 @@ impl Lighting {
 /// Multiplies by per-column light and adds sensor noise in one pass.
 pub(crate) fn light_and_noise(image: &mut RgbImage, columns: &[f32], sigma: f64, seed: u64) {
     let table = gaussian_table();
-    let mut rng = SeededRng::new(seed);
+    let mut rng = seeded_rng(seed);
     let s = sigma as f32;
     let w = image.width() as usize;
     let mut bits = 0u64;
@@ -465,7 +466,7 @@ impl LiveClip {
             1.05 * f.height as f64,
             0.35,
         );
-        let mut rng = SeededRng::new(mix_seed(spec.seed, 0x11FE));
+        let mut rng = seeded_rng(mix_seed(spec.seed, 0x11FE));
         let motion = Motion::new(&mut rng, h as f64, 0.012, 2.5, 0.03, 0.15, 0.8);
         let lighting = Lighting::new(&mut rng, 0.04, 0.08);
         Ok(LiveClip {

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use camera_replay::frame::RgbImage;
-use camera_replay::perturb::{FaceBox, SeededRng};
+use camera_replay::perturb::{seeded_rng, FaceBox};
 
 /// The profile photos (fetched by `.ci/fetch-photos`) with a face box for each, as fractions
 /// of the photo's width and height (x, y, width, height), read off the photos by eye.
@@ -67,7 +67,7 @@ pub fn photo(name: &str) -> Option<(RgbImage, FaceBox)> {
 
 /// A smooth, colourful test image with some edges (no photo needed).
 pub fn synthetic_image(w: u32, h: u32, seed: u64) -> RgbImage {
-    let mut rng = SeededRng::new(seed);
+    let mut rng = seeded_rng(seed);
     let (a, b, c) = (
         rng.range(0.01, 0.05),
         rng.range(0.01, 0.05),

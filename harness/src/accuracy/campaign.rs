@@ -463,9 +463,7 @@ fn write_overview(
     .map_err(err)
 }
 
-pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("{}: {e}", path.display()))
+/// [`common::fs::write_atomic`] with the path in its error.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    common::fs::write_atomic(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
 }

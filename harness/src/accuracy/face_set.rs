@@ -119,7 +119,7 @@ impl FaceSet {
     }
 
     /// `count` distinct pairs of images of two different people, drawn with `seed`
-    /// (a splitmix64 stream, so a seed gives the same pairs on every machine).
+    /// (the workspace's SplitMix64 stream, so a seed gives the same pairs on every machine).
     pub fn impostor_pairs(&self, count: usize, seed: u64) -> Vec<Pair> {
         let images: Vec<FaceImage> = self
             .people
@@ -132,12 +132,12 @@ impl FaceSet {
         if people < 2 {
             return Vec::new();
         }
-        let mut rng = SplitMix64(seed);
+        let mut rng = common::rng::Rng::new(seed);
         let mut seen = BTreeSet::new();
         let mut out = Vec::with_capacity(want);
         while out.len() < want {
-            let i = rng.below(images.len());
-            let j = rng.below(images.len());
+            let i = rng.below(images.len() as u64) as usize;
+            let j = rng.below(images.len() as u64) as usize;
             let (i, j) = (i.min(j), i.max(j));
             if images[i].person == images[j].person || !seen.insert((i, j)) {
                 continue;
@@ -285,24 +285,6 @@ fn fields(line: &str) -> Vec<(usize, &str)> {
         out.push((s + 1, &line[s..]));
     }
     out
-}
-
-/// A small, portable, seeded generator (splitmix64).
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0), without modulo bias worth caring about for n ≪ 2^64.
-    pub fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
 }
 
 #[cfg(test)]

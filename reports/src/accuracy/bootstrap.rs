@@ -12,6 +12,7 @@
 use super::curve::CurveCounts;
 use super::stats::Interval;
 use super::{Scores, Subjects};
+use common::rng::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -51,24 +52,6 @@ pub struct BootstrapSummary {
     pub eer: Option<Interval>,
     /// One per FMR target; empty if no replicate was usable.
     pub fnmr_at_fmr: Vec<TargetInterval>,
-}
-
-/// SplitMix64: small, fast, and fixed here so replicates do not change with a crate version.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..n (multiply-shift; the bias is below 2⁻³² for n < 2³²).
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
 }
 
 /// The value at quantile `q` of sorted `v` (linear between order statistics, like numpy).
@@ -138,7 +121,7 @@ pub(super) fn run(
     let levels = thresholds.len();
     thresholds.push(f64::INFINITY);
 
-    let mut rng = SplitMix64(options.seed);
+    let mut rng = Rng::new(options.seed);
     let mut weight = vec![0u64; n_subjects];
     let mut gen_at = vec![0u64; levels];
     let mut imp_at = vec![0u64; levels];
@@ -222,8 +205,8 @@ mod tests {
 
     fn scores_with_subjects() -> Scores {
         // 40 subjects, 3 genuine each, impostors against the next subjects.
-        let mut rng = SplitMix64(7);
-        let mut u = || (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+        let mut rng = Rng::new(7);
+        let mut u = || rng.next_f64();
         let mut s = Scores::default();
         let mut subj = Subjects::default();
         for id in 0..40u32 {

@@ -15,7 +15,6 @@
 
 mod bootstrap;
 pub mod curve;
-pub(crate) mod io;
 pub(crate) mod markdown;
 pub mod pad;
 pub mod raw;

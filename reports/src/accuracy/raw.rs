@@ -16,7 +16,7 @@
 //! The header is required and must be exactly this one. Attempts that failed to acquire a face
 //! produce no comparison and so no row: they are counted in the summary's FTA rate.
 
-use super::io::write_atomic;
+use common::fs::write_atomic;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

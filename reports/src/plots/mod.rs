@@ -17,8 +17,8 @@ mod hist;
 pub use det::det_plot;
 pub use hist::{latency_histograms, score_histograms, Marker};
 
-use crate::accuracy::io::write_atomic;
 use crate::accuracy::{AccuracySummary, DetCurve, Scores};
+use common::fs::write_atomic;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
