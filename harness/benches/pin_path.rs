@@ -20,8 +20,9 @@
 use card_emulator::pki::{sign_pkcs1, CertKind, TestPki};
 use card_emulator::profile::KeySlot;
 use criterion::{Criterion, Throughput};
-use harness::engine::{run_case, CaseContext, LoadedCard};
-use harness::guard::RunSecret;
+use harness::cards::LoadedCard;
+use harness::channel::guard::RunSecret;
+use harness::engine::{run_case, CaseContext};
 use harness::qualification::{
     BlockingQualificationClient, CertificateKey, InsuredRecord, QualificationClient, Server,
     ServerConfig, ServerHandle, TrustAnchor,
@@ -56,9 +57,11 @@ impl Fixture {
         let file = repo_root().join("scenarios/reception/pin-valid.yaml");
         let cases = harness::scenario::load_cases(&file, &[])
             .unwrap_or_else(|d| panic!("{}: {d}", file.display()));
-        let cards: BTreeMap<PathBuf, Arc<LoadedCard>> =
-            harness::engine::load_cards(&cases, &harness::profile_file::cached_photo)
-                .unwrap_or_else(|e| panic!("cards ({e}); photos: run .ci/fetch-photos"));
+        let cards: BTreeMap<PathBuf, Arc<LoadedCard>> = harness::cards::load_cards(
+            cases.iter().filter_map(|c| c.card.as_deref()),
+            &harness::cards::cached_photo,
+        )
+        .unwrap_or_else(|e| panic!("cards ({e}); photos: run .ci/fetch-photos"));
         let case = cases
             .into_iter()
             .find(|c| c.id.ends_with(CASE))

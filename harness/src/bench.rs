@@ -1,11 +1,11 @@
 //! The bench: emulated cards the harness itself attaches for a run, in process or to the
 //! real pcscd through vpcd. Only cards attached here answer the run's secret, so only they
-//! count as the emulator (see [`crate::guard`]).
+//! count as the emulator (see [`crate::channel::guard`]).
 
-use crate::card_channel::{CardChannel, ChannelError};
-use crate::guard::{GuardedChannel, Policy, RunSecret};
-use crate::inprocess_channel::InProcessChannel;
-use crate::pcsc_driver::{self, PcscChannel};
+use crate::channel::guard::{GuardedChannel, Policy, RunSecret};
+use crate::channel::inprocess::InProcessChannel;
+use crate::channel::pcsc_driver::{self, PcscChannel};
+use crate::channel::{CardChannel, ChannelError};
 use card_emulator::vpcd::{VirtualCard, VpcdAddress};
 use card_emulator::{Card, CardImage, CardProfile};
 use std::sync::Arc;

@@ -3,7 +3,8 @@
 //! The same checks run on the emulator in process, through pcscd + vpcd, and on a vendor's
 //! card in a real reader (where the PIN-spending checks are refused by the guard).
 
-use crate::card_channel::{read_tlv_ef, CardChannel, ChannelError, EfReadError, Response};
+use crate::channel::{read_tlv_ef, CardChannel, ChannelError, EfReadError, Response};
+use crate::scenario::ConformanceCheck;
 use card_emulator::card::{AID_JPKI, AID_SURFACE, AID_TEXT_SUPPORT};
 use card_emulator::commands;
 use card_emulator::profile::{CardKind, CardProfile, TokenKind};
@@ -49,57 +50,33 @@ pub struct Ctx<'a> {
     pub profile: &'a CardProfile,
 }
 
-/// One named check.
-pub struct Check {
-    pub name: &'static str,
-    /// Spends PIN tries or changes a PIN: run last, refused on real cards by the guard.
-    pub destructive: bool,
-    pub run: fn(&mut Ctx<'_>) -> Outcome,
-}
-
-/// Every check, in the order they run; the destructive ones come last because they leave
-/// the card changed (a blocked PIN stays blocked).
-pub fn all_checks() -> Vec<Check> {
-    let check = |name, run| Check {
-        name,
-        destructive: false,
-        run,
-    };
-    let destructive = |name, run| Check {
-        name,
-        destructive: true,
-        run,
-    };
-    vec![
-        check("select_jpki_ap", select_jpki_ap),
-        check("select_master_file_is_not_supported", select_master_file),
-        check("select_unknown_aid", select_unknown_aid),
-        check("select_text_support_and_surface_aps", select_other_aps),
-        check("token_info", token_info),
-        check("authentication_certificate", authentication_certificate),
-        check("ca_certificate_readable_without_pin", ca_certificate),
-        check(
-            "signature_certificate_needs_password",
-            signature_certificate_locked,
-        ),
-        check("empty_verify_reports_tries_left", empty_verify),
-        check("read_binary_past_end", read_past_end),
-        check("wrong_p1_p2", wrong_p1p2),
-        check("wrong_length", wrong_length),
-        check("unknown_instruction", unknown_instruction),
-        check("get_challenge", get_challenge),
-        check("sign_needs_verified_pin", sign_needs_pin),
-        destructive("authentication_pin_verify_and_sign", verify_and_sign),
-        destructive("select_clears_verified_state", select_clears_verified),
-        destructive("text_support_my_number", text_support_my_number),
-        destructive("surface_record_with_code_b", surface_record),
-        destructive(
-            "wrong_pin_counts_down_and_success_resets",
-            wrong_pin_then_right,
-        ),
-        destructive("change_reference_data", change_reference_data),
-        destructive("pin_blocks_after_three_wrong", pin_blocks),
-    ]
+/// Runs one check on the card behind `ctx`.
+pub fn run_check(check: ConformanceCheck, ctx: &mut Ctx<'_>) -> Outcome {
+    use ConformanceCheck::*;
+    match check {
+        SelectJpkiAp => select_jpki_ap(ctx),
+        SelectMasterFile => select_master_file(ctx),
+        SelectUnknownAid => select_unknown_aid(ctx),
+        SelectOtherAps => select_other_aps(ctx),
+        TokenInfo => token_info(ctx),
+        AuthenticationCertificate => authentication_certificate(ctx),
+        CaCertificate => ca_certificate(ctx),
+        SignatureCertificateLocked => signature_certificate_locked(ctx),
+        EmptyVerify => empty_verify(ctx),
+        ReadPastEnd => read_past_end(ctx),
+        WrongP1P2 => wrong_p1p2(ctx),
+        WrongLength => wrong_length(ctx),
+        UnknownInstruction => unknown_instruction(ctx),
+        GetChallenge => get_challenge(ctx),
+        SignNeedsPin => sign_needs_pin(ctx),
+        VerifyAndSign => verify_and_sign(ctx),
+        SelectClearsVerified => select_clears_verified(ctx),
+        TextSupportMyNumber => text_support_my_number(ctx),
+        SurfaceRecord => surface_record(ctx),
+        WrongPinThenRight => wrong_pin_then_right(ctx),
+        ChangeReferenceData => change_reference_data(ctx),
+        PinBlocks => pin_blocks(ctx),
+    }
 }
 
 // --- helpers -------------------------------------------------------------------------------
@@ -141,7 +118,7 @@ fn verify(ctx: &mut Ctx<'_>, value: &[u8]) -> Result<Response, Problem> {
     send(ctx, &commands::verify(value))
 }
 
-/// Reads a whole TLV-headed EF (see [`crate::card_channel::read_tlv_ef`]).
+/// Reads a whole TLV-headed EF (see [`crate::channel::read_tlv_ef`]).
 fn read_tlv_file(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, Problem> {
     read_tlv_ef(ctx.channel).map_err(|e| match e {
         EfReadError::Channel(e) => Problem::from(e),
@@ -575,7 +552,7 @@ fn pin_blocks(ctx: &mut Ctx<'_>) -> Outcome {
 
 // --- running ------------------------------------------------------------------------------------
 
-use crate::guard::{CardIdentity, GuardedChannel};
+use crate::channel::guard::{CardIdentity, GuardedChannel};
 use reports::{CaseResult, Measurement, Verdict};
 use std::time::Instant;
 
@@ -588,13 +565,16 @@ pub fn run_all<C: CardChannel>(
     mut on_result: impl FnMut(&CaseResult),
 ) -> Vec<CaseResult> {
     let mut results = Vec::new();
-    for check in all_checks() {
+    for (check, name) in ConformanceCheck::ALL {
         let start = Instant::now();
         let outcome = match channel.reset() {
-            Ok(()) => (check.run)(&mut Ctx {
-                channel: &mut *channel,
-                profile,
-            }),
+            Ok(()) => run_check(
+                check,
+                &mut Ctx {
+                    channel: &mut *channel,
+                    profile,
+                },
+            ),
             Err(e) => Err(Problem::Error(format!(
                 "reset before the check failed: {e}"
             ))),
@@ -620,9 +600,9 @@ pub fn run_all<C: CardChannel>(
             CardIdentity::Real => "real card (not this run's emulator)",
         };
         let result = CaseResult {
-            id: format!("{group}.{}", check.name),
+            id: format!("{group}.{name}"),
             group: group.to_owned(),
-            name: check.name.to_owned(),
+            name: name.to_owned(),
             verdict,
             reason,
             duration: start.elapsed(),

@@ -3,9 +3,10 @@
 //! lends the reader a face matcher, and runs one face-matching try at a time. Everything
 //! about pixels and models is `camera_replay`'s; this module only wires it to cases.
 
-use crate::engine::LoadedCard;
+use crate::cards::LoadedCard;
+use crate::reader::{FaceCamera, FacePolicy, TryOutcome};
 use crate::scenario::{Camera, CameraSource, Case};
-use camera_replay::attack::{AttackClip, AttackOptions, AttackSpecies};
+use camera_replay::attack::{AttackClip, AttackOptions};
 use camera_replay::frame::{Frame, RgbImage};
 use camera_replay::liveness::{self, AttackCue, LivenessConfig};
 use camera_replay::matcher::{
@@ -16,43 +17,6 @@ use camera_replay::replay::{Next, Pacing, Replay, ReplayOptions, ReplaySummary, 
 use camera_replay::source::{ClipSpec, FrameSource, LiveClip, SourceOptions};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// How the reference reader runs the face path.
-#[derive(Clone, Copy, Debug)]
-pub struct FacePolicy {
-    /// Tries before the PIN is offered.
-    pub tries: u8,
-    /// Longest a try may look at the camera.
-    pub try_time: Duration,
-    /// Consecutive failures that lock the face path (DOMAIN.md: 10 [soft]).
-    pub lock_after: u8,
-    /// Frames a try looks at before it decides (the liveness check needs several).
-    pub frames_per_try: usize,
-}
-
-impl Default for FacePolicy {
-    fn default() -> Self {
-        FacePolicy {
-            tries: 3,
-            try_time: Duration::from_secs(3),
-            lock_after: crate::engine::oracle::FACE_LOCK_AFTER,
-            frames_per_try: 8,
-        }
-    }
-}
-
-/// One try at the camera.
-#[derive(Clone, Debug)]
-pub struct TryOutcome {
-    pub frames: u32,
-    pub best_score: Option<f32>,
-    /// A frame scored at or above the threshold.
-    pub matched: bool,
-    /// The presentation-attack check: `Err` says why the presentation looks like an attack.
-    pub presentation: Result<(), String>,
-    /// The clip ran out: no further try can see anything.
-    pub camera_ended: bool,
-}
 
 /// Face matchers shared by the cases of a run: loading one costs a few hundred
 /// milliseconds, so each is loaded once (when the first face case needs it) and lent to one
@@ -93,8 +57,8 @@ enum Footage {
 
 /// The camera and matcher of one case.
 pub struct FaceKit {
-    pub policy: FacePolicy,
-    pub earlier_failures: u8,
+    policy: FacePolicy,
+    earlier_failures: u8,
     pool: MatcherPool,
     matcher: Option<FaceMatcher>,
     tracker: Option<FaceTracker>,
@@ -155,7 +119,7 @@ impl FaceKit {
         let mut matcher = pool.lend()?;
         let footage = match &camera.source {
             CameraSource::Photo(name) => {
-                let path = crate::photo_cache::photo_path(name).map_err(|e| e.to_string())?;
+                let path = crate::photos::photo_path(name).map_err(|e| e.to_string())?;
                 let photo = camera_replay::matcher::load_image(&path)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 // Where the face is in the photo, so the clip frames it like a camera would.
@@ -232,10 +196,67 @@ impl FaceKit {
         })
     }
 
+    fn source(&self) -> Result<Box<dyn FrameSource>, String> {
+        let c = &self.camera;
+        let source: Box<dyn FrameSource> = match &self.footage {
+            Footage::Photo { photo, face } => {
+                let spec = ClipSpec {
+                    frames: c.frames,
+                    fps: c.fps,
+                    seed: c.seed,
+                    face: *face,
+                    ..ClipSpec::default()
+                };
+                match &c.attack {
+                    Some(name) => Box::new(
+                        AttackClip::new(
+                            photo,
+                            crate::scenario::attack_species(name)?,
+                            spec,
+                            AttackOptions::default(),
+                        )
+                        .map_err(|e| e.to_string())?,
+                    ),
+                    None => Box::new(LiveClip::new(photo, spec).map_err(|e| e.to_string())?),
+                }
+            }
+            Footage::Clip(path) => {
+                let options = SourceOptions {
+                    fps: Some(c.fps),
+                    ..SourceOptions::default()
+                };
+                camera_replay::source::open(path, &options).map_err(|e| e.to_string())?
+            }
+        };
+        if c.perturb.is_empty() {
+            return Ok(source);
+        }
+        // Occlusion sits on the face: centred on the frame as the clip frames the face.
+        let (w, h) = source.frame_size();
+        let face = FaceBox::centred_default(w, h);
+        let perturbations: Vec<Perturbation> =
+            c.perturb.iter().map(|p| p.with_face_box(face)).collect();
+        Ok(Box::new(Perturbed::new(source, perturbations, c.seed)))
+    }
+}
+
+impl FaceCamera for FaceKit {
+    fn policy(&self) -> FacePolicy {
+        self.policy
+    }
+
+    fn earlier_failures(&self) -> u8 {
+        self.earlier_failures
+    }
+
+    fn set_earlier_failures(&mut self, n: u8) {
+        self.earlier_failures = n;
+    }
+
     /// Writes the case's camera as a clip a device is handed (Y4M, 4:4:4 full range: close
     /// to lossless, so a device sees what the reference reader sees in process) and returns
     /// its SHA-256 and frame rate.
-    pub fn write_clip(&self, path: &std::path::Path) -> Result<(String, f64), String> {
+    fn write_clip(&self, path: &std::path::Path) -> Result<(String, f64), String> {
         use camera_replay::source::{Y4mChroma, Y4mFormat, Y4mWriter, YuvRange};
         let at = |e: std::io::Error| format!("{}: {e}", path.display());
         let mut source = self.source()?;
@@ -262,9 +283,9 @@ impl FaceKit {
     }
 
     /// Decodes the chip photo (greyscale JPEG 2000) and enrols it.
-    pub fn enrol_chip_photo(&mut self, jp2: &[u8]) -> Result<(), String> {
+    fn enrol_chip_photo(&mut self, jp2: &[u8]) -> Result<(), String> {
         let started = Instant::now();
-        let grey = crate::chip_photo::decode_chip_photo(jp2).map_err(|e| e.to_string())?;
+        let grey = crate::photos::decode_chip_photo(jp2).map_err(|e| e.to_string())?;
         self.timings
             .push(("face.decode_chip_photo".into(), started.elapsed()));
         let mut matcher = self.matcher.take().ok_or("the matcher is already in use")?;
@@ -285,7 +306,7 @@ impl FaceKit {
     }
 
     /// Starts the camera: the footage plays at its frame rate from now on.
-    pub fn start_camera(&mut self) -> Result<(), String> {
+    fn start_camera(&mut self) -> Result<(), String> {
         let source = self.source()?;
         self.replay = Some(Replay::start(
             source,
@@ -299,47 +320,9 @@ impl FaceKit {
         Ok(())
     }
 
-    fn source(&self) -> Result<Box<dyn FrameSource>, String> {
-        let c = &self.camera;
-        let source: Box<dyn FrameSource> = match &self.footage {
-            Footage::Photo { photo, face } => {
-                let spec = ClipSpec {
-                    frames: c.frames,
-                    fps: c.fps,
-                    seed: c.seed,
-                    face: *face,
-                    ..ClipSpec::default()
-                };
-                match &c.attack {
-                    Some(name) => Box::new(
-                        AttackClip::new(photo, species(name)?, spec, AttackOptions::default())
-                            .map_err(|e| e.to_string())?,
-                    ),
-                    None => Box::new(LiveClip::new(photo, spec).map_err(|e| e.to_string())?),
-                }
-            }
-            Footage::Clip(path) => {
-                let options = SourceOptions {
-                    fps: Some(c.fps),
-                    ..SourceOptions::default()
-                };
-                camera_replay::source::open(path, &options).map_err(|e| e.to_string())?
-            }
-        };
-        if c.perturb.is_empty() {
-            return Ok(source);
-        }
-        // Occlusion sits on the face: centred on the frame as the clip frames the face.
-        let (w, h) = source.frame_size();
-        let face = FaceBox::centred_default(w, h);
-        let perturbations: Vec<Perturbation> =
-            c.perturb.iter().map(|p| p.with_face_box(face)).collect();
-        Ok(Box::new(Perturbed::new(source, perturbations, c.seed)))
-    }
-
     /// One try: up to `frames_per_try` frames within `try_time`, scored against the chip
     /// photo, then the presentation-attack check on the same frames.
-    pub fn attempt(&mut self) -> TryOutcome {
+    fn attempt(&mut self) -> TryOutcome {
         let mut outcome = TryOutcome {
             frames: 0,
             best_score: None,
@@ -400,30 +383,14 @@ impl FaceKit {
     }
 
     /// Durations of the kit's sub-steps so far (decode, per-frame work).
-    pub fn timings(&mut self) -> Vec<(String, Duration)> {
+    fn timings(&mut self) -> Vec<(String, Duration)> {
         std::mem::take(&mut self.timings)
     }
 
     /// Stops the camera; what the replay measured (frames, drops, release jitter).
-    pub fn stop_camera(&mut self) -> Option<ReplaySummary> {
+    fn stop_camera(&mut self) -> Option<ReplaySummary> {
         self.replay.take().map(Replay::finish)
     }
-}
-
-/// The attack species of a scenario name (`print_greyscale` for `print-greyscale`).
-fn species(name: &str) -> Result<AttackSpecies, String> {
-    AttackSpecies::from_name(&name.replace('_', "-")).map_err(|_| {
-        let known: Vec<String> = AttackSpecies::KINDS
-            .iter()
-            .map(|(n, _)| n.replace('-', "_"))
-            .collect();
-        format!("one of: {}", known.join(", "))
-    })
-}
-
-/// Whether `name` is an attack species; `Err` holds a hint listing them.
-pub fn check_attack_name(name: &str) -> Result<(), String> {
-    species(name).map(|_| ())
 }
 
 /// Why `face compare` could not compare.
@@ -502,10 +469,8 @@ pub fn compare_files(
         Enrolment::ChipPhoto => {
             let input = |e: String| FaceError::Input(format!("{}: {e}", a.display()));
             let bytes = std::fs::read(a).map_err(|e| input(e.to_string()))?;
-            let jp2 =
-                crate::chip_photo::encode_chip_photo(&bytes).map_err(|e| input(e.to_string()))?;
-            let grey =
-                crate::chip_photo::decode_chip_photo(&jp2).map_err(|e| input(e.to_string()))?;
+            let jp2 = crate::photos::encode_chip_photo(&bytes).map_err(|e| input(e.to_string()))?;
+            let grey = crate::photos::decode_chip_photo(&jp2).map_err(|e| input(e.to_string()))?;
             rgb_from_luma(&grey)
         }
     };

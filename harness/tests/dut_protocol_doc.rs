@@ -136,7 +136,7 @@ fn the_reference_readers_screen_and_timing_names_are_documented() {
         );
     }
     assert!(doc.contains("`desk_<route>`"));
-    for measure in harness::reader::READER_MEASURES {
+    for measure in harness::scenario::READER_MEASURES {
         assert!(doc.contains(&format!("`{measure}`")), "timing `{measure}`");
     }
 }

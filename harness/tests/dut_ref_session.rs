@@ -1,4 +1,4 @@
-//! The reference device under test (`myna-dut-ref`, `harness::dut::device`) speaks the
+//! The reference device under test (`myna-dut-ref`, `harness::dut_ref`) speaks the
 //! adapter protocol: the binary over TCP (hello, version mismatch, lines it cannot read, a
 //! peer that vanishes), and the device in process over a socket pair with the emulated card
 //! behind it (a PIN case with a wrong PIN and a reused consent against the qualification
@@ -8,14 +8,14 @@
 
 use card_emulator::pki::TestPki;
 use card_emulator::{Card, CardImage, CardProfile};
-use harness::card_channel::CardChannel;
-use harness::dut::device::{serve, DeviceConfig, Log, Profiles, SessionEnd, CAPABILITIES};
+use harness::channel::inprocess::InProcessChannel;
+use harness::channel::CardChannel;
 use harness::dut::protocol::{
     write_message, Action, BenchSettings, CardInfo, Clip, ErrorCode, FromDevice, LineReader,
     ToDevice, WireConsent, WireError, WireMethod, MAX_LINE,
 };
 use harness::dut::transcript::{keypad_layout, screens, verify_sws};
-use harness::inprocess_channel::InProcessChannel;
+use harness::dut_ref::{serve, DeviceConfig, Log, Profiles, SessionEnd, CAPABILITIES};
 use harness::qualification::{
     BackgroundServer, CertificateKey, InsuredRecord, Server, ServerConfig,
 };
@@ -41,9 +41,9 @@ fn repo() -> PathBuf {
 fn valid() -> &'static (CardProfile, Arc<CardImage>) {
     static CARD: OnceLock<(CardProfile, Arc<CardImage>)> = OnceLock::new();
     CARD.get_or_init(|| {
-        let profile = harness::profile_file::load_profile(
+        let profile = harness::cards::load_profile(
             &repo().join("scenarios/cards/valid.yaml"),
-            &harness::profile_file::no_photos,
+            &harness::cards::no_photos,
         )
         .expect("valid.yaml");
         let image = Arc::new(CardImage::build(&profile).expect("card image"));
@@ -271,7 +271,7 @@ fn a_pin_case_with_a_wrong_pin_and_a_reused_consent() {
         assert_eq!(screens(&events), ["reading_card", "choose_method"]);
         all.extend(events);
 
-        let events = peer.done(&Action::Choose(harness::reader::Method::Pin));
+        let events = peer.done(&Action::Choose(harness::scenario::Method::Pin));
         assert_eq!(screens(&events), ["pin_entry"]);
         let wrong = PinEntry::Wrong.digits(&pin());
         let keys = keypad_layout(&events)
@@ -350,7 +350,7 @@ fn a_real_card_gets_the_patients_pin_but_never_its_last_try() {
         peer.done(&start_case(None, BenchSettings::default()));
         peer.done(&place(true));
         // Asking for the tries left (an empty VERIFY) spends none: the pad shows them.
-        let events = peer.done(&Action::Choose(harness::reader::Method::Pin));
+        let events = peer.done(&Action::Choose(harness::scenario::Method::Pin));
         assert_eq!(tries_shown(&events), Some(3));
         let mut events = events;
         for left in [2, 1] {
@@ -401,7 +401,7 @@ fn a_card_out_of_reach_fails_the_card_path_and_bad_stimuli_are_refused() {
         peer.hello();
         peer.done(&start_case(None, BenchSettings::default()));
         peer.refused(
-            &Action::Choose(harness::reader::Method::Pin),
+            &Action::Choose(harness::scenario::Method::Pin),
             ErrorCode::NotNow,
         );
         peer.refused(&Action::Show(Vec::new()), ErrorCode::Unsupported);

@@ -32,9 +32,9 @@
 
 use criterion::Criterion;
 use harness::bench::{attach, Attached, CardSite};
-use harness::card_channel::CardChannel;
-use harness::guard::{GuardedChannel, Policy, RunSecret};
-use harness::pcsc_driver::PcscChannel;
+use harness::channel::guard::{GuardedChannel, Policy, RunSecret};
+use harness::channel::pcsc_driver::PcscChannel;
+use harness::channel::CardChannel;
 use myna_hil_tests::{reader_slot, shipped_profile, ReaderSlot, PCSCD};
 use std::ffi::CString;
 use std::hint::black_box;

@@ -52,7 +52,7 @@ impl FileLock {
 }
 
 fn vpcd_readers_listed() -> bool {
-    match harness::pcsc_driver::list_readers() {
+    match harness::channel::pcsc_driver::list_readers() {
         Ok(readers) => READERS.iter().all(|r| readers.iter().any(|x| x == r)),
         Err(_) => false,
     }
@@ -231,7 +231,7 @@ pub fn shipped_profile(name: &str) -> card_emulator::CardProfile {
     let path = repo_root()
         .join("scenarios/cards")
         .join(format!("{name}.yaml"));
-    harness::profile_file::load_profile(&path, &harness::profile_file::cached_photo)
+    harness::cards::load_profile(&path, &harness::cards::cached_photo)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -308,8 +308,7 @@ pub fn secrets() -> Vec<String> {
             if path.extension().is_none_or(|e| e != "yaml") {
                 continue;
             }
-            let p = harness::profile_file::load_profile(&path, &harness::profile_file::no_photos)
-                .unwrap();
+            let p = harness::cards::load_profile(&path, &harness::cards::no_photos).unwrap();
             let code_b = card_emulator::records::surface_code_b(
                 p.holder.birth_date,
                 p.card_expiry_year,

@@ -106,7 +106,8 @@ fn a_card_the_run_did_not_attach_is_treated_as_real() {
     let mut lines = BufReader::new(vicc.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     assert!(first.contains("inserted into vpcd"), "{first}");
-    harness::pcsc_driver::wait_for_card(slot.reader(), std::time::Duration::from_secs(3)).unwrap();
+    harness::channel::pcsc_driver::wait_for_card(slot.reader(), std::time::Duration::from_secs(3))
+        .unwrap();
 
     let site = format!("pcsc:{}", slot.reader());
     let out = run_myna_hil(&["conformance", "--card", &site, "scenarios/cards/valid.yaml"]);
@@ -132,8 +133,11 @@ fn a_card_the_run_did_not_attach_is_treated_as_real() {
     );
     writeln!(stdin, "quit").unwrap();
     vicc.wait().unwrap();
-    harness::pcsc_driver::wait_for_removal(slot.reader(), std::time::Duration::from_secs(3))
-        .unwrap();
+    harness::channel::pcsc_driver::wait_for_removal(
+        slot.reader(),
+        std::time::Duration::from_secs(3),
+    )
+    .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(450));
 }
 

@@ -402,7 +402,8 @@ fn a_real_card_on_the_device_never_gets_a_pin_by_default_and_never_its_last_try(
     };
     let card = VirtualCard::attach(Card::new(std::sync::Arc::new(image)), &address)
         .expect("plug the card in");
-    harness::pcsc_driver::wait_for_card(slot.reader(), Duration::from_secs(5)).expect("seen");
+    harness::channel::pcsc_driver::wait_for_card(slot.reader(), Duration::from_secs(5))
+        .expect("seen");
     let tries = || {
         card.card()
             .lock()

@@ -10,12 +10,12 @@
 use card_emulator::pki::TestPki;
 use card_emulator::vpcd::{VirtualCard, VpcdAddress};
 use card_emulator::{Card, CardImage, PinRef};
+use harness::channel::pcsc_driver::{wait_for_card, wait_for_removal};
 use harness::dut::link::{open_serial, Link};
 use harness::dut::protocol::{
     write_message, ErrorCode, FromDevice, LineReader, ToDevice, WireError,
 };
 use harness::dut::transcript::{keypad_layout, screens, verify_sws};
-use harness::pcsc_driver::{wait_for_card, wait_for_removal};
 use harness::qualification::record::yyyymmdd;
 use harness::qualification::{CertificateKey, InsuredRecord, Server, ServerConfig};
 use myna_hil_tests::{fresh_dir, reader_slot, repo_root, workspace_binary, Running};
@@ -145,9 +145,9 @@ fn a_pin_case_over_a_pty_pair_with_the_card_in_pcscd() {
     let root = repo_root();
 
     // The card in the vpcd reader.
-    let profile = harness::profile_file::load_profile(
+    let profile = harness::cards::load_profile(
         &root.join("scenarios/cards/valid.yaml"),
-        &harness::profile_file::no_photos,
+        &harness::cards::no_photos,
     )
     .expect("valid.yaml");
     let image = Arc::new(CardImage::build(&profile).expect("card image"));

@@ -7,7 +7,7 @@ use myna_hil_tests::{fresh_dir, repo_root, run_myna_hil, text};
 use std::path::{Path, PathBuf};
 
 fn photo(name: &str) -> PathBuf {
-    harness::photo_cache::photo_path(name).unwrap_or_else(|e| panic!("{e}: run `bash .ci/setup`"))
+    harness::photos::photo_path(name).unwrap_or_else(|e| panic!("{e}: run `bash .ci/setup`"))
 }
 
 fn lfw() -> PathBuf {

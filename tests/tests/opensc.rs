@@ -9,7 +9,7 @@
 
 use card_emulator::vpcd::{VirtualCard, VpcdAddress};
 use card_emulator::{Card, CardImage, CardProfile, PinRef};
-use harness::pcsc_driver::{wait_for_card, wait_for_removal};
+use harness::channel::pcsc_driver::{wait_for_card, wait_for_removal};
 use myna_hil_tests::{all_reader_slots, shipped_profile, ReaderSlot, PORTS, READERS};
 use openssl::hash::MessageDigest;
 use openssl::sign::Verifier;
@@ -176,7 +176,7 @@ impl CardUnderOpenSc {
                 panic!(
                     "cannot attach {name} to vpcd on port {}: {e} (pcscd gone? readers now: {:?})",
                     PORTS[0],
-                    harness::pcsc_driver::list_readers()
+                    harness::channel::pcsc_driver::list_readers()
                 )
             });
         wait_for_card(READER, INSERT_TIMEOUT)

@@ -13,8 +13,8 @@
 use card_emulator::card::Card;
 use card_emulator::image::CardImage;
 use card_emulator::vpcd::{VirtualCard, VpcdAddress};
-use harness::card_channel::CardChannel;
-use harness::pcsc_driver::{self, PcscChannel};
+use harness::channel::pcsc_driver::{self, PcscChannel};
+use harness::channel::CardChannel;
 use myna_hil_tests::{reader_slot, shipped_profile, ReaderSlot};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -1,8 +1,8 @@
 //! The card conformance checks through the real pcscd + vpcd, compared with in process.
 
 use harness::bench::{attach, CardSite};
+use harness::channel::guard::{Policy, RunSecret};
 use harness::conformance::run_all;
-use harness::guard::{Policy, RunSecret};
 use myna_hil_tests::{reader_slot, shipped_profile, ReaderSlot};
 use reports::{CaseResult, Verdict};
 use std::time::Duration;

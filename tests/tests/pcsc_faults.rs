@@ -1,15 +1,15 @@
 //! Cards that misbehave give `error` verdicts through pcscd, and the run goes on.
 
 use harness::bench::{attach, CardSite};
+use harness::channel::guard::{Policy, RunSecret};
 use harness::conformance::run_all;
-use harness::guard::{Policy, RunSecret};
 use myna_hil_tests::{reader_slot, repo_root, shipped_profile};
 use reports::Verdict;
 use std::time::Duration;
 
 fn fault_profile(name: &str) -> card_emulator::CardProfile {
     let path = repo_root().join(format!("scenarios/cards/faults/{name}.yaml"));
-    harness::profile_file::load_profile(&path, &harness::profile_file::cached_photo)
+    harness::cards::load_profile(&path, &harness::cards::cached_photo)
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -107,8 +107,8 @@ fn mute_torn_and_slow_cards_get_honest_verdicts_and_the_next_card_still_passes()
 #[test]
 fn a_card_removed_and_inserted_on_command_is_seen_by_pcscd() {
     use card_emulator::vpcd::{VirtualCard, VpcdAddress};
-    use harness::card_channel::CardChannel;
-    use harness::pcsc_driver::{wait_for_card, wait_for_removal, PcscChannel};
+    use harness::channel::pcsc_driver::{wait_for_card, wait_for_removal, PcscChannel};
+    use harness::channel::CardChannel;
     use std::sync::Arc;
 
     let slot = reader_slot(1);

@@ -2,8 +2,8 @@
 //! Alone in its own test binary: restarting pcscd would disturb other tests.
 
 use harness::bench::{attach, CardSite};
-use harness::card_channel::CardChannel;
-use harness::guard::{CardIdentity, Policy, RunSecret};
+use harness::channel::guard::{CardIdentity, Policy, RunSecret};
+use harness::channel::CardChannel;
 use myna_hil_tests::{all_reader_slots, restart_our_pcscd, shipped_profile, we_own_pcscd};
 use std::time::Duration;
 
@@ -42,7 +42,8 @@ fn after_pcscd_restarts_one_call_fails_and_the_next_uses_a_new_context() {
 
     assert!(restart_our_pcscd());
     // The emulated card reconnects to the new vpcd by itself; wait until pcscd sees it.
-    harness::pcsc_driver::wait_for_card(slots[0].reader(), Duration::from_secs(5)).unwrap();
+    harness::channel::pcsc_driver::wait_for_card(slots[0].reader(), Duration::from_secs(5))
+        .unwrap();
 
     let first = ch.transmit(&SELECT_JPKI);
     assert!(

@@ -4,8 +4,9 @@
 //! attack clip per species; the check's decisions give BPCER and APCER per species. The
 //! attacks are synthesised, so this measures the check against these synthetic artefacts.
 
-use super::campaign::{image_seed, CampaignArgs, CampaignError};
+use super::args::{CampaignArgs, CampaignError};
 use super::face_set::{FaceSet, Pair};
+use super::workers::{image_seed, parallel_map};
 use camera_replay::attack::{AttackClip, AttackOptions, AttackSpecies};
 use camera_replay::frame::Frame;
 use camera_replay::liveness::{self, LivenessConfig};
@@ -56,7 +57,7 @@ pub fn run_attacks(
         sources.len() * species.len(),
         species.len()
     );
-    let decisions = super::campaign::parallel_map(
+    let decisions = parallel_map(
         &jobs,
         matchers,
         |m, job| judged_bona_fide(m, set, *job, args.seed),

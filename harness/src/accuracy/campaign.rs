@@ -4,77 +4,17 @@
 //! chip photo is). Each image is acquired once per condition and role, on `threads`
 //! workers with a matcher each. Raw scores, metrics and plots go to `out/<condition>/`.
 
+use super::args::{CampaignArgs, CampaignError};
 use super::face_set::{FaceImage, FaceSet, Pair};
+use super::workers::{image_seed, parallel_map};
 use camera_replay::matcher::{rgb_from_luma, FaceMatcher, MatcherConfig, Template};
 use camera_replay::perturb::Perturbation;
 use reports::accuracy::{
     AccuracyOptions, AccuracySummary, AcquisitionCounts, ComparisonKind, ScoreRecord, Scores,
 };
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::time::Instant;
-
-/// The command line of `myna-hil accuracy`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct CampaignArgs {
-    /// The face set: a folder per person with JPEG, PNG or PNM images.
-    pub set: PathBuf,
-    /// An LFW View 2 pairs file; without it every genuine pair runs, with `--impostors`
-    /// impostor pairs drawn at random (seeded).
-    #[arg(long)]
-    pub pairs: Option<PathBuf>,
-    /// Impostor pairs to draw when there is no pairs file.
-    #[arg(long, default_value_t = 30_000)]
-    pub impostors: usize,
-    /// Seed of the impostor draw and of the perturbations.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Also run with this perturbation on the probe images: NAME=VALUE (repeatable), e.g.
-    /// blur=2.
-    #[arg(long = "perturb", value_name = "NAME=VALUE")]
-    pub perturb: Vec<String>,
-    /// Presentation attacks to run: a species name or `all` (repeatable).
-    #[arg(long = "attack", value_name = "SPECIES")]
-    pub attacks: Vec<String>,
-    /// Attack (and bona fide) presentations per species, from the genuine pairs.
-    #[arg(long, default_value_t = 100)]
-    pub attack_limit: usize,
-    /// Turn enrolment images greyscale, as the chip photo is.
-    #[arg(long)]
-    pub grey_enrolment: bool,
-    /// Operating threshold (cosine) [default: SFace's 0.363].
-    #[arg(long)]
-    pub threshold: Option<f32>,
-    /// Worker threads, each with its own matcher.
-    #[arg(long, default_value_t = default_threads())]
-    pub threads: usize,
-    /// Where the scores, metrics and plots go.
-    #[arg(long, default_value = "target/myna-hil/accuracy")]
-    pub out: PathBuf,
-}
-
-fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CampaignError {
-    #[error("{0}")]
-    Input(String),
-    /// The matcher or the runtime cannot start.
-    #[error("{0}")]
-    Bench(String),
-    #[error("{0}")]
-    Output(String),
-}
-
-impl CampaignError {
-    /// A fault of the test system (runtime, models) rather than of the input.
-    pub fn is_bench(&self) -> bool {
-        matches!(self, CampaignError::Bench(_))
-    }
-}
 
 /// Under which conditions the probes are taken.
 #[derive(Clone, Debug)]
@@ -271,43 +211,6 @@ fn run_condition(
     })
 }
 
-/// `f` over `items` on one worker per matcher; results in `items`' order. An item whose
-/// worker died gets `lost()`.
-pub(super) fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    matchers: &mut [FaceMatcher],
-    f: impl Fn(&mut FaceMatcher, &T) -> R + Sync,
-    lost: impl Fn() -> R,
-) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let done: Vec<Vec<(usize, R)>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = matchers
-            .iter_mut()
-            .map(|matcher| {
-                let (next, f) = (&next, &f);
-                scope.spawn(move || {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        out.push((i, f(matcher, item)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap_or_default())
-            .collect()
-    });
-    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
-    for (i, r) in done.into_iter().flatten() {
-        slots[i] = Some(r);
-    }
-    slots.into_iter().map(|s| s.unwrap_or_else(&lost)).collect()
-}
-
 fn acquire(
     matcher: &mut FaceMatcher,
     set: &FaceSet,
@@ -335,15 +238,6 @@ fn acquire(
     };
     // One reason per kind, so the failure table groups them.
     acquired.map_err(|e| format!("{:?}", e.kind()))
-}
-
-/// A seed per image: the same image gets the same perturbation in every run.
-pub(super) fn image_seed(seed: u64, img: &FaceImage) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
-    for b in img.person.bytes().chain([b'/']).chain(img.file.bytes()) {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 fn one_line(s: &AccuracySummary) -> String {

@@ -2,8 +2,11 @@
 //! genuine and impostor comparisons, optionally under perturbations and presentation
 //! attacks; raw scores and metrics through `reports`.
 
+mod args;
 mod attacks;
 mod campaign;
 pub mod face_set;
+mod workers;
 
-pub use campaign::{run_campaign, CampaignArgs, CampaignError};
+pub use args::{CampaignArgs, CampaignError};
+pub use campaign::run_campaign;

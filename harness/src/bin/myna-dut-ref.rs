@@ -20,9 +20,9 @@
 //! address cannot be opened.
 
 use clap::Parser;
-use harness::dut::device::{pcsc_connector, serve, DeviceConfig, Log, Profiles, SessionEnd};
 use harness::dut::link::{open_serial, Link, DEFAULT_BAUD};
 use harness::dut::protocol::CardInfo;
+use harness::dut_ref::{pcsc_connector, serve, DeviceConfig, Log, Profiles, SessionEnd};
 use std::io::Write;
 use std::net::{Shutdown, TcpListener};
 use std::path::PathBuf;

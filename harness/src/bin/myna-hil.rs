@@ -3,9 +3,9 @@
 
 use clap::{Parser, Subcommand};
 use harness::bench::{attach, CardSite};
+use harness::cards::{cached_photo, load_profile, ProfileError};
+use harness::channel::guard::{Policy, RunSecret};
 use harness::conformance;
-use harness::guard::{Policy, RunSecret};
-use harness::profile_file::{cached_photo, load_profile, ProfileError};
 use reports::{CaseResult, Verdict};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -227,7 +227,7 @@ fn main() -> ExitCode {
                 json,
                 out,
                 vars,
-                filter: harness::suite::Filter {
+                filter: harness::scenario::suite::Filter {
                     tags,
                     id_contains: filter,
                 },
@@ -293,7 +293,7 @@ fn main() -> ExitCode {
                 },
                 message: format!("error: {e}"),
             }),
-        Command::Readers => harness::pcsc_driver::list_readers()
+        Command::Readers => harness::channel::pcsc_driver::list_readers()
             .map(|readers| {
                 for r in readers {
                     println!("{r}");
@@ -335,7 +335,7 @@ fn check(paths: &[PathBuf]) -> Outcome {
     let mut profiles = Vec::new();
     let mut scenario_paths = Vec::new();
     for p in paths {
-        if harness::suite::is_profile(p) {
+        if harness::scenario::suite::is_profile(p) {
             profiles.push(p.clone());
         } else {
             scenario_paths.push(p.clone());
@@ -345,13 +345,13 @@ fn check(paths: &[PathBuf]) -> Outcome {
     let mut checked = 0;
     let profile_files = yaml_files(&profiles).map_err(stop(exit::BAD_INPUT))?;
     let known = |name: &str| -> Result<Vec<u8>, String> {
-        if harness::photo_cache::KNOWN_PHOTOS
+        if harness::photos::KNOWN_PHOTOS
             .iter()
             .any(|(n, _)| *n == name)
         {
             Ok(Vec::new())
         } else {
-            let names: Vec<&str> = harness::photo_cache::KNOWN_PHOTOS
+            let names: Vec<&str> = harness::photos::KNOWN_PHOTOS
                 .iter()
                 .map(|(n, _)| *n)
                 .collect();
@@ -369,7 +369,7 @@ fn check(paths: &[PathBuf]) -> Outcome {
         }
     }
     let scenario_files =
-        harness::suite::scenario_files(&scenario_paths).map_err(stop(exit::BAD_INPUT))?;
+        harness::scenario::suite::scenario_files(&scenario_paths).map_err(stop(exit::BAD_INPUT))?;
     for file in &scenario_files {
         checked += 1;
         match harness::scenario::load_cases(file, &[]) {
@@ -394,7 +394,7 @@ struct RunArgs {
     json: Option<PathBuf>,
     out: PathBuf,
     vars: Vec<String>,
-    filter: harness::suite::Filter,
+    filter: harness::scenario::suite::Filter,
 }
 
 fn run_scenarios(paths: &[PathBuf], args: RunArgs) -> Outcome {
@@ -464,17 +464,20 @@ fn run_scenarios(paths: &[PathBuf], args: RunArgs) -> Outcome {
         .map(harness::engine::Partition::parse)
         .transpose()
         .map_err(&bad_input)?;
-    let files = harness::suite::scenario_files(paths).map_err(&bad_input)?;
+    let files = harness::scenario::suite::scenario_files(paths).map_err(&bad_input)?;
     // Everything is read and checked before the first case runs.
-    let cases =
-        harness::suite::load_all(&files, &vars).map_err(|d| stop_verbatim(exit::BAD_INPUT, d))?;
+    let cases = harness::scenario::suite::load_all(&files, &vars)
+        .map_err(|d| stop_verbatim(exit::BAD_INPUT, d))?;
     let cases: Vec<_> = cases
         .into_iter()
         .filter(|c| args.filter.accepts(c))
         .filter(|c| partition.is_none_or(|p| p.contains(&c.id)))
         .collect();
-    let cards = harness::engine::load_cards(&cases, &cached_photo)
-        .map_err(|e| stop_verbatim(exit::BAD_INPUT, e))?;
+    let cards = harness::cards::load_cards(
+        cases.iter().filter_map(|c| c.card.as_deref()),
+        &cached_photo,
+    )
+    .map_err(|e| stop_verbatim(exit::BAD_INPUT, e))?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| bad_input(format!("cannot create {}: {e}", args.out.display())))?;
     let junit = args.junit.unwrap_or_else(|| args.out.join("junit.xml"));

@@ -8,7 +8,7 @@
 
 use card_emulator::{Card, CardImage, PinRef};
 use clap::Parser;
-use harness::profile_file::{cached_photo, load_profile};
+use harness::cards::{cached_photo, load_profile};
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;

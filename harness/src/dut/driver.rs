@@ -12,7 +12,6 @@ use super::protocol::{
     write_message, Action, BenchSettings, CameraSource, Capability, CardInfo, DeviceHello,
     ErrorCode, FromDevice, LineReader, Report, ToDevice, WireError, PROTOCOL, VERSION,
 };
-use crate::face::FaceKit;
 use crate::reader::desk::{self, DeskSetup};
 use crate::reader::{
     DriverError, Event, EventKind, FaceResult, Layout, ReaderDriver, ReaderReport, Stimulus,
@@ -178,7 +177,7 @@ pub struct CaseInfo {
     /// The longest a stimulus may take.
     pub step_deadline: Duration,
     /// The case's camera, written as a clip when the patient chooses face.
-    pub camera: Option<FaceKit>,
+    pub camera: Option<Box<dyn crate::reader::FaceCamera>>,
     /// Where clips are written (the device reads them from there).
     pub clip_dir: std::path::PathBuf,
     /// Test-bench settings a reference or configurable device uses (a real one may not).
@@ -408,9 +407,9 @@ impl ReaderDriver for DutReader {
             Stimulus::PlaceCard(_) => Err(DriverError::Unsupported(
                 "a device reaches the card itself: place it in a PC/SC reader".into(),
             )),
-            Stimulus::Choose(crate::reader::Method::Face) => {
+            Stimulus::Choose(crate::scenario::Method::Face) => {
                 self.start_camera()?;
-                self.exchange(&Action::Choose(crate::reader::Method::Face))
+                self.exchange(&Action::Choose(crate::scenario::Method::Face))
             }
             other => {
                 let action = Action::from_stimulus(&other, None)

@@ -1,6 +1,5 @@
 //! The `dut` reader driver: a device under test behind the adapter protocol (docs/adapter-protocol.md).
 
-pub mod device;
 pub mod driver;
 pub mod link;
 pub mod protocol;

@@ -24,11 +24,11 @@ mod lines;
 #[cfg(test)]
 mod tests;
 
-pub use codec::{decode, decode_lines, encode, encode_checked, write_message, WireError};
+pub use codec::{decode, encode, encode_checked, write_message, WireError};
 pub use convert::{
     millis, millis_to_duration, Action, BenchSettings, CameraSource, CardInfo, ConvertError, Report,
 };
-pub use lines::LineReader;
+pub use lines::{decode_lines, LineReader};
 
 use crate::rules::{LimitCategory, Route};
 use serde::{Deserialize, Serialize};

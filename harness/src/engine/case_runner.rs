@@ -6,30 +6,19 @@
 
 use super::oracle::{self, Unjudgeable};
 use super::verdict::{judge_case, Observed};
-use crate::card_channel::{CardChannel, ChannelError};
-use crate::guard::{GuardedChannel, Policy, RunSecret};
-use crate::inprocess_channel::InProcessChannel;
-use crate::qualification::{
-    BlockingQualificationClient, CertificateKey, Fault, InsuredRecord, ServerConfig,
-};
+use crate::cards::LoadedCard;
+use crate::channel::guard::{GuardedChannel, Policy, RunSecret};
+use crate::channel::inprocess::InProcessChannel;
+use crate::channel::{CardChannel, ChannelError};
+use crate::qualification::{BlockingQualificationClient, Fault, InsuredRecord, ServerConfig};
 use crate::reader::{DriverError, PlacedCard, ReaderDriver, ReaderSetup, Stimulus, VirtualReader};
 use crate::rules::{ConsentStep, ConsentStore, FacilityId, PatientId};
-use crate::scenario::{Case, CaseKind, PinEntry, ServiceFault, StepKind};
-use card_emulator::{Card, CardImage, CardProfile};
+use crate::scenario::{Case, CaseKind, ConformanceCheck, PinEntry, ServiceFault, StepKind};
+use card_emulator::Card;
 use reports::{CaseResult, Measurement, Verdict};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A card profile with its built image, shared by every case that uses it.
-pub struct LoadedCard {
-    pub profile: CardProfile,
-    pub image: Arc<CardImage>,
-    /// The service's key for this card (its authentication certificate), parsed once.
-    pub certificate_key: CertificateKey,
-    /// Whose faces are on the chip and before the camera (the face path's ground truth).
-    pub faces: crate::profile_file::CardFaces,
-}
 
 /// What a case needs from the run.
 pub struct CaseContext<'a> {
@@ -52,7 +41,7 @@ pub struct CaseContext<'a> {
 pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
     let start = Instant::now();
     if let CaseKind::Conformance { check } = &case.kind {
-        return run_conformance_case(case, check, ctx, start);
+        return run_conformance_case(case, *check, ctx, start);
     }
     if let Some(why) = ctx
         .real_card
@@ -113,7 +102,7 @@ impl StackWatch {
 }
 
 impl CardChannel for StackWatch {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<crate::card_channel::Response, ChannelError> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<crate::channel::Response, ChannelError> {
         let r = self.inner.transmit(apdu);
         self.note(r)
     }
@@ -132,11 +121,11 @@ impl CardChannel for StackWatch {
 /// One conformance check on the case's card (in process or through a vpcd reader).
 fn run_conformance_case(
     case: &Case,
-    check: &str,
+    check: ConformanceCheck,
     ctx: &CaseContext<'_>,
     start: Instant,
 ) -> CaseResult {
-    use crate::conformance::{all_checks, verdict_of, Ctx};
+    use crate::conformance::{run_check, verdict_of, Ctx};
     let Some(loaded) = ctx.card else {
         return error_result(case, start, "no card");
     };
@@ -145,17 +134,17 @@ fn run_conformance_case(
                    (--card inprocess or pcsc), not on the device under test";
         return not_run(case, Verdict::Skip, start, why);
     }
-    let Some(check) = all_checks().into_iter().find(|c| c.name == check) else {
-        return error_result(case, start, format!("no check `{check}`"));
-    };
     let (mut channel, _slot) = match card_channel(case, ctx, loaded) {
         Ok(c) => c,
         Err(why) => return error_result(case, start, format!("bench: {why}")),
     };
-    let outcome = (check.run)(&mut Ctx {
-        channel: &mut *channel,
-        profile: &loaded.profile,
-    });
+    let outcome = run_check(
+        check,
+        &mut Ctx {
+            channel: &mut *channel,
+            profile: &loaded.profile,
+        },
+    );
     let (verdict, reason) = verdict_of(outcome);
     let evidence = format!("APDU trace (secrets redacted):\n{}", channel.trace_text());
     let measurements = vec![Measurement::millis("total", start.elapsed())];
@@ -172,7 +161,7 @@ fn refused_on_a_real_card(case: &Case, policy: Policy) -> Option<String> {
         .steps
         .iter()
         .find(|s| matches!(s.kind, StepKind::EnterPin(_)))?;
-    let why = crate::guard::pin_entry_refusal(policy, None)?;
+    let why = crate::channel::guard::pin_entry_refusal(policy, None)?;
     Some(format!(
         "refused to protect a real card: {}: {why}",
         step.origin
@@ -283,8 +272,9 @@ fn card_channel<'a>(
             let guard = pool.take().ok_or("no vpcd reader available")?;
             let slot = guard.slot().ok_or("vpcd reader lost")?;
             slot.swap_in(card)?;
-            let mut channel = crate::pcsc_driver::PcscChannel::connect(&slot.reader, deadline)
-                .map_err(|e| format!("{}: {e}", slot.reader))?;
+            let mut channel =
+                crate::channel::pcsc_driver::PcscChannel::connect(&slot.reader, deadline)
+                    .map_err(|e| format!("{}: {e}", slot.reader))?;
             channel
                 .reset()
                 .map_err(|e| format!("{}: reset: {e}", slot.reader))?;
@@ -307,7 +297,9 @@ impl<'a> Bench<'a> {
         server.set_fault(fault(&case.service));
         let service = BlockingQualificationClient::on_runtime(server.addr(), ctx.runtime.clone());
         let face = match (ctx.card, case.chooses(crate::scenario::Method::Face)) {
-            (Some(card), true) => Some(crate::face::FaceKit::for_case(case, card, ctx.faces)?),
+            (Some(card), true) => Some(Box::new(crate::face::FaceKit::for_case(
+                case, card, ctx.faces,
+            )?) as Box<dyn crate::reader::FaceCamera>),
             _ => None,
         };
         let (jobs, inbox) = mpsc::channel::<Job>();
@@ -342,7 +334,7 @@ impl<'a> Bench<'a> {
                         card_deadline: Some(case.step_deadline / 2),
                         consent_history: case.consent_history.clone(),
                         limit_category: Some(patient.limit),
-                        earlier_face_failures: face.as_ref().map(|k| k.earlier_failures),
+                        earlier_face_failures: face.as_ref().map(|k| k.earlier_failures()),
                     },
                     camera: face,
                     clip_dir: clip_dir()?,
@@ -498,9 +490,9 @@ fn reader_thread(
             Job::Apply(s) => reader.apply(s),
             Job::PlaceRemoteCard => reader.place_remote_card(),
             Job::TypePin(pin) => match reader.layout().and_then(|l| l.positions_for(&pin)) {
-                Some(positions) => match real_card
-                    .and_then(|p| crate::guard::pin_entry_refusal(p, reader.tries_left_shown()))
-                {
+                Some(positions) => match real_card.and_then(|p| {
+                    crate::channel::guard::pin_entry_refusal(p, reader.tries_left_shown())
+                }) {
                     Some(why) => Err(DriverError::Refused(why)),
                     None => reader.apply(Stimulus::PressKeys(positions)),
                 },

@@ -8,14 +8,13 @@ pub mod oracle;
 mod verdict;
 mod vpcd_pool;
 
-pub use case_runner::{run_case, CaseContext, LoadedCard};
+pub use case_runner::{run_case, CaseContext};
 pub use verdict::{judge_case, Observed};
 
-use crate::guard::RunSecret;
-use crate::profile_file::{load_profile_file, PhotoResolver};
+use crate::cards::LoadedCard;
+use crate::channel::guard::RunSecret;
 use crate::scenario::Case;
 use card_emulator::pki::TestPki;
-use card_emulator::CardImage;
 use reports::results::ResultsFile;
 use reports::CaseResult;
 use std::collections::BTreeMap;
@@ -66,37 +65,7 @@ pub struct RunOptions {
     pub device: Option<Arc<crate::dut::driver::Device>>,
     /// The cards lie on the device under test itself (`--card device`): real cards, which
     /// the harness neither attached nor can identify, handled under this policy.
-    pub real_cards_on_device: Option<crate::guard::Policy>,
-}
-
-/// Every card profile the cases name, loaded and built once, before anything runs: a
-/// broken profile stops the run before its first case.
-pub fn load_cards(
-    cases: &[Case],
-    photos: PhotoResolver<'_>,
-) -> Result<BTreeMap<PathBuf, Arc<LoadedCard>>, String> {
-    let mut cards = BTreeMap::new();
-    for path in cases.iter().filter_map(|c| c.card.as_ref()) {
-        if cards.contains_key(path) {
-            continue;
-        }
-        let file = load_profile_file(path, photos).map_err(|e| e.to_string())?;
-        let profile = file.profile;
-        let image = CardImage::build(&profile).map_err(|e| format!("{}: {e}", path.display()))?;
-        let certificate_key =
-            crate::qualification::CertificateKey::from_der(&image.auth_certificate)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-        cards.insert(
-            path.clone(),
-            Arc::new(LoadedCard {
-                profile,
-                image: Arc::new(image),
-                certificate_key,
-                faces: file.faces,
-            }),
-        );
-    }
-    Ok(cards)
+    pub real_cards_on_device: Option<crate::channel::guard::Policy>,
 }
 
 /// Runs `cases` (already filtered) and returns their results in case order.

@@ -3,8 +3,8 @@
 //! from what the reader did. The reader's outcome is then compared with the rules' verdict
 //! on this situation.
 
-use super::case_runner::LoadedCard;
-use crate::profile_file::CardFaces;
+use crate::cards::CardFaces;
+use crate::cards::LoadedCard;
 use crate::rules::{
     certificate_status, AuthMethod, CardFailure, CardPath, CertificateStatus, Document,
     LimitCategory, Patient, Situation,
@@ -29,9 +29,6 @@ impl std::fmt::Display for Unjudgeable {
         }
     }
 }
-
-/// Consecutive face failures at which the reader locks the face path (DOMAIN.md [soft]).
-pub const FACE_LOCK_AFTER: u8 = 10;
 
 /// How the face path must end, from the case's inputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +68,7 @@ fn presenter(
     faces: &CardFaces,
 ) -> Result<(String, bool), Unjudgeable> {
     let photo_person = |name: &str| {
-        crate::photo_cache::person_of(name)
+        crate::photos::person_of(name)
             .map(str::to_owned)
             .ok_or_else(|| Unjudgeable::NoCamera(format!("`{name}` is not a known photo")))
     };
@@ -103,7 +100,7 @@ pub fn predict_face(
         return Ok(FacePrediction::Unavailable);
     }
     let earlier = case.camera.as_ref().map_or(0, |c| c.earlier_failures);
-    if earlier >= FACE_LOCK_AFTER {
+    if earlier >= crate::rules::FACE_LOCK_AFTER {
         return Ok(FacePrediction::Locked);
     }
     let (person, attack) = presenter(case, profile, faces)?;
@@ -113,7 +110,7 @@ pub fn predict_face(
     let chip_person = faces
         .chip_photo
         .as_deref()
-        .and_then(crate::photo_cache::person_of);
+        .and_then(crate::photos::person_of);
     let usable_chip = profile.photo_jp2.is_some() && !faces.chip_photo_corrupt;
     if profile.surface_code_tries == 0 || !usable_chip || chip_person != Some(person.as_str()) {
         return Ok(FacePrediction::NoMatch);
@@ -525,12 +522,12 @@ mod face_tests {
             p.surface_code_tries = tries;
             let c = case(Some(camera(PHOTOS[shown], attack, earlier)));
             let predicted = predict_face(&c, &p, &f).unwrap();
-            let same = crate::photo_cache::person_of(PHOTOS[chip])
-                == crate::photo_cache::person_of(PHOTOS[shown]);
+            let same = crate::photos::person_of(PHOTOS[chip])
+                == crate::photos::person_of(PHOTOS[shown]);
             let should_match =
-                same && attack.is_none() && earlier < FACE_LOCK_AFTER && !corrupt && tries > 0;
+                same && attack.is_none() && earlier < crate::rules::FACE_LOCK_AFTER && !corrupt && tries > 0;
             prop_assert_eq!(predicted == FacePrediction::Match, should_match);
-            if attack.is_some() && earlier < FACE_LOCK_AFTER {
+            if attack.is_some() && earlier < crate::rules::FACE_LOCK_AFTER {
                 prop_assert_eq!(predicted, FacePrediction::AttackRejected);
             }
         }

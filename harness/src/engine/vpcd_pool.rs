@@ -3,7 +3,7 @@
 //! SCardReconnect (unpower), which costs a few ms, where a remove and re-insert would cost
 //! about 0.85 s (pcscd polls every 400 ms). A card left silent or torn is re-inserted.
 
-use crate::pcsc_driver::{self, PcscChannel};
+use crate::channel::pcsc_driver::{self, PcscChannel};
 use card_emulator::vpcd::{VirtualCard, VpcdAddress};
 use card_emulator::Card;
 use std::sync::{Condvar, Mutex};
@@ -34,7 +34,7 @@ impl Slot {
     fn heal(&self) {
         let answers = PcscChannel::connect(&self.reader, Duration::from_millis(300))
             .and_then(|mut ch| {
-                use crate::card_channel::CardChannel;
+                use crate::channel::CardChannel;
                 ch.transmit(&card_emulator::commands::get_challenge(8))
             })
             .is_ok();

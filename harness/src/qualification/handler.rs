@@ -1,5 +1,6 @@
 //! Answers one HTTP request: routing, body limits, the query, transport faults. The
-//! server's lifecycle (listening, connections, shutdown) is in [`super::server`].
+//! server's lifecycle (listening, connections, shutdown) is in `server`; what both share is
+//! in [`super::state`].
 //!
 //! Routes: `POST /qualification` (the query, see [`super::wire`]), `POST /registration`
 //! (register the card for insurance use) and `GET /health`. Faults do not touch `/health`:
@@ -7,7 +8,7 @@
 
 use super::client::{QUERY_PATH, REGISTRATION_PATH};
 use super::fault::Fault;
-use super::server::{bump, stopped, Shared};
+use super::state::{bump, stopped, Shared};
 use super::wire::{self, ErrorBody, RegistrationAnswer};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};

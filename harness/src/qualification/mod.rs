@@ -33,6 +33,7 @@ pub mod identity;
 pub mod record;
 pub mod server;
 mod service;
+mod state;
 pub mod trust;
 pub mod wire;
 

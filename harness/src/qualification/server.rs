@@ -13,6 +13,8 @@ use super::handler;
 use super::identity::CertificateKey;
 use super::record::{InsuredRecord, RecordError};
 use super::service::Service;
+use super::state::{bump, stopped, Counters, Shared};
+pub use super::state::{Limits, ServerStats};
 use super::trust::{TrustAnchor, TrustError};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -28,42 +30,6 @@ use time::Date;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
-
-/// Resource bounds of one server.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest request body; larger is answered 413. A query is ~2 KB (a base64 certificate).
-    pub max_body_bytes: usize,
-    /// Read buffer for request headers; hyper answers 431 past it (at least 8 KiB).
-    pub max_header_bytes: usize,
-    /// Time a client has to send the request headers.
-    pub header_read_timeout: Duration,
-    /// Time a client has to send the body once the headers are in (408 after).
-    pub body_read_timeout: Duration,
-    /// Connections served at once; more wait in the listen backlog.
-    pub max_connections: usize,
-    /// Longest a `Timeout` fault holds a request, and the cap on a `Slow` fault's delay.
-    pub max_hold: Duration,
-    /// A connection (kept alive or not) is closed gracefully after this long.
-    pub connection_lifetime: Duration,
-    /// How long shutdown waits for open connections before dropping them.
-    pub drain_timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_body_bytes: 64 * 1024,
-            max_header_bytes: 16 * 1024,
-            header_read_timeout: Duration::from_secs(5),
-            body_read_timeout: Duration::from_secs(5),
-            max_connections: 512,
-            max_hold: Duration::from_secs(30),
-            connection_lifetime: Duration::from_secs(120),
-            drain_timeout: Duration::from_secs(2),
-        }
-    }
-}
 
 /// Everything a server needs.
 #[derive(Clone, Debug)]
@@ -114,45 +80,6 @@ pub enum ServerError {
     Runtime(std::io::Error),
     #[error("the server thread ended before it started serving")]
     Thread,
-}
-
-/// Counters, for tests and for a bench's report.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ServerStats {
-    /// Connections accepted since start.
-    pub connections: u64,
-    /// Connections open now.
-    pub open_connections: u64,
-    /// Requests received (any route).
-    pub requests: u64,
-    /// Queries and registrations answered 200 (including deliberately malformed answers).
-    pub answered: u64,
-    /// Requests refused with a 4xx.
-    pub refused: u64,
-    /// Queries that met a transport fault (held, or answered 5xx).
-    pub faulted: u64,
-}
-
-#[derive(Default)]
-pub(super) struct Counters {
-    pub(super) connections: AtomicU64,
-    pub(super) open_connections: AtomicU64,
-    pub(super) requests: AtomicU64,
-    pub(super) answered: AtomicU64,
-    pub(super) refused: AtomicU64,
-    pub(super) faulted: AtomicU64,
-}
-
-pub(super) fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
-/// What every connection task shares.
-pub(super) struct Shared {
-    pub(super) service: Service,
-    pub(super) limits: Limits,
-    pub(super) stop: watch::Sender<bool>,
-    pub(super) counters: Counters,
 }
 
 /// Starts servers. See [`Server::start`] and [`Server::start_background`].
@@ -427,11 +354,6 @@ impl Drop for BackgroundServer {
     fn drop(&mut self) {
         self.stop_and_join();
     }
-}
-
-/// Completes once a stop is asked for (or every sender is gone).
-pub(super) async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {

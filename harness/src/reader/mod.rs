@@ -1,35 +1,21 @@
-//! Readers the engine drives. Today: the `virtual` reference reader. The engine speaks to a
-//! reader in stimuli (what the patient and the desk do) and reads back its events.
+//! Readers the engine drives, behind [`ReaderDriver`]: the `virtual` reference reader here,
+//! and devices under test (`crate::dut`). The engine speaks to a reader in stimuli (what the
+//! patient and the desk do) and reads back its events.
 
+mod camera;
 pub mod desk;
 mod events;
 mod keypad;
 mod virtual_reader;
 
+pub use camera::{FaceCamera, FacePolicy, TryOutcome};
 pub use events::{Event, EventKind, FaceResult, ObservedOutcome};
 pub use keypad::Layout;
 pub use virtual_reader::{ReaderSetup, VirtualReader};
 
-use crate::card_channel::CardChannel;
+use crate::channel::CardChannel;
 use crate::rules::{ConsentStep, Document};
-
-/// What the reader measures of its own sub-steps (beside the engine's step times), for
-/// latency limits: the face path's chip photo read (照合番号B VERIFY and EF 0002), its
-/// decoding, the enrolment, camera start to decision, and the mean work per frame.
-pub const READER_MEASURES: &[&str] = &[
-    "face.read_chip_photo",
-    "face.decode_chip_photo",
-    "face.enrol",
-    "face.match",
-    "face.frame",
-];
-
-/// How the patient proves the card is theirs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    Face,
-    Pin,
-}
+use crate::scenario::Method;
 
 /// One thing done to the reader.
 pub enum Stimulus {

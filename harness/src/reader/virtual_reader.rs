@@ -10,7 +10,7 @@ mod face_path;
 use super::events::{Event, EventKind, ObservedOutcome};
 use super::keypad::Layout;
 use super::{DriverError, PlacedCard, Stimulus};
-use crate::card_channel::{CardChannel, ChannelError};
+use crate::channel::{CardChannel, ChannelError};
 use crate::qualification::{
     BlockingQualificationClient, Consent, QualificationResult, QualificationValidity,
     ResultErrorCode, SegmentOfResult,
@@ -41,7 +41,7 @@ pub struct ReaderSetup {
     /// Patient facts the desk holds (birth date and income for the share on a fallback).
     pub patient: Patient,
     /// The camera and the face matcher; `None`: a reader without a camera.
-    pub face: Option<crate::face::FaceKit>,
+    pub face: Option<Box<dyn super::FaceCamera>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +116,7 @@ impl VirtualReader {
     /// Gives the reader its camera and face matcher after it was set up (a device whose
     /// camera starts once the card is on the reader); the face path takes it as it would
     /// [`ReaderSetup::face`].
-    pub fn set_face(&mut self, kit: crate::face::FaceKit) {
+    pub fn set_face(&mut self, kit: Box<dyn super::FaceCamera>) {
         self.setup.face = Some(kit);
     }
 
@@ -309,18 +309,18 @@ impl VirtualReader {
     /// Reads the whole selected EF (a certificate).
     fn read_whole_ef(&mut self) -> Result<Vec<u8>, String> {
         let card = self.card.as_deref_mut().ok_or("no card")?;
-        crate::card_channel::read_tlv_ef(card).map_err(|e| e.to_string())
+        crate::channel::read_tlv_ef(card).map_err(|e| e.to_string())
     }
 
-    fn choose(&mut self, method: super::Method) -> Result<(), DriverError> {
+    fn choose(&mut self, method: crate::scenario::Method) -> Result<(), DriverError> {
         if self.after_face_failure && self.state == State::PinEntry {
             // The PIN pad is already offered after the face failed.
             return Ok(());
         }
         self.expect_state(State::ChooseMethod, "a method was chosen")?;
         match method {
-            super::Method::Face => self.face_path(),
-            super::Method::Pin => self.offer_pin(CardFailure::PinLocked),
+            crate::scenario::Method::Face => self.face_path(),
+            crate::scenario::Method::Pin => self.offer_pin(CardFailure::PinLocked),
         }
         Ok(())
     }

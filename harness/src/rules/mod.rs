@@ -48,6 +48,7 @@ pub mod certificate;
 pub mod consent;
 pub mod copayment;
 pub mod documents;
+pub mod face;
 pub mod high_cost;
 pub mod ladder;
 pub mod route;
@@ -64,6 +65,7 @@ pub use consent::{
 };
 pub use copayment::{copayment_percent, AgeBand, IncomeClass};
 pub use documents::{Document, DocumentKind};
+pub use face::FACE_LOCK_AFTER;
 pub use high_cost::{monthly_limit, LimitCategory, Scope};
 pub use ladder::{judge, legal_routes, outcome_for, Outcome};
 pub use route::Route;

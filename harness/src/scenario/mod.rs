@@ -4,6 +4,7 @@
 mod model;
 mod parse;
 mod schema;
+pub mod suite;
 
 pub use model::*;
 pub use parse::{

@@ -20,7 +20,23 @@ impl std::fmt::Display for Origin {
     }
 }
 
-pub use crate::reader::Method;
+/// What a reader measures of its own sub-steps (beside the engine's step times), named for
+/// latency limits: the face path's chip photo read (照合番号B VERIFY and EF 0002), its
+/// decoding, the enrolment, camera start to decision, and the mean work per frame.
+pub const READER_MEASURES: &[&str] = &[
+    "face.read_chip_photo",
+    "face.decode_chip_photo",
+    "face.enrol",
+    "face.match",
+    "face.frame",
+];
+
+/// How the patient proves the card is theirs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Face,
+    Pin,
+}
 
 /// Which PIN the patient types. The value itself never reaches a report.
 #[derive(Clone, PartialEq, Eq)]
@@ -237,7 +253,7 @@ pub enum CaseKind {
     /// A reception flow at the reader (steps and expectations).
     Reception,
     /// One APDU-level conformance check (by name) on the case's card.
-    Conformance { check: String },
+    Conformance { check: ConformanceCheck },
 }
 
 /// One runnable case (a scenario after includes, variables and matrix expansion).
@@ -265,4 +281,132 @@ pub struct Case {
     pub step_deadline: Duration,
     pub steps: Vec<Step>,
     pub expect: Expect,
+}
+
+/// The attack species of a scenario name (`print_greyscale` for camera-replay's
+/// `print-greyscale`); `Err` is a hint listing them.
+pub fn attack_species(name: &str) -> Result<camera_replay::attack::AttackSpecies, String> {
+    use camera_replay::attack::AttackSpecies;
+    AttackSpecies::from_name(&name.replace('_', "-")).map_err(|_| {
+        let known: Vec<String> = AttackSpecies::KINDS
+            .iter()
+            .map(|(n, _)| n.replace('-', "_"))
+            .collect();
+        format!("one of: {}", known.join(", "))
+    })
+}
+
+/// The APDU-level conformance checks, in the order they run: the destructive ones (they
+/// spend PIN tries or change a PIN, so they leave the card changed and are refused on real
+/// cards) come last. The names are the case ids' last part; `conformance` implements each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConformanceCheck {
+    SelectJpkiAp,
+    SelectMasterFile,
+    SelectUnknownAid,
+    SelectOtherAps,
+    TokenInfo,
+    AuthenticationCertificate,
+    CaCertificate,
+    SignatureCertificateLocked,
+    EmptyVerify,
+    ReadPastEnd,
+    WrongP1P2,
+    WrongLength,
+    UnknownInstruction,
+    GetChallenge,
+    SignNeedsPin,
+    VerifyAndSign,
+    SelectClearsVerified,
+    TextSupportMyNumber,
+    SurfaceRecord,
+    WrongPinThenRight,
+    ChangeReferenceData,
+    PinBlocks,
+}
+
+impl ConformanceCheck {
+    /// Every check with its name, in the order they run.
+    pub const ALL: [(ConformanceCheck, &'static str); 22] = [
+        (ConformanceCheck::SelectJpkiAp, "select_jpki_ap"),
+        (
+            ConformanceCheck::SelectMasterFile,
+            "select_master_file_is_not_supported",
+        ),
+        (ConformanceCheck::SelectUnknownAid, "select_unknown_aid"),
+        (
+            ConformanceCheck::SelectOtherAps,
+            "select_text_support_and_surface_aps",
+        ),
+        (ConformanceCheck::TokenInfo, "token_info"),
+        (
+            ConformanceCheck::AuthenticationCertificate,
+            "authentication_certificate",
+        ),
+        (
+            ConformanceCheck::CaCertificate,
+            "ca_certificate_readable_without_pin",
+        ),
+        (
+            ConformanceCheck::SignatureCertificateLocked,
+            "signature_certificate_needs_password",
+        ),
+        (
+            ConformanceCheck::EmptyVerify,
+            "empty_verify_reports_tries_left",
+        ),
+        (ConformanceCheck::ReadPastEnd, "read_binary_past_end"),
+        (ConformanceCheck::WrongP1P2, "wrong_p1_p2"),
+        (ConformanceCheck::WrongLength, "wrong_length"),
+        (ConformanceCheck::UnknownInstruction, "unknown_instruction"),
+        (ConformanceCheck::GetChallenge, "get_challenge"),
+        (ConformanceCheck::SignNeedsPin, "sign_needs_verified_pin"),
+        (
+            ConformanceCheck::VerifyAndSign,
+            "authentication_pin_verify_and_sign",
+        ),
+        (
+            ConformanceCheck::SelectClearsVerified,
+            "select_clears_verified_state",
+        ),
+        (
+            ConformanceCheck::TextSupportMyNumber,
+            "text_support_my_number",
+        ),
+        (
+            ConformanceCheck::SurfaceRecord,
+            "surface_record_with_code_b",
+        ),
+        (
+            ConformanceCheck::WrongPinThenRight,
+            "wrong_pin_counts_down_and_success_resets",
+        ),
+        (
+            ConformanceCheck::ChangeReferenceData,
+            "change_reference_data",
+        ),
+        (ConformanceCheck::PinBlocks, "pin_blocks_after_three_wrong"),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(c, _)| *c == self)
+            .map_or("", |(_, n)| n)
+    }
+
+    /// Spends PIN tries or changes a PIN.
+    pub fn destructive(self) -> bool {
+        use ConformanceCheck::*;
+        matches!(
+            self,
+            VerifyAndSign
+                | SelectClearsVerified
+                | TextSupportMyNumber
+                | SurfaceRecord
+                | WrongPinThenRight
+                | ChangeReferenceData
+                | PinBlocks
+        )
+    }
 }

@@ -211,16 +211,10 @@ fn conformance_cases(root: Node<'_, '_>, path: &Path) -> Option<Vec<Case>> {
     let stem = scenario_stem(path);
     let mut cases = Vec::new();
     for card in &cards {
-        for check in crate::conformance::all_checks() {
+        for (check, name) in ConformanceCheck::ALL {
             cases.push(Case {
-                id: format!(
-                    "{stem}[{}].{}",
-                    short(&card.display().to_string()),
-                    check.name
-                ),
-                kind: CaseKind::Conformance {
-                    check: check.name.to_owned(),
-                },
+                id: format!("{stem}[{}].{}", short(&card.display().to_string()), name),
+                kind: CaseKind::Conformance { check },
                 file: path.to_path_buf(),
                 title: title.clone(),
                 tags: tags.clone(),
@@ -698,8 +692,8 @@ fn camera(node: Node<'_, '_>) -> Option<Camera> {
         None => Some(None),
         Some(n) => n
             .string()
-            .and_then(|name| match crate::face::check_attack_name(&name) {
-                Ok(()) => Some(Some(name)),
+            .and_then(|name| match super::attack_species(&name) {
+                Ok(_) => Some(Some(name)),
                 Err(hint) => {
                     n.report(&format!("unknown attack `{name}`"), Some(&hint));
                     None
@@ -1034,7 +1028,7 @@ fn latency(node: Node<'_, '_>) -> Option<Vec<LatencyLimit>> {
         return None;
     };
     let mut measures = STEP_NAMES.to_vec();
-    measures.extend(crate::reader::READER_MEASURES);
+    measures.extend(crate::scenario::READER_MEASURES);
     measures.push("total");
     let mut out = Vec::new();
     let mut ok = true;

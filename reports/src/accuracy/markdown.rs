@@ -131,7 +131,14 @@ pub(crate) fn accuracy(s: &AccuracySummary) -> String {
     out
 }
 
-pub(crate) fn pad(s: &PadSummary) -> String {
+impl PadSummary {
+    /// A short Markdown report.
+    pub fn to_markdown(&self) -> String {
+        pad(self)
+    }
+}
+
+fn pad(s: &PadSummary) -> String {
     let ci = level(s.confidence);
     let mut out = String::from("### Presentation attack detection (ISO/IEC 30107-3)\n\n");
     if !s.apcer.is_empty() {

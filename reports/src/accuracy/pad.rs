@@ -50,13 +50,6 @@ pub struct PadSummary {
     pub warnings: Vec<String>,
 }
 
-impl PadSummary {
-    /// A short Markdown report.
-    pub fn to_markdown(&self) -> String {
-        super::markdown::pad(self)
-    }
-}
-
 /// APCER per species (and the maximum) and BPCER, with intervals at `confidence`.
 pub fn pad_summary(counts: &PadCounts, confidence: f64) -> Result<PadSummary, AccuracyError> {
     if !(confidence > 0.0 && confidence < 1.0) {

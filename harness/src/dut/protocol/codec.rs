@@ -1,6 +1,5 @@
 //! One message ↔ one line, and the typed errors of reading lines.
 
-use super::lines::LineReader;
 use super::{ErrorCode, WireMessage, MAX_LINE, PROTOCOL, VERSION};
 use serde_json::{Map, Value};
 use std::io::{self, Write};
@@ -172,24 +171,4 @@ fn missing_field(message: &str) -> Option<String> {
     let rest = message.strip_prefix("missing field `")?;
     let end = rest.find('`')?;
     Some(rest[..end].to_owned())
-}
-
-/// Decodes every line of `bytes` as [`LineReader`] would read them from a stream: blank
-/// lines are skipped, a line past [`MAX_LINE`] is one error, and input that does not end
-/// in `\n` ends in [`WireError::Unterminated`].
-pub fn decode_lines<M: WireMessage>(bytes: &[u8]) -> Vec<Result<M, WireError>> {
-    let mut reader = LineReader::new(bytes);
-    let mut out = Vec::new();
-    loop {
-        match reader.read_message::<M>() {
-            Ok(Some(message)) => out.push(Ok(message)),
-            Ok(None) => return out,
-            Err(WireError::Io(e)) => {
-                // A slice never fails to read; stop rather than loop.
-                out.push(Err(WireError::Io(e)));
-                return out;
-            }
-            Err(e) => out.push(Err(e)),
-        }
-    }
 }

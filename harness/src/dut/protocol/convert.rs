@@ -8,11 +8,12 @@ use super::{
     WireMessage, WireMethod, MAX_KEYS,
 };
 use crate::reader::{
-    DriverError, Event, EventKind, FaceResult, Method, ObservedOutcome, PlacedCard, Stimulus,
+    DriverError, Event, EventKind, FaceResult, ObservedOutcome, PlacedCard, Stimulus,
 };
 use crate::rules::{
     ConsentChoice, ConsentItem, ConsentItems, ConsentStep, Document, LimitCategory,
 };
+use crate::scenario::Method;
 use crate::scenario::PastConsent;
 use std::fmt;
 use std::time::Duration;

@@ -168,3 +168,23 @@ impl<R: Read> LineReader<R> {
         self.inner
     }
 }
+
+/// Decodes every line of `bytes` as [`LineReader`] would read them from a stream: blank
+/// lines are skipped, a line past [`MAX_LINE`] is one error, and input that does not end
+/// in `\n` ends in [`WireError::Unterminated`].
+pub fn decode_lines<M: WireMessage>(bytes: &[u8]) -> Vec<Result<M, WireError>> {
+    let mut reader = LineReader::new(bytes);
+    let mut out = Vec::new();
+    loop {
+        match reader.read_message::<M>() {
+            Ok(Some(message)) => out.push(Ok(message)),
+            Ok(None) => return out,
+            Err(WireError::Io(e)) => {
+                // A slice never fails to read; stop rather than loop.
+                out.push(Err(WireError::Io(e)));
+                return out;
+            }
+            Err(e) => out.push(Err(e)),
+        }
+    }
+}

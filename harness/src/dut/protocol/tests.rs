@@ -4,8 +4,9 @@
 //! harness/tests/dut_protocol_fuzz.rs.
 
 use super::*;
-use crate::reader::{Event, EventKind, FaceResult, Method, ObservedOutcome, Stimulus};
+use crate::reader::{Event, EventKind, FaceResult, ObservedOutcome, Stimulus};
 use crate::rules::{ConsentChoice, ConsentItem, ConsentItems, ConsentStep, Document};
+use crate::scenario::Method;
 use std::collections::BTreeSet;
 use std::io::{self, Read};
 use std::time::Duration;

@@ -1,8 +1,8 @@
 //! The reader's face path: 照合番号B read off the printed surface and VERIFYed on the
 //! card-surface application, the chip photo read and decoded, then matched against the
 //! camera within a time limit and a number of tries. On failure the PIN is offered.
-//! Matching, the camera and liveness live in [`crate::face`]; this file is the reader's
-//! side of the card and its screens.
+//! Matching, the camera and liveness are behind [`crate::reader::FaceCamera`]; this file is
+//! the reader's side of the card and its screens.
 
 use super::VirtualReader;
 use crate::reader::events::{EventKind, FaceResult};
@@ -26,12 +26,12 @@ impl VirtualReader {
             });
             return self.face_failed(FaceResult::Unavailable);
         };
-        self.face_failures = kit.earlier_failures;
-        if self.face_failures >= kit.policy.lock_after {
+        self.face_failures = kit.earlier_failures();
+        if self.face_failures >= kit.policy().lock_after {
             self.screen("face_locked");
             return self.face_failed(FaceResult::Locked);
         }
-        let outcome = self.face_attempts(&mut kit);
+        let outcome = self.face_attempts(kit.as_mut());
         self.timings.extend(kit.timings());
         if let Some(camera) = kit.stop_camera() {
             let j = camera.jitter;
@@ -58,7 +58,7 @@ impl VirtualReader {
     }
 
     /// 照合番号B, the chip photo, then the tries; `Err` says how the face path failed.
-    fn face_attempts(&mut self, kit: &mut crate::face::FaceKit) -> Result<(), FaceResult> {
+    fn face_attempts(&mut self, kit: &mut dyn crate::reader::FaceCamera) -> Result<(), FaceResult> {
         let started = Instant::now();
         let photo = self.read_chip_photo();
         self.timings
@@ -85,7 +85,7 @@ impl VirtualReader {
         }
         let started = Instant::now();
         let mut attack_seen = false;
-        for attempt in 1..=kit.policy.tries {
+        for attempt in 1..=kit.policy().tries {
             let tried = kit.attempt();
             let presentation = match &tried.presentation {
                 Ok(()) => "bona fide".to_owned(),
@@ -105,7 +105,7 @@ impl VirtualReader {
             }
             attack_seen |= tried.presentation.is_err();
             self.face_failures = self.face_failures.saturating_add(1);
-            if self.face_failures >= kit.policy.lock_after {
+            if self.face_failures >= kit.policy().lock_after {
                 self.screen("face_locked");
                 break;
             }

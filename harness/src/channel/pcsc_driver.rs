@@ -6,7 +6,7 @@
 //! (with a new context) serves the next call. After pcscd restarts an old context keeps
 //! failing, so a service error also retires the worker and its context.
 
-use crate::card_channel::{checked_response, CardChannel, ChannelError, Response};
+use crate::channel::{checked_response, CardChannel, ChannelError, Response};
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 use std::ffi::CString;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};

@@ -28,9 +28,9 @@ pub type PhotoResolver<'a> = &'a dyn Fn(&str) -> Result<Vec<u8>, String>;
 /// The real resolver: the named photo from the photo cache (checked by SHA-256), made into
 /// the chip's greyscale JPEG 2000.
 pub fn cached_photo(name: &str) -> Result<Vec<u8>, String> {
-    let path = crate::photo_cache::photo_path(name).map_err(|e| e.to_string())?;
+    let path = crate::photos::photo_path(name).map_err(|e| e.to_string())?;
     let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    crate::chip_photo::encode_chip_photo(&bytes).map_err(|e| e.to_string())
+    crate::photos::encode_chip_photo(&bytes).map_err(|e| e.to_string())
 }
 
 /// A resolver for checks that do not need pixels: every known name gives empty bytes.
@@ -118,10 +118,10 @@ pub fn parse_profile_file(
 /// A photo name that must be in the photo cache's table (its person is the ground truth).
 fn known_photo(node: Node<'_, '_>) -> Option<String> {
     let name = node.string()?;
-    if crate::photo_cache::person_of(&name).is_some() {
+    if crate::photos::person_of(&name).is_some() {
         return Some(name);
     }
-    let known: Vec<&str> = crate::photo_cache::PERSON_OF_PHOTO
+    let known: Vec<&str> = crate::photos::PERSON_OF_PHOTO
         .iter()
         .map(|(n, _)| *n)
         .collect();

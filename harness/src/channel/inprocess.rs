@@ -1,7 +1,7 @@
 //! The emulated card called directly, in process: no pcscd, same interface and the same
 //! faults (slow, mute, torn) as through vpcd.
 
-use crate::card_channel::{checked_response, CardChannel, ChannelError, Response};
+use crate::channel::{checked_response, CardChannel, ChannelError, Response};
 use card_emulator::{Card, Delivery};
 use std::time::{Duration, Instant};
 

@@ -6,8 +6,8 @@
 //! `--allow-destructive`, and even then the last try is never spent. Every exchange is
 //! traced with secrets redacted.
 
-use crate::card_channel::{CardChannel, ChannelError, Response};
-use crate::trace::{carries_secret, redacted_hex, response_hex, Trace, TraceEntry};
+use crate::channel::trace::{carries_secret, redacted_hex, response_hex, Trace, TraceEntry};
+use crate::channel::{CardChannel, ChannelError, Response};
 use card_emulator::card::{attach_answer, AID_SURFACE, AID_TEXT_SUPPORT, ATTACH_CHECK_HEADER};
 use card_emulator::StatusWord;
 use std::time::Duration;
@@ -228,7 +228,7 @@ impl<C: CardChannel> CardChannel for GuardedChannel<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inprocess_channel::InProcessChannel;
+    use crate::channel::inprocess::InProcessChannel;
     use card_emulator::{commands, Card, CardImage, CardProfile, PinRef};
     use std::sync::{Arc, OnceLock};
 

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-pub use crate::chip_photo::PhotoError;
+use super::PhotoError;
 
 /// Environment variable that overrides the cache directory.
 pub const CACHE_ENV: &str = "MYNA_HIL_CACHE";

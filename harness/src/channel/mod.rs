@@ -1,5 +1,11 @@
-//! The one interface through which the harness talks to any card: the emulator in process,
-//! or any card in any PC/SC reader ([`crate::pcsc_driver`]). The same checks run over both.
+//! The one interface through which the harness talks to any card: the emulator in process
+//! ([`inprocess`]), or any card in any PC/SC reader ([`pcsc_driver`]); the same checks run over
+//! both. [`guard`] keeps real cards safe on top of either and keeps the redacted [`trace`].
+
+pub mod guard;
+pub mod inprocess;
+pub mod pcsc_driver;
+pub mod trace;
 
 use card_emulator::StatusWord;
 use std::time::Duration;

@@ -20,15 +20,16 @@
 //! line it cannot read is answered with `error` and the session goes on; a vanished peer
 //! ends the session, not the process.
 
-use super::protocol::{
+use crate::channel::guard::{GuardedChannel, Policy};
+use crate::channel::pcsc_driver::PcscChannel;
+use crate::channel::{CardChannel, ChannelError, Response};
+use crate::dut::protocol::{
     Action, BenchSettings, CameraSource, Capability, CardInfo, DeviceHello, ErrorCode, ErrorReply,
     FromDevice, LineReader, ToDevice, WireError, PROTOCOL, VERSION,
 };
-use crate::card_channel::{CardChannel, ChannelError, Response};
 use crate::face::{FaceKit, MatcherPool};
-use crate::guard::{GuardedChannel, Policy};
-use crate::pcsc_driver::PcscChannel;
 use crate::qualification::BlockingQualificationClient;
+use crate::reader::FaceCamera;
 use crate::reader::{DriverError, PlacedCard, ReaderSetup, Stimulus, VirtualReader};
 use crate::rules::{
     ConsentStep, ConsentStore, FacilityId, LimitCategory, Patient, PatientId, RuleSet, Visit,
@@ -116,7 +117,7 @@ impl Profiles {
                 .collect();
             files.sort();
             for path in files {
-                match crate::profile_file::load_profile(&path, &crate::profile_file::no_photos) {
+                match crate::cards::load_profile(&path, &crate::cards::no_photos) {
                     Ok(p) => profiles.push((path, p)),
                     Err(e) => errors.push(e.to_string()),
                 }
@@ -424,7 +425,7 @@ fn read_lines<R: Read>(input: R, tx: mpsc::SyncSender<Input>, stop: &AtomicBool)
                 if line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
                     continue;
                 }
-                match super::protocol::decode::<ToDevice>(line) {
+                match crate::dut::protocol::decode::<ToDevice>(line) {
                     Ok(ToDevice::CameraFrame { .. }) => Input::Frame,
                     Ok(m) => Input::Message(m),
                     Err(e) => refused(e, line),
@@ -496,7 +497,7 @@ struct Session<'a> {
 impl Session<'_> {
     fn send(&mut self, message: &FromDevice) -> Result<(), WireError> {
         self.config.log(|| format!("< {}", redacted_out(message)));
-        super::protocol::write_message(&mut self.out, message)
+        crate::dut::protocol::write_message(&mut self.out, message)
     }
 
     fn send_all(&mut self, messages: &[FromDevice]) -> Result<(), WireError> {
@@ -582,7 +583,7 @@ fn redacted_out(message: &FromDevice) -> String {
             format!(r#"{{"type":"keypad_layout","at_ms":{at_ms},"digits":"<redacted>"}}"#)
         }
         other => {
-            let line = super::protocol::encode(other);
+            let line = crate::dut::protocol::encode(other);
             String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line)).into_owned()
         }
     }
@@ -777,7 +778,10 @@ impl<'a> Station<'a> {
                 .unwrap_or(DEFAULT_SERVICE_DEADLINE),
             consent,
             patient: Patient::new(birth, limit),
-            face: self.camera.take(),
+            face: self
+                .camera
+                .take()
+                .map(|k| Box::new(k) as Box<dyn crate::reader::FaceCamera>),
         }
     }
 
@@ -837,10 +841,10 @@ impl<'a> Station<'a> {
         let mut kit = FaceKit::for_clip(path, fps, &self.config.faces)
             .map_err(|why| (ErrorCode::Internal, why))?;
         if let Some(n) = self.case.bench.earlier_face_failures {
-            kit.earlier_failures = n;
+            kit.set_earlier_failures(n);
         }
         match self.reader.as_mut() {
-            Some(reader) => reader.set_face(kit),
+            Some(reader) => reader.set_face(Box::new(kit)),
             None => self.camera = Some(kit),
         }
         Ok(())

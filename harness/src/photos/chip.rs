@@ -6,10 +6,10 @@
 //! parameters), so both directions go straight to `openjp2`; that also lets
 //! us collect the codec's own error messages.
 
+use super::PhotoError;
 use std::ffi::{c_char, c_void, CStr};
 use std::io::{Cursor, Write};
 use std::panic::{self, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::ptr;
 
 use image::imageops::{self, FilterType};
@@ -48,35 +48,6 @@ const MAX_DECODE_COMPONENTS: u32 = 4;
 
 /// Most wavelet levels we use; 6 is OpenJPEG's default.
 const MAX_RESOLUTIONS: u32 = 6;
-
-/// Everything that can go wrong with the test photos and the chip photo codec.
-#[derive(Debug, thiserror::Error)]
-pub enum PhotoError {
-    #[error("unknown photo {name:?}; known photos: {known}")]
-    UnknownPhoto { name: String, known: String },
-    #[error("photo {name} is missing: no file at {path}; run .ci/fetch-photos")]
-    MissingPhoto { name: String, path: PathBuf },
-    #[error("cannot read photo {path}: {source}; run .ci/fetch-photos")]
-    ReadPhoto {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "photo {path} is corrupt or outdated (SHA-256 {actual}, expected {expected}); \
-         delete it and run .ci/fetch-photos"
-    )]
-    PhotoHashMismatch {
-        path: PathBuf,
-        expected: String,
-        actual: String,
-    },
-    #[error("cannot decode source image: {0}")]
-    SourceImage(#[from] image::ImageError),
-    #[error("JPEG 2000 encoding failed: {0}")]
-    Jp2Encode(String),
-    #[error("JPEG 2000 decoding failed: {0}")]
-    Jp2Decode(String),
-}
 
 /// Turn a JPEG, PNG or PNM photo into the chip's greyscale JP2.
 pub fn encode_chip_photo(image_bytes: &[u8]) -> Result<Vec<u8>, PhotoError> {
@@ -564,7 +535,7 @@ unsafe extern "C" fn log_error(msg: *const c_char, user: *mut c_void) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::photo_cache;
+    use crate::photos;
 
     /// JP2 signature box: length 12, type "jP  ".
     const JP2_SIGNATURE: [u8; 8] = [0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20];
@@ -674,7 +645,7 @@ mod tests {
     /// between platforms, not for a change in quality.
     #[test]
     fn cached_photo_round_trip() {
-        let path = match photo_cache::photo_path("obama.jpg") {
+        let path = match photos::photo_path("obama.jpg") {
             Ok(path) => path,
             Err(PhotoError::MissingPhoto { .. })
                 if std::env::var("CI").as_deref() != Ok("true") =>

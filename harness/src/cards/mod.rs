@@ -1,0 +1,55 @@
+//! Card profiles: the profile file format (`profile_file`), and each profile loaded and built
+//! once per run (`LoadedCard`): the card image, the service's key for its certificate, and
+//! whose faces are on the chip and before the camera.
+
+mod profile_file;
+
+pub use profile_file::{
+    cached_photo, load_profile, load_profile_file, no_photos, parse_profile, parse_profile_file,
+    CardFaces, PhotoResolver, ProfileError, ProfileFile,
+};
+
+use crate::qualification::CertificateKey;
+use card_emulator::{CardImage, CardProfile};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A card profile with its built image, shared by every case that uses it.
+pub struct LoadedCard {
+    pub profile: CardProfile,
+    pub image: Arc<CardImage>,
+    /// The service's key for this card (its authentication certificate), parsed once.
+    pub certificate_key: CertificateKey,
+    /// Whose faces are on the chip and before the camera (the face path's ground truth).
+    pub faces: CardFaces,
+}
+
+/// Every card profile a run names, loaded and built once, before anything runs: a
+/// broken profile stops the run before its first case.
+pub fn load_cards<'a>(
+    paths: impl IntoIterator<Item = &'a Path>,
+    photos: PhotoResolver<'_>,
+) -> Result<BTreeMap<PathBuf, Arc<LoadedCard>>, String> {
+    let mut cards = BTreeMap::new();
+    for path in paths {
+        if cards.contains_key(path) {
+            continue;
+        }
+        let file = load_profile_file(path, photos).map_err(|e| e.to_string())?;
+        let profile = file.profile;
+        let image = CardImage::build(&profile).map_err(|e| format!("{}: {e}", path.display()))?;
+        let certificate_key = CertificateKey::from_der(&image.auth_certificate)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        cards.insert(
+            path.to_path_buf(),
+            Arc::new(LoadedCard {
+                profile,
+                image: Arc::new(image),
+                certificate_key,
+                faces: file.faces,
+            }),
+        );
+    }
+    Ok(cards)
+}
