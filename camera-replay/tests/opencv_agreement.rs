@@ -11,11 +11,14 @@
 //! matches libjpeg-turbo, our resize and warp match OpenCV's; what is left is float
 //! rounding between ONNX Runtime and OpenCV's DNN engine).
 //!
-//! It needs the face runtime, the cached photos and ../shared/data: when any is missing it
-//! fails (it never skips) and says to run `bash .ci/setup`.
+//! It needs the face runtime, the cached photos and the LFW face set (`../shared/data`, or
+//! `MYNA_HIL_FACE_SET`): when any is missing it fails (it never skips) and says to run
+//! `bash .ci/setup`.
+
+mod matcher_support;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use camera_replay::matcher::{
     decode_image, largest, AcquireFailure, Face, FaceMatcher, MatcherConfig, QualityConfig,
@@ -29,28 +32,18 @@ const MAX_SCORE_DIFF: f32 = 0.005;
 /// Largest allowed difference of a box coordinate or landmark, in image pixels.
 const BOX_TOLERANCE_PX: f32 = 0.1;
 
-const SHARED_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data");
 const REFERENCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/opencv_reference.json"
 );
-
-fn cache_dir() -> PathBuf {
-    std::env::var_os("MYNA_HIL_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/myna-hil")))
-        .expect("neither MYNA_HIL_CACHE nor HOME is set: run `bash .ci/setup`")
-}
 
 fn resolve(reference: &str) -> PathBuf {
     let (root, rel) = reference
         .split_once(':')
         .unwrap_or_else(|| panic!("bad image reference {reference}"));
     match root {
-        "photos" => cache_dir().join("photos").join(rel),
-        "lfw" => Path::new(SHARED_DATA)
-            .join("faces/lfw-deepfunneled")
-            .join(rel),
+        "photos" => matcher_support::cache_dir().join("photos").join(rel),
+        "lfw" => matcher_support::face_set_dir().join(rel),
         other => panic!("unknown image root {other} in {reference}"),
     }
 }
@@ -59,8 +52,8 @@ fn load(reference: &str) -> image::RgbImage {
     let path = resolve(reference);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "cannot read {} ({e}): the agreement test needs the cached photos and ../shared/data; \
-             run `bash .ci/setup`",
+            "cannot read {} ({e}): the agreement test needs the cached photos and the LFW \
+             face set (../shared/data or MYNA_HIL_FACE_SET); run `bash .ci/setup`",
             path.display()
         )
     });
