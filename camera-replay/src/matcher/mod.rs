@@ -18,7 +18,8 @@
 pub mod align;
 pub mod detect;
 pub mod imageops;
-pub mod jpeg;
+/// The baseline JPEG decoder lives in [`crate::codec::jpeg`]; its old path stays.
+pub use crate::codec::jpeg;
 pub mod prelu;
 pub mod quality;
 mod track;
@@ -270,18 +271,12 @@ pub struct Comparison {
 
 /// Decodes an encoded image (JPEG, PNG, PNM); greyscale becomes RGB with equal channels.
 ///
-/// Baseline JPEGs are decoded by [`jpeg`] to exactly the pixels libjpeg-turbo (OpenCV's
-/// `imread`) gives; other JPEGs and other formats by the `image` crate. EXIF orientation is
-/// not applied (as `cv::IMREAD_IGNORE_ORIENTATION`).
+/// JPEGs go through [`crate::codec::decode_jpeg`], the crate's one JPEG path: baseline JPEGs
+/// are decoded by [`jpeg`] to exactly the pixels libjpeg-turbo (OpenCV's `imread`) gives,
+/// other JPEGs and other formats by the `image` crate. EXIF orientation is not applied (as
+/// `cv::IMREAD_IGNORE_ORIENTATION`).
 pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, AcquireFailure> {
-    if bytes.starts_with(&[0xFF, 0xD8]) {
-        if let Ok(img) = jpeg::decode(bytes) {
-            return Ok(img);
-        }
-    }
-    image::load_from_memory(bytes)
-        .map(|img| img.to_rgb8())
-        .map_err(|e| AcquireFailure::Undecodable(e.to_string()))
+    crate::codec::decode_image(bytes).map_err(AcquireFailure::Undecodable)
 }
 
 /// Reads and decodes an image file.
