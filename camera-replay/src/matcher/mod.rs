@@ -64,7 +64,8 @@ pub struct MatcherConfig {
     /// Cosine similarity at or above which two faces match.
     pub threshold: f32,
     /// Rewrite SFace's PRelu activations for ONNX Runtime (same function, about twice as
-    /// fast; see [`prelu`]). Off: the model file as published.
+    /// fast; see [`prelu`]). Off: PRelu as published. Either way SFace's initializers are
+    /// dropped from its graph inputs at load ([`prelu::prepare`]).
     pub fast_prelu: bool,
 }
 
@@ -345,19 +346,16 @@ impl FaceMatcher {
         let files = paths.check()?;
         let env = runtime::environment(&paths)?;
         let detector = runtime::session(&env, &files.yunet, &config.session)?;
-        let recognizer = if config.fast_prelu {
-            let bytes = std::fs::read(&files.sface).map_err(|e| RuntimeError::Session {
-                path: files.sface.clone(),
-                message: e.to_string(),
-            })?;
-            match prelu::rewrite_prelu(&bytes) {
-                Some((model, _)) => {
-                    runtime::session_from_bytes(&env, &model, &files.sface, &config.session)?
-                }
-                None => runtime::session_from_bytes(&env, &bytes, &files.sface, &config.session)?,
+        // SFace is read as published and prepared here, in memory (see [`prelu`]).
+        let bytes = std::fs::read(&files.sface).map_err(|e| RuntimeError::Session {
+            path: files.sface.clone(),
+            message: e.to_string(),
+        })?;
+        let recognizer = match prelu::prepare(&bytes, config.fast_prelu) {
+            Some((model, _)) => {
+                runtime::session_from_bytes(&env, &model, &files.sface, &config.session)?
             }
-        } else {
-            runtime::session(&env, &files.sface, &config.session)?
+            None => runtime::session_from_bytes(&env, &bytes, &files.sface, &config.session)?,
         };
         check_io(&detector, "YuNet", &["input"], &YUNET_OUTPUTS)?;
         check_io(&recognizer, "SFace", &["data"], &["fc1"])?;
