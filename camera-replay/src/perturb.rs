@@ -440,3 +440,24 @@ fn draw_surgical_mask(image: &mut RgbImage, face: &FaceBox, coverage: f64) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JPEG perturbation decodes through the crate's one JPEG path: the pixels are our
+    /// libjpeg-turbo-exact decoder's, not the `image` crate's.
+    #[test]
+    fn jpeg_perturbation_decodes_on_the_exact_path() {
+        let img = RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 5) as u8, ((x * y) % 251) as u8])
+        });
+        let out = Perturbation::Jpeg(70.0).apply(&img, 1);
+        let mut buf = Vec::new();
+        let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 70);
+        img.write_with_encoder(enc).unwrap();
+        let (exact, path) = crate::codec::decode_jpeg_with(&buf).unwrap();
+        assert_eq!(path, crate::codec::JpegPath::Exact);
+        assert_eq!(out, exact);
+    }
+}
