@@ -70,6 +70,16 @@ fn main() {
             ours.len(),
             old == ours
         );
+        // What ONNX Runtime was given before (the stripped file, PRelu rewritten at load) and
+        // now (the published file, prepared at load).
+        let before = prelu::rewrite_prelu(&old).expect("PRelu to rewrite").0;
+        let now = prelu::prepare(&original, true)
+            .expect("SFace is prepared")
+            .0;
+        println!(
+            "model given to ONNX Runtime identical to before: {}",
+            before == now
+        );
     }
     println!("load            {:8.1} ms", ms(load));
     println!("first frame     {:8.1} ms", ms(first));
