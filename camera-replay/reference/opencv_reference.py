@@ -4,22 +4,27 @@
 Runs OpenCV's FaceDetectorYN + FaceRecognizerSF on a fixed list of image pairs, exactly as
 our matcher is specified, and writes camera-replay/tests/data/opencv_reference.json: for
 every image the faces found (box, 5 landmarks, score, in image pixels) and which one was
-taken, for every pair the cosine score. Paths are relative to their root ("photos:" = the
-face-runtime photo cache, "lfw:" = ../shared/data/faces/lfw-deepfunneled); no image data is
-written.
+taken, for every pair the cosine score, and a 64-bit hash of the decoded pixels (RGB,
+row-major; see pixel_hash) so the test can require bit-exact decoding. Paths are relative to
+their root ("photos:" = the face-runtime photo cache, "lfw:" = the LFW face set,
+$MYNA_HIL_FACE_SET or ../shared/data/faces/lfw-deepfunneled); no image data is written.
+
+The agreement test also puts these same JPEG files, byte for byte, into an MJPEG AVI (our
+writer) and an image folder, and requires the frames our sources decode to hash as here.
 
 The protocol (same as the Rust matcher):
-  1. decode with OpenCV (libjpeg-turbo; BGR; EXIF orientation ignored). The matcher's own
-     baseline JPEG decoder (camera-replay/src/matcher/jpeg.rs) gives the same pixels, bit
-     for bit, so both sides start from identical images;
+  1. decode the file's bytes with cv2.imdecode (libjpeg-turbo; BGR; EXIF orientation
+     ignored). Our one JPEG path (camera-replay/src/codec/) gives the same pixels, bit for
+     bit, so both sides start from identical images;
   2. letterbox into 640x640: scale s = min(640/w, 640/h), size round(w*s) x round(h*s)
      (cv2.resize INTER_LINEAR), zero padding right and bottom;
   3. FaceDetectorYN(input 640x640, score 0.9, NMS 0.3, top_k 5000) on the letterbox, boxes
      and landmarks divided by the per-axis scale (new size / old size);
   4. the face with the largest box (higher score on a tie);
   5. FaceRecognizerSF.alignCrop on the ORIGINAL image, feature, match(FR_COSINE).
-SFace is the published file (face_recognition_sface_2021dec.onnx); ours runs the stripped
-copy with PRelu rewritten, so the test also checks those rewrites.
+SFace is the published file (face_recognition_sface_2021dec.onnx); ours loads the same file
+and rewrites it at load time (initializers out of the graph inputs, PRelu decomposed:
+camera-replay/src/matcher/prelu.rs), so the test also checks those rewrites.
 
 Rerun (needs the face runtime: `bash .ci/setup`, and ../shared/data for LFW):
   python3 -m venv /tmp/cv-venv
@@ -63,11 +68,32 @@ def cache_dir():
     return os.environ.get("MYNA_HIL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "myna-hil")
 
 
+def face_set_dir():
+    # As .ci/check-accuracy and the tests: relative paths count from the workspace root.
+    return os.path.join(WORKSPACE, os.environ.get("MYNA_HIL_FACE_SET") or "../shared/data/faces/lfw-deepfunneled")
+
+
 def roots():
     return {
         "photos": os.path.join(cache_dir(), "photos"),
-        "lfw": os.path.join(WORKSPACE, "..", "shared", "data", "faces", "lfw-deepfunneled"),
+        "lfw": face_set_dir(),
     }
+
+
+# pixel_hash: sum over the RGB bytes b_i (row-major, R G B per pixel) of (b_i + 1) * M^i,
+# modulo 2^64. Vectorised here, a plain loop in opencv_agreement.rs.
+HASH_M = np.uint64(0x100000001B3)
+
+
+def pixel_hash(bgr):
+    rgb = np.ascontiguousarray(bgr[:, :, ::-1]).reshape(-1).astype(np.uint64)
+    powers = np.empty(rgb.size, np.uint64)
+    powers[0] = 1
+    with np.errstate(over="ignore"):
+        if rgb.size > 1:
+            powers[1:] = np.cumprod(np.full(rgb.size - 1, HASH_M, np.uint64), dtype=np.uint64)
+        total = np.sum((rgb + np.uint64(1)) * powers, dtype=np.uint64)
+    return f"{int(total):016x}"
 
 
 def models_dir():
@@ -130,7 +156,8 @@ def main():
 
     images, features = {}, {}
     for ref in sorted({r for a, b, _ in pairs for r in (a, b)}):
-        img = cv2.imread(resolve(ref, rts), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+        data = np.fromfile(resolve(ref, rts), np.uint8)
+        img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
         if img is None:
             sys.exit(f"cannot read {ref}")
         lb, sx, sy = letterbox(img)
@@ -138,7 +165,8 @@ def main():
         faces = np.zeros((0, 15), np.float32) if faces is None else faces.astype(np.float32)
         faces[:, 0:14:2] /= sx
         faces[:, 1:14:2] /= sy
-        entry = {"width": int(img.shape[1]), "height": int(img.shape[0]), "faces": [], "chosen": None}
+        entry = {"width": int(img.shape[1]), "height": int(img.shape[0]), "rgb_hash": pixel_hash(img),
+                 "faces": [], "chosen": None}
         for f in faces:
             entry["faces"].append({
                 "box": [round(float(v), 4) for v in f[0:4]],
@@ -164,6 +192,8 @@ def main():
         "generator": "camera-replay/reference/opencv_reference.py",
         "opencv": cv2.__version__,
         "models": {"yunet": os.path.basename(yunet), "sface": os.path.basename(sface)},
+        "decoder": "cv2.imdecode(IMREAD_COLOR | IMREAD_IGNORE_ORIENTATION)",
+        "pixel_hash": "sum of (b_i + 1) * 0x100000001B3^i mod 2^64 over the RGB bytes, row-major",
         "letterbox": SIDE,
         "score_threshold": SCORE_THRESHOLD,
         "nms_threshold": NMS_THRESHOLD,

@@ -19,7 +19,7 @@ use common::rng::Rng;
 use std::f64::consts::PI;
 
 use crate::frame::{Frame, RgbImage};
-use crate::perturb::{clamp_u8, gaussian_blur, mix_seed, seeded_rng, warp_affine, Border, FaceBox};
+use crate::imaging::{clamp_u8, gaussian_blur, mix_seed, seeded_rng, warp_affine, Border, FaceBox};
 use crate::source::synth::{
     backdrop, light_and_noise, ClipError, ClipSpec, Layout, Lighting, LiveClip, Motion, Under,
 };
@@ -288,7 +288,7 @@ impl AttackClip {
                 let inv = pose
                     .forward(cx, cy)
                     .inverse()
-                    .unwrap_or(crate::perturb::Affine::IDENTITY);
+                    .unwrap_or(crate::imaging::Affine::IDENTITY);
                 let surface = self.surface.as_ref().expect("print surface");
                 let mut img = warp_affine(surface, &inv, Border::Clamp);
                 let cols = self.lighting.columns(t, self.spec.width);
@@ -305,7 +305,7 @@ impl AttackClip {
                 let inv = pose
                     .forward(cx, cy)
                     .inverse()
-                    .unwrap_or(crate::perturb::Affine::IDENTITY);
+                    .unwrap_or(crate::imaging::Affine::IDENTITY);
                 let mut img = warp_affine(&displayed, &inv, Border::Fill([6, 6, 8]));
                 self.apply_moire(&mut img, t);
                 let cols = self.lighting.columns(t, self.spec.width);

@@ -8,6 +8,10 @@
 
 pub mod frame;
 
+// Shared below everything else: decoding encoded images, image kernels.
+pub mod codec;
+pub mod imaging;
+
 // Frames in: sources, pacing, perturbations, attacks, liveness.
 pub mod attack;
 pub mod liveness;

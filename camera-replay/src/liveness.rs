@@ -52,7 +52,7 @@
 //! last row is the honest one: a washed-out live capture looks like a flat print to it.
 
 use crate::frame::{Frame, RgbImage};
-use crate::perturb::FaceBox;
+use crate::imaging::FaceBox;
 
 /// The cue that made [`check`] call a sequence an attack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

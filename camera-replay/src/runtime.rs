@@ -51,20 +51,14 @@ pub const YUNET: ModelSpec = ModelSpec {
     sha256: Some("8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"),
 };
 
-/// SFace 2021dec as published (Apache-2.0).
+/// SFace 2021dec as published (Apache-2.0). The matcher prepares it for ONNX Runtime in
+/// memory at load time (`matcher::prelu::prepare`); nothing derived from it is stored. A
+/// `face_recognition_sface_2021dec.stripped.onnx` left in the cache by an older setup is
+/// not used.
 pub const SFACE: ModelSpec = ModelSpec {
     file: "face_recognition_sface_2021dec.onnx",
     size: 38_696_353,
     sha256: Some("0ba9fbfa01b5270c96627c4ef784da859931e02f04419c829e83484087c34e79"),
-};
-
-/// SFace with its initializers removed from the graph inputs (same weights; ONNX Runtime
-/// can then fold them as constants, about 1.4x faster). Made by
-/// `.ci/strip-initializer-inputs.py` with onnx 1.23.2.
-pub const SFACE_STRIPPED: ModelSpec = ModelSpec {
-    file: "face_recognition_sface_2021dec.stripped.onnx",
-    size: 38_688_787,
-    sha256: None,
 };
 
 /// Everything that can stop the matcher from starting.
@@ -175,8 +169,7 @@ impl RuntimePaths {
         })
     }
 
-    /// Checks that the library and both models exist (models with their expected sizes)
-    /// and says which SFace file to use: the stripped one when present, else the original.
+    /// Checks that the library and both models exist (models with their expected sizes).
     pub fn check(&self) -> Result<ModelFiles, RuntimeError> {
         if !self.library.is_file() {
             return Err(RuntimeError::LibraryMissing {
@@ -185,12 +178,7 @@ impl RuntimePaths {
             });
         }
         let yunet = self.check_model(&YUNET)?;
-        let stripped = self.models_dir.join(SFACE_STRIPPED.file);
-        let sface = if stripped.exists() {
-            self.check_model(&SFACE_STRIPPED)?
-        } else {
-            self.check_model(&SFACE)?
-        };
+        let sface = self.check_model(&SFACE)?;
         Ok(ModelFiles { yunet, sface })
     }
 

@@ -11,16 +11,27 @@
 //! matches libjpeg-turbo, our resize and warp match OpenCV's; what is left is float
 //! rounding between ONNX Runtime and OpenCV's DNN engine).
 //!
-//! It needs the face runtime, the cached photos and ../shared/data: when any is missing it
-//! fails (it never skips) and says to run `bash .ci/setup`.
+//! Decoding is checked bit for bit: the reference holds a hash of OpenCV's pixels
+//! (`cv2.imdecode`) for every image, and [`every_image_decodes_as_opencv`] requires the same
+//! hash from `matcher::decode_image`, [`mjpeg_avi_frames_decode_and_score_as_opencv`] from the
+//! frames of an MJPEG AVI (built here with our writer from the cached photos' JPEG bytes,
+//! unchanged) and [`image_folder_frames_decode_and_score_as_opencv`] from an image folder (LFW
+//! files linked in place); both also score their frames within [`MAX_SCORE_DIFF`] of OpenCV.
+//!
+//! It needs the face runtime, the cached photos and the LFW face set (`../shared/data`, or
+//! `MYNA_HIL_FACE_SET`): when any is missing it fails (it never skips) and says to run
+//! `bash .ci/setup`.
+
+mod matcher_support;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use camera_replay::matcher::{
     decode_image, largest, AcquireFailure, Face, FaceMatcher, MatcherConfig, QualityConfig,
     Template,
 };
+use camera_replay::source::{self, FrameSource, MjpegAviWriter, SourceKind, SourceOptions};
 use serde_json::Value;
 
 /// Largest allowed |ours − OpenCV| of a cosine score.
@@ -29,42 +40,71 @@ const MAX_SCORE_DIFF: f32 = 0.005;
 /// Largest allowed difference of a box coordinate or landmark, in image pixels.
 const BOX_TOLERANCE_PX: f32 = 0.1;
 
-const SHARED_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data");
 const REFERENCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/data/opencv_reference.json"
 );
-
-fn cache_dir() -> PathBuf {
-    std::env::var_os("MYNA_HIL_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/myna-hil")))
-        .expect("neither MYNA_HIL_CACHE nor HOME is set: run `bash .ci/setup`")
-}
 
 fn resolve(reference: &str) -> PathBuf {
     let (root, rel) = reference
         .split_once(':')
         .unwrap_or_else(|| panic!("bad image reference {reference}"));
     match root {
-        "photos" => cache_dir().join("photos").join(rel),
-        "lfw" => Path::new(SHARED_DATA)
-            .join("faces/lfw-deepfunneled")
-            .join(rel),
+        "photos" => matcher_support::cache_dir().join("photos").join(rel),
+        "lfw" => matcher_support::face_set_dir().join(rel),
         other => panic!("unknown image root {other} in {reference}"),
     }
 }
 
 fn load(reference: &str) -> image::RgbImage {
     let path = resolve(reference);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+    decode_image(&read(reference)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The file's bytes, unchanged.
+fn read(reference: &str) -> Vec<u8> {
+    let path = resolve(reference);
+    std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "cannot read {} ({e}): the agreement test needs the cached photos and ../shared/data; \
-             run `bash .ci/setup`",
+            "cannot read {} ({e}): the agreement test needs the cached photos and the LFW \
+             face set (../shared/data or MYNA_HIL_FACE_SET); run `bash .ci/setup`",
             path.display()
         )
-    });
-    decode_image(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    })
+}
+
+/// The reference's pixel hash: the sum over the RGB bytes `b_i` (row-major) of
+/// `(b_i + 1) · M^i` modulo 2^64, M = 0x100000001B3 (`opencv_reference.py`, `pixel_hash`).
+fn pixel_hash(img: &image::RgbImage) -> String {
+    const M: u64 = 0x0000_0100_0000_01B3;
+    let (mut h, mut p) = (0u64, 1u64);
+    for &b in img.as_raw() {
+        h = h.wrapping_add((u64::from(b) + 1).wrapping_mul(p));
+        p = p.wrapping_mul(M);
+    }
+    format!("{h:016x}")
+}
+
+fn reference() -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(REFERENCE).expect("tests/data/opencv_reference.json"),
+    )
+    .expect("reference JSON")
+}
+
+/// OpenCV's pixel hash of an image of the reference.
+fn opencv_hash<'a>(doc: &'a Value, reference: &str) -> &'a str {
+    doc["images"][reference]["rgb_hash"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{reference}: no rgb_hash in the reference (rerun the script)"))
+}
+
+/// OpenCV's score of a pair of the reference (either order).
+fn opencv_score(doc: &Value, a: &str, b: &str) -> Option<f32> {
+    doc["pairs"].as_array()?.iter().find_map(|p| {
+        let (pa, pb) = (p["a"].as_str()?, p["b"].as_str()?);
+        ((pa, pb) == (a, b) || (pa, pb) == (b, a)).then(|| p["score"].as_f64().map(|v| v as f32))?
+    })
 }
 
 fn f32s(v: &Value) -> Vec<f32> {
@@ -105,10 +145,7 @@ fn matcher() -> FaceMatcher {
 
 #[test]
 fn scores_and_boxes_agree_with_opencv() {
-    let doc: Value = serde_json::from_str(
-        &std::fs::read_to_string(REFERENCE).expect("tests/data/opencv_reference.json"),
-    )
-    .expect("reference JSON");
+    let doc = reference();
     let mut m = matcher();
     assert_eq!(
         doc["score_threshold"].as_f64().map(|v| v as f32),
@@ -212,4 +249,141 @@ fn scores_and_boxes_agree_with_opencv() {
         "disagreements with OpenCV:\n{}",
         problems.join("\n")
     );
+}
+
+/// Every image of the reference, decoded by `matcher::decode_image`, has OpenCV's pixels.
+#[test]
+fn every_image_decodes_as_opencv() {
+    let doc = reference();
+    let mut differ = Vec::new();
+    let images = doc["images"].as_object().expect("images");
+    for name in images.keys() {
+        if pixel_hash(&load(name)) != opencv_hash(&doc, name) {
+            differ.push(name.as_str());
+        }
+    }
+    println!(
+        "{} images, {} differ from cv2.imdecode",
+        images.len(),
+        differ.len()
+    );
+    assert!(differ.is_empty(), "pixels differ from OpenCV's: {differ:?}");
+}
+
+/// Decodes every frame of `source`, checks it against OpenCV's pixels of the JPEG it was made
+/// from (`frames[i]`), then scores every pair of frames that the reference scores.
+fn check_frames(doc: &Value, mut source: Box<dyn FrameSource>, frames: &[&str]) {
+    let mut m = matcher();
+    let mut templates: Vec<Option<Template>> = Vec::new();
+    let mut problems = Vec::new();
+    for (i, name) in frames.iter().enumerate() {
+        let frame = source
+            .next_frame()
+            .unwrap_or_else(|| panic!("the source ended before frame {i} ({name})"))
+            .unwrap_or_else(|e| panic!("frame {i} ({name}): {e}"));
+        assert_eq!(frame.index, i as u64);
+        if pixel_hash(&frame.image) != opencv_hash(doc, name) {
+            problems.push(format!(
+                "frame {i} ({name}): pixels differ from cv2.imdecode"
+            ));
+        }
+        let faces = m
+            .detect(&frame.image)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        templates.push(largest(&faces).map(|f| {
+            m.template_for(&frame.image, &f)
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+        }));
+    }
+    assert!(source.next_frame().is_none(), "more frames than written");
+    let mut scored = 0;
+    for i in 0..frames.len() {
+        for j in i + 1..frames.len() {
+            let Some(cv) = opencv_score(doc, frames[i], frames[j]) else {
+                continue;
+            };
+            let (Some(a), Some(b)) = (&templates[i], &templates[j]) else {
+                problems.push(format!(
+                    "frames {i}, {j}: OpenCV scored {cv}, we found no face"
+                ));
+                continue;
+            };
+            let score = camera_replay::matcher::compare(a, b);
+            println!(
+                "frames {i} / {j}: ours {score:+.5} opencv {cv:+.5} |diff| {:.5}",
+                (score - cv).abs()
+            );
+            if (score - cv).abs() > MAX_SCORE_DIFF {
+                problems.push(format!("frames {i} / {j}: ours {score:.5}, OpenCV {cv:.5}"));
+            }
+            scored += 1;
+        }
+    }
+    assert!(scored > 0, "no pair of these frames is in the reference");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("opencv-agreement-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// An MJPEG AVI whose frames are the cached photos' JPEG files, byte for byte: the frames our
+/// AVI source decodes are OpenCV's pixels for those bytes, and score as OpenCV scores them.
+#[test]
+fn mjpeg_avi_frames_decode_and_score_as_opencv() {
+    let doc = reference();
+    let frames = [
+        "photos:similarfaces-image1.jpg",
+        "photos:similarfaces-image2.jpg",
+        "photos:similarfaces-image3.jpg",
+    ];
+    let dir = scratch_dir("avi");
+    let path = dir.join("clip.avi");
+    {
+        let (w, h) = (
+            doc["images"][frames[0]]["width"].as_u64().unwrap() as u32,
+            doc["images"][frames[0]]["height"].as_u64().unwrap() as u32,
+        );
+        let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let mut writer = MjpegAviWriter::new(file, w, h, 15.0, 90).unwrap();
+        for name in frames {
+            writer.write_jpeg(&read(name)).unwrap();
+        }
+        writer.finish().unwrap();
+    }
+    assert_eq!(source::detect_kind(&path).unwrap(), SourceKind::MjpegAvi);
+    let src = source::open(&path, &SourceOptions::default()).unwrap();
+    check_frames(&doc, src, &frames);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An image folder of LFW files (linked in place, never copied): the frames our image
+/// sequence decodes are OpenCV's pixels, and score as OpenCV scores them.
+#[test]
+fn image_folder_frames_decode_and_score_as_opencv() {
+    let doc = reference();
+    // The first LFW pairs of the reference, genuine and impostor, as consecutive frames.
+    let mut frames: Vec<&str> = Vec::new();
+    for p in doc["pairs"].as_array().unwrap() {
+        let (a, b) = (p["a"].as_str().unwrap(), p["b"].as_str().unwrap());
+        if a.starts_with("lfw:") && p["score"].is_number() && frames.len() < 8 {
+            frames.extend([a, b]);
+        }
+    }
+    assert_eq!(frames.len(), 8);
+    let dir = scratch_dir("folder");
+    for (i, name) in frames.iter().enumerate() {
+        std::os::unix::fs::symlink(resolve(name), dir.join(format!("frame{}.jpg", i + 1))).unwrap();
+    }
+    assert_eq!(
+        source::detect_kind(&dir).unwrap(),
+        SourceKind::ImageSequence
+    );
+    let src = source::open(&dir, &SourceOptions::default()).unwrap();
+    check_frames(&doc, src, &frames);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -226,6 +226,17 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// The LFW face set folder: `MYNA_HIL_FACE_SET` if set (a relative path counts from the
+/// repository root, as in `.ci/check-accuracy`), else `../shared/data/faces/lfw-deepfunneled`
+/// beside the repository. The one place these tests learn where the face set is.
+pub fn face_set_dir() -> PathBuf {
+    let set = std::env::var_os("MYNA_HIL_FACE_SET")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../shared/data/faces/lfw-deepfunneled"));
+    repo_root().join(set)
+}
+
 /// A shipped profile, with its photo from the cache.
 pub fn shipped_profile(name: &str) -> card_emulator::CardProfile {
     let path = repo_root()

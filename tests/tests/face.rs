@@ -3,7 +3,7 @@
 //! `accuracy` on a small face set. Photos come from the cache and ../shared/data; nothing
 //! here is written into the repository.
 
-use myna_hil_tests::{fresh_dir, repo_root, run_myna_hil, text};
+use myna_hil_tests::{face_set_dir, fresh_dir, repo_root, run_myna_hil, text};
 use std::path::{Path, PathBuf};
 
 fn photo(name: &str) -> PathBuf {
@@ -11,10 +11,11 @@ fn photo(name: &str) -> PathBuf {
 }
 
 fn lfw() -> PathBuf {
-    let dir = repo_root().join("../shared/data/faces/lfw-deepfunneled");
+    let dir = face_set_dir();
     assert!(
         dir.is_dir(),
-        "{} is missing: the face set lives beside the repository",
+        "{} is missing: the face set lives beside the repository, or where MYNA_HIL_FACE_SET \
+         points",
         dir.display()
     );
     dir

@@ -18,7 +18,8 @@
 pub mod align;
 pub mod detect;
 pub mod imageops;
-pub mod jpeg;
+/// The baseline JPEG decoder lives in [`crate::codec::jpeg`]; its old path stays.
+pub use crate::codec::jpeg;
 pub mod prelu;
 pub mod quality;
 mod track;
@@ -63,7 +64,8 @@ pub struct MatcherConfig {
     /// Cosine similarity at or above which two faces match.
     pub threshold: f32,
     /// Rewrite SFace's PRelu activations for ONNX Runtime (same function, about twice as
-    /// fast; see [`prelu`]). Off: the model file as published.
+    /// fast; see [`prelu`]). Off: PRelu as published. Either way SFace's initializers are
+    /// dropped from its graph inputs at load ([`prelu::prepare`]).
     pub fast_prelu: bool,
 }
 
@@ -270,18 +272,12 @@ pub struct Comparison {
 
 /// Decodes an encoded image (JPEG, PNG, PNM); greyscale becomes RGB with equal channels.
 ///
-/// Baseline JPEGs are decoded by [`jpeg`] to exactly the pixels libjpeg-turbo (OpenCV's
-/// `imread`) gives; other JPEGs and other formats by the `image` crate. EXIF orientation is
-/// not applied (as `cv::IMREAD_IGNORE_ORIENTATION`).
+/// JPEGs go through [`crate::codec::decode_jpeg`], the crate's one JPEG path: baseline JPEGs
+/// are decoded by [`jpeg`] to exactly the pixels libjpeg-turbo (OpenCV's `imread`) gives,
+/// other JPEGs and other formats by the `image` crate. EXIF orientation is not applied (as
+/// `cv::IMREAD_IGNORE_ORIENTATION`).
 pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, AcquireFailure> {
-    if bytes.starts_with(&[0xFF, 0xD8]) {
-        if let Ok(img) = jpeg::decode(bytes) {
-            return Ok(img);
-        }
-    }
-    image::load_from_memory(bytes)
-        .map(|img| img.to_rgb8())
-        .map_err(|e| AcquireFailure::Undecodable(e.to_string()))
+    crate::codec::decode_image(bytes).map_err(AcquireFailure::Undecodable)
 }
 
 /// Reads and decodes an image file.
@@ -350,19 +346,16 @@ impl FaceMatcher {
         let files = paths.check()?;
         let env = runtime::environment(&paths)?;
         let detector = runtime::session(&env, &files.yunet, &config.session)?;
-        let recognizer = if config.fast_prelu {
-            let bytes = std::fs::read(&files.sface).map_err(|e| RuntimeError::Session {
-                path: files.sface.clone(),
-                message: e.to_string(),
-            })?;
-            match prelu::rewrite_prelu(&bytes) {
-                Some((model, _)) => {
-                    runtime::session_from_bytes(&env, &model, &files.sface, &config.session)?
-                }
-                None => runtime::session_from_bytes(&env, &bytes, &files.sface, &config.session)?,
+        // SFace is read as published and prepared here, in memory (see [`prelu`]).
+        let bytes = std::fs::read(&files.sface).map_err(|e| RuntimeError::Session {
+            path: files.sface.clone(),
+            message: e.to_string(),
+        })?;
+        let recognizer = match prelu::prepare(&bytes, config.fast_prelu) {
+            Some((model, _)) => {
+                runtime::session_from_bytes(&env, &model, &files.sface, &config.session)?
             }
-        } else {
-            runtime::session(&env, &files.sface, &config.session)?
+            None => runtime::session_from_bytes(&env, &bytes, &files.sface, &config.session)?,
         };
         check_io(&detector, "YuNet", &["input"], &YUNET_OUTPUTS)?;
         check_io(&recognizer, "SFace", &["data"], &["fc1"])?;

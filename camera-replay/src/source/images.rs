@@ -2,13 +2,15 @@
 //!
 //! The files whose names end in `.jpg`, `.jpeg`, `.png`, `.ppm`, `.pgm`, `.pbm`, `.pnm` or
 //! `.pam` (any case) are the frames, sorted by name with numbers compared by value (`f2`
-//! before `f10`). Each file is decoded by its magic bytes, not its extension. Frame `i` is
+//! before `f10`). Each file is decoded by its magic bytes, not its extension, through
+//! [`crate::codec::decode_image`] (JPEGs exactly as OpenCV decodes them). Frame `i` is
 //! stamped `i / fps`. The frame size is the first decodable file's; a file that cannot be
 //! decoded, or has another size, is an `Err` for that frame and the stream goes on.
 
 use std::path::{Path, PathBuf};
 
-use super::{decode_image, natural_cmp, rate_fraction, timestamp_at, FrameSource, SourceError};
+use super::{natural_cmp, rate_fraction, timestamp_at, FrameSource, SourceError};
+use crate::codec::decode_image;
 use crate::frame::Frame;
 
 const EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "ppm", "pgm", "pbm", "pnm", "pam"];

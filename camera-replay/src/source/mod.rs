@@ -26,6 +26,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use crate::codec::hex_preview;
 use crate::frame::{Frame, RgbImage};
 
 pub use avi::{write_mjpeg_avi, MjpegAviSource, MjpegAviWriter};
@@ -35,8 +36,12 @@ pub use synth::{ClipError, ClipSpec, LiveClip};
 pub use y4m::{write_y4m, Y4mChroma, Y4mFormat, Y4mSource, Y4mWriter};
 
 /// The largest frame any source will allocate (64 megapixels): a header claiming more is
-/// treated as corrupt rather than trusted.
-pub const MAX_FRAME_PIXELS: u64 = 64 << 20;
+/// treated as corrupt rather than trusted. Defined with the decoders in [`crate::codec`].
+pub use crate::codec::MAX_FRAME_PIXELS;
+
+/// Still images are decoded by [`crate::codec`], the crate's one JPEG decoding path; these
+/// are its functions under their old paths.
+pub use crate::codec::{decode_image, decode_jpeg};
 
 /// A stream of camera frames.
 ///
@@ -298,15 +303,6 @@ pub fn detect_kind(path: &Path) -> Result<SourceKind, SourceError> {
     }
 }
 
-fn hex_preview(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Reads until `buf` is full or the reader ends; returns the count.
 pub(crate) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -319,72 +315,6 @@ pub(crate) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize>
         }
     }
     Ok(n)
-}
-
-/// Decodes a JPEG into RGB, straight into the frame's own buffer for colour JPEGs. JPEGs
-/// without Huffman tables (Motion-JPEG "AVI1" style, as many webcams send) get the standard
-/// tables of ITU-T T.81 Annex K first.
-pub fn decode_jpeg(bytes: &[u8]) -> Result<RgbImage, String> {
-    use image::ImageDecoder;
-    let patched;
-    let bytes = match avi::insert_default_huffman_tables(bytes) {
-        Some(p) => {
-            patched = p;
-            &patched[..]
-        }
-        None => bytes,
-    };
-    let dec = image::codecs::jpeg::JpegDecoder::new(io::Cursor::new(bytes))
-        .map_err(|e| format!("JPEG: {e}"))?;
-    let (w, h) = dec.dimensions();
-    if w == 0 || h == 0 || w as u64 * h as u64 > MAX_FRAME_PIXELS {
-        return Err(format!("JPEG: implausible size {w}×{h}"));
-    }
-    match dec.color_type() {
-        image::ColorType::Rgb8 => {
-            let mut buf = vec![0u8; w as usize * h as usize * 3];
-            dec.read_image(&mut buf).map_err(|e| format!("JPEG: {e}"))?;
-            RgbImage::from_raw(w, h, buf).ok_or_else(|| "JPEG: short buffer".to_string())
-        }
-        image::ColorType::L8 => {
-            let mut grey = vec![0u8; w as usize * h as usize];
-            dec.read_image(&mut grey)
-                .map_err(|e| format!("JPEG: {e}"))?;
-            let mut rgb = Vec::with_capacity(grey.len() * 3);
-            for g in grey {
-                rgb.extend_from_slice(&[g, g, g]);
-            }
-            RgbImage::from_raw(w, h, rgb).ok_or_else(|| "JPEG: short buffer".to_string())
-        }
-        _ => image::DynamicImage::from_decoder(dec)
-            .map(|d| d.into_rgb8())
-            .map_err(|e| format!("JPEG: {e}")),
-    }
-}
-
-/// Decodes a JPEG, PNG or PNM image (detected by its magic bytes) into RGB.
-pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, String> {
-    if bytes.starts_with(&[0xFF, 0xD8]) {
-        return decode_jpeg(bytes);
-    }
-    let format = if bytes.starts_with(b"\x89PNG") {
-        image::ImageFormat::Png
-    } else if bytes.len() >= 2 && bytes[0] == b'P' && (b'1'..=b'7').contains(&bytes[1]) {
-        image::ImageFormat::Pnm
-    } else {
-        return Err(format!(
-            "not a JPEG, PNG or PNM image (starts with {})",
-            hex_preview(bytes)
-        ));
-    };
-    let mut reader = image::ImageReader::with_format(io::Cursor::new(bytes), format);
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_FRAME_PIXELS * 4);
-    reader.limits(limits);
-    reader
-        .decode()
-        .map(|d| d.into_rgb8())
-        .map_err(|e| format!("{format:?}: {e}"))
 }
 
 /// Loads a still photo (JPEG, PNG or PNM) as RGB, e.g. for [`LiveClip::new`].

@@ -23,7 +23,7 @@ use std::f64::consts::PI;
 
 use super::{FrameSource, SourceError};
 use crate::frame::{Frame, RgbImage};
-use crate::perturb::{
+use crate::imaging::{
     clamp_u8, gaussian_blur, gaussian_table, mix_seed, resize, seeded_rng, warp_affine,
     warp_affine_into, Affine, Border, FaceBox,
 };

@@ -6,7 +6,23 @@ use std::path::{Path, PathBuf};
 
 use camera_replay::matcher::{load_image, FaceMatcher, MatcherConfig};
 
-pub const SHARED_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data");
+/// The workspace root (the crate's parent folder).
+pub const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// The face set's default location, relative to the workspace root (as in
+/// `.ci/check-accuracy`).
+pub const DEFAULT_FACE_SET: &str = "../shared/data/faces/lfw-deepfunneled";
+
+/// The LFW face set folder: `MYNA_HIL_FACE_SET` if set (a relative path counts from the
+/// workspace root, as in `.ci/check-accuracy`), else [`DEFAULT_FACE_SET`]. The one place the
+/// camera-replay tests learn where the face set is.
+pub fn face_set_dir() -> PathBuf {
+    let set = std::env::var_os("MYNA_HIL_FACE_SET")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_FACE_SET));
+    Path::new(WORKSPACE).join(set)
+}
 
 pub fn cache_dir() -> PathBuf {
     std::env::var_os("MYNA_HIL_CACHE")
@@ -27,12 +43,13 @@ pub fn photo(name: &str) -> image::RgbImage {
     must_load(&cache_dir().join("photos").join(name))
 }
 
+/// [`face_set_dir`], checked: fails (never skips) when the set is not there.
 pub fn lfw_root() -> PathBuf {
-    let root = Path::new(SHARED_DATA).join("faces/lfw-deepfunneled");
+    let root = face_set_dir();
     if !root.join("pairs_folds1-5.txt").is_file() {
         panic!(
-            "{} is missing: the LFW subset lives in ../shared/data beside the workspace \
-             (see `bash .ci/setup`)",
+            "{} is missing: the LFW subset lives in ../shared/data beside the workspace, or \
+             where MYNA_HIL_FACE_SET points (see `bash .ci/setup`, docs/platform.md)",
             root.display()
         );
     }
