@@ -1,7 +1,7 @@
 //! In-process APDU throughput of `Card::transmit` on one core (no transport).
 //!
 //! Goal: at least 1,000,000 short APDUs per second, so the emulator is never the bottleneck
-//! next to pcscd + vpcd (about 85 µs a round trip, PLATFORM.md). Every benchmark reuses one
+//! next to pcscd + vpcd (about 85 µs a round trip, docs/platform.md). Every benchmark reuses one
 //! response `Vec`, as the vpcd transport does, and reports `Throughput::Elements` in APDUs.
 
 use card_emulator::card::AID_JPKI;

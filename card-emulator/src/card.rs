@@ -18,7 +18,7 @@ pub const AID_TEXT_SUPPORT: [u8; 10] = [0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01
 pub const AID_SURFACE: [u8; 10] = [0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x02];
 
 /// The proprietary "attach check" the harness uses to recognise its own emulator
-/// (DESIGN.md, "Which card is real"): `80 E8 4D 48 20 <32-byte nonce> 20` answers
+/// (docs/card.md, "Which card is real"): `80 E8 4D 48 20 <32-byte nonce> 20` answers
 /// SHA-256(attach secret ‖ nonce). A real card answers 6D00.
 pub const ATTACH_CHECK_HEADER: [u8; 4] = [0x80, 0xE8, 0x4D, 0x48];
 
@@ -263,7 +263,7 @@ impl Card {
         let face_card = self.image.kind == CardKind::FaceAuthentication;
         Some(match (app, fid) {
             (Application::Jpki, 0x0006) => Ef::Binary(Data::TokenInfo, Access::Free),
-            // On a phone the authentication certificate needs the PIN first (DOMAIN.md).
+            // On a phone the authentication certificate needs the PIN first (docs/card.md).
             (Application::Jpki, 0x000A) if phone => {
                 Ef::Binary(Data::AuthCertificate, Access::Pin(PinRef::AuthPin))
             }

@@ -1,4 +1,4 @@
-//! Builders for the command APDUs of DOMAIN.md ("Commands"), as a host sends them: one place
+//! Builders for the command APDUs of docs/card.md ("Commands"), as a host sends them: one place
 //! for the emulator's tests, the conformance checks and the reference reader.
 
 /// SELECT an application by AID: `00 A4 04 0C Lc AID`.

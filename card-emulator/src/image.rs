@@ -63,7 +63,7 @@ impl std::fmt::Debug for CardImage {
 /// short READ BINARY reaches (a real chip photo is a few KB).
 pub const MAX_PHOTO_BYTES: usize = 24 * 1024;
 
-/// Tries of 照合番号A/B when fresh (DOMAIN.md: 10, soft).
+/// Tries of 照合番号A/B when fresh (docs/card.md: 10, soft).
 pub const SURFACE_CODE_TRIES: u8 = 10;
 
 impl CardImage {

@@ -1,4 +1,4 @@
-//! The 個人番号 (Individual Number) check digit (DOMAIN.md).
+//! The 個人番号 (Individual Number) check digit (docs/card.md).
 
 /// The check digit for the first 11 digits, or `None` when `first11` is not 11 ASCII digits.
 pub fn check_digit(first11: &str) -> Option<u8> {

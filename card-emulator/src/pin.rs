@@ -1,6 +1,6 @@
 //! A PIN, password or 照合番号B held by the card, with its retry counter.
 //!
-//! The rules (DOMAIN.md): a wrong value answers 63Cx with x tries left; the attempt that
+//! The rules (docs/card.md): a wrong value answers 63Cx with x tries left; the attempt that
 //! reaches zero answers 63C0; every later VERIFY with data answers 6984; an empty VERIFY
 //! reports tries left without spending one (63C0 once blocked). A success resets the counter.
 //! A PIN that was never set (face-authentication card) answers as a blocked one (soft).
@@ -88,7 +88,7 @@ impl Pin {
         let blocked = self.tries_left == 0 || self.value.is_none();
         if candidate.is_empty() {
             // Real cards answer 63Cx here even after a successful VERIFY, and OpenSC
-            // rejects the card unless SW1 is 63 (PLATFORM.md).
+            // rejects the card unless SW1 is 63 (docs/platform.md).
             return StatusWord::TriesLeft(if blocked { 0 } else { self.tries_left });
         }
         if blocked {

@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 use time::Date;
 
-/// Which JPKI token the card presents in EF 0006 (DOMAIN.md).
+/// Which JPKI token the card presents in EF 0006 (docs/card.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenKind {
     /// A physical My Number Card: `JPKIAPICCTOKEN2`.
@@ -89,7 +89,7 @@ pub struct CertificateSetting {
     pub revoked: bool,
 }
 
-/// Misbehaviour injected at the transport (DESIGN.md: faults belong to the card profile).
+/// Misbehaviour injected at the transport (docs/card-profiles.md: faults belong to the card profile).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Faults {
     /// Powers up (answers the ATR) but never answers an APDU.

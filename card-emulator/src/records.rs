@@ -1,4 +1,4 @@
-//! The data records of the two card-surface applications (DOMAIN.md) and 照合番号B.
+//! The data records of the two card-surface applications (docs/card.md) and 照合番号B.
 //!
 //! Formats follow the open-source readers of the card (OpenSC, jpki/myna); the name and
 //! address "images" hold UTF-8 text as a stand-in for the printed bitmaps of a real card.

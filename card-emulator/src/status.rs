@@ -1,4 +1,4 @@
-//! Status words as a typed enum (DOMAIN.md, "Status words").
+//! Status words as a typed enum (docs/card.md, "Status words").
 
 use std::fmt;
 

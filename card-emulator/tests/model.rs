@@ -1,7 +1,7 @@
 //! Model-based (proptest) and targeted tests of the card state machine, `Card`.
 //!
-//! Every expected status word comes from DOMAIN.md ("The card at APDU level") and
-//! PLATFORM.md (what OpenSC sends and needs). The card images are built once per process:
+//! Every expected status word comes from docs/card.md ("The card at APDU level") and
+//! docs/platform.md (what OpenSC sends and needs). The card images are built once per process:
 //! building one issues certificates, and a fresh `Card` over a shared image costs nothing.
 
 use card_emulator::apdu::Command;

@@ -102,6 +102,7 @@ impl Fixture {
             faces: &self.faces,
             device: None,
             real_card: None,
+            card_reader: None,
         }
     }
 

@@ -1,4 +1,4 @@
-//! Card conformance checks at APDU level (DOMAIN.md): each check sends commands through a
+//! Card conformance checks at APDU level (docs/card.md): each check sends commands through a
 //! [`CardChannel`] and compares status words and data with what the card's profile says.
 //! The same checks run on the emulator in process, through pcscd + vpcd, and on a vendor's
 //! card in a real reader (where the PIN-spending checks are refused by the guard).
@@ -550,67 +550,26 @@ fn pin_blocks(ctx: &mut Ctx<'_>) -> Outcome {
     )
 }
 
-// --- running ------------------------------------------------------------------------------------
+// --- measuring ------------------------------------------------------------------------------
 
-use crate::channel::guard::{CardIdentity, GuardedChannel};
-use reports::{CaseResult, Measurement, Verdict};
-use std::time::Instant;
+use crate::channel::trace::Trace;
+use reports::{Measurement, Verdict};
 
-/// Runs every check on the card behind `channel`, resetting the card before each, and
-/// returns one result per check. `group` names the card in reports (e.g. `conformance.valid`).
-pub fn run_all<C: CardChannel>(
-    channel: &mut GuardedChannel<C>,
-    profile: &CardProfile,
-    group: &str,
-    mut on_result: impl FnMut(&CaseResult),
-) -> Vec<CaseResult> {
-    let mut results = Vec::new();
-    for (check, name) in ConformanceCheck::ALL {
-        let start = Instant::now();
-        let outcome = match channel.reset() {
-            Ok(()) => run_check(
-                check,
-                &mut Ctx {
-                    channel: &mut *channel,
-                    profile,
-                },
-            ),
-            Err(e) => Err(Problem::Error(format!(
-                "reset before the check failed: {e}"
-            ))),
-        };
-        let trace = channel.take_trace();
-        let (verdict, reason) = verdict_of(outcome);
-        let apdu_ms: Vec<f64> = trace
-            .entries
-            .iter()
-            .filter(|e| e.sw.is_some())
-            .map(|e| e.elapsed.as_secs_f64() * 1e3)
-            .collect();
-        let mut measurements = vec![Measurement::new("apdus", apdu_ms.len() as f64, "count")];
-        if let Some(max) = apdu_ms.iter().copied().reduce(f64::max) {
-            measurements.push(Measurement::new(
-                "apdu_max",
-                (max * 1000.0).round() / 1000.0,
-                "ms",
-            ));
-        }
-        let identity = match channel.identity() {
-            CardIdentity::Emulator => "emulator attached in this run",
-            CardIdentity::Real => "real card (not this run's emulator)",
-        };
-        let result = CaseResult {
-            id: format!("{group}.{name}"),
-            group: group.to_owned(),
-            name: name.to_owned(),
-            verdict,
-            reason,
-            duration: start.elapsed(),
-            measurements,
-            evidence: format!("card: {} via {}\n{trace}", identity, channel.describe()),
-        };
-        on_result(&result);
-        results.push(result);
+/// What a check's APDU trace measures: how many commands were answered, and the slowest.
+pub fn apdu_measurements(trace: &Trace) -> Vec<Measurement> {
+    let apdu_ms: Vec<f64> = trace
+        .entries
+        .iter()
+        .filter(|e| e.sw.is_some())
+        .map(|e| e.elapsed.as_secs_f64() * 1e3)
+        .collect();
+    let mut measurements = vec![Measurement::new("apdus", apdu_ms.len() as f64, "count")];
+    if let Some(max) = apdu_ms.iter().copied().reduce(f64::max) {
+        measurements.push(Measurement::new(
+            "apdu_max",
+            (max * 1000.0).round() / 1000.0,
+            "ms",
+        ));
     }
-    results
+    measurements
 }

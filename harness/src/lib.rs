@@ -4,9 +4,9 @@
 //! imports pointing down.
 
 pub mod accuracy;
-pub mod bench;
 pub mod cards;
 pub mod channel;
+pub mod cli;
 pub mod conformance;
 pub mod dut;
 pub mod dut_ref;
@@ -17,4 +17,5 @@ pub mod qualification;
 pub mod reader;
 pub mod rules;
 pub mod scenario;
+pub mod units;
 pub mod yaml;

@@ -31,10 +31,10 @@
 //! Run: `cargo bench -p myna-hil-tests --bench pcsc_roundtrip` (about 20 s).
 
 use criterion::Criterion;
-use harness::bench::{attach, Attached, CardSite};
 use harness::channel::guard::{GuardedChannel, Policy, RunSecret};
 use harness::channel::pcsc_driver::PcscChannel;
 use harness::channel::CardChannel;
+use myna_hil_tests::{attach, Attached, CardSite};
 use myna_hil_tests::{reader_slot, shipped_profile, ReaderSlot, PCSCD};
 use std::ffi::CString;
 use std::hint::black_box;
@@ -165,7 +165,7 @@ fn main() {
 fn missing_pc_sc_stack() -> Option<String> {
     if !Path::new(PCSCD).exists() {
         return Some(format!(
-            "{PCSCD} is missing (apt packages pcscd vsmartcard-vpcd, see PLATFORM.md)"
+            "{PCSCD} is missing (apt packages pcscd vsmartcard-vpcd, see docs/platform.md)"
         ));
     }
     if !Path::new(VPCD_CONF).exists() {

@@ -373,3 +373,131 @@ impl Drop for Running {
         let _ = self.0.wait();
     }
 }
+
+// --- Cards attached by hand, for the channel-level tests and benchmarks -------------------
+
+use card_emulator::vpcd::{VirtualCard, VpcdAddress};
+use card_emulator::{Card, CardImage, CardProfile};
+use harness::channel::guard::{GuardedChannel, Policy, RunSecret};
+use harness::channel::inprocess::InProcessChannel;
+use harness::channel::pcsc_driver::PcscChannel;
+use harness::channel::{CardChannel, ChannelError};
+use std::sync::Arc;
+
+/// pcscd polls readers every 400 ms; an insertion or removal may take that long to show.
+const INSERT_TIMEOUT: Duration = Duration::from_secs(3);
+/// After a removal, wait this long before the next insertion or it may go unseen.
+const REINSERT_GAP: Duration = Duration::from_millis(450);
+
+/// Where the cards of a run are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CardSite {
+    /// The emulator called directly.
+    InProcess,
+    /// The emulator attached to vpcd (`port`), reached through pcscd as `reader`.
+    Vpcd { port: u16, reader: String },
+    /// Whatever card is in this PC/SC reader.
+    Reader(String),
+}
+
+/// A guarded channel to the card of one profile, and what keeps that card alive.
+pub struct Attached {
+    pub channel: GuardedChannel<Box<dyn CardChannel>>,
+    /// The card in vpcd; dropping it takes the card out.
+    virtual_card: Option<VirtualCard>,
+    reader: Option<String>,
+}
+
+impl Attached {
+    /// Takes the card out of the reader and waits until pcscd has seen it go.
+    pub fn detach(mut self) {
+        if let (Some(card), Some(reader)) = (self.virtual_card.take(), self.reader.take()) {
+            drop(card);
+            let _ = harness::channel::pcsc_driver::wait_for_removal(&reader, INSERT_TIMEOUT);
+            std::thread::sleep(REINSERT_GAP);
+        }
+    }
+}
+
+/// Puts the card of `profile` where `site` says and connects to it.
+pub fn attach(
+    profile: &CardProfile,
+    site: &CardSite,
+    secret: &RunSecret,
+    policy: Policy,
+    deadline: Duration,
+) -> Result<Attached, String> {
+    let build = || -> Result<Card, String> {
+        let image = CardImage::build(profile).map_err(|e| format!("cannot build the card: {e}"))?;
+        Ok(Card::new(Arc::new(image)).with_attach_secret(secret.bytes()))
+    };
+    let (channel, virtual_card, reader): (Box<dyn CardChannel>, _, _) = match site {
+        CardSite::InProcess => (
+            Box::new(InProcessChannel::new(build()?, deadline)),
+            None,
+            None,
+        ),
+        CardSite::Vpcd { port, reader } => {
+            let address = VpcdAddress {
+                port: *port,
+                ..VpcdAddress::default()
+            };
+            let card = VirtualCard::attach(build()?, &address)
+                .map_err(|e| format!("cannot attach the card to a vpcd reader: {e}"))?;
+            harness::channel::pcsc_driver::wait_for_card(reader, INSERT_TIMEOUT)
+                .map_err(|e| format!("pcscd did not see the card in `{reader}`: {e}"))?;
+            let channel = PcscChannel::connect(reader, deadline).map_err(describe)?;
+            (Box::new(channel), Some(card), Some(reader.clone()))
+        }
+        CardSite::Reader(reader) => {
+            let channel = PcscChannel::connect(reader, deadline).map_err(describe)?;
+            (Box::new(channel), None, None)
+        }
+    };
+    Ok(Attached {
+        channel: GuardedChannel::new(channel, Some(secret), policy),
+        virtual_card,
+        reader,
+    })
+}
+
+fn describe(e: ChannelError) -> String {
+    format!("cannot connect to the card: {e}")
+}
+
+/// The conformance checks on the card of `profile`, run by the engine as `myna-hil
+/// conformance` runs them, with their results in check order.
+pub fn run_conformance(
+    profile: &Path,
+    cards: harness::engine::CardSite,
+    deadline: Duration,
+) -> Vec<reports::CaseResult> {
+    let cases = harness::scenario::conformance_cases(
+        Path::new("conformance"),
+        "conformance",
+        "Card conformance",
+        &[],
+        &[profile.to_path_buf()],
+        deadline * 2,
+    );
+    let loaded = harness::cards::load_cards(
+        cases.iter().filter_map(|c| c.card.as_deref()),
+        &harness::cards::cached_photo,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let options = harness::engine::RunOptions {
+        jobs: 1,
+        cards,
+        partition: None,
+        junit: None,
+        json: None,
+        progress: false,
+        device: None,
+    };
+    harness::engine::run(cases, loaded, &options, |_, _, _| {}).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The vpcd reader of `slot` as the engine's card site.
+pub fn vpcd_site(slot: &ReaderSlot) -> harness::engine::CardSite {
+    harness::engine::CardSite::Vpcd(vec![(slot.port(), slot.reader().to_owned())])
+}

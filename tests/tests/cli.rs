@@ -43,6 +43,8 @@ fn conformance_in_process_writes_junit_and_exits_zero() {
     let out = run_myna_hil(&[
         "conformance",
         "scenarios/cards/valid.yaml",
+        "--out",
+        dir.to_str().unwrap(),
         "--junit",
         junit.to_str().unwrap(),
     ]);
@@ -71,8 +73,11 @@ fn conformance_in_process_writes_junit_and_exits_zero() {
 
 #[test]
 fn a_mute_card_ends_in_error_and_the_run_goes_on() {
+    let dir = fresh_dir("cli-mute-card");
     let out = run_myna_hil(&[
         "conformance",
+        "--out",
+        dir.to_str().unwrap(),
         "--deadline",
         "50ms",
         "scenarios/cards/faults/mute-card.yaml",
@@ -81,11 +86,11 @@ fn a_mute_card_ends_in_error_and_the_run_goes_on() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("error  conformance.mute-card.select_jpki_ap"),
+        stdout.contains("error  conformance[mute-card].select_jpki_ap"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("pass   conformance.valid.pin_blocks_after_three_wrong"),
+        stdout.contains("pass   conformance[valid].pin_blocks_after_three_wrong"),
         "{stdout}"
     );
 }
@@ -110,16 +115,24 @@ fn a_card_the_run_did_not_attach_is_treated_as_real() {
         .unwrap();
 
     let site = format!("pcsc:{}", slot.reader());
-    let out = run_myna_hil(&["conformance", "--card", &site, "scenarios/cards/valid.yaml"]);
+    let dir = fresh_dir("cli-real-card");
+    let out = run_myna_hil(&[
+        "conformance",
+        "--card",
+        &site,
+        "--out",
+        dir.to_str().unwrap(),
+        "scenarios/cards/valid.yaml",
+    ]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(
-        stdout.contains("skip   conformance.valid.pin_blocks_after_three_wrong")
+        stdout.contains("skip   conformance[valid].pin_blocks_after_three_wrong")
             && stdout.contains("refused"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("pass   conformance.valid.get_challenge"),
+        stdout.contains("pass   conformance[valid].get_challenge"),
         "{stdout}"
     );
 

@@ -4,7 +4,7 @@
 //! the right one, consent to all), driven message by message as docs/adapter-protocol.md
 //! says, and the device's log checked for secrets.
 //!
-//! Needs pcscd with vsmartcard-vpcd and socat (PLATFORM.md); without socat the test is
+//! Needs pcscd with vsmartcard-vpcd and socat (docs/platform.md); without socat the test is
 //! skipped locally and fails on CI.
 
 use card_emulator::pki::TestPki;

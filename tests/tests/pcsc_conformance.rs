@@ -1,9 +1,7 @@
 //! The card conformance checks through the real pcscd + vpcd, compared with in process.
 
-use harness::bench::{attach, CardSite};
-use harness::channel::guard::{Policy, RunSecret};
-use harness::conformance::run_all;
-use myna_hil_tests::{reader_slot, shipped_profile, ReaderSlot};
+use harness::engine::CardSite;
+use myna_hil_tests::{reader_slot, repo_root, run_conformance, vpcd_site};
 use reports::{CaseResult, Verdict};
 use std::time::Duration;
 
@@ -19,24 +17,10 @@ const CONFORMANT: [&str; 9] = [
     "smartphone",
 ];
 
-fn run(name: &str, site: &CardSite) -> Vec<CaseResult> {
-    let profile = shipped_profile(name);
-    let secret = RunSecret::generate();
-    let policy = Policy {
-        allow_destructive: false,
-    };
-    let mut attached = attach(&profile, site, &secret, policy, Duration::from_secs(2))
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    let results = run_all(&mut attached.channel, &profile, name, |_| {});
-    attached.detach();
-    results
-}
-
-fn vpcd_site(slot: &ReaderSlot) -> CardSite {
-    CardSite::Vpcd {
-        port: slot.port(),
-        reader: slot.reader().to_owned(),
-    }
+/// The conformance cases of a shipped profile, run by the engine (as `myna-hil conformance`).
+fn run(name: &str, site: CardSite) -> Vec<CaseResult> {
+    let profile = repo_root().join(format!("scenarios/cards/{name}.yaml"));
+    run_conformance(&profile, site, Duration::from_secs(2))
 }
 
 fn verdicts(results: &[CaseResult]) -> Vec<(String, Verdict)> {
@@ -50,7 +34,7 @@ fn verdicts(results: &[CaseResult]) -> Vec<(String, Verdict)> {
 fn every_conformant_profile_passes_through_pcscd_as_in_process() {
     let slot = reader_slot(0);
     for name in CONFORMANT {
-        let through_pcscd = run(name, &vpcd_site(&slot));
+        let through_pcscd = run(name, vpcd_site(&slot));
         let failures: Vec<String> = through_pcscd
             .iter()
             .filter(|r| !matches!(r.verdict, Verdict::Pass | Verdict::Skip))
@@ -70,16 +54,16 @@ fn every_conformant_profile_passes_through_pcscd_as_in_process() {
         assert!(through_pcscd[0]
             .evidence
             .contains("emulator attached in this run"));
-        let in_process = run(name, &CardSite::InProcess);
+        let in_process = run(name, CardSite::InProcess);
         assert_eq!(verdicts(&through_pcscd), verdicts(&in_process), "{name}");
     }
 }
 
 #[test]
 fn apdus_through_vpcd_avoid_the_delayed_ack_trap() {
-    // Without TCP_QUICKACK after every read each APDU costs ~44 ms (PLATFORM.md).
+    // Without TCP_QUICKACK after every read each APDU costs ~44 ms (docs/platform.md).
     let slot = reader_slot(1);
-    let results = run("valid", &vpcd_site(&slot));
+    let results = run("valid", vpcd_site(&slot));
     let slowest_ms = results
         .iter()
         .flat_map(|r| &r.measurements)

@@ -1,10 +1,10 @@
 //! The PC/SC driver recovers from a pcscd restart with a new context.
 //! Alone in its own test binary: restarting pcscd would disturb other tests.
 
-use harness::bench::{attach, CardSite};
 use harness::channel::guard::{CardIdentity, Policy, RunSecret};
 use harness::channel::CardChannel;
 use myna_hil_tests::{all_reader_slots, restart_our_pcscd, shipped_profile, we_own_pcscd};
+use myna_hil_tests::{attach, CardSite};
 use std::time::Duration;
 
 const SELECT_JPKI: [u8; 15] = [

@@ -18,12 +18,11 @@ pub struct CampaignArgs {
     /// Seed of the impostor draw and of the perturbations.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Also run with this perturbation on the probe images: NAME=VALUE (repeatable), e.g.
-    /// blur=2.
-    #[arg(long = "perturb", value_name = "NAME=VALUE")]
+    /// Also run with this perturbation on the probe images (repeatable).
+    #[arg(long = "perturb", value_name = "NAME=VALUE", help = perturb_help())]
     pub perturb: Vec<String>,
-    /// Presentation attacks to run: a species name or `all` (repeatable).
-    #[arg(long = "attack", value_name = "SPECIES")]
+    /// Presentation attacks to run (repeatable).
+    #[arg(long = "attack", value_name = "SPECIES", help = attack_help())]
     pub attacks: Vec<String>,
     /// Attack (and bona fide) presentations per species, from the genuine pairs.
     #[arg(long, default_value_t = 100)]
@@ -62,4 +61,29 @@ impl CampaignError {
     pub fn is_bench(&self) -> bool {
         matches!(self, CampaignError::Bench(_))
     }
+}
+
+/// `--perturb`'s help, listing every perturbation camera-replay knows with its range.
+fn perturb_help() -> String {
+    let kinds: Vec<String> = camera_replay::perturb::Perturbation::KINDS
+        .iter()
+        .map(|k| format!("{} ({}..{})", k.name, k.min, k.max))
+        .collect();
+    format!(
+        "Also run with this perturbation on the probe images (repeatable), e.g. blur=2; \
+         NAME is one of: {}",
+        kinds.join(", ")
+    )
+}
+
+/// `--attack`'s help, listing every species.
+fn attack_help() -> String {
+    let species: Vec<&str> = camera_replay::attack::AttackSpecies::KINDS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    format!(
+        "Presentation attacks to run (repeatable): all, or one of {}",
+        species.join(", ")
+    )
 }

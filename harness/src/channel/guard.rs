@@ -1,4 +1,4 @@
-//! Real cards are safe (DESIGN.md, "Which card is real").
+//! Real cards are safe (docs/card.md, "Which card is real").
 //!
 //! A card counts as the emulator only when the harness attached it in this run and it
 //! answers the run's nonce through the attach check (a proprietary command a real card
@@ -35,6 +35,15 @@ pub enum CardIdentity {
     Emulator,
     /// Anything else: treated as a real card.
     Real,
+}
+
+impl std::fmt::Display for CardIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CardIdentity::Emulator => "emulator attached in this run",
+            CardIdentity::Real => "real card (not this run's emulator)",
+        })
+    }
 }
 
 /// Asks the card for the attach-check answer to a fresh nonce.

@@ -77,7 +77,7 @@ impl<C: CardChannel + ?Sized> CardChannel for Box<C> {
     }
 }
 
-/// Wraps a raw response, rejecting one too short to hold a status word (PLATFORM.md: a card
+/// Wraps a raw response, rejecting one too short to hold a status word (docs/platform.md: a card
 /// that drops mid-APDU makes pcsc-lite return `Ok` with an empty response).
 pub fn checked_response(bytes: Vec<u8>, elapsed: Duration) -> Result<Response, ChannelError> {
     if bytes.len() < 2 {

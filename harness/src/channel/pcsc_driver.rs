@@ -314,6 +314,17 @@ pub struct PcscChannel {
 }
 
 impl PcscChannel {
+    /// Connects to the card in `reader` and resets it (a fresh power-on, as between
+    /// cases); the error names the reader.
+    pub fn connect_fresh(reader: &str, deadline: Duration) -> Result<PcscChannel, String> {
+        let mut channel =
+            PcscChannel::connect(reader, deadline).map_err(|e| format!("{reader}: {e}"))?;
+        channel
+            .reset()
+            .map_err(|e| format!("{reader}: reset: {e}"))?;
+        Ok(channel)
+    }
+
     /// Connects to the card in `reader` (shared mode, any protocol).
     pub fn connect(reader: &str, deadline: Duration) -> Result<Self, ChannelError> {
         let reader_c = reader_name(reader)?;

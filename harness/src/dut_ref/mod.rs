@@ -101,21 +101,16 @@ impl Profiles {
         let mut profiles = Vec::new();
         let mut errors = Vec::new();
         for dir in dirs {
-            let entries = match std::fs::read_dir(dir) {
-                Ok(e) => e,
+            let files = match crate::scenario::suite::yaml_files(
+                std::slice::from_ref(dir),
+                crate::scenario::suite::Wanted::Profiles,
+            ) {
+                Ok(files) => files,
                 Err(e) => {
-                    errors.push(format!("{}: {e}", dir.display()));
+                    errors.push(e);
                     continue;
                 }
             };
-            let mut files: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file()
-                        && matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))
-                })
-                .collect();
-            files.sort();
             for path in files {
                 match crate::cards::load_profile(&path, &crate::cards::no_photos) {
                     Ok(p) => profiles.push((path, p)),
@@ -205,12 +200,7 @@ pub fn pcsc_connector(info: &CardInfo, deadline: Duration) -> Result<Box<dyn Car
         .reader
         .as_deref()
         .ok_or("the card is on no PC/SC reader this device can open")?;
-    let mut channel =
-        PcscChannel::connect(reader, deadline).map_err(|e| format!("{reader}: {e}"))?;
-    channel
-        .reset()
-        .map_err(|e| format!("{reader}: reset: {e}"))?;
-    Ok(Box::new(channel))
+    Ok(Box::new(PcscChannel::connect_fresh(reader, deadline)?))
 }
 
 /// A line log of the sessions (`--log FILE`): connections, every message in and out with
@@ -748,7 +738,7 @@ impl<'a> Station<'a> {
         let limit = case
             .bench
             .limit_category
-            .unwrap_or_else(|| default_limit(birth, case.today));
+            .unwrap_or_else(|| LimitCategory::default_for(birth, case.today));
         // The history is this case's patient's; the store is keyed by who holds the card,
         // so every holder this device knows gets it (one of them is placed).
         let mut consent = ConsentStore::new();
@@ -881,15 +871,6 @@ fn driver_answer(result: Result<(), DriverError>) -> Answer {
         DriverError::Unsupported(why) => (ErrorCode::Unsupported, why),
         other => (ErrorCode::Internal, other.to_string()),
     })
-}
-
-/// Without a declared category: 一般 from 70, ウ below (as the engine's oracle).
-fn default_limit(birth: Date, on: Date) -> LimitCategory {
-    if crate::rules::copayment::age_on(birth, on) >= 70 {
-        LimitCategory::General
-    } else {
-        LimitCategory::U
-    }
 }
 
 /// `host:port` of an `http://host:port/…` URL (a bare `host:port` too), resolved.

@@ -9,6 +9,7 @@ use super::verdict::{judge_case, Observed};
 use crate::cards::LoadedCard;
 use crate::channel::guard::{GuardedChannel, Policy, RunSecret};
 use crate::channel::inprocess::InProcessChannel;
+use crate::channel::pcsc_driver::PcscChannel;
 use crate::channel::{CardChannel, ChannelError};
 use crate::qualification::{BlockingQualificationClient, Fault, InsuredRecord, ServerConfig};
 use crate::reader::{DriverError, PlacedCard, ReaderDriver, ReaderSetup, Stimulus, VirtualReader};
@@ -35,9 +36,15 @@ pub struct CaseContext<'a> {
     pub device: Option<&'a Arc<crate::dut::driver::Device>>,
     /// The case's card is a real card on the device under test, handled under this policy.
     pub real_card: Option<Policy>,
+    /// The case's card lies in this PC/SC reader (a vendor's card), handled under this
+    /// policy unless it answers the run's nonce.
+    pub card_reader: Option<(&'a str, Policy)>,
 }
 
-/// Runs `case` with the reference reader and the emulated card in process.
+/// Runs one case of any kind (a reception scenario or a conformance check) on the test
+/// bench `ctx` describes: the reference reader or a device under test; the card in process,
+/// in a vpcd reader, in a named reader or on the device. Never fails: a bench fault is the
+/// case's `error`.
 pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
     let start = Instant::now();
     if let CaseKind::Conformance { check } = &case.kind {
@@ -125,7 +132,7 @@ fn run_conformance_case(
     ctx: &CaseContext<'_>,
     start: Instant,
 ) -> CaseResult {
-    use crate::conformance::{run_check, verdict_of, Ctx};
+    use crate::conformance::{apdu_measurements, run_check, verdict_of, Ctx};
     let Some(loaded) = ctx.card else {
         return error_result(case, start, "no card");
     };
@@ -141,13 +148,19 @@ fn run_conformance_case(
     let outcome = run_check(
         check,
         &mut Ctx {
-            channel: &mut *channel,
+            channel: &mut channel,
             profile: &loaded.profile,
         },
     );
     let (verdict, reason) = verdict_of(outcome);
-    let evidence = format!("APDU trace (secrets redacted):\n{}", channel.trace_text());
-    let measurements = vec![Measurement::millis("total", start.elapsed())];
+    let mut measurements = vec![Measurement::millis("total", start.elapsed())];
+    measurements.extend(apdu_measurements(channel.trace()));
+    let evidence = format!(
+        "card: {} via {}\nAPDU trace (secrets redacted):\n{}",
+        channel.identity(),
+        channel.describe(),
+        channel.trace_text()
+    );
     result(case, verdict, reason, start, measurements, evidence)
 }
 
@@ -242,44 +255,42 @@ struct Bench<'a> {
     _slot: Option<super::vpcd_pool::SlotGuard<'a>>,
 }
 
-/// The case's card: in process, or swapped into a vpcd reader and reached through pcscd.
+/// A case's card behind the guard, and the vpcd reader it holds (if any).
+type CaseCard<'a> = (
+    GuardedChannel<Box<dyn CardChannel>>,
+    Option<super::vpcd_pool::SlotGuard<'a>>,
+);
+
+/// The case's card: in process, swapped into a vpcd reader and reached through pcscd, or
+/// whatever card lies in a named reader; always behind the guard.
 fn card_channel<'a>(
     case: &Case,
     ctx: &CaseContext<'a>,
     loaded: &LoadedCard,
-) -> Result<
-    (
-        Box<dyn CardChannel>,
-        Option<super::vpcd_pool::SlotGuard<'a>>,
-    ),
-    String,
-> {
-    let card = Card::new(loaded.image.clone()).with_attach_secret(ctx.secret.bytes());
+) -> Result<CaseCard<'a>, String> {
+    let card = || Card::new(loaded.image.clone()).with_attach_secret(ctx.secret.bytes());
     // The card's own deadline is below the step's, so a silent card is the card's failure.
     let deadline = case.step_deadline / 2;
-    let policy = Policy {
+    let emulator_only = Policy {
         allow_destructive: false,
     };
+    let connect = |reader: &str| -> Result<Box<dyn CardChannel>, String> {
+        Ok(Box::new(PcscChannel::connect_fresh(reader, deadline)?))
+    };
+    let guarded = |inner, policy| GuardedChannel::new(inner, Some(ctx.secret), policy);
+    if let Some((reader, policy)) = ctx.card_reader {
+        return Ok((guarded(connect(reader)?, policy), None));
+    }
     match ctx.vpcd {
         None => {
-            let channel = InProcessChannel::new(card, deadline);
-            Ok((
-                Box::new(GuardedChannel::new(channel, Some(ctx.secret), policy)),
-                None,
-            ))
+            let channel: Box<dyn CardChannel> = Box::new(InProcessChannel::new(card(), deadline));
+            Ok((guarded(channel, emulator_only), None))
         }
         Some(pool) => {
             let guard = pool.take().ok_or("no vpcd reader available")?;
             let slot = guard.slot().ok_or("vpcd reader lost")?;
-            slot.swap_in(card)?;
-            let mut channel =
-                crate::channel::pcsc_driver::PcscChannel::connect(&slot.reader, deadline)
-                    .map_err(|e| format!("{}: {e}", slot.reader))?;
-            channel
-                .reset()
-                .map_err(|e| format!("{}: reset: {e}", slot.reader))?;
-            let guarded = GuardedChannel::new(channel, Some(ctx.secret), policy);
-            Ok((Box::new(guarded), Some(guard)))
+            slot.swap_in(card())?;
+            Ok((guarded(connect(&slot.reader)?, emulator_only), Some(guard)))
         }
     }
 }
@@ -348,7 +359,7 @@ impl<'a> Bench<'a> {
                     Some(loaded) => {
                         let (channel, slot) = card_channel(case, ctx, loaded)?;
                         let watched: Box<dyn CardChannel> = Box::new(StackWatch {
-                            inner: channel,
+                            inner: Box::new(channel),
                             failed: stack_failed.clone(),
                         });
                         (Some(watched), slot)
@@ -608,7 +619,7 @@ fn records(case: &Case, card: Option<&LoadedCard>) -> Result<Vec<InsuredRecord>,
         _ => crate::qualification::PartialContributionRatio::Thirty,
     };
     // The category the oracle assumes too when the scenario names none.
-    q.limit_application_certificate_classification_flag = patient.limit.code().parse().ok();
+    q.limit_application_certificate_classification_flag = Some(patient.limit);
     record.registered_for_insurance = card.profile.registered_for_insurance;
     Ok(vec![record])
 }

@@ -1,5 +1,5 @@
 //! The scenario engine: runs cases in parallel on a tokio runtime, each case on a blocking
-//! thread with its own bench, and keeps the JUnit and JSON reports on disk valid after every
+//! thread with its own test bench, and keeps the JUnit and JSON reports on disk valid after every
 //! finished case (rewritten through a temporary file and a rename), so a killed run keeps
 //! everything it finished.
 
@@ -12,7 +12,7 @@ pub use case_runner::{run_case, CaseContext};
 pub use verdict::{judge_case, Observed};
 
 use crate::cards::LoadedCard;
-use crate::channel::guard::RunSecret;
+use crate::channel::guard::{Policy, RunSecret};
 use crate::scenario::Case;
 use card_emulator::pki::TestPki;
 use reports::results::ResultsFile;
@@ -52,20 +52,49 @@ impl Partition {
     }
 }
 
+/// Where the cases' cards are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CardSite {
+    /// The emulator called directly.
+    InProcess,
+    /// The emulator swapped into these vpcd readers (port, PC/SC name), reached through pcscd.
+    Vpcd(Vec<(u16, String)>),
+    /// Whatever card lies in this PC/SC reader (a vendor's card described by the case's
+    /// profile): real unless it answers this run's nonce, so PIN-spending commands follow
+    /// the policy. One case at a time.
+    Reader { name: String, policy: Policy },
+    /// Real cards on the device under test, out of the harness's reach: PINs are typed
+    /// under this policy.
+    OnDevice(Policy),
+}
+
+impl CardSite {
+    /// The two default vpcd readers.
+    pub fn default_vpcd() -> CardSite {
+        CardSite::Vpcd(
+            (0..2u16)
+                .map(|i| {
+                    (
+                        card_emulator::vpcd::DEFAULT_PORT + i,
+                        vpcd_pool::vpcd_reader_name(i),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
 pub struct RunOptions {
     pub jobs: usize,
-    /// Cards through pcscd: the vpcd readers to use as (port, reader name); empty: in process.
-    pub vpcd_readers: Vec<(u16, String)>,
+    pub cards: CardSite,
     pub partition: Option<Partition>,
     pub junit: Option<PathBuf>,
     pub json: Option<PathBuf>,
     /// Print a progress line on stderr (when it is a terminal).
     pub progress: bool,
-    /// A device under test instead of the reference reader (cards then go through pcscd).
+    /// A device under test instead of the reference reader (cards then go through pcscd
+    /// or lie on the device).
     pub device: Option<Arc<crate::dut::driver::Device>>,
-    /// The cards lie on the device under test itself (`--card device`): real cards, which
-    /// the harness neither attached nor can identify, handled under this policy.
-    pub real_cards_on_device: Option<crate::channel::guard::Policy>,
 }
 
 /// Runs `cases` (already filtered) and returns their results in case order.
@@ -105,25 +134,24 @@ pub fn run(
         on_result: Box::new(on_result),
         faces: crate::face::MatcherPool::new(),
     });
-    // A device under test serves one case at a time.
-    let jobs = if options.device.is_some() {
+    // A device under test serves one case at a time, and so does a card in a named reader.
+    let jobs = if options.device.is_some() || matches!(options.cards, CardSite::Reader { .. }) {
         1
     } else {
         options.jobs.max(1)
     };
-    let pool = if options.vpcd_readers.is_empty() {
-        None
-    } else {
+    let pool = if let CardSite::Vpcd(readers) = &options.cards {
         let placeholder = shared
             .cards
             .values()
             .next()
             .map(|c| c.image.clone())
             .ok_or("no card to put into the readers")?;
-        Some(Arc::new(vpcd_pool::VpcdPool::open(
-            &options.vpcd_readers,
-            || card_emulator::Card::new(placeholder.clone()),
-        )?))
+        Some(Arc::new(vpcd_pool::VpcdPool::open(readers, || {
+            card_emulator::Card::new(placeholder.clone())
+        })?))
+    } else {
+        None
     };
     runtime.block_on(async {
         let limit = Arc::new(tokio::sync::Semaphore::new(jobs));
@@ -133,7 +161,7 @@ pub fn run(
             let shared = shared.clone();
             let pool = pool.clone();
             let device = options.device.clone();
-            let real_card_policy = options.real_cards_on_device;
+            let cards = options.cards.clone();
             let handle = tokio::runtime::Handle::current();
             tasks.push(tokio::task::spawn_blocking(move || {
                 let _permit = permit;
@@ -151,7 +179,14 @@ pub fn run(
                     vpcd: pool.as_deref(),
                     faces: &shared.faces,
                     device: device.as_ref(),
-                    real_card: real_card_policy,
+                    real_card: match &cards {
+                        CardSite::OnDevice(policy) => Some(*policy),
+                        _ => None,
+                    },
+                    card_reader: match &cards {
+                        CardSite::Reader { name, policy } => Some((name.as_str(), *policy)),
+                        _ => None,
+                    },
                 };
                 let result = run_case(&case, &ctx);
                 shared.finished(index, result);

@@ -129,17 +129,8 @@ pub fn patient(case: &Case, profile: Option<&CardProfile>) -> Patient {
         .as_ref()
         .and_then(|i| i.limit_category.as_deref())
         .and_then(|code| LimitCategory::from_code(code).ok())
-        .unwrap_or_else(|| default_limit(birth, case.date));
+        .unwrap_or_else(|| LimitCategory::default_for(birth, case.date));
     Patient::new(birth, limit)
-}
-
-/// Without a declared category: 一般 over 70, ウ under.
-fn default_limit(birth: Date, on: Date) -> LimitCategory {
-    if crate::rules::copayment::age_on(birth, on) >= 70 {
-        LimitCategory::General
-    } else {
-        LimitCategory::U
-    }
 }
 
 /// The documents of every `show` step.

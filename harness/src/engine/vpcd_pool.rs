@@ -118,3 +118,8 @@ impl Drop for SlotGuard<'_> {
         }
     }
 }
+
+/// The PC/SC name of the n-th vpcd reader.
+pub fn vpcd_reader_name(index: u16) -> String {
+    format!("Virtual PCD 00 {index:02}")
+}

@@ -62,7 +62,9 @@ impl FromStr for Fault {
             _ => {}
         }
         if let Some(duration) = text.strip_prefix("slow:") {
-            return parse_duration(duration).map(Fault::Slow).ok_or_else(bad);
+            return crate::units::parse_duration(duration)
+                .map(Fault::Slow)
+                .ok_or_else(bad);
         }
         if let Some(code) = text.strip_prefix("http:") {
             return match code.parse::<u16>() {
@@ -85,17 +87,6 @@ impl fmt::Display for Fault {
             Fault::SeveralMatches => f.write_str("several"),
         }
     }
-}
-
-/// `250ms` or `2s` (whole numbers; a fault needs no finer grain).
-fn parse_duration(text: &str) -> Option<Duration> {
-    if let Some(ms) = text.strip_suffix("ms") {
-        return ms.parse().ok().map(Duration::from_millis);
-    }
-    text.strip_suffix('s')?
-        .parse()
-        .ok()
-        .map(Duration::from_secs)
 }
 
 /// The faults in force. The whole-server fault wins over a per-record one: a service that

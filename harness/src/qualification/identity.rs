@@ -1,6 +1,6 @@
 //! The identity key: who a query is about. The service identifies the card holder by the
 //! issuer and serial number of the user-authentication certificate, the way a certified
-//! terminal does without a PIN, and never by the 個人番号 (DOMAIN.md, firm).
+//! terminal does without a PIN, and never by the 個人番号 (docs/reception-rules.md, firm).
 
 use openssl::x509::{X509NameRef, X509Ref, X509};
 use serde::{Deserialize, Serialize};

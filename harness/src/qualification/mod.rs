@@ -43,9 +43,9 @@ pub use client::{
 pub use fault::{Fault, FaultTable};
 pub use identity::{CertificateKey, KeyError, TEST_CA_ISSUER};
 pub use record::{
-    CertificateStatus, Consent, FacilityConsent, InsuredRecord, LimitCategory,
-    PartialContributionRatio, PersonalFamilyClassification, Qualification, QualificationResult,
-    QualificationValidity, RecordError, ReferenceClassification, ResultErrorCode, SegmentOfResult,
+    CertificateStatus, Consent, FacilityConsent, InsuredRecord, PartialContributionRatio,
+    PersonalFamilyClassification, Qualification, QualificationResult, QualificationValidity,
+    RecordError, ReferenceClassification, ResultErrorCode, SegmentOfResult,
 };
 pub use server::{
     serve, shutdown_signal, BackgroundServer, Limits, Server, ServerConfig, ServerControl,

@@ -7,6 +7,7 @@
 //! these names maps this JSON too. Dates are `YYYYMMDD` strings, as in the real result.
 
 use super::identity::CertificateKey;
+use crate::rules::LimitCategory;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -112,98 +113,8 @@ impl PartialContributionRatio {
     }
 }
 
-/// 限度額適用認定証区分 (high-cost limit category), DOMAIN.md.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum LimitCategory {
-    /// Under 70: ア.
-    A01,
-    /// Under 70: イ.
-    A02,
-    /// Under 70: ウ.
-    A03,
-    /// Under 70: エ.
-    A04,
-    /// Under 70: オ.
-    A05,
-    /// Under 70: オ(境).
-    A06,
-    /// 70+: 現役並みⅢ.
-    B01,
-    /// 70+: 現役並みⅡ.
-    B02,
-    /// 70+: 現役並みⅠ.
-    B03,
-    /// 70+: 一般.
-    B04,
-    /// 70+: 低所得Ⅱ.
-    B05,
-    /// 70+: 低所得Ⅰ.
-    B06,
-    /// 70+: 低所得Ⅰ.
-    B07,
-    /// 70+: 低所得Ⅰ.
-    B08,
-}
-
-impl LimitCategory {
-    pub const ALL: [LimitCategory; 14] = [
-        LimitCategory::A01,
-        LimitCategory::A02,
-        LimitCategory::A03,
-        LimitCategory::A04,
-        LimitCategory::A05,
-        LimitCategory::A06,
-        LimitCategory::B01,
-        LimitCategory::B02,
-        LimitCategory::B03,
-        LimitCategory::B04,
-        LimitCategory::B05,
-        LimitCategory::B06,
-        LimitCategory::B07,
-        LimitCategory::B08,
-    ];
-
-    /// The code as the real system writes it (`"A01"`).
-    pub fn code(self) -> &'static str {
-        match self {
-            LimitCategory::A01 => "A01",
-            LimitCategory::A02 => "A02",
-            LimitCategory::A03 => "A03",
-            LimitCategory::A04 => "A04",
-            LimitCategory::A05 => "A05",
-            LimitCategory::A06 => "A06",
-            LimitCategory::B01 => "B01",
-            LimitCategory::B02 => "B02",
-            LimitCategory::B03 => "B03",
-            LimitCategory::B04 => "B04",
-            LimitCategory::B05 => "B05",
-            LimitCategory::B06 => "B06",
-            LimitCategory::B07 => "B07",
-            LimitCategory::B08 => "B08",
-        }
-    }
-}
-
-/// Parses `A01`-`A06`, `B01`-`B08` (as a scenario file writes them).
-impl std::str::FromStr for LimitCategory {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        LimitCategory::ALL
-            .into_iter()
-            .find(|c| c.code().eq_ignore_ascii_case(text))
-            .ok_or_else(|| format!("`{text}` is not a limit category: use A01-A06 or B01-B08"))
-    }
-}
-
-impl std::fmt::Display for LimitCategory {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
 /// Consent the patient gave at a reader for one facility to see their information. Consent
-/// is never shared between facilities (DOMAIN.md), which is why records hold it per facility.
+/// is never shared between facilities (docs/reception-rules.md), which is why records hold it per facility.
 ///
 /// In a request the keys may also be lower case (`checkups`, ...), as a reader writes them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -405,7 +316,7 @@ pub enum CertificateStatus {
     /// Within its validity period and not revoked.
     Valid,
     /// Past its notAfter but within the grace period (to the end of the 3rd month after the
-    /// month of expiry): qualification data only, no care or medication data (DOMAIN.md).
+    /// month of expiry): qualification data only, no care or medication data (docs/reception-rules.md).
     ExpiredInGracePeriod,
 }
 
@@ -564,7 +475,7 @@ mod tests {
         let mut record = InsuredRecord::example(key());
         record
             .qualification
-            .limit_application_certificate_classification_flag = Some(LimitCategory::B04);
+            .limit_application_certificate_classification_flag = Some(LimitCategory::General);
         record.qualification.disqualification_date = Some(date!(2026 - 03 - 31));
         record.consent.push(FacilityConsent {
             facility: "1312345678".into(),
@@ -630,15 +541,17 @@ mod tests {
     }
 
     #[test]
-    fn limit_categories_parse_print_and_serialise_alike() {
+    fn limit_categories_travel_as_their_codes() {
+        // The wire carries the rules' own category, by its code (`A01`…`B08`).
         for category in LimitCategory::ALL {
-            let code = category.to_string();
-            assert_eq!(code.parse::<LimitCategory>(), Ok(category));
-            assert_eq!(serde_json::to_value(category).expect("json"), code.as_str());
+            let json = serde_json::to_value(category).expect("json");
+            assert_eq!(json, category.code());
+            assert_eq!(
+                serde_json::from_value::<LimitCategory>(json).ok(),
+                Some(category)
+            );
         }
-        assert_eq!("b04".parse::<LimitCategory>(), Ok(LimitCategory::B04));
-        assert!("A07".parse::<LimitCategory>().is_err());
-        assert!("".parse::<LimitCategory>().is_err());
+        assert!(serde_json::from_value::<LimitCategory>("A07".into()).is_err());
     }
 
     #[test]

@@ -101,7 +101,8 @@ impl TrustAnchor {
         if today <= not_after {
             return Ok(CertificateStatus::Valid);
         }
-        let grace_end = grace_period_end(not_after);
+        // The rules own the grace period; no rule for the date: no grace.
+        let grace_end = crate::rules::certificate::grace_until(not_after).unwrap_or(not_after);
         if today <= grace_end {
             Ok(CertificateStatus::ExpiredInGracePeriod)
         } else {
@@ -128,16 +129,6 @@ fn same_name(a: &openssl::x509::X509NameRef, b: &openssl::x509::X509NameRef) -> 
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
-}
-
-/// The last day a card whose certificate expired on `expired` still confirms qualification:
-/// the end of the 3rd month after the month of expiry (DOMAIN.md, firm).
-pub fn grace_period_end(expired: Date) -> Date {
-    let months = i32::from(u8::from(expired.month())) - 1 + 3;
-    let year = expired.year() + months / 12;
-    let month = time::Month::try_from((months % 12 + 1) as u8).unwrap_or(time::Month::December);
-    let last = month.length(year);
-    Date::from_calendar_date(year, month, last).unwrap_or(Date::MAX)
 }
 
 /// The UTC calendar date of an ASN.1 time (openssl exposes no fields, only differences).
@@ -279,25 +270,25 @@ mod tests {
     }
 
     #[test]
-    fn the_grace_period_runs_to_the_end_of_the_third_month_after_expiry() {
+    fn the_service_grace_period_is_the_rules_one_to_the_end_of_the_third_month() {
         assert_eq!(
-            grace_period_end(date!(2030 - 02 - 17)),
+            crate::rules::certificate::grace_until(date!(2030 - 02 - 17)).unwrap(),
             date!(2030 - 05 - 31)
         );
         assert_eq!(
-            grace_period_end(date!(2030 - 10 - 01)),
+            crate::rules::certificate::grace_until(date!(2030 - 10 - 01)).unwrap(),
             date!(2031 - 01 - 31)
         );
         assert_eq!(
-            grace_period_end(date!(2030 - 11 - 30)),
+            crate::rules::certificate::grace_until(date!(2030 - 11 - 30)).unwrap(),
             date!(2031 - 02 - 28)
         );
         assert_eq!(
-            grace_period_end(date!(2031 - 11 - 30)),
+            crate::rules::certificate::grace_until(date!(2031 - 11 - 30)).unwrap(),
             date!(2032 - 02 - 29)
         );
         assert_eq!(
-            grace_period_end(date!(2030 - 12 - 31)),
+            crate::rules::certificate::grace_until(date!(2030 - 12 - 31)).unwrap(),
             date!(2031 - 03 - 31)
         );
     }

@@ -85,7 +85,7 @@ pub enum DriverError {
     /// The device under test failed: silent past the deadline, a bad line, the link gone.
     #[error("device: {0}")]
     Device(String),
-    /// The harness will not do this to a real card (DESIGN.md, "Which card is real").
+    /// The harness will not do this to a real card (docs/card.md, "Which card is real").
     #[error("refused to protect a real card: {0}")]
     Refused(String),
 }

@@ -1,4 +1,4 @@
-//! Calendar arithmetic the rules need, in Japanese-law terms (DOMAIN.md, "Co-payment by age"):
+//! Calendar arithmetic the rules need, in Japanese-law terms (docs/reception-rules.md, "Co-payment by age"):
 //! an age is attained on the day before the birthday. Every function returns `None` instead of
 //! panicking when a date would leave the range `time::Date` can hold; callers treat such an
 //! edge as "never reached".

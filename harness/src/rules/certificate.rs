@@ -1,4 +1,4 @@
-//! The user-authentication certificate's validity and its grace period (DOMAIN.md,
+//! The user-authentication certificate's validity and its grace period (docs/reception-rules.md,
 //! "Certificate validity" \[firm]): after expiry the card still confirms the qualification until
 //! the end of the 3rd month after the month of expiry, passing qualification data only (no
 //! care or medication data). After that the card path counts as failed and the fallback
@@ -23,7 +23,7 @@ pub enum CertificateStatus {
 /// qualification to the last day of the `months_after`th month after the month of expiry.
 #[derive(Debug, Clone, Copy)]
 pub struct GraceRule {
-    /// The first expiry date the rule covers (`Date::MIN`: DOMAIN.md gives no start).
+    /// The first expiry date the rule covers (`Date::MIN`: the sources give no start).
     pub since: Date,
     pub months_after: u32,
 }

@@ -1,5 +1,5 @@
 //! Consent to share data with the facility, as the face-authentication card reader asks it
-//! (DOMAIN.md, "The face-authentication card reader": "agree to all" or "choose
+//! (docs/reception-rules.md, "The face-authentication card reader": "agree to all" or "choose
 //! individually" — past surgery; care and medication other than surgery; medication; health
 //! checkups. On a return visit to the same facility the earlier choices can be reused as-is or
 //! re-chosen; consent is never shared between facilities).

@@ -1,7 +1,7 @@
-//! Co-payment (自己負担割合) by age and income, as dated data (DOMAIN.md, "Co-payment by age"
+//! Co-payment (自己負担割合) by age and income, as dated data (docs/reception-rules.md, "Co-payment by age"
 //! \[firm]).
 //!
-//! The age edges follow DOMAIN.md exactly:
+//! The age edges follow docs/reception-rules.md exactly:
 //! - an age is attained on the day before the birthday;
 //! - preschool (未就学児, 20%) lasts to the 31 March on or after the day the 6th year is
 //!   attained: a child born on 1 April leaves a year before one born on 2 April;
@@ -83,7 +83,7 @@ pub fn age_on(birth: Date, on: Date) -> u16 {
 pub struct ShareRow {
     pub band: AgeBand,
     pub incomes: &'static [IncomeClass],
-    /// First day in force. `Date::MIN` where DOMAIN.md gives no start: in force for every
+    /// First day in force. `Date::MIN` where the sources give no start: in force for every
     /// date the oracle judges.
     pub since: Date,
     pub percent: u8,
@@ -95,7 +95,7 @@ const ALL_INCOMES: &[IncomeClass] = &[
     IncomeClass::ActiveLevel,
 ];
 
-/// The co-payment table (DOMAIN.md, "Co-payment by age" \[firm]).
+/// The co-payment table (docs/reception-rules.md, "Co-payment by age" \[firm]).
 pub const SHARE_TABLE: &[ShareRow] = &[
     ShareRow {
         band: AgeBand::Preschool,

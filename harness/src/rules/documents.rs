@@ -1,10 +1,10 @@
-//! Which documents are accepted, by date and rule set, as one table of dated rows (DOMAIN.md,
+//! Which documents are accepted, by date and rule set, as one table of dated rows (docs/reception-rules.md,
 //! "Fallback ladder when the card path fails" and "Certificate validity").
 //!
 //! The table's order is the oracle's preference when several rows accept: first the ladder's
 //! steps that go with the card (Mynaportal screen, its PDF, 資格情報のお知らせ), then the
 //! documents that stand alone (資格確認書, old 健康保険証), then the interim rule's
-//! online-lookup rows \[soft: DOMAIN.md orders only the ladder].
+//! online-lookup rows \[soft: the sources order only the ladder].
 
 use super::route::Route;
 use super::rule_set::RuleSet;
@@ -98,7 +98,7 @@ pub struct Acceptance {
     pub rule: &'static str,
     pub kind: DocumentKind,
     pub rule_sets: &'static [RuleSet],
-    /// First day in force (`Date::MIN`: DOMAIN.md gives no start; in force for every date
+    /// First day in force (`Date::MIN`: the sources give no start; in force for every date
     /// the oracle judges).
     pub since: Date,
     /// Last day in force, inclusive (`None`: open).
@@ -128,12 +128,12 @@ impl Acceptance {
 const EVERY_RULE_SET: &[RuleSet] = &[RuleSet::Seed, RuleSet::Interim2026];
 const INTERIM_2026: &[RuleSet] = &[RuleSet::Interim2026];
 
-/// The first day a 資格確認書 exists (DOMAIN.md: "issued from 2024-12-02" \[firm]).
+/// The first day a 資格確認書 exists (docs/reception-rules.md: "issued from 2024-12-02" \[firm]).
 pub const QUALIFICATION_CERTIFICATE_SINCE: Date = date!(2024 - 12 - 02);
-/// The last day the old 健康保険証 is accepted under the seed (DOMAIN.md: "Until 2025-12-01"
+/// The last day the old 健康保険証 is accepted under the seed (docs/reception-rules.md: "Until 2025-12-01"
 /// \[firm], read as inclusive).
 pub const OLD_INSURANCE_CARD_UNTIL: Date = date!(2025 - 12 - 01);
-/// The last day of the interim rule (DOMAIN.md: "Interim rule to 2026-03-31" \[soft]).
+/// The last day of the interim rule (docs/reception-rules.md: "Interim rule to 2026-03-31" \[soft]).
 pub const INTERIM_UNTIL: Date = date!(2026 - 03 - 31);
 
 /// The acceptance table, in the oracle's order of preference.
@@ -147,7 +147,7 @@ pub const ACCEPTANCES: &[Acceptance] = &[
         with_card: true,
         online_lookup: false,
         own_validity: OwnValidity::MustHold,
-        source: "DOMAIN.md, Fallback ladder 1: Mynaportal qualification screen, with the card [firm]",
+        source: "docs/reception-rules.md, Fallback ladder 1: Mynaportal qualification screen, with the card [firm]",
     },
     Acceptance {
         rule: "ladder.portal_pdf",
@@ -158,7 +158,7 @@ pub const ACCEPTANCES: &[Acceptance] = &[
         with_card: true,
         online_lookup: false,
         own_validity: OwnValidity::MustHold,
-        source: "DOMAIN.md, Fallback ladder 1: its downloaded PDF, with the card [firm]",
+        source: "docs/reception-rules.md, Fallback ladder 1: its downloaded PDF, with the card [firm]",
     },
     Acceptance {
         rule: "ladder.notice_with_card",
@@ -169,7 +169,7 @@ pub const ACCEPTANCES: &[Acceptance] = &[
         with_card: true,
         online_lookup: false,
         own_validity: OwnValidity::MustHold,
-        source: "DOMAIN.md, Fallback ladder 2: 資格情報のお知らせ with the card (alone not enough) [firm]",
+        source: "docs/reception-rules.md, Fallback ladder 2: 資格情報のお知らせ with the card (alone not enough) [firm]",
     },
     Acceptance {
         rule: "documents.qualification_certificate",
@@ -180,7 +180,7 @@ pub const ACCEPTANCES: &[Acceptance] = &[
         with_card: false,
         online_lookup: false,
         own_validity: OwnValidity::MustHold,
-        source: "DOMAIN.md: a 資格確認書 (issued from 2024-12-02) is accepted any time it is valid [firm]",
+        source: "docs/reception-rules.md: a 資格確認書 (issued from 2024-12-02) is accepted any time it is valid [firm]",
     },
     Acceptance {
         rule: "documents.old_insurance_card",
@@ -191,7 +191,7 @@ pub const ACCEPTANCES: &[Acceptance] = &[
         with_card: false,
         online_lookup: false,
         own_validity: OwnValidity::MustHold,
-        source: "DOMAIN.md: until 2025-12-01 the old 健康保険証 is also accepted [firm]",
+        source: "docs/reception-rules.md: until 2025-12-01 the old 健康保険証 is also accepted [firm]",
     },
     Acceptance {
         rule: "interim-2026.old_card_with_lookup",
@@ -202,7 +202,7 @@ pub const ACCEPTANCES: &[Acceptance] = &[
         with_card: false,
         online_lookup: true,
         own_validity: OwnValidity::MayBeExpired,
-        source: "DOMAIN.md, interim rule to 2026-03-31: an expired 健康保険証, when an online lookup confirms [soft]",
+        source: "docs/reception-rules.md, interim rule to 2026-03-31: an expired 健康保険証, when an online lookup confirms [soft]",
     },
     Acceptance {
         rule: "interim-2026.notice_with_lookup",
@@ -213,7 +213,7 @@ pub const ACCEPTANCES: &[Acceptance] = &[
         with_card: false,
         online_lookup: true,
         own_validity: OwnValidity::MustHold,
-        source: "DOMAIN.md, interim rule to 2026-03-31: a 資格情報のお知らせ on its own, when an online lookup confirms [soft]",
+        source: "docs/reception-rules.md, interim rule to 2026-03-31: a 資格情報のお知らせ on its own, when an online lookup confirms [soft]",
     },
 ];
 

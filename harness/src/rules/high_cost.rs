@@ -1,7 +1,7 @@
-//! High-cost medical expense (高額療養費) monthly limits, as dated tables (DOMAIN.md,
+//! High-cost medical expense (高額療養費) monthly limits, as dated tables (docs/reception-rules.md,
 //! "High-cost medical expense (高額療養費) monthly limits" \[firm]).
 //!
-//! The amounts of DOMAIN.md hold for dates before 2026-08-01. A revision from 2026-08 was
+//! The amounts of docs/reception-rules.md hold for dates before 2026-08-01. A revision from 2026-08 was
 //! reported \[soft] but its amounts are not known here: for a date from 2026-08-01
 //! [`monthly_limit`] answers [`RuleError::NoLimitTable`] instead of inventing them. Adding the
 //! revision is one more entry in [`LIMIT_TABLES`].
@@ -13,7 +13,7 @@ use time::macros::date;
 use time::Date;
 
 /// The limit category, as the qualification result's
-/// `LimitApplicationCertificateClassificationFlag` codes it (DOMAIN.md, "Qualification
+/// `LimitApplicationCertificateClassificationFlag` codes it (docs/reception-rules.md, "Qualification
 /// result").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum LimitCategory {
@@ -32,7 +32,7 @@ pub enum LimitCategory {
     /// A05 オ (under 70).
     #[serde(rename = "A05")]
     O,
-    /// A06 オ(境) (under 70, boundary class). DOMAIN.md gives no amount of its own: the
+    /// A06 オ(境) (under 70, boundary class). the sources give no amount of its own: the
     /// amounts of オ apply \[soft].
     #[serde(rename = "A06")]
     OBoundary,
@@ -54,10 +54,10 @@ pub enum LimitCategory {
     /// B06 低所得Ⅰ (70+).
     #[serde(rename = "B06")]
     LowIncomeI,
-    /// B07, also 低所得Ⅰ in DOMAIN.md (the sub-code's meaning is not given) \[soft].
+    /// B07, also 低所得Ⅰ in docs/reception-rules.md (the sub-code's meaning is not given) \[soft].
     #[serde(rename = "B07")]
     LowIncomeIB07,
-    /// B08, also 低所得Ⅰ in DOMAIN.md (the sub-code's meaning is not given) \[soft].
+    /// B08, also 低所得Ⅰ in docs/reception-rules.md (the sub-code's meaning is not given) \[soft].
     #[serde(rename = "B08")]
     LowIncomeIB08,
 }
@@ -107,6 +107,16 @@ impl LimitCategory {
             .into_iter()
             .find(|category| category.code() == code)
             .ok_or_else(|| RuleError::UnknownLimitCode(code.to_owned()))
+    }
+
+    /// The category assumed when the record declares none: 一般 from 70, ウ below
+    /// (a choice where the sources are silent, docs/reception-rules.md).
+    pub fn default_for(birth: time::Date, on: time::Date) -> LimitCategory {
+        if super::copayment::age_on(birth, on) >= 70 {
+            LimitCategory::General
+        } else {
+            LimitCategory::U
+        }
     }
 
     /// The Japanese name (ア, オ(境), 現役並みⅢ, 低所得Ⅰ, …).
@@ -195,7 +205,7 @@ pub struct LimitRow {
     /// `None`: both scopes.
     pub scope: Option<Scope>,
     pub amount: Amount,
-    /// The amount from the 4th limit-reaching month in 12 (多数回該当); `None` where DOMAIN.md
+    /// The amount from the 4th limit-reaching month in 12 (多数回該当); `None` where docs/reception-rules.md
     /// gives none (70+ outpatient, 低所得): the regular amount applies.
     pub many_times: Option<u64>,
 }
@@ -210,7 +220,7 @@ pub struct LimitTable {
 
 use LimitCategory as C;
 
-/// DOMAIN.md's amounts, in force for every date before 2026-08-01.
+/// the amounts, in force for every date before 2026-08-01.
 const ROWS_BEFORE_2026_08: &[LimitRow] = &[
     LimitRow {
         categories: &[C::A, C::ActiveIII],

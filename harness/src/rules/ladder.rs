@@ -1,5 +1,5 @@
-//! The judge: the card path, then the fallback ladder (DOMAIN.md, "Fallback ladder when the
-//! card path fails" \[firm]; DESIGN.md, "Reception rules (the oracle)").
+//! The judge: the card path, then the fallback ladder (docs/reception-rules.md, "Fallback ladder when the
+//! card path fails" \[firm]; docs/reception-rules.md, "Reception rules (the oracle)").
 //!
 //! 1. The card path: authenticated by face, PIN or visual check with a valid certificate, or one
 //!    in its grace period (qualification data only) → `card_face` / `card_pin` / `card_visual`.
@@ -27,7 +27,7 @@ pub struct Outcome {
     /// The patient's share in percent: the normal co-payment on every route, 100 only on
     /// `not_confirmed`.
     pub share_percent: u8,
-    /// The high-cost limit applies at the counter: only on a card route (DOMAIN.md: "Confirmed
+    /// The high-cost limit applies at the counter: only on a card route (docs/reception-rules.md: "Confirmed
     /// through the card, the limit applies at the counter with no paper certificate").
     pub limit_applied: bool,
     /// The card confirmed the qualification in the certificate's grace period: qualification

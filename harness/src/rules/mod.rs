@@ -1,4 +1,4 @@
-//! Reception rules: the oracle (DESIGN.md, "Reception rules (the oracle)").
+//! Reception rules: the oracle (docs/reception-rules.md, "Reception rules (the oracle)").
 //!
 //! Given one reception — the day, the rule set, first or return visit, how the card path
 //! ended, the documents shown, the patient — [`judge`] says which route confirms the
@@ -16,8 +16,8 @@
 //! - [`ladder`]: the card path and the fallback ladder ([`judge`], [`legal_routes`]);
 //! - [`consent`]: consent choices per (patient, facility).
 //!
-//! # Choices where DOMAIN.md is silent (\[soft])
-//! - `Date::MIN` as `since` where DOMAIN.md gives no start date: the row holds for every date
+//! # Choices where the sources are silent (docs/reception-rules.md) (\[soft])
+//! - `Date::MIN` as `since` where the sources give no start date: the row holds for every date
 //!   the oracle judges (e.g. the ladder's steps, the interim rows' start).
 //! - Not insured (qualification invalid): no route is legal, not even a document or the
 //!   statement form → `not_confirmed`, share 100.
@@ -79,14 +79,14 @@ use time::Date;
 /// Errors of the rules' lookups and parsers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RuleError {
-    #[error("unknown route {0:?} (expected one of DESIGN.md's route names, e.g. card_face)")]
+    #[error("unknown route {0:?} (expected one of the route names, e.g. card_face)")]
     UnknownRoute(String),
     #[error("unknown rule set {0:?} (expected \"seed\" or \"interim-2026\")")]
     UnknownRuleSet(String),
     #[error("unknown limit category code {0:?} (expected A01-A06 or B01-B08)")]
     UnknownLimitCode(String),
     #[error(
-        "no high-cost limit table is known for {on}: DOMAIN.md's amounts hold before \
+        "no high-cost limit table is known for {on}: the amounts hold before \
          2026-08-01 and the revision from 2026-08 is not in the rules"
     )]
     NoLimitTable { on: Date },

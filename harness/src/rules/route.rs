@@ -1,4 +1,4 @@
-//! The vocabulary of outcomes (DESIGN.md, "Routes"): how the patient's qualification was
+//! The vocabulary of outcomes (docs/reception-rules.md, "Routes"): how the patient's qualification was
 //! confirmed at reception, or that it was not.
 
 use super::RuleError;
@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// How the qualification was confirmed. The names are DESIGN.md's snake_case route names.
+/// How the qualification was confirmed. The names are the snake_case route names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Route {
@@ -35,7 +35,7 @@ pub enum Route {
 }
 
 impl Route {
-    /// Every route, in DESIGN.md's order.
+    /// Every route, in the order.
     pub const ALL: [Route; 11] = [
         Route::CardFace,
         Route::CardPin,
@@ -50,7 +50,7 @@ impl Route {
         Route::NotConfirmed,
     ];
 
-    /// DESIGN.md's name of the route (`card_face`, …, `not_confirmed`).
+    /// the name of the route (`card_face`, …, `not_confirmed`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Route::CardFace => "card_face",
@@ -73,7 +73,7 @@ impl Route {
     }
 
     /// A fallback: neither a card route nor `not_confirmed`. Every fallback ends at the
-    /// patient's normal share (DOMAIN.md, "Fallback ladder").
+    /// patient's normal share (docs/reception-rules.md, "Fallback ladder").
     pub const fn is_fallback(self) -> bool {
         !self.is_card() && !matches!(self, Route::NotConfirmed)
     }
@@ -88,7 +88,7 @@ impl fmt::Display for Route {
 impl FromStr for Route {
     type Err = RuleError;
 
-    /// Parses DESIGN.md's snake_case name; anything else is [`RuleError::UnknownRoute`].
+    /// Parses the snake_case name; anything else is [`RuleError::UnknownRoute`].
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         Route::ALL
             .into_iter()

@@ -1,5 +1,5 @@
 //! Named rule sets a scenario can choose, and the policy choices each one makes where
-//! DOMAIN.md is silent. The dated document rules of each set are in [`super::documents`].
+//! the sources are silent (docs/reception-rules.md). The dated document rules of each set are in [`super::documents`].
 
 use super::RuleError;
 use serde::{Deserialize, Serialize};
@@ -9,13 +9,13 @@ use std::str::FromStr;
 /// Which reading of the reception rules a scenario is judged by.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RuleSet {
-    /// `seed` (the default): the seed and the official pages (DOMAIN.md, "Fallback ladder"
+    /// `seed` (the default): the seed and the official pages (docs/reception-rules.md, "Fallback ladder"
     /// \[firm]). 資格情報のお知らせ counts only with the card; the old 健康保険証 is accepted
     /// until 2025-12-01 inclusive; a valid 資格確認書 any time from 2024-12-02.
     #[default]
     #[serde(rename = "seed")]
     Seed,
-    /// `interim-2026`: the seed plus DOMAIN.md's interim rule to 2026-03-31 \[soft: several
+    /// `interim-2026`: the seed plus the interim rule to 2026-03-31 \[soft: several
     /// secondary sources]: an expired 健康保険証, or a 資格情報のお知らせ on its own, is
     /// accepted when an online lookup by its numbers confirms the qualification.
     #[serde(rename = "interim-2026")]
@@ -64,12 +64,12 @@ impl FromStr for RuleSet {
     }
 }
 
-/// Choices DOMAIN.md leaves open. Each field is \[soft]; both rule sets share
+/// Choices the sources leave open (docs/reception-rules.md). Each field is \[soft]; both rule sets share
 /// [`DEFAULT_POLICY`] today, and a new rule set can choose differently.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// The verbal check (return visit) and the 被保険者資格申立書 (first visit) need the card to
-    /// have been presented and failed. DOMAIN.md puts both steps on the ladder "when the card
+    /// have been presented and failed. the sources put both steps on the ladder "when the card
     /// path fails"; a patient who brings neither the card nor an accepted document is not
     /// confirmed (pays 10割 and claims later). Default `true` \[soft].
     pub statement_needs_failed_card: bool,
@@ -78,7 +78,7 @@ pub struct Policy {
     /// service. Default `true` \[soft].
     pub service_down_blocks_lookup: bool,
     /// The insurer number a claim uses when the insurer is unknown, on the verbal-check and
-    /// statement-form routes (DOMAIN.md: "claims with an unknown insurer use insurer number
+    /// statement-form routes (docs/reception-rules.md: "claims with an unknown insurer use insurer number
     /// 77777777" \[firm]). Card and document routes always name the insurer.
     pub unknown_insurer_number: &'static str,
 }

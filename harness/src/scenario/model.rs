@@ -183,7 +183,7 @@ pub struct Expect {
     pub origin: Option<Origin>,
 }
 
-/// Limit certificate category for the record the service holds (DOMAIN.md result field).
+/// Limit certificate category for the record the service holds (docs/reception-rules.md result field).
 pub type LimitCode = String;
 
 /// The record the qualification service holds for this case's card.
@@ -409,4 +409,46 @@ impl ConformanceCheck {
                 | PinBlocks
         )
     }
+}
+
+/// The conformance cases of `cards`: one per (card, check), with ids
+/// `STEM[PROFILE].CHECK`. A `conformance:` scenario file and `myna-hil conformance` both
+/// build their cases here, so a check has one id scheme and one runner.
+pub fn conformance_cases(
+    file: &std::path::Path,
+    stem: &str,
+    title: &str,
+    tags: &[String],
+    cards: &[PathBuf],
+    step_deadline: Duration,
+) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for card in cards {
+        let profile = card
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for (check, name) in ConformanceCheck::ALL {
+            cases.push(Case {
+                id: format!("{stem}[{profile}].{name}"),
+                kind: CaseKind::Conformance { check },
+                file: file.to_path_buf(),
+                title: title.to_owned(),
+                tags: tags.to_vec(),
+                date: time::macros::date!(2025 - 11 - 04),
+                facility: String::new(),
+                visit: Visit::First,
+                rule_set: RuleSet::Seed,
+                card: Some(card.clone()),
+                insurance: None,
+                consent_history: Vec::new(),
+                service: ServiceFault::None,
+                camera: None,
+                step_deadline,
+                steps: Vec::new(),
+                expect: Expect::default(),
+            });
+        }
+    }
+    cases
 }

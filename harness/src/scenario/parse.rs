@@ -208,31 +208,14 @@ fn conformance_cases(root: Node<'_, '_>, path: &Path) -> Option<Vec<Case>> {
         })
         .collect();
     let (title, tags, deadline) = (title?, tags?, deadline?);
-    let stem = scenario_stem(path);
-    let mut cases = Vec::new();
-    for card in &cards {
-        for (check, name) in ConformanceCheck::ALL {
-            cases.push(Case {
-                id: format!("{stem}[{}].{}", short(&card.display().to_string()), name),
-                kind: CaseKind::Conformance { check },
-                file: path.to_path_buf(),
-                title: title.clone(),
-                tags: tags.clone(),
-                date: time::macros::date!(2025 - 11 - 04),
-                facility: String::new(),
-                visit: Visit::First,
-                rule_set: RuleSet::Seed,
-                card: Some(card.clone()),
-                insurance: None,
-                consent_history: Vec::new(),
-                service: ServiceFault::None,
-                camera: None,
-                step_deadline: deadline * 2,
-                steps: Vec::new(),
-                expect: Expect::default(),
-            });
-        }
-    }
+    let cases = super::model::conformance_cases(
+        path,
+        &scenario_stem(path),
+        &title,
+        &tags,
+        &cards,
+        deadline * 2,
+    );
     Some(cases)
 }
 
@@ -525,7 +508,7 @@ fn insurance(node: Node<'_, '_>) -> Option<Insurance> {
     })
 }
 
-/// LimitApplicationCertificateClassificationFlag values (DOMAIN.md).
+/// LimitApplicationCertificateClassificationFlag values (docs/reception-rules.md).
 pub const LIMIT_CODES: &[&str] = &[
     "A01", "A02", "A03", "A04", "A05", "A06", "B01", "B02", "B03", "B04", "B05", "B06", "B07",
     "B08",
@@ -923,7 +906,7 @@ fn shown(node: &Node<'_, '_>) -> Option<Shown> {
     ])
 }
 
-/// The route names of DESIGN.md.
+/// The route names of docs/reception-rules.md.
 pub const ROUTES: &[(&str, Route)] = &[
     ("card_face", Route::CardFace),
     ("card_pin", Route::CardPin),

@@ -11,12 +11,24 @@ pub fn is_profile(path: &Path) -> bool {
     path.components().any(|c| c.as_os_str() == "cards")
 }
 
-/// The scenario files under `paths` (files are taken as given), sorted.
-pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+/// What a search for YAML files looks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wanted {
+    /// Scenario files: folders searched recursively, skipping card-profile folders
+    /// (`cards/`), hidden folders and include-only files (`_*.yaml`).
+    Scenarios,
+    /// Card profiles: the YAML files directly in each folder (`scenarios/cards` without its
+    /// `faults/`).
+    Profiles,
+}
+
+/// The one discovery of YAML files: the files under `paths` (a file named is taken as
+/// given), sorted, without duplicates.
+pub fn yaml_files(paths: &[PathBuf], wanted: Wanted) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {
-            walk(path, &mut out).map_err(|e| format!("{}: {e}", path.display()))?;
+            walk(path, wanted, &mut out).map_err(|e| format!("{}: {e}", path.display()))?;
         } else if path.exists() {
             out.push(path.clone());
         } else {
@@ -28,7 +40,12 @@ pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The scenario files under `paths`.
+pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    yaml_files(paths, Wanted::Scenarios)
+}
+
+fn walk(dir: &Path, wanted: Wanted, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         let name = path
@@ -36,10 +53,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         if path.is_dir() {
-            if name != "cards" && !name.starts_with('.') {
-                walk(&path, out)?;
+            if wanted == Wanted::Scenarios && name != "cards" && !name.starts_with('.') {
+                walk(&path, wanted, out)?;
             }
-        } else if (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.starts_with('_') {
+        } else if (name.ends_with(".yaml") || name.ends_with(".yml"))
+            && !(wanted == Wanted::Scenarios && name.starts_with('_'))
+        {
             out.push(path);
         }
     }

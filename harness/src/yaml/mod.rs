@@ -1,8 +1,8 @@
-//! YAML input files (card profiles, later scenarios): a tree with spans, converted by hand
-//! so that all mistakes are reported at once, each with file:line:column and a caret.
+//! YAML input files (scenarios and card profiles): a tree with spans, converted by hand so
+//! that all mistakes are reported at once, each with file:line:column and a caret.
 
 mod diagnostic;
 mod tree;
 
 pub use diagnostic::{closest, Diagnostic, Diagnostics};
-pub use tree::{parse_duration, Document, Map, Node};
+pub use tree::{Document, Map, Node};

@@ -405,7 +405,10 @@ impl<'d, 'y> Node<'d, 'y> {
 
     /// A duration with a unit: `250us`, `50ms`, `1.5s`.
     pub fn duration(&self) -> Option<Duration> {
-        let parsed = self.scalar_text().as_deref().and_then(parse_duration);
+        let parsed = self
+            .scalar_text()
+            .as_deref()
+            .and_then(crate::units::parse_duration);
         if parsed.is_none() {
             self.expected(
                 "a duration with a unit",
@@ -456,34 +459,9 @@ impl<'d, 'y> Map<'d, 'y> {
     }
 }
 
-/// Parses `250us`, `50ms`, `1.5s`, `2min`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().ok()?;
-    let seconds = match unit.trim() {
-        "us" | "µs" => value / 1e6,
-        "ms" => value / 1e3,
-        "s" => value,
-        "min" => value * 60.0,
-        _ => return None,
-    };
-    Duration::try_from_secs_f64(seconds).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_need_units() {
-        assert_eq!(parse_duration("50ms"), Some(Duration::from_millis(50)));
-        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("250us"), Some(Duration::from_micros(250)));
-        assert_eq!(parse_duration("50"), None);
-        assert_eq!(parse_duration("ms"), None);
-    }
 
     #[test]
     fn reports_every_mistake_with_position() {

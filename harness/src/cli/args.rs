@@ -1,0 +1,290 @@
+//! `myna-hil`'s arguments: clap structs with their value parsers, every value listed in its
+//! help.
+
+use super::version;
+use crate::dut::link::Address;
+use crate::engine::Partition;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "myna-hil",
+    version = version(),
+    about = "Test and certification harness for My Number Card readers and cards",
+    after_help = "Exit codes: 0 every case passed or was skipped; 1 a case ended fail, error \
+                  or inconc; 2 bad input (a file with mistakes, a bad option); 3 the test \
+                  bench could not be set up (pcscd, a reader, ONNX Runtime or a model \
+                  missing, the device under test unreachable)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run scenarios (files or folders) against a reader, writing JUnit, JSON and latency.
+    Run(RunArgs),
+    /// Run the APDU-level conformance checks on the card of each profile, through the same
+    /// engine as `run` (case ids `conformance[PROFILE].CHECK`).
+    Conformance(ConformanceArgs),
+    /// Validate scenario and profile files without running anything.
+    Check {
+        /// Scenario and card-profile files or folders of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the scenario format (for editors).
+    Schema,
+    /// Join the JSON results of partitioned runs into one JUnit and JSON.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+    /// List the PC/SC readers pcscd knows.
+    Readers,
+    /// The reference face matcher on images.
+    Face {
+        #[command(subcommand)]
+        command: FaceCommand,
+    },
+    /// Match accuracy on a face set (a folder per person): genuine and impostor scores,
+    /// FMR/FNMR, EER, FNMR at fixed FMR, FTA, APCER/BPCER, DET and score plots.
+    Accuracy(crate::accuracy::CampaignArgs),
+    /// Run the qualification service simulator alone until Ctrl-C or SIGTERM.
+    ServeQualification(ServeArgs),
+}
+
+/// Where the cases' cards are (`--card`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CardArg {
+    /// `inprocess`: the emulator called directly.
+    InProcess,
+    /// `pcsc`: the emulator in the vpcd readers, reached through the real pcscd.
+    Pcsc,
+    /// `pcsc:READER`: whatever card lies in READER (a vendor's card; the guard protects it).
+    Reader(String),
+    /// `device`: a real card placed on the device under test itself.
+    Device,
+}
+
+/// Parses `--card`.
+pub fn parse_card(text: &str) -> Result<CardArg, String> {
+    match text {
+        "inprocess" => Ok(CardArg::InProcess),
+        "pcsc" => Ok(CardArg::Pcsc),
+        "device" => Ok(CardArg::Device),
+        _ => match text.strip_prefix("pcsc:") {
+            Some(reader) if !reader.is_empty() => Ok(CardArg::Reader(reader.to_owned())),
+            _ => Err(format!(
+                "`{text}`: expected inprocess, pcsc, pcsc:READER or device"
+            )),
+        },
+    }
+}
+
+/// The reader under test (`--reader`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReaderArg {
+    /// `virtual`: the built-in reference reader.
+    Virtual,
+    /// `dut:serial:PATH[@BAUD]` or `dut:tcp:HOST:PORT`: a device over the adapter protocol.
+    Dut(Address),
+}
+
+/// Parses `--reader`.
+pub fn parse_reader(text: &str) -> Result<ReaderArg, String> {
+    if text == "virtual" {
+        return Ok(ReaderArg::Virtual);
+    }
+    match text.strip_prefix("dut:") {
+        Some(address) => address.parse().map(ReaderArg::Dut),
+        None => Err(format!(
+            "`{text}`: expected virtual, dut:serial:PATH[@BAUD] or dut:tcp:HOST:PORT"
+        )),
+    }
+}
+
+/// Parses `--var NAME=VALUE`.
+pub fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
+}
+
+/// Parses a duration like `500ms`, `2s`, `1.5s`, `2min` (the scenario files' own syntax).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::units::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration like 500ms, 2s or 1.5s"))
+}
+
+/// Where reports go: shared by `run` and `conformance`.
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// Folder for reports (JUnit, JSON, latency.md, latency/ histograms).
+    #[arg(long, default_value = "target/myna-hil")]
+    pub out: PathBuf,
+    /// JUnit XML file [default: OUT/junit.xml].
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// JSON results file [default: OUT/results.json].
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Cases run at the same time (one at a time on a device or a named reader).
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Scenario files or folders of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The reader under test: `virtual` (the built-in reference reader), or a device under
+    /// test over the adapter protocol (docs/adapter-protocol.md): `dut:serial:PATH[@BAUD]`
+    /// or `dut:tcp:HOST:PORT` (with --card pcsc or --card device).
+    #[arg(long, default_value = "virtual", value_parser = parse_reader, value_name = "READER")]
+    pub reader: ReaderArg,
+    /// Where the cards are: `inprocess` (the emulator called directly), `pcsc` (the
+    /// emulator in the vpcd readers, reached through the real pcscd) or `device` (a real
+    /// card placed on the device under test itself: PIN steps need --allow-destructive).
+    #[arg(long, default_value = "inprocess", value_parser = parse_card, value_name = "SITE")]
+    pub card: CardArg,
+    /// With --card device: type PINs on the real card, but only while the device's pad
+    /// shows at least 2 tries left (the last try is never spent).
+    #[arg(long)]
+    pub allow_destructive: bool,
+    /// Run only shard K of N (stable by case id), e.g. 1/3.
+    #[arg(long, value_parser = Partition::parse, value_name = "K/N")]
+    pub partition: Option<Partition>,
+    /// Set a scenario variable (repeatable; wins over the files).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Run only cases with this tag (repeatable: all must match).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Run only cases whose id contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ConformanceArgs {
+    /// Card profiles (YAML files or folders of them), e.g. scenarios/cards.
+    #[arg(required = true)]
+    pub profiles: Vec<PathBuf>,
+    /// Where the card is: `inprocess` (the emulator, called directly), `pcsc` (the emulator
+    /// in the vpcd readers, reached through the real pcscd) or `pcsc:READER` (the card
+    /// already in READER, described by the profile: a real card is protected by the guard).
+    #[arg(long, default_value = "inprocess", value_parser = parse_card, value_name = "SITE")]
+    pub card: CardArg,
+    /// Deadline for every APDU.
+    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    pub deadline: Duration,
+    /// Allow checks that can spend a PIN try on a card that is not this run's emulator
+    /// (the last try is never spent).
+    #[arg(long)]
+    pub allow_destructive: bool,
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Merge shard results: `myna-hil report merge a.json b.json --junit all.xml --json all.json`.
+    Merge {
+        /// The JSON results files of the shards.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Write the merged JUnit XML here.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Write the merged JSON results here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FaceCommand {
+    /// Print the similarity of the largest face of A (enrolment) and of B (probe).
+    Compare {
+        /// The enrolment image.
+        a: PathBuf,
+        /// The probe image.
+        b: PathBuf,
+        /// Turn A greyscale first.
+        #[arg(long)]
+        grey_enrolment: bool,
+        /// Make A into the chip photo first (greyscale 240×300 JPEG 2000, decoded back), as
+        /// the reader sees it on the card.
+        #[arg(long, conflicts_with = "grey_enrolment")]
+        chip: bool,
+        /// Match threshold (cosine) [default: SFace's 0.363].
+        #[arg(long)]
+        threshold: Option<f32>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Insured records: a JSON array of InsuredRecord (the service's PascalCase fields).
+    #[arg(long, value_name = "FILE")]
+    pub records: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8700")]
+    pub bind: std::net::SocketAddr,
+    /// The service's date for certificate checks (YYYY-MM-DD) [default: today].
+    #[arg(long, value_parser = parse_date, value_name = "YYYY-MM-DD")]
+    pub date: Option<time::Date>,
+    /// A fault for every query: slow:DURATION (e.g. slow:1.5s), timeout, http:CODE (e.g.
+    /// http:503), malformed, invalid or several.
+    #[arg(long, value_parser = parse_fault, value_name = "FAULT")]
+    pub fault: Option<crate::qualification::Fault>,
+}
+
+fn parse_date(text: &str) -> Result<time::Date, String> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, format).map_err(|_| format!("`{text}` is not a date YYYY-MM-DD"))
+}
+
+fn parse_fault(text: &str) -> Result<crate::qualification::Fault, String> {
+    text.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn card_and_reader_values() {
+        assert_eq!(parse_card("pcsc"), Ok(CardArg::Pcsc));
+        assert_eq!(
+            parse_card("pcsc:ACS ACR39U 00"),
+            Ok(CardArg::Reader("ACS ACR39U 00".into()))
+        );
+        assert!(parse_card("pcsc:").is_err());
+        assert!(parse_card("usb").unwrap_err().contains("inprocess, pcsc"));
+        assert_eq!(parse_reader("virtual"), Ok(ReaderArg::Virtual));
+        assert!(matches!(
+            parse_reader("dut:tcp:127.0.0.1:7700"),
+            Ok(ReaderArg::Dut(_))
+        ));
+        assert!(parse_reader("dut:usb:x").is_err());
+        assert_eq!(parse_var("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert!(parse_var("=x").is_err());
+        // The command line and the scenario files read durations the same way.
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+    }
+}

@@ -1,0 +1,54 @@
+//! `myna-hil`: the test and certification harness's command line.
+
+use super::args::{Cli, Command, FaceCommand, ReportCommand};
+use super::{finish, run, tools, CliError, Exit};
+use clap::Parser;
+use std::process::ExitCode;
+
+/// `myna-hil`'s `main`.
+pub fn main() -> ExitCode {
+    finish(dispatch(Cli::parse()))
+}
+
+fn dispatch(cli: Cli) -> Result<Exit, CliError> {
+    match cli.command {
+        Command::Run(args) => run::run_scenarios(args),
+        Command::Conformance(args) => run::run_conformance(args),
+        Command::Check { paths } => tools::check(&paths),
+        Command::Schema => {
+            super::say(crate::scenario::json_schema());
+            Ok(Exit::Ok)
+        }
+        Command::Report {
+            command:
+                ReportCommand::Merge {
+                    shards,
+                    junit,
+                    json,
+                },
+        } => run::merge_reports(&shards, junit.as_deref(), json.as_deref()),
+        Command::Readers => tools::readers(),
+        Command::Face {
+            command:
+                FaceCommand::Compare {
+                    a,
+                    b,
+                    grey_enrolment,
+                    chip,
+                    threshold,
+                },
+        } => {
+            let enrolment = match (chip, grey_enrolment) {
+                (true, _) => crate::face::Enrolment::ChipPhoto,
+                (false, true) => crate::face::Enrolment::Greyscale,
+                (false, false) => crate::face::Enrolment::AsIs,
+            };
+            tools::face_compare(&a, &b, enrolment, threshold)
+        }
+        Command::Accuracy(args) => {
+            crate::accuracy::run_campaign(&args)?;
+            Ok(Exit::Ok)
+        }
+        Command::ServeQualification(args) => tools::serve_qualification(args),
+    }
+}

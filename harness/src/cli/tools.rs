@@ -1,0 +1,107 @@
+//! The commands that run no case: `check`, `readers`, `face compare`,
+//! `serve-qualification`.
+
+use super::args::ServeArgs;
+use super::{say, warn, CliError, Exit};
+use crate::scenario::suite::{self, Wanted};
+use std::path::{Path, PathBuf};
+
+/// Validates scenario and profile files: every file, every mistake, nothing run.
+pub(super) fn check(paths: &[PathBuf]) -> Result<Exit, CliError> {
+    let (profiles, scenarios): (Vec<PathBuf>, Vec<PathBuf>) =
+        paths.iter().cloned().partition(|p| suite::is_profile(p));
+    let mut bad = 0;
+    let mut checked = 0;
+    let profile_files =
+        suite::yaml_files(&profiles, Wanted::Profiles).map_err(CliError::bad_input)?;
+    // Photos are named, not loaded: a known name is enough.
+    let known = |name: &str| -> Result<Vec<u8>, String> {
+        let names: Vec<&str> = crate::photos::KNOWN_PHOTOS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        if names.contains(&name) {
+            Ok(Vec::new())
+        } else {
+            Err(format!("known photos: {}", names.join(", ")))
+        }
+    };
+    for file in &profile_files {
+        checked += 1;
+        match crate::cards::load_profile(file, &known) {
+            Ok(_) => say(format!("ok     {}", file.display())),
+            Err(e) => {
+                bad += 1;
+                warn(format!("{e}\n"));
+            }
+        }
+    }
+    let scenario_files = suite::scenario_files(&scenarios).map_err(CliError::bad_input)?;
+    for file in &scenario_files {
+        checked += 1;
+        match crate::scenario::load_cases(file, &[]) {
+            Ok(cases) => say(format!(
+                "ok     {} ({} case(s))",
+                file.display(),
+                cases.len()
+            )),
+            Err(e) => {
+                bad += 1;
+                warn(format!("{e}\n"));
+            }
+        }
+    }
+    say(format!("{checked} file(s) checked, {bad} with errors"));
+    Ok(if bad == 0 { Exit::Ok } else { Exit::BadInput })
+}
+
+pub(super) fn readers() -> Result<Exit, CliError> {
+    let readers = crate::channel::pcsc_driver::list_readers().map_err(CliError::bench)?;
+    for r in readers {
+        say(r);
+    }
+    Ok(Exit::Ok)
+}
+
+pub(super) fn face_compare(
+    a: &Path,
+    b: &Path,
+    enrolment: crate::face::Enrolment,
+    threshold: Option<f32>,
+) -> Result<Exit, CliError> {
+    let compared = crate::face::compare_files(a, b, enrolment, threshold)?;
+    say(compared.to_string().trim_end());
+    Ok(Exit::Ok)
+}
+
+pub(super) fn serve_qualification(args: ServeArgs) -> Result<Exit, CliError> {
+    use crate::qualification::{serve, InsuredRecord, ServerConfig};
+    let records: Vec<InsuredRecord> = match &args.records {
+        None => Vec::new(),
+        Some(path) => std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            .map_err(|e| CliError::bad_input(format!("{}: {e}", path.display())))?,
+    };
+    let pki = card_emulator::pki::TestPki::shared().map_err(CliError::bench)?;
+    let on = args.date.unwrap_or(time::macros::date!(2025 - 01 - 01));
+    let crl = pki.crl_for([], on).map_err(CliError::bench)?;
+    let mut config = ServerConfig::new(records, pki.ca_certificate_der().to_vec(), crl);
+    config.bind = args.bind;
+    config.today = args.date;
+    config.faults.server = args.fault;
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::bench)?;
+    let served = runtime.block_on(async {
+        // Register for SIGTERM before the address is printed: a caller may stop us at once.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| e.to_string())?;
+        let stop = async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        };
+        serve(config, stop).await.map_err(|e| e.to_string())
+    });
+    served.map(|()| Exit::Ok).map_err(CliError::bench)
+}
