@@ -1,13 +1,15 @@
-//! Card profiles: the profile file format (`profile_file`), and each profile loaded and built
+//! Card profiles: the profile file format (`profile_file`) and its JSON Schema (`schema`), and each profile loaded and built
 //! once per run (`LoadedCard`): the card image, the service's key for its certificate, and
 //! whose faces are on the chip and before the camera.
 
 mod profile_file;
+mod schema;
 
 pub use profile_file::{
-    cached_photo, load_profile, load_profile_file, no_photos, parse_profile, parse_profile_file,
-    CardFaces, PhotoResolver, ProfileError, ProfileFile,
+    cached_photo, load_profile, load_profile_file, named_photos, no_photos, parse_profile,
+    parse_profile_file, CardFaces, PhotoResolver, ProfileError, ProfileFile, SECRET_KEYS,
 };
+pub use schema::profile_json_schema;
 
 use crate::qualification::CertificateKey;
 use card_emulator::{CardImage, CardProfile};

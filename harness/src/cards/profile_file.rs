@@ -38,6 +38,20 @@ pub fn no_photos(_: &str) -> Result<Vec<u8>, String> {
     Ok(Vec::new())
 }
 
+/// A [`PhotoResolver`] for checking files: a known photo name resolves to no bytes (nothing
+/// is loaded), an unknown one is an error listing the known names.
+pub fn named_photos(name: &str) -> Result<Vec<u8>, String> {
+    let names: Vec<&str> = crate::photos::KNOWN_PHOTOS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    if names.contains(&name) {
+        Ok(Vec::new())
+    } else {
+        Err(format!("known photos: {}", names.join(", ")))
+    }
+}
+
 /// A profile file: the card, and the faces around it that are not on the chip.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProfileFile {
@@ -75,7 +89,8 @@ pub fn load_profile_file(
     parse_profile_file(path, &text, photos).map_err(ProfileError::Invalid)
 }
 
-const TOP_KEYS: &[&str] = &[
+/// The keys of a profile file.
+pub const TOP_KEYS: &[&str] = &[
     "name",
     "description",
     "token",
@@ -92,6 +107,91 @@ const TOP_KEYS: &[&str] = &[
     "key_slot",
     "faults",
 ];
+
+/// The keys a profile file must have.
+pub const REQUIRED_TOP_KEYS: &[&str] = &[
+    "name",
+    "holder",
+    "card_expiry_year",
+    "security_code",
+    "certificates",
+];
+
+/// The keys whose values are secrets: held as `Secret`, kept out of traces and reports
+/// (`docs/card-profiles.md#secrets`). Paths of keys, as `pins.authentication.value`.
+pub const SECRET_KEYS: &[&str] = &[
+    "security_code",
+    "holder.my_number",
+    "pins.authentication.value",
+    "pins.signature.value",
+    "pins.text_support.value",
+];
+
+/// `token:`.
+pub const TOKENS: &[(&str, TokenKind)] = &[
+    ("card", TokenKind::Card),
+    ("smartphone", TokenKind::Smartphone),
+];
+
+/// `kind:`.
+pub const CARD_KINDS: &[(&str, CardKind)] = &[
+    ("standard", CardKind::Standard),
+    ("face_authentication", CardKind::FaceAuthentication),
+];
+
+/// `card_expiry_year:`.
+pub const CARD_EXPIRY_YEARS: std::ops::RangeInclusive<i64> = 2015..=2099;
+
+/// Digits of the security code.
+pub const SECURITY_CODE_DIGITS: usize = 4;
+
+/// `surface_code_tries:` (照合番号B's tries left).
+pub const SURFACE_CODE_TRIES: std::ops::RangeInclusive<i64> = 0..=10;
+
+/// `key_slot:`: one of the fixture key pairs.
+pub const KEY_SLOTS: std::ops::RangeInclusive<i64> = 0..=(card_emulator::pki::KEY_SLOTS as i64 - 1);
+
+/// The keys of `holder:` (all required).
+pub const HOLDER_KEYS: &[&str] = &["name", "birth_date", "sex", "address", "my_number"];
+
+/// `holder.sex:`.
+pub const SEXES: &[(&str, Sex)] = &[
+    ("male", Sex::Male),
+    ("female", Sex::Female),
+    ("not_applicable", Sex::NotApplicable),
+];
+
+/// Digits of the 個人番号.
+pub const MY_NUMBER_DIGITS: usize = 12;
+
+/// The keys of `certificates:` (both required).
+pub const CERTIFICATES_KEYS: &[&str] = &["authentication", "signature"];
+
+/// The keys of one certificate, and those it must have.
+pub const CERTIFICATE_KEYS: &[&str] = &["serial", "not_before", "not_after", "revoked"];
+pub const REQUIRED_CERTIFICATE_KEYS: &[&str] = &["serial", "not_before", "not_after"];
+
+/// The PINs of `pins:`, each with its most tries (the default of `tries_left`).
+pub const PINS: &[(&str, i64)] = &[("authentication", 3), ("signature", 5), ("text_support", 3)];
+
+/// The PIN that is a password (6 to 16 of A-Z and 0-9); the others are [`PIN_DIGITS`] digits.
+pub const PASSWORD_PIN: &str = "signature";
+
+/// Digits of a PIN (all but the signature password).
+pub const PIN_DIGITS: usize = 4;
+
+/// The signature password as the card accepts it (`card_emulator::pin::PinFormat::Password`).
+pub const PASSWORD_PATTERN: &str = "^[A-Z0-9]{6,16}$";
+
+/// The keys of one PIN, and those it must have.
+pub const PIN_KEYS: &[&str] = &["value", "tries_left"];
+pub const REQUIRED_PIN_KEYS: &[&str] = &["value"];
+
+/// The keys of `faults:`.
+pub const FAULT_KEYS: &[&str] = &["mute", "delay_per_apdu", "tear_on_apdu", "corrupt_photo"];
+
+/// `faults.tear_on_apdu:` (1-based).
+pub const TEAR_ON_APDU: std::ops::RangeInclusive<i64> = 1..=(u32::MAX as i64);
 
 /// Converts profile text; `path` is only used in diagnostics.
 pub fn parse_profile(
@@ -134,21 +234,14 @@ fn known_photo(node: Node<'_, '_>) -> Option<String> {
 
 fn convert(root: Node<'_, '_>, photos: PhotoResolver<'_>) -> Option<ProfileFile> {
     let map = root.map(TOP_KEYS)?;
+    for key in REQUIRED_TOP_KEYS {
+        map.required(key);
+    }
     // Convert every field before combining, so each one reports its own mistakes.
-    let name = map.required("name").and_then(|n| n.string());
-    let token = optional(&map, "token", TokenKind::Card, |n| {
-        n.choice(&[
-            ("card", TokenKind::Card),
-            ("smartphone", TokenKind::Smartphone),
-        ])
-    });
-    let kind = optional(&map, "kind", CardKind::Standard, |n| {
-        n.choice(&[
-            ("standard", CardKind::Standard),
-            ("face_authentication", CardKind::FaceAuthentication),
-        ])
-    });
-    let holder = map.required("holder").and_then(holder);
+    let name = map.get("name").and_then(|n| n.string());
+    let token = optional(&map, "token", TokenKind::Card, |n| n.choice(TOKENS));
+    let kind = optional(&map, "kind", CardKind::Standard, |n| n.choice(CARD_KINDS));
+    let holder = map.get("holder").and_then(holder);
     let chip_photo = optional(&map, "photo", None, |n| known_photo(n).map(Some));
     let patient_photo = optional(&map, "patient_photo", None, |n| known_photo(n).map(Some));
     let photo_jp2 = match (map.get("photo"), chip_photo.as_ref()) {
@@ -163,22 +256,27 @@ fn convert(root: Node<'_, '_>, photos: PhotoResolver<'_>) -> Option<ProfileFile>
         (Some(_), _) => None,
     };
     let card_expiry_year = map
-        .required("card_expiry_year")
-        .and_then(|n| n.integer(2015..=2099))
+        .get("card_expiry_year")
+        .and_then(|n| n.integer(CARD_EXPIRY_YEARS))
         .map(|y| y as u16);
     let security_code = map
-        .required("security_code")
-        .and_then(|n| n.digits(4..=4, "the security code"))
+        .get("security_code")
+        .and_then(|n| {
+            n.digits(
+                SECURITY_CODE_DIGITS..=SECURITY_CODE_DIGITS,
+                "the security code",
+            )
+        })
         .map(Secret::new);
-    let certificates = map.required("certificates").and_then(certificates);
+    let certificates = map.get("certificates").and_then(certificates);
     let pins = optional(&map, "pins", PinSettings::default(), pins);
-    let surface_code_tries =
-        optional(&map, "surface_code_tries", 10, |n| n.integer(0..=10)).map(|t| t as u8);
-    let registered = optional(&map, "registered_for_insurance", true, |n| n.boolean());
-    let key_slot = optional(&map, "key_slot", 0, |n| {
-        n.integer(0..=i64::from(card_emulator::pki::KEY_SLOTS) - 1)
+    let surface_code_tries = optional(&map, "surface_code_tries", 10, |n| {
+        n.integer(SURFACE_CODE_TRIES)
     })
-    .map(|s| KeySlot(s as u8));
+    .map(|t| t as u8);
+    let registered = optional(&map, "registered_for_insurance", true, |n| n.boolean());
+    let key_slot =
+        optional(&map, "key_slot", 0, |n| n.integer(KEY_SLOTS)).map(|s| KeySlot(s as u8));
     let faults = optional(&map, "faults", (Faults::default(), false), faults);
     if let Some(d) = map.get("description") {
         d.string();
@@ -252,18 +350,15 @@ fn optional<'d, 'y, T>(
 }
 
 fn holder(node: Node<'_, '_>) -> Option<Holder> {
-    let map = node.map(&["name", "birth_date", "sex", "address", "my_number"])?;
-    let name = map.required("name").and_then(|n| n.string());
-    let birth_date = map.required("birth_date").and_then(|n| n.date());
-    let sex = map.required("sex").and_then(|n| {
-        n.choice(&[
-            ("male", Sex::Male),
-            ("female", Sex::Female),
-            ("not_applicable", Sex::NotApplicable),
-        ])
-    });
-    let my_number = map.required("my_number").and_then(|n| {
-        let number = n.digits(12..=12, "the 個人番号")?;
+    let map = node.map(HOLDER_KEYS)?;
+    for key in HOLDER_KEYS {
+        map.required(key);
+    }
+    let name = map.get("name").and_then(|n| n.string());
+    let birth_date = map.get("birth_date").and_then(|n| n.date());
+    let sex = map.get("sex").and_then(|n| n.choice(SEXES));
+    let my_number = map.get("my_number").and_then(|n| {
+        let number = n.digits(MY_NUMBER_DIGITS..=MY_NUMBER_DIGITS, "the 個人番号")?;
         if card_emulator::my_number::is_valid(&number) {
             Some(number)
         } else {
@@ -281,26 +376,32 @@ fn holder(node: Node<'_, '_>) -> Option<Holder> {
         name: name?,
         birth_date: birth_date?,
         sex: sex?,
-        address: map.required("address").and_then(|n| n.string())?,
+        address: map.get("address").and_then(|n| n.string())?,
         my_number: my_number?,
     })
 }
 
 fn certificates(node: Node<'_, '_>) -> Option<(CertificateSetting, CertificateSetting)> {
-    let map = node.map(&["authentication", "signature"])?;
-    let auth = map.required("authentication").and_then(certificate);
-    let sign = map.required("signature").and_then(certificate);
+    let map = node.map(CERTIFICATES_KEYS)?;
+    for key in CERTIFICATES_KEYS {
+        map.required(key);
+    }
+    let auth = map.get("authentication").and_then(certificate);
+    let sign = map.get("signature").and_then(certificate);
     Some((auth?, sign?))
 }
 
 fn certificate(node: Node<'_, '_>) -> Option<CertificateSetting> {
-    let map = node.map(&["serial", "not_before", "not_after", "revoked"])?;
+    let map = node.map(CERTIFICATE_KEYS)?;
+    for key in REQUIRED_CERTIFICATE_KEYS {
+        map.required(key);
+    }
     let serial = map
-        .required("serial")
+        .get("serial")
         .and_then(|n| n.integer(1..=i64::MAX))
         .map(|s| s as u64);
-    let not_before = map.required("not_before").and_then(|n| n.date());
-    let not_after = map.required("not_after").and_then(|n| n.date());
+    let not_before = map.get("not_before").and_then(|n| n.date());
+    let not_after = map.get("not_after").and_then(|n| n.date());
     let revoked = optional(&map, "revoked", false, |n| n.boolean());
     let (not_before, not_after) = (not_before?, not_after?);
     if not_after < not_before {
@@ -330,8 +431,9 @@ impl PinSettings {
 }
 
 fn pins(node: Node<'_, '_>) -> Option<PinSettings> {
-    let map = node.map(&["authentication", "signature", "text_support"])?;
-    let digits4 = |n: Node<'_, '_>| n.digits(4..=4, "a 4-digit PIN");
+    let names: Vec<&str> = PINS.iter().map(|(n, _)| *n).collect();
+    let map = node.map(&names)?;
+    let digits = |n: Node<'_, '_>| n.digits(PIN_DIGITS..=PIN_DIGITS, "a 4-digit PIN");
     let password = |n: Node<'_, '_>| {
         let text = n.string()?;
         if card_emulator::pin::PinFormat::Password.accepts(text.as_bytes()) {
@@ -344,18 +446,24 @@ fn pins(node: Node<'_, '_>) -> Option<PinSettings> {
             None
         }
     };
-    let auth = optional(&map, "authentication", None, |n| {
-        pin(n, 3, &digits4).map(Some)
-    });
-    let sign = optional(&map, "signature", None, |n| pin(n, 5, &password).map(Some));
-    let text = optional(&map, "text_support", None, |n| {
-        pin(n, 3, &digits4).map(Some)
-    });
-    Some(PinSettings {
-        authentication: auth?,
-        signature: sign?,
-        text_support: text?,
-    })
+    let mut settings = PinSettings::default();
+    let mut ok = true;
+    for (name, max_tries) in PINS {
+        let value: &dyn Fn(Node<'_, '_>) -> Option<String> = if *name == PASSWORD_PIN {
+            &password
+        } else {
+            &digits
+        };
+        let setting = optional(&map, name, None, |n| pin(n, *max_tries, value).map(Some));
+        match (*name, setting) {
+            (_, None) => ok = false,
+            ("authentication", Some(s)) => settings.authentication = s,
+            ("signature", Some(s)) => settings.signature = s,
+            ("text_support", Some(s)) => settings.text_support = s,
+            (other, Some(_)) => unreachable!("PINS names `{other}`, which no setting holds"),
+        }
+    }
+    ok.then_some(settings)
 }
 
 fn pin(
@@ -363,8 +471,11 @@ fn pin(
     max_tries: i64,
     value: &dyn Fn(Node<'_, '_>) -> Option<String>,
 ) -> Option<PinSetting> {
-    let map = node.map(&["value", "tries_left"])?;
-    let v = map.required("value").and_then(value);
+    let map = node.map(PIN_KEYS)?;
+    for key in REQUIRED_PIN_KEYS {
+        map.required(key);
+    }
+    let v = map.get("value").and_then(value);
     let tries = optional(&map, "tries_left", max_tries, |n| n.integer(0..=max_tries));
     Some(PinSetting {
         value: Secret::new(v?),
@@ -374,12 +485,12 @@ fn pin(
 
 /// The card's faults, and whether its chip photo is corrupt.
 fn faults(node: Node<'_, '_>) -> Option<(Faults, bool)> {
-    let map = node.map(&["mute", "delay_per_apdu", "tear_on_apdu", "corrupt_photo"])?;
+    let map = node.map(FAULT_KEYS)?;
     let corrupt_photo = optional(&map, "corrupt_photo", false, |n| n.boolean());
     let mute = optional(&map, "mute", false, |n| n.boolean());
     let delay = optional(&map, "delay_per_apdu", None, |n| n.duration().map(Some));
     let tear = optional(&map, "tear_on_apdu", None, |n| {
-        n.integer(1..=i64::from(u32::MAX)).map(|i| Some(i as u32))
+        n.integer(TEAR_ON_APDU).map(|i| Some(i as u32))
     });
     Some((
         Faults {

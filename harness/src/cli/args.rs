@@ -36,8 +36,15 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Print the JSON Schema of the scenario format (for editors).
-    Schema,
+    /// Print a JSON Schema (draft 2020-12) of an input format, for editors and validators.
+    Schema {
+        /// Which format: `scenario` (scenario and conformance files), `include` (include-only
+        /// `_*.yaml` files) or `profile` (card profiles).
+        #[arg(value_enum, default_value = "scenario")]
+        format: SchemaFormat,
+    },
+    /// List the cached test photos, whose face each shows, and whether each is in the cache.
+    Photos,
     /// Join the JSON results of partitioned runs into one JUnit and JSON.
     Report {
         #[command(subcommand)]
@@ -55,6 +62,17 @@ pub enum Command {
     Accuracy(crate::accuracy::CampaignArgs),
     /// Run the qualification service simulator alone until Ctrl-C or SIGTERM.
     ServeQualification(ServeArgs),
+}
+
+/// The formats `schema` describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaFormat {
+    /// Scenario and conformance files.
+    Scenario,
+    /// Include-only files (`_*.yaml`).
+    Include,
+    /// Card profiles.
+    Profile,
 }
 
 /// Where the cases' cards are (`--card`).

@@ -15,10 +15,8 @@ fn dispatch(cli: Cli) -> Result<Exit, CliError> {
         Command::Run(args) => run::run_scenarios(args),
         Command::Conformance(args) => run::run_conformance(args),
         Command::Check { paths } => tools::check(&paths),
-        Command::Schema => {
-            super::say(crate::scenario::json_schema());
-            Ok(Exit::Ok)
-        }
+        Command::Schema { format } => tools::schema(format),
+        Command::Photos => tools::photos(),
         Command::Report {
             command:
                 ReportCommand::Merge {

@@ -1,7 +1,7 @@
 //! The commands that run no case: `check`, `readers`, `face compare`,
 //! `serve-qualification`.
 
-use super::args::ServeArgs;
+use super::args::{SchemaFormat, ServeArgs};
 use super::{say, warn, CliError, Exit};
 use crate::scenario::suite::{self, Wanted};
 use std::path::{Path, PathBuf};
@@ -14,21 +14,10 @@ pub(super) fn check(paths: &[PathBuf]) -> Result<Exit, CliError> {
     let mut checked = 0;
     let profile_files =
         suite::yaml_files(&profiles, Wanted::Profiles).map_err(CliError::bad_input)?;
-    // Photos are named, not loaded: a known name is enough.
-    let known = |name: &str| -> Result<Vec<u8>, String> {
-        let names: Vec<&str> = crate::photos::KNOWN_PHOTOS
-            .iter()
-            .map(|(n, _)| *n)
-            .collect();
-        if names.contains(&name) {
-            Ok(Vec::new())
-        } else {
-            Err(format!("known photos: {}", names.join(", ")))
-        }
-    };
     for file in &profile_files {
         checked += 1;
-        match crate::cards::load_profile(file, &known) {
+        // Photos are named, not loaded: a known name is enough.
+        match crate::cards::load_profile(file, &crate::cards::named_photos) {
             Ok(_) => say(format!("ok     {}", file.display())),
             Err(e) => {
                 bad += 1;
@@ -53,6 +42,49 @@ pub(super) fn check(paths: &[PathBuf]) -> Result<Exit, CliError> {
     }
     say(format!("{checked} file(s) checked, {bad} with errors"));
     Ok(if bad == 0 { Exit::Ok } else { Exit::BadInput })
+}
+
+pub(super) fn schema(format: SchemaFormat) -> Result<Exit, CliError> {
+    let schema = match format {
+        SchemaFormat::Scenario => crate::scenario::scenario_json_schema(),
+        SchemaFormat::Include => crate::scenario::scenario_include_json_schema(),
+        SchemaFormat::Profile => crate::cards::profile_json_schema(),
+    };
+    say(serde_json::to_string_pretty(&schema).map_err(CliError::bench)?);
+    Ok(Exit::Ok)
+}
+
+/// The photo table: name, whose face, SHA-256, and the cache's state of each.
+pub(super) fn photos() -> Result<Exit, CliError> {
+    use crate::photos::Cached;
+    let rows = crate::photos::photo_rows();
+    say(format!(
+        "{:<26} {:<16} {:<9} sha256",
+        "photo", "person", "cache"
+    ));
+    let mut missing = false;
+    for row in &rows {
+        let state = match &row.cached {
+            Cached::Present(_) => "present",
+            Cached::Missing(_) => "missing",
+            Cached::Wrong(_) => "WRONG",
+        };
+        missing |= !matches!(row.cached, Cached::Present(_));
+        say(format!(
+            "{:<26} {:<16} {:<9} {}",
+            row.name, row.person, state, row.sha256
+        ));
+    }
+    say(format!(
+        "cache: {}{}",
+        crate::photos::cache_dir().join("photos").display(),
+        if missing {
+            " (run `bash .ci/fetch-photos` for the missing or wrong ones)"
+        } else {
+            ""
+        }
+    ));
+    Ok(Exit::Ok)
 }
 
 pub(super) fn readers() -> Result<Exit, CliError> {

@@ -249,13 +249,65 @@ pub enum WireConsent {
     Items,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// A consent item on the wire, by the name the rules give it
+/// ([`crate::rules::ConsentItem::NAMES`]: `past_surgery`, `care_and_medication`,
+/// `medication`, `health_checkups`), the same names scenarios use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WireConsentItem {
     PastSurgery,
     CareAndMedication,
     Medication,
     HealthCheckups,
+}
+
+impl WireConsentItem {
+    /// The rules' item.
+    pub fn item(self) -> crate::rules::ConsentItem {
+        use crate::rules::ConsentItem;
+        match self {
+            WireConsentItem::PastSurgery => ConsentItem::PastSurgery,
+            WireConsentItem::CareAndMedication => ConsentItem::CareAndMedication,
+            WireConsentItem::Medication => ConsentItem::Medication,
+            WireConsentItem::HealthCheckups => ConsentItem::HealthCheckups,
+        }
+    }
+
+    /// The wire's item for the rules' `item`.
+    pub fn of(item: crate::rules::ConsentItem) -> WireConsentItem {
+        use crate::rules::ConsentItem;
+        match item {
+            ConsentItem::PastSurgery => WireConsentItem::PastSurgery,
+            ConsentItem::CareAndMedication => WireConsentItem::CareAndMedication,
+            ConsentItem::Medication => WireConsentItem::Medication,
+            ConsentItem::HealthCheckups => WireConsentItem::HealthCheckups,
+        }
+    }
+}
+
+impl Serialize for WireConsentItem {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.item().name())
+    }
+}
+
+impl<'de> Deserialize<'de> for WireConsentItem {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use crate::rules::ConsentItem;
+        let name = String::deserialize(deserializer)?;
+        match ConsentItem::from_name(&name) {
+            Some(item) => Ok(WireConsentItem::of(item)),
+            None => {
+                let known: Vec<String> = ConsentItem::NAMES
+                    .iter()
+                    .map(|(n, _)| format!("`{n}`"))
+                    .collect();
+                Err(serde::de::Error::custom(format!(
+                    "unknown variant `{name}`, expected one of {}",
+                    known.join(", ")
+                )))
+            }
+        }
+    }
 }
 
 /// A document shown at the desk.

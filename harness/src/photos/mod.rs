@@ -3,6 +3,7 @@
 
 mod cache;
 mod chip;
+mod list;
 
 pub use cache::{
     cache_dir, person_of, photo_path, photo_path_in, CACHE_ENV, KNOWN_PHOTOS, PERSON_OF_PHOTO,
@@ -11,6 +12,7 @@ pub use chip::{
     decode_chip_photo, encode_chip_photo, encode_jp2, prepare_chip_photo, COMPRESSION_RATIO,
     PHOTO_HEIGHT, PHOTO_WIDTH,
 };
+pub use list::{photo_rows, photo_rows_in, Cached, PhotoRow};
 use std::path::PathBuf;
 
 /// Everything that can go wrong with the test photos and the chip photo codec.

@@ -34,6 +34,32 @@ impl ConsentItem {
         ConsentItem::HealthCheckups,
     ];
 
+    /// Every item with its name, in the screen's order: the one owner of these names.
+    /// Scenarios (`consent: [past_surgery, medication]`), the scenario schema and the
+    /// adapter protocol's wire (`"items": ["health_checkups"]`) all say them.
+    pub const NAMES: [(&'static str, ConsentItem); 4] = [
+        ("past_surgery", ConsentItem::PastSurgery),
+        ("care_and_medication", ConsentItem::CareAndMedication),
+        ("medication", ConsentItem::Medication),
+        ("health_checkups", ConsentItem::HealthCheckups),
+    ];
+
+    /// This item's name (see [`ConsentItem::NAMES`]).
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, item)| *item == self)
+            .map_or("", |(name, _)| name)
+    }
+
+    /// The item called `name` (see [`ConsentItem::NAMES`]).
+    pub fn from_name(name: &str) -> Option<ConsentItem> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, item)| *item)
+    }
+
     const fn bit(self) -> u8 {
         match self {
             ConsentItem::PastSurgery => 1,
@@ -234,6 +260,14 @@ impl ConsentStore {
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn every_item_has_one_name() {
+        for item in ConsentItem::ALL {
+            assert_eq!(ConsentItem::from_name(item.name()), Some(item));
+        }
+        assert_eq!(ConsentItem::from_name("surgery"), None);
+    }
 
     fn ids() -> (PatientId, FacilityId, FacilityId) {
         (

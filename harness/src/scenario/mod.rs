@@ -7,8 +7,5 @@ mod schema;
 pub mod suite;
 
 pub use model::*;
-pub use parse::{
-    load_cases, parse_cases, relative_to, CONFORMANCE_KEYS, LIMIT_CODES, ROUTES, SCENARIO_KEYS,
-    STEP_NAMES,
-};
-pub use schema::json_schema;
+pub use parse::{load_cases, parse_cases, relative_to};
+pub use schema::{json_schema, scenario_include_json_schema, scenario_json_schema, VAR_PATTERN};

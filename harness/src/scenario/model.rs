@@ -1,7 +1,7 @@
 //! The typed scenario: what happens at the front desk and what must come of it.
 //! Built from YAML by [`super::parse`]; the engine never sees YAML.
 
-use crate::rules::{ConsentChoice, ConsentStep, Route, RuleSet, Visit};
+use crate::rules::{ConsentChoice, ConsentItems, ConsentStep, Route, RuleSet, Visit};
 use std::path::PathBuf;
 use std::time::Duration;
 use time::Date;
@@ -30,6 +30,230 @@ pub const READER_MEASURES: &[&str] = &[
     "face.match",
     "face.frame",
 ];
+
+/// The keys a scenario file may have (an include file may have the same keys).
+pub const SCENARIO_KEYS: &[&str] = &[
+    "title",
+    "description",
+    "tags",
+    "include",
+    "vars",
+    "matrix",
+    "card",
+    "date",
+    "facility",
+    "visit",
+    "rule_set",
+    "insurance",
+    "consent_history",
+    "service",
+    "camera",
+    "step_deadline",
+    "steps",
+    "expect",
+];
+
+/// "Nothing" for `card:` (no card) and `insurance:` (the service knows no one).
+pub const NONE: &str = "none";
+
+/// The keys a scenario must have once its includes are read.
+pub const REQUIRED_SCENARIO_KEYS: &[&str] = &["title", "date", "steps"];
+
+/// The keys of a conformance file: `conformance:` lists card profiles; every check of the
+/// conformance suite runs on each. A file with a `conformance` key is a conformance file.
+pub const CONFORMANCE_KEYS: &[&str] = &["title", "description", "tags", "conformance", "deadline"];
+
+/// The keys a conformance file must have.
+pub const REQUIRED_CONFORMANCE_KEYS: &[&str] = &["title", "conformance"];
+
+/// `visit:`.
+pub const VISITS: &[(&str, Visit)] = &[("first", Visit::First), ("return", Visit::Return)];
+
+/// `rule_set:`.
+pub const RULE_SETS: &[(&str, RuleSet)] = &[
+    ("seed", RuleSet::Seed),
+    ("interim-2026", RuleSet::Interim2026),
+];
+
+/// The keys of `insurance:`, and those it must have.
+pub const INSURANCE_KEYS: &[&str] = &[
+    "insurer_number",
+    "symbol",
+    "number",
+    "branch",
+    "family",
+    "limit_category",
+    "qualification_date",
+];
+pub const REQUIRED_INSURANCE_KEYS: &[&str] = &["insurer_number", "number"];
+
+/// Lengths of an insurer number (digits).
+pub const INSURER_NUMBER_DIGITS: std::ops::RangeInclusive<usize> = 6..=8;
+
+/// LimitApplicationCertificateClassificationFlag values (docs/reception-rules.md).
+pub const LIMIT_CODES: &[&str] = &[
+    "A01", "A02", "A03", "A04", "A05", "A06", "B01", "B02", "B03", "B04", "B05", "B06", "B07",
+    "B08",
+];
+
+/// The keys of an entry of `consent_history:`, and those it must have.
+pub const PAST_CONSENT_KEYS: &[&str] = &["facility", "on", "choice"];
+pub const REQUIRED_PAST_CONSENT_KEYS: &[&str] = &["facility", "choice"];
+
+/// The consent answers besides a list of items (whose names are
+/// [`crate::rules::ConsentItem::NAMES`]); an earlier visit records every one but `reuse`.
+pub const CONSENT_ANSWERS: &[(&str, ConsentStep)] = &[
+    ("all", ConsentStep::Choose(ConsentChoice::AgreeToAll)),
+    ("reuse", ConsentStep::Reuse),
+    (
+        "none",
+        ConsentStep::Choose(ConsentChoice::Individually(ConsentItems::none())),
+    ),
+];
+
+/// Consent item names scenarios used before the names became the wire's, with the name
+/// that replaced each (for a hint).
+pub const RENAMED_CONSENT_ITEMS: &[(&str, &str)] =
+    &[("surgery", "past_surgery"), ("checkups", "health_checkups")];
+
+/// A fault of the qualification service given by name (`service: timeout`); the others are
+/// mappings with one of [`SERVICE_FAULT_KEYS`].
+pub const SERVICE_FAULTS: &[(&str, ServiceFault)] = &[
+    ("none", ServiceFault::None),
+    ("timeout", ServiceFault::Timeout),
+    ("malformed", ServiceFault::Malformed),
+    ("invalid", ServiceFault::Invalid),
+    ("several_matches", ServiceFault::SeveralMatches),
+];
+
+/// `service: { slow: 2s }` or `service: { http: 503 }`: exactly one of these keys.
+pub const SERVICE_FAULT_KEYS: &[&str] = &["slow", "http"];
+
+/// The HTTP status codes a service fault may answer with.
+pub const SERVICE_HTTP_CODES: std::ops::RangeInclusive<i64> = 400..=599;
+
+/// The keys of `camera:`.
+pub const CAMERA_KEYS: &[&str] = &[
+    "photo",
+    "clip",
+    "person",
+    "attack",
+    "perturb",
+    "seed",
+    "fps",
+    "frames",
+    "earlier_failures",
+];
+
+/// Ranges of the camera's numbers.
+pub const CAMERA_FPS: std::ops::RangeInclusive<f64> = 1.0..=120.0;
+pub const CAMERA_FRAMES: std::ops::RangeInclusive<i64> = 1..=3600;
+pub const CAMERA_EARLIER_FAILURES: std::ops::RangeInclusive<i64> = 0..=10;
+
+/// The step names, for messages and the schema.
+pub const STEP_NAMES: &[&str] = &[
+    "place_card",
+    "remove_card",
+    "choose",
+    "enter_pin",
+    "consent",
+    "register",
+    "show",
+    "service",
+    "wait",
+];
+
+/// The steps that take no argument, and so may be written as a bare name (`- place_card`).
+pub const STEPS_WITHOUT_ARGUMENT: &[&str] = &["place_card", "remove_card"];
+
+/// The key beside a step's name that sets its deadline (`{ remove_card, deadline: 2s }`).
+pub const STEP_DEADLINE_KEY: &str = "deadline";
+
+/// `choose:`.
+pub const METHODS: &[(&str, Method)] = &[("face", Method::Face), ("pin", Method::Pin)];
+
+/// `enter_pin:` by word; otherwise [`PIN_DIGITS`] digits in quotes.
+pub const PIN_WORDS: &[(&str, PinEntry)] =
+    &[("correct", PinEntry::Correct), ("wrong", PinEntry::Wrong)];
+
+/// How many digits a PIN typed as digits has.
+pub const PIN_DIGITS: usize = 4;
+
+/// `register:`.
+pub const REGISTER_ANSWERS: &[(&str, bool)] = &[("accept", true), ("decline", false)];
+
+/// `show:` (one or a list).
+pub const DOCUMENTS_SHOWN: &[(&str, Shown)] = &[
+    ("portal_screen", Shown::PortalScreen),
+    ("portal_pdf", Shown::PortalPdf),
+    ("qualification_notice", Shown::QualificationNotice),
+    ("qualification_certificate", Shown::QualificationCertificate),
+    ("old_insurance_card", Shown::OldInsuranceCard),
+    ("nothing", Shown::Nothing),
+];
+
+/// The route names (docs/reception-rules.md, "Routes").
+pub const ROUTES: &[(&str, Route)] = &[
+    ("card_face", Route::CardFace),
+    ("card_pin", Route::CardPin),
+    ("card_visual", Route::CardVisual),
+    ("portal_screen", Route::PortalScreen),
+    ("portal_pdf", Route::PortalPdf),
+    ("qualification_notice", Route::QualificationNotice),
+    ("qualification_certificate", Route::QualificationCertificate),
+    ("old_insurance_card", Route::OldInsuranceCard),
+    ("verbal_check", Route::VerbalCheck),
+    ("statement_form", Route::StatementForm),
+    ("not_confirmed", Route::NotConfirmed),
+];
+
+/// The keys of `expect:`.
+pub const EXPECT_KEYS: &[&str] = &[
+    "route",
+    "share",
+    "limit_applied",
+    "qualification_data_only",
+    "screens",
+    "last_verify_sw",
+    "latency",
+    "face",
+];
+
+/// `expect.share:`, in percent.
+pub const SHARES: &[(&str, u8)] = &[("10%", 10), ("20%", 20), ("30%", 30), ("100%", 100)];
+
+/// `expect.face:`.
+pub const FACE_EXPECTS: &[(&str, FaceExpect)] = &[
+    ("match", FaceExpect::Match),
+    ("no_match", FaceExpect::NoMatch),
+    ("attack_rejected", FaceExpect::AttackRejected),
+    ("locked", FaceExpect::Locked),
+];
+
+/// The keys of a latency limit, and those it must have.
+pub const LATENCY_LIMIT_KEYS: &[&str] = &["max", "marginal"];
+pub const REQUIRED_LATENCY_LIMIT_KEYS: &[&str] = &["max"];
+
+/// The measure of a whole case, for `expect.latency.total`.
+pub const TOTAL_MEASURE: &str = "total";
+
+/// Everything `expect.latency` may limit: the steps, the reader's own measures
+/// ([`READER_MEASURES`]) and the whole case.
+pub fn latency_measures() -> Vec<&'static str> {
+    let mut out = STEP_NAMES.to_vec();
+    out.extend(READER_MEASURES);
+    out.push(TOTAL_MEASURE);
+    out
+}
+
+/// The attack species by their scenario names (`print_greyscale`), from camera-replay's
+/// `AttackSpecies::KINDS`.
+pub fn attack_names() -> Vec<String> {
+    camera_replay::attack::AttackSpecies::KINDS
+        .iter()
+        .map(|(n, _)| n.replace('-', "_"))
+        .collect()
+}
 
 /// How the patient proves the card is theirs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -287,13 +511,8 @@ pub struct Case {
 /// `print-greyscale`); `Err` is a hint listing them.
 pub fn attack_species(name: &str) -> Result<camera_replay::attack::AttackSpecies, String> {
     use camera_replay::attack::AttackSpecies;
-    AttackSpecies::from_name(&name.replace('_', "-")).map_err(|_| {
-        let known: Vec<String> = AttackSpecies::KINDS
-            .iter()
-            .map(|(n, _)| n.replace('-', "_"))
-            .collect();
-        format!("one of: {}", known.join(", "))
-    })
+    AttackSpecies::from_name(&name.replace('_', "-"))
+        .map_err(|_| format!("one of: {}", attack_names().join(", ")))
 }
 
 /// The APDU-level conformance checks, in the order they run: the destructive ones (they

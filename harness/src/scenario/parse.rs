@@ -5,38 +5,12 @@
 //! `myna-hil schema` for its JSON Schema.
 
 use super::model::*;
-use crate::rules::{ConsentChoice, ConsentItem, ConsentItems, ConsentStep, Route, RuleSet, Visit};
+use crate::rules::{ConsentChoice, ConsentItem, ConsentItems, ConsentStep, RuleSet, Visit};
 use crate::yaml::{Diagnostics, Document, Map, Node};
 use camera_replay::perturb::Perturbation;
 use saphyr::MarkedYaml;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// The keys a scenario file may have.
-/// The keys of a conformance file: `conformance:` lists card profiles; every check of the
-/// conformance suite runs on each.
-pub const CONFORMANCE_KEYS: &[&str] = &["title", "description", "tags", "conformance", "deadline"];
-
-pub const SCENARIO_KEYS: &[&str] = &[
-    "title",
-    "description",
-    "tags",
-    "include",
-    "vars",
-    "matrix",
-    "card",
-    "date",
-    "facility",
-    "visit",
-    "rule_set",
-    "insurance",
-    "consent_history",
-    "service",
-    "camera",
-    "step_deadline",
-    "steps",
-    "expect",
-];
 
 /// Default deadline of a step when the scenario names none.
 pub const DEFAULT_STEP_DEADLINE: Duration = Duration::from_secs(10);
@@ -177,7 +151,10 @@ fn is_conformance_file(root: &MarkedYaml<'_>) -> bool {
 /// A conformance file: one case per (card, check).
 fn conformance_cases(root: Node<'_, '_>, path: &Path) -> Option<Vec<Case>> {
     let map = root.map(CONFORMANCE_KEYS)?;
-    let title = map.required("title").and_then(|n| n.string());
+    for key in REQUIRED_CONFORMANCE_KEYS {
+        map.required(key);
+    }
+    let title = map.get("title").and_then(|n| n.string());
     let tags = map
         .get("tags")
         .map(|n| {
@@ -190,7 +167,7 @@ fn conformance_cases(root: Node<'_, '_>, path: &Path) -> Option<Vec<Case>> {
         .map(|n| n.duration())
         .unwrap_or(Some(Duration::from_secs(4)));
     let cards: Vec<PathBuf> = map
-        .required("conformance")?
+        .get("conformance")?
         .list()?
         .iter()
         .filter_map(|n| {
@@ -353,14 +330,12 @@ fn convert_case<'a, 'y>(
     id: &str,
     path: &Path,
 ) -> Option<Case> {
-    let required = |key: &str| {
-        let found = lookup(key);
-        if found.is_none() {
+    for key in REQUIRED_SCENARIO_KEYS {
+        if lookup(key).is_none() {
             root.report(&format!("missing key `{key}`"), None);
         }
-        found
-    };
-    let title = required("title").and_then(|n| n.string());
+    }
+    let title = lookup("title").and_then(|n| n.string());
     let tags = lookup("tags")
         .map(|n| {
             n.list()
@@ -370,7 +345,7 @@ fn convert_case<'a, 'y>(
     let card = match lookup("card") {
         None => Some(None),
         Some(n) => n.string().and_then(|name| {
-            if name == "none" {
+            if name == NONE {
                 return Some(None);
             }
             let file = relative_to(n.doc.path(), &name);
@@ -385,20 +360,15 @@ fn convert_case<'a, 'y>(
             }
         }),
     };
-    let date = required("date").and_then(|n| n.date());
+    let date = lookup("date").and_then(|n| n.date());
     let facility = lookup("facility")
         .map(|n| n.string())
         .unwrap_or(Some("clinic-a".into()));
     let visit = lookup("visit")
-        .map(|n| n.choice(&[("first", Visit::First), ("return", Visit::Return)]))
+        .map(|n| n.choice(VISITS))
         .unwrap_or(Some(Visit::First));
     let rule_set = lookup("rule_set")
-        .map(|n| {
-            n.choice(&[
-                ("seed", RuleSet::Seed),
-                ("interim-2026", RuleSet::Interim2026),
-            ])
-        })
+        .map(|n| n.choice(RULE_SETS))
         .unwrap_or(Some(RuleSet::Seed));
     let insurance = match lookup("insurance") {
         None => Some(None),
@@ -422,7 +392,7 @@ fn convert_case<'a, 'y>(
     let step_deadline = lookup("step_deadline")
         .map(|n| n.duration())
         .unwrap_or(Some(DEFAULT_STEP_DEADLINE));
-    let steps = required("steps").and_then(|n| {
+    let steps = lookup("steps").and_then(|n| {
         let items = n.list()?;
         let converted: Vec<Option<Step>> = items.into_iter().map(step).collect();
         converted.into_iter().collect::<Option<Vec<_>>>()
@@ -458,27 +428,22 @@ fn is_none(node: &Node<'_, '_>) -> bool {
     matches!(
         &node.yaml.data,
         saphyr::YamlData::Value(saphyr::Scalar::Null)
-    ) || matches!(&node.yaml.data, saphyr::YamlData::Value(saphyr::Scalar::String(s)) if s == "none")
+    ) || matches!(&node.yaml.data, saphyr::YamlData::Value(saphyr::Scalar::String(s)) if s == NONE)
 }
 
 fn insurance(node: Node<'_, '_>) -> Option<Insurance> {
-    let map = node.map(&[
-        "insurer_number",
-        "symbol",
-        "number",
-        "branch",
-        "family",
-        "limit_category",
-        "qualification_date",
-    ])?;
+    let map = node.map(INSURANCE_KEYS)?;
+    for key in REQUIRED_INSURANCE_KEYS {
+        map.required(key);
+    }
     let insurer_number = map
-        .required("insurer_number")
-        .and_then(|n| n.digits(6..=8, "the insurer number"));
+        .get("insurer_number")
+        .and_then(|n| n.digits(INSURER_NUMBER_DIGITS, "the insurer number"));
     let symbol = map
         .get("symbol")
         .map(|n| n.string())
         .unwrap_or(Some(String::new()));
-    let number = map.required("number").and_then(|n| n.string());
+    let number = map.get("number").and_then(|n| n.string());
     let branch = map
         .get("branch")
         .map(|n| n.string())
@@ -508,20 +473,17 @@ fn insurance(node: Node<'_, '_>) -> Option<Insurance> {
     })
 }
 
-/// LimitApplicationCertificateClassificationFlag values (docs/reception-rules.md).
-pub const LIMIT_CODES: &[&str] = &[
-    "A01", "A02", "A03", "A04", "A05", "A06", "B01", "B02", "B03", "B04", "B05", "B06", "B07",
-    "B08",
-];
-
 fn past_consent(node: Node<'_, '_>) -> Option<PastConsent> {
-    let map = node.map(&["facility", "on", "choice"])?;
-    let facility = map.required("facility").and_then(|n| n.string());
+    let map = node.map(PAST_CONSENT_KEYS)?;
+    for key in REQUIRED_PAST_CONSENT_KEYS {
+        map.required(key);
+    }
+    let facility = map.get("facility").and_then(|n| n.string());
     let on = match map.get("on") {
         Some(n) => n.date(),
         None => time::Date::from_calendar_date(2025, time::Month::January, 6).ok(),
     };
-    let choice = map.required("choice").and_then(|n| match consent_step(n)? {
+    let choice = map.get("choice").and_then(|n| match consent_step(n)? {
         ConsentStep::Choose(c) => Some(c),
         ConsentStep::Reuse => {
             n.report("an earlier visit records a choice, not `reuse`", None);
@@ -539,17 +501,7 @@ fn past_consent(node: Node<'_, '_>) -> Option<PastConsent> {
 fn consent_step(node: Node<'_, '_>) -> Option<ConsentStep> {
     if let saphyr::YamlData::Sequence(_) = &node.yaml.data {
         let items = node.list()?;
-        let converted: Vec<Option<ConsentItem>> = items
-            .iter()
-            .map(|n| {
-                n.choice(&[
-                    ("surgery", ConsentItem::PastSurgery),
-                    ("care_and_medication", ConsentItem::CareAndMedication),
-                    ("medication", ConsentItem::Medication),
-                    ("checkups", ConsentItem::HealthCheckups),
-                ])
-            })
-            .collect();
+        let converted: Vec<Option<ConsentItem>> = items.iter().map(consent_item).collect();
         let items: ConsentItems = converted
             .into_iter()
             .collect::<Option<Vec<_>>>()?
@@ -557,73 +509,59 @@ fn consent_step(node: Node<'_, '_>) -> Option<ConsentStep> {
             .collect();
         return Some(ConsentStep::Choose(ConsentChoice::Individually(items)));
     }
-    #[derive(Clone, Copy)]
-    enum Simple {
-        All,
-        Reuse,
-        None,
+    node.choice(CONSENT_ANSWERS)
+}
+
+/// One consent item by its name ([`ConsentItem::NAMES`]); the names scenarios used before
+/// get a hint with the new name.
+fn consent_item(node: &Node<'_, '_>) -> Option<ConsentItem> {
+    let text = node.string()?;
+    if let Some(item) = ConsentItem::from_name(&text) {
+        return Some(item);
     }
-    node.choice(&[
-        ("all", Simple::All),
-        ("reuse", Simple::Reuse),
-        ("none", Simple::None),
-    ])
-    .map(|s| match s {
-        Simple::All => ConsentStep::Choose(ConsentChoice::AgreeToAll),
-        Simple::Reuse => ConsentStep::Reuse,
-        Simple::None => ConsentStep::Choose(ConsentChoice::Individually(ConsentItems::none())),
-    })
+    let names: Vec<&str> = ConsentItem::NAMES.iter().map(|(n, _)| *n).collect();
+    let hint = match RENAMED_CONSENT_ITEMS.iter().find(|(old, _)| *old == text) {
+        Some((old, new)) => format!("`{old}` is now `{new}` (one of: {})", names.join(", ")),
+        None => match crate::yaml::closest(&text, &names) {
+            Some(c) => format!("did you mean `{c}`? (one of: {})", names.join(", ")),
+            None => format!("one of: {}", names.join(", ")),
+        },
+    };
+    node.report(&format!("`{text}` is not a consent item"), Some(&hint));
+    None
 }
 
 fn service_fault(node: Node<'_, '_>) -> Option<ServiceFault> {
     // `service: timeout` or `service: { slow: 2s }` / `{ http: 503 }`.
-    if let saphyr::YamlData::Mapping(_) = &node.yaml.data {
-        let map = node.map(&["slow", "http"])?;
+    if let saphyr::YamlData::Mapping(mapping) = &node.yaml.data {
+        let map = node.map(SERVICE_FAULT_KEYS)?;
+        if mapping.len() > 1 {
+            node.report("give `slow` or `http`, not both", None);
+            return None;
+        }
         if let Some(n) = map.get("slow") {
             return n.duration().map(ServiceFault::Slow);
         }
         if let Some(n) = map.get("http") {
-            return n.integer(400..=599).map(|c| ServiceFault::Http(c as u16));
+            return n
+                .integer(SERVICE_HTTP_CODES)
+                .map(|c| ServiceFault::Http(c as u16));
         }
         node.report("expected `slow: DURATION` or `http: CODE`", None);
         return None;
     }
-    #[derive(Clone, Copy)]
-    enum Simple {
-        None,
-        Timeout,
-        Malformed,
-        Invalid,
-        Several,
-    }
-    node.choice(&[
-        ("none", Simple::None),
-        ("timeout", Simple::Timeout),
-        ("malformed", Simple::Malformed),
-        ("invalid", Simple::Invalid),
-        ("several_matches", Simple::Several),
-    ])
-    .map(|s| match s {
-        Simple::None => ServiceFault::None,
-        Simple::Timeout => ServiceFault::Timeout,
-        Simple::Malformed => ServiceFault::Malformed,
-        Simple::Invalid => ServiceFault::Invalid,
-        Simple::Several => ServiceFault::SeveralMatches,
-    })
+    choice_of(&node, SERVICE_FAULTS)
 }
 
-/// The keys of `camera:`.
-pub const CAMERA_KEYS: &[&str] = &[
-    "photo",
-    "clip",
-    "person",
-    "attack",
-    "perturb",
-    "seed",
-    "fps",
-    "frames",
-    "earlier_failures",
-];
+/// One of `table`'s names, for values that are not `Copy`.
+fn choice_of<T: Clone>(node: &Node<'_, '_>, table: &[(&str, T)]) -> Option<T> {
+    let indexed: Vec<(&str, usize)> = table
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (*n, i))
+        .collect();
+    node.choice(&indexed).map(|i| table[i].1.clone())
+}
 
 /// `camera: { photo: obama2.jpg, perturb: { blur: 2 }, attack: still_photo, seed: 3 }` or
 /// `camera: { clip: clips/patient.mp4, person: obama }`.
@@ -690,10 +628,11 @@ fn camera(node: Node<'_, '_>) -> Option<Camera> {
     let seed = optional_integer(&map, "seed", 1, 0..=i64::MAX).map(|s| s as u64);
     let fps = map
         .get("fps")
-        .map(|n| n.number(1.0..=120.0))
+        .map(|n| n.number(CAMERA_FPS))
         .unwrap_or(Some(15.0));
-    let frames = optional_integer(&map, "frames", 45, 1..=3600).map(|f| f as u32);
-    let earlier = optional_integer(&map, "earlier_failures", 0, 0..=10).map(|f| f as u8);
+    let frames = optional_integer(&map, "frames", 45, CAMERA_FRAMES).map(|f| f as u32);
+    let earlier =
+        optional_integer(&map, "earlier_failures", 0, CAMERA_EARLIER_FAILURES).map(|f| f as u8);
     Some(Camera {
         source: source?,
         attack: attack?,
@@ -776,19 +715,6 @@ fn perturbations(node: Node<'_, '_>) -> Option<Vec<Perturbation>> {
     out
 }
 
-/// The step names, for messages and the schema.
-pub const STEP_NAMES: &[&str] = &[
-    "place_card",
-    "remove_card",
-    "choose",
-    "enter_pin",
-    "consent",
-    "register",
-    "show",
-    "service",
-    "wait",
-];
-
 /// A step: a bare name (`place_card`) or a one-key mapping (`choose: pin`), optionally
 /// with `deadline:` beside it.
 fn step(node: Node<'_, '_>) -> Option<Step> {
@@ -797,12 +723,12 @@ fn step(node: Node<'_, '_>) -> Option<Step> {
         saphyr::YamlData::Value(_) => (node.string()?, None, None),
         saphyr::YamlData::Mapping(mapping) => {
             let mut keys = STEP_NAMES.to_vec();
-            keys.push("deadline");
+            keys.push(STEP_DEADLINE_KEY);
             let map = node.map(&keys)?;
             let mut named: Vec<String> = Vec::new();
             for (k, _) in mapping.iter() {
                 if let Some(k) = node.doc.node(k).string() {
-                    if k != "deadline" && STEP_NAMES.contains(&k.as_str()) {
+                    if k != STEP_DEADLINE_KEY && STEP_NAMES.contains(&k.as_str()) {
                         named.push(k);
                     }
                 }
@@ -818,7 +744,7 @@ fn step(node: Node<'_, '_>) -> Option<Step> {
                 return None;
             }
             let name = named.remove(0);
-            let deadline = match map.get("deadline") {
+            let deadline = match map.get(STEP_DEADLINE_KEY) {
                 Some(d) => Some(d.duration()?),
                 None => None,
             };
@@ -844,19 +770,16 @@ fn step(node: Node<'_, '_>) -> Option<Step> {
     let kind = match name.as_str() {
         "place_card" => StepKind::PlaceCard,
         "remove_card" => StepKind::RemoveCard,
-        "choose" => StepKind::Choose(
-            needs_arg("a method")?.choice(&[("face", Method::Face), ("pin", Method::Pin)])?,
-        ),
+        "choose" => StepKind::Choose(needs_arg("a method")?.choice(METHODS)?),
         "enter_pin" => {
             let n = needs_arg("`correct`, `wrong` or 4 digits in quotes")?;
             let text = n.string()?;
-            match text.as_str() {
-                "correct" => StepKind::EnterPin(PinEntry::Correct),
-                "wrong" => StepKind::EnterPin(PinEntry::Wrong),
-                digits if digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()) => {
-                    StepKind::EnterPin(PinEntry::Digits(digits.to_owned()))
+            match PIN_WORDS.iter().find(|(w, _)| *w == text) {
+                Some((_, entry)) => StepKind::EnterPin(entry.clone()),
+                None if text.len() == PIN_DIGITS && text.bytes().all(|b| b.is_ascii_digit()) => {
+                    StepKind::EnterPin(PinEntry::Digits(text))
                 }
-                _ => {
+                None => {
                     n.report(
                         "expected `correct`, `wrong` or 4 digits in quotes",
                         Some("enter_pin: correct"),
@@ -866,9 +789,9 @@ fn step(node: Node<'_, '_>) -> Option<Step> {
             }
         }
         "consent" => StepKind::Consent(consent_step(needs_arg("a choice")?)?),
-        "register" => StepKind::Register(
-            needs_arg("`accept` or `decline`")?.choice(&[("accept", true), ("decline", false)])?,
-        ),
+        "register" => {
+            StepKind::Register(needs_arg("`accept` or `decline`")?.choice(REGISTER_ANSWERS)?)
+        }
         "show" => {
             let n = needs_arg("documents")?;
             let nodes = match &n.yaml.data {
@@ -896,64 +819,21 @@ fn step(node: Node<'_, '_>) -> Option<Step> {
 }
 
 fn shown(node: &Node<'_, '_>) -> Option<Shown> {
-    node.choice(&[
-        ("portal_screen", Shown::PortalScreen),
-        ("portal_pdf", Shown::PortalPdf),
-        ("qualification_notice", Shown::QualificationNotice),
-        ("qualification_certificate", Shown::QualificationCertificate),
-        ("old_insurance_card", Shown::OldInsuranceCard),
-        ("nothing", Shown::Nothing),
-    ])
+    node.choice(DOCUMENTS_SHOWN)
 }
 
-/// The route names of docs/reception-rules.md.
-pub const ROUTES: &[(&str, Route)] = &[
-    ("card_face", Route::CardFace),
-    ("card_pin", Route::CardPin),
-    ("card_visual", Route::CardVisual),
-    ("portal_screen", Route::PortalScreen),
-    ("portal_pdf", Route::PortalPdf),
-    ("qualification_notice", Route::QualificationNotice),
-    ("qualification_certificate", Route::QualificationCertificate),
-    ("old_insurance_card", Route::OldInsuranceCard),
-    ("verbal_check", Route::VerbalCheck),
-    ("statement_form", Route::StatementForm),
-    ("not_confirmed", Route::NotConfirmed),
-];
-
 fn expect(node: Node<'_, '_>) -> Option<Expect> {
-    let map = node.map(&[
-        "route",
-        "share",
-        "limit_applied",
-        "qualification_data_only",
-        "screens",
-        "last_verify_sw",
-        "latency",
-        "face",
-    ])?;
+    let map = node.map(EXPECT_KEYS)?;
     let face = match map.get("face") {
         None => Some(None),
-        Some(n) => n
-            .choice(&[
-                ("match", FaceExpect::Match),
-                ("no_match", FaceExpect::NoMatch),
-                ("attack_rejected", FaceExpect::AttackRejected),
-                ("locked", FaceExpect::Locked),
-            ])
-            .map(Some),
+        Some(n) => n.choice(FACE_EXPECTS).map(Some),
     };
     let route = match map.get("route") {
         Some(n) => Some(Some(n.choice(ROUTES)?)),
         None => Some(None),
     };
     let share = match map.get("share") {
-        Some(n) => Some(Some(n.choice(&[
-            ("10%", 10u8),
-            ("20%", 20),
-            ("30%", 30),
-            ("100%", 100),
-        ])?)),
+        Some(n) => Some(Some(n.choice(SHARES)?)),
         None => Some(None),
     };
     let limit_applied = map
@@ -1010,9 +890,7 @@ fn latency(node: Node<'_, '_>) -> Option<Vec<LatencyLimit>> {
         );
         return None;
     };
-    let mut measures = STEP_NAMES.to_vec();
-    measures.extend(crate::scenario::READER_MEASURES);
-    measures.push("total");
+    let measures = latency_measures();
     let mut out = Vec::new();
     let mut ok = true;
     for (k, v) in mapping.iter() {
@@ -1030,11 +908,14 @@ fn latency(node: Node<'_, '_>) -> Option<Vec<LatencyLimit>> {
             ok = false;
             continue;
         }
-        let Some(limits) = value.map(&["max", "marginal"]) else {
+        let Some(limits) = value.map(LATENCY_LIMIT_KEYS) else {
             ok = false;
             continue;
         };
-        let max = limits.required("max").and_then(|n| n.duration());
+        for key in REQUIRED_LATENCY_LIMIT_KEYS {
+            limits.required(key);
+        }
+        let max = limits.get("max").and_then(|n| n.duration());
         let marginal = match limits.get("marginal") {
             Some(n) => n.duration().map(Some),
             None => Some(None),

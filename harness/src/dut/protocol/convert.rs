@@ -375,21 +375,11 @@ impl ToDevice {
 }
 
 fn consent_item_to_wire(item: ConsentItem) -> WireConsentItem {
-    match item {
-        ConsentItem::PastSurgery => WireConsentItem::PastSurgery,
-        ConsentItem::CareAndMedication => WireConsentItem::CareAndMedication,
-        ConsentItem::Medication => WireConsentItem::Medication,
-        ConsentItem::HealthCheckups => WireConsentItem::HealthCheckups,
-    }
+    WireConsentItem::of(item)
 }
 
 fn consent_item_from_wire(item: WireConsentItem) -> ConsentItem {
-    match item {
-        WireConsentItem::PastSurgery => ConsentItem::PastSurgery,
-        WireConsentItem::CareAndMedication => ConsentItem::CareAndMedication,
-        WireConsentItem::Medication => ConsentItem::Medication,
-        WireConsentItem::HealthCheckups => ConsentItem::HealthCheckups,
-    }
+    item.item()
 }
 
 /// `all`, `reuse`, `none` (choose individually, nothing ticked), or `items` with the ticked
