@@ -402,9 +402,12 @@ pub enum FaceError {
     Input(String),
 }
 
-impl FaceError {
-    pub fn is_bench(&self) -> bool {
-        matches!(self, FaceError::Bench(_))
+impl crate::failure::Classified for FaceError {
+    fn class(&self) -> crate::failure::FailureClass {
+        match self {
+            FaceError::Bench(_) => crate::failure::FailureClass::Bench,
+            FaceError::Input(_) => crate::failure::FailureClass::Input,
+        }
     }
 }
 

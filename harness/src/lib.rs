@@ -12,6 +12,7 @@ pub mod dut;
 pub mod dut_ref;
 pub mod engine;
 pub mod face;
+pub mod failure;
 pub mod photos;
 pub mod qualification;
 pub mod reader;

@@ -229,9 +229,17 @@ fn the_schema_is_json_and_names_every_step_and_route() {
         );
     }
     assert_eq!(
-        schema["additionalProperties"],
-        serde_json::Value::Bool(false)
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
     );
+    // Unknown keys are refused, in scenario files and in conformance files.
+    for def in ["scenario_keys", "conformance"] {
+        assert_eq!(
+            schema["$defs"][def]["additionalProperties"],
+            serde_json::Value::Bool(false),
+            "{def}"
+        );
+    }
 }
 
 #[test]

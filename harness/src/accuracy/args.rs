@@ -56,10 +56,15 @@ pub enum CampaignError {
     Output(String),
 }
 
-impl CampaignError {
-    /// A fault of the test system (runtime, models) rather than of the input.
-    pub fn is_bench(&self) -> bool {
-        matches!(self, CampaignError::Bench(_))
+impl crate::failure::Classified for CampaignError {
+    /// The runtime or a model failing is the test bench's fault; the rest is the input's.
+    fn class(&self) -> crate::failure::FailureClass {
+        match self {
+            CampaignError::Bench(_) => crate::failure::FailureClass::Bench,
+            CampaignError::Input(_) | CampaignError::Output(_) => {
+                crate::failure::FailureClass::Input
+            }
+        }
     }
 }
 

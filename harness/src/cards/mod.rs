@@ -27,22 +27,46 @@ pub struct LoadedCard {
     pub faces: CardFaces,
 }
 
+/// Why a run's cards could not be loaded: a broken profile, or a card that cannot be built
+/// from it (both the input's fault).
+#[derive(Debug, thiserror::Error)]
+pub enum CardsError {
+    #[error("{0}")]
+    Profile(#[from] ProfileError),
+    #[error("{path}: {message}")]
+    Build { path: PathBuf, message: String },
+}
+
+impl crate::failure::Classified for CardsError {
+    fn class(&self) -> crate::failure::FailureClass {
+        crate::failure::FailureClass::Input
+    }
+
+    fn rendered(&self) -> bool {
+        matches!(self, CardsError::Profile(e) if e.rendered())
+    }
+}
+
 /// Every card profile a run names, loaded and built once, before anything runs: a
 /// broken profile stops the run before its first case.
 pub fn load_cards<'a>(
     paths: impl IntoIterator<Item = &'a Path>,
     photos: PhotoResolver<'_>,
-) -> Result<BTreeMap<PathBuf, Arc<LoadedCard>>, String> {
+) -> Result<BTreeMap<PathBuf, Arc<LoadedCard>>, CardsError> {
     let mut cards = BTreeMap::new();
     for path in paths {
         if cards.contains_key(path) {
             continue;
         }
-        let file = load_profile_file(path, photos).map_err(|e| e.to_string())?;
+        let file = load_profile_file(path, photos)?;
         let profile = file.profile;
-        let image = CardImage::build(&profile).map_err(|e| format!("{}: {e}", path.display()))?;
-        let certificate_key = CertificateKey::from_der(&image.auth_certificate)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let build = |message: String| CardsError::Build {
+            path: path.to_path_buf(),
+            message,
+        };
+        let image = CardImage::build(&profile).map_err(|e| build(e.to_string()))?;
+        let certificate_key =
+            CertificateKey::from_der(&image.auth_certificate).map_err(|e| build(e.to_string()))?;
         cards.insert(
             path.to_path_buf(),
             Arc::new(LoadedCard {

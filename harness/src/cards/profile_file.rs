@@ -23,6 +23,16 @@ pub enum ProfileError {
 }
 
 /// Turns a photo name from the file into chip-photo bytes (JPEG 2000), or says why not.
+impl crate::failure::Classified for ProfileError {
+    fn class(&self) -> crate::failure::FailureClass {
+        crate::failure::FailureClass::Input
+    }
+
+    fn rendered(&self) -> bool {
+        matches!(self, ProfileError::Invalid(_))
+    }
+}
+
 pub type PhotoResolver<'a> = &'a dyn Fn(&str) -> Result<Vec<u8>, String>;
 
 /// The real resolver: the named photo from the photo cache (checked by SHA-256), made into

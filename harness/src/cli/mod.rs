@@ -2,8 +2,9 @@
 //! argument structs with their parsers, the commands, and the one exit-code table. The
 //! binaries only call [`myna_hil::main`], [`vicc::main`] and [`dut_ref::main`].
 //!
-//! Errors are typed: every failure is a [`CliError`] whose variant is its exit class, decided
-//! where the failure is understood, never guessed from a message.
+//! Errors are typed: every library error knows its class ([`Classified`]: the input's fault
+//! or the test bench's) and becomes the [`CliError`] of that class, so the exit code follows
+//! from the error's type, never from its message.
 
 pub mod args;
 pub mod dut_ref;
@@ -12,6 +13,7 @@ mod run;
 mod tools;
 pub mod vicc;
 
+use crate::failure::{Classified, FailureClass};
 use std::fmt::Display;
 use std::io::Write;
 use std::process::ExitCode;
@@ -81,34 +83,13 @@ impl CliError {
     }
 }
 
-impl From<crate::yaml::Diagnostics> for CliError {
-    fn from(d: crate::yaml::Diagnostics) -> Self {
-        CliError::Diagnostics(d.to_string())
-    }
-}
-
-impl From<crate::cards::ProfileError> for CliError {
-    fn from(e: crate::cards::ProfileError) -> Self {
-        CliError::Diagnostics(e.to_string())
-    }
-}
-
-impl From<crate::accuracy::CampaignError> for CliError {
-    fn from(e: crate::accuracy::CampaignError) -> Self {
-        if e.is_bench() {
-            CliError::Bench(e.to_string())
-        } else {
-            CliError::BadInput(e.to_string())
-        }
-    }
-}
-
-impl From<crate::face::FaceError> for CliError {
-    fn from(e: crate::face::FaceError) -> Self {
-        if e.is_bench() {
-            CliError::Bench(e.to_string())
-        } else {
-            CliError::BadInput(e.to_string())
+/// Every typed error of the library becomes a `CliError` of its own class.
+impl<E: Classified> From<E> for CliError {
+    fn from(e: E) -> Self {
+        match (e.class(), e.rendered()) {
+            (FailureClass::Input, true) => CliError::Diagnostics(e.to_string()),
+            (FailureClass::Input, false) => CliError::BadInput(e.to_string()),
+            (FailureClass::Bench, _) => CliError::Bench(e.to_string()),
         }
     }
 }

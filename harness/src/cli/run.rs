@@ -46,7 +46,7 @@ pub(super) fn run_scenarios(args: RunArgs) -> Result<Exit, CliError> {
             "--allow-destructive is for real cards (--card device); the emulator needs none",
         ));
     }
-    let files = suite::scenario_files(&args.paths).map_err(CliError::bad_input)?;
+    let files = suite::scenario_files(&args.paths)?;
     // Everything is read and checked before the first case runs.
     let cases = suite::load_all(&files, &args.vars)?;
     let filter = Filter {
@@ -61,8 +61,7 @@ pub(super) fn run_scenarios(args: RunArgs) -> Result<Exit, CliError> {
     let device = match device_address {
         None => None,
         Some(address) => {
-            let device = crate::dut::driver::Device::connect(address)
-                .map_err(|e| CliError::bench(format!("device under test: {e}")))?;
+            let device = crate::dut::driver::Device::connect(address)?;
             let h = device.hello();
             warn(format!(
                 "device under test: {} {} firmware {} ({})",
@@ -109,8 +108,7 @@ pub(super) fn run_conformance(args: ConformanceArgs) -> Result<Exit, CliError> {
              emulator needs none",
         ));
     }
-    let profiles =
-        suite::yaml_files(&args.profiles, suite::Wanted::Profiles).map_err(CliError::bad_input)?;
+    let profiles = suite::yaml_files(&args.profiles, suite::Wanted::Profiles)?;
     let cases = crate::scenario::conformance_cases(
         Path::new("conformance"),
         "conformance",
@@ -139,8 +137,7 @@ fn run_cases(
     let loaded = crate::cards::load_cards(
         cases.iter().filter_map(|c| c.card.as_deref()),
         &cached_photo,
-    )
-    .map_err(CliError::Diagnostics)?;
+    )?;
     std::fs::create_dir_all(&reports.out).map_err(|e| {
         CliError::bad_input(format!("cannot create {}: {e}", reports.out.display()))
     })?;
@@ -170,8 +167,7 @@ fn run_cases(
             );
         }
         print_result(r);
-    })
-    .map_err(CliError::bench)?;
+    })?;
     if progress {
         let _ = std::io::Write::write_all(&mut std::io::stderr(), b"\r\x1b[2K");
     }

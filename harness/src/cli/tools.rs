@@ -12,8 +12,7 @@ pub(super) fn check(paths: &[PathBuf]) -> Result<Exit, CliError> {
         paths.iter().cloned().partition(|p| suite::is_profile(p));
     let mut bad = 0;
     let mut checked = 0;
-    let profile_files =
-        suite::yaml_files(&profiles, Wanted::Profiles).map_err(CliError::bad_input)?;
+    let profile_files = suite::yaml_files(&profiles, Wanted::Profiles)?;
     for file in &profile_files {
         checked += 1;
         // Photos are named, not loaded: a known name is enough.
@@ -25,7 +24,7 @@ pub(super) fn check(paths: &[PathBuf]) -> Result<Exit, CliError> {
             }
         }
     }
-    let scenario_files = suite::scenario_files(&scenarios).map_err(CliError::bad_input)?;
+    let scenario_files = suite::scenario_files(&scenarios)?;
     for file in &scenario_files {
         checked += 1;
         match crate::scenario::load_cases(file, &[]) {

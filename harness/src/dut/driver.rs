@@ -122,11 +122,23 @@ pub struct Device {
     hello: DeviceHello,
 }
 
+/// The device under test could not be reached, or answered its `hello` wrongly (another
+/// protocol or version): the test bench's fault.
+#[derive(Debug, thiserror::Error)]
+#[error("device under test: {0}")]
+pub struct DeviceError(String);
+
+impl crate::failure::Classified for DeviceError {
+    fn class(&self) -> crate::failure::FailureClass {
+        crate::failure::FailureClass::Bench
+    }
+}
+
 impl Device {
     /// Connects and says `hello`: a device that cannot be reached stops the run before any
     /// case (the bench's fault).
-    pub fn connect(address: Address) -> Result<Arc<Device>, String> {
-        let session = Session::open(&address)?;
+    pub fn connect(address: Address) -> Result<Arc<Device>, DeviceError> {
+        let session = Session::open(&address).map_err(DeviceError)?;
         Ok(Arc::new(Device {
             address,
             hello: session.hello.clone(),

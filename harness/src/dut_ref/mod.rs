@@ -107,7 +107,7 @@ impl Profiles {
             ) {
                 Ok(files) => files,
                 Err(e) => {
-                    errors.push(e);
+                    errors.push(e.to_string());
                     continue;
                 }
             };

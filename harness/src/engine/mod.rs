@@ -97,8 +97,29 @@ pub struct RunOptions {
     pub device: Option<Arc<crate::dut::driver::Device>>,
 }
 
+/// Why a run could not run: always the test bench's fault (a case's own failures are its
+/// verdicts, never this).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RunError(String);
+
+impl crate::failure::Classified for RunError {
+    fn class(&self) -> crate::failure::FailureClass {
+        crate::failure::FailureClass::Bench
+    }
+}
+
 /// Runs `cases` (already filtered) and returns their results in case order.
 pub fn run(
+    cases: Vec<Case>,
+    cards: BTreeMap<PathBuf, Arc<LoadedCard>>,
+    options: &RunOptions,
+    on_result: impl Fn(&CaseResult, usize, usize) + Send + Sync + 'static,
+) -> Result<Vec<CaseResult>, RunError> {
+    run_inner(cases, cards, options, on_result).map_err(RunError)
+}
+
+fn run_inner(
     cases: Vec<Case>,
     cards: BTreeMap<PathBuf, Arc<LoadedCard>>,
     options: &RunOptions,

@@ -22,17 +22,38 @@ pub enum Wanted {
     Profiles,
 }
 
+/// Why the files of a run could not be found: always the input's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("{0}: no such file or folder")]
+    NotFound(PathBuf),
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl crate::failure::Classified for DiscoveryError {
+    fn class(&self) -> crate::failure::FailureClass {
+        crate::failure::FailureClass::Input
+    }
+}
+
 /// The one discovery of YAML files: the files under `paths` (a file named is taken as
 /// given), sorted, without duplicates.
-pub fn yaml_files(paths: &[PathBuf], wanted: Wanted) -> Result<Vec<PathBuf>, String> {
+pub fn yaml_files(paths: &[PathBuf], wanted: Wanted) -> Result<Vec<PathBuf>, DiscoveryError> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {
-            walk(path, wanted, &mut out).map_err(|e| format!("{}: {e}", path.display()))?;
+            walk(path, wanted, &mut out).map_err(|source| DiscoveryError::Read {
+                path: path.clone(),
+                source,
+            })?;
         } else if path.exists() {
             out.push(path.clone());
         } else {
-            return Err(format!("{}: no such file or folder", path.display()));
+            return Err(DiscoveryError::NotFound(path.clone()));
         }
     }
     out.sort();
@@ -41,7 +62,7 @@ pub fn yaml_files(paths: &[PathBuf], wanted: Wanted) -> Result<Vec<PathBuf>, Str
 }
 
 /// The scenario files under `paths`.
-pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoveryError> {
     yaml_files(paths, Wanted::Scenarios)
 }
 
