@@ -59,38 +59,17 @@ pub(crate) fn default_dht_segment() -> Vec<u8> {
 /// standard tables inserted before that scan; `None` when it has tables (or is not a JPEG we
 /// can walk — the decoder then reports what is wrong).
 pub fn insert_default_huffman_tables(jpeg: &[u8]) -> Option<Vec<u8>> {
-    if !jpeg.starts_with(&[0xFF, 0xD8]) {
-        return None;
-    }
-    let mut pos = 2usize;
-    loop {
-        // Markers may be preceded by fill bytes 0xFF.
-        if *jpeg.get(pos)? != 0xFF {
-            return None;
-        }
-        while *jpeg.get(pos + 1)? == 0xFF {
-            pos += 1;
-        }
-        let marker = *jpeg.get(pos + 1)?;
-        match marker {
-            0xC4 => return None,
-            0xDA => {
-                let mut out = Vec::with_capacity(jpeg.len() + 420);
-                out.extend_from_slice(&jpeg[..pos]);
-                out.extend_from_slice(&default_dht_segment());
-                out.extend_from_slice(&jpeg[pos..]);
-                return Some(out);
-            }
-            0x01 | 0xD0..=0xD7 => pos += 2,
-            _ => {
-                let len = u16::from_be_bytes([*jpeg.get(pos + 2)?, *jpeg.get(pos + 3)?]) as usize;
-                if len < 2 {
-                    return None;
-                }
-                pos += 2 + len;
-            }
-        }
-    }
+    // `Some(None)`: the file has tables; `Some(Some(pos))`: the first scan, at `pos`.
+    let first_scan = super::walk_markers(jpeg, |pos, marker| match marker {
+        0xC4 => Some(None),
+        0xDA => Some(Some(pos)),
+        _ => None,
+    })??;
+    let mut out = Vec::with_capacity(jpeg.len() + 420);
+    out.extend_from_slice(&jpeg[..first_scan]);
+    out.extend_from_slice(&default_dht_segment());
+    out.extend_from_slice(&jpeg[first_scan..]);
+    Some(out)
 }
 
 #[cfg(test)]

@@ -96,14 +96,20 @@ fn fallback_jpeg(bytes: &[u8]) -> Result<RgbImage, String> {
     }
 }
 
-/// The size in a JPEG's frame header, without decoding; `None` when no frame header is found
-/// before the first scan.
-pub fn jpeg_dimensions(jpeg: &[u8]) -> Option<(u32, u32)> {
+/// Walks a JPEG's markers before its image data: `visit(position, marker)` is called for
+/// each marker up to and including the first SOS (0xDA) or EOI (0xD9), and the walk stops at
+/// the first `Some` it returns. `None` when the walk ends without an answer or the bytes are
+/// not a JPEG it can walk. The one marker walk of the crate.
+pub(crate) fn walk_markers<T>(
+    jpeg: &[u8],
+    mut visit: impl FnMut(usize, u8) -> Option<T>,
+) -> Option<T> {
     if !jpeg.starts_with(&[0xFF, 0xD8]) {
         return None;
     }
     let mut pos = 2usize;
     loop {
+        // Markers may be preceded by fill bytes 0xFF.
         if *jpeg.get(pos)? != 0xFF {
             return None;
         }
@@ -111,24 +117,35 @@ pub fn jpeg_dimensions(jpeg: &[u8]) -> Option<(u32, u32)> {
             pos += 1;
         }
         let marker = *jpeg.get(pos + 1)?;
+        if let Some(answer) = visit(pos, marker) {
+            return Some(answer);
+        }
         match marker {
-            0x01 | 0xD0..=0xD7 => pos += 2,
             0xD9 | 0xDA => return None,
+            0x01 | 0xD0..=0xD7 => pos += 2,
             _ => {
                 let len = u16::from_be_bytes([*jpeg.get(pos + 2)?, *jpeg.get(pos + 3)?]) as usize;
                 if len < 2 {
                     return None;
                 }
-                // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
-                if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
-                    let h = u16::from_be_bytes([*jpeg.get(pos + 5)?, *jpeg.get(pos + 6)?]);
-                    let w = u16::from_be_bytes([*jpeg.get(pos + 7)?, *jpeg.get(pos + 8)?]);
-                    return Some((u32::from(w), u32::from(h)));
-                }
                 pos += 2 + len;
             }
         }
     }
+}
+
+/// The size in a JPEG's frame header, without decoding; `None` when no frame header is found
+/// before the first scan.
+pub fn jpeg_dimensions(jpeg: &[u8]) -> Option<(u32, u32)> {
+    walk_markers(jpeg, |pos, marker| {
+        // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
+        if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+            let h = u16::from_be_bytes([*jpeg.get(pos + 5)?, *jpeg.get(pos + 6)?]);
+            let w = u16::from_be_bytes([*jpeg.get(pos + 7)?, *jpeg.get(pos + 8)?]);
+            return Some((u32::from(w), u32::from(h)));
+        }
+        None
+    })
 }
 
 /// Decodes a JPEG, PNG or PNM image (detected by its magic bytes) into RGB. JPEGs go
