@@ -244,9 +244,7 @@ fn known_photo(node: Node<'_, '_>) -> Option<String> {
 
 fn convert(root: Node<'_, '_>, photos: PhotoResolver<'_>) -> Option<ProfileFile> {
     let map = root.map(TOP_KEYS)?;
-    for key in REQUIRED_TOP_KEYS {
-        map.required(key);
-    }
+    map.require_all(REQUIRED_TOP_KEYS);
     // Convert every field before combining, so each one reports its own mistakes.
     let name = map.get("name").and_then(|n| n.string());
     let token = optional(&map, "token", TokenKind::Card, |n| n.choice(TOKENS));
@@ -403,9 +401,7 @@ fn certificates(node: Node<'_, '_>) -> Option<(CertificateSetting, CertificateSe
 
 fn certificate(node: Node<'_, '_>) -> Option<CertificateSetting> {
     let map = node.map(CERTIFICATE_KEYS)?;
-    for key in REQUIRED_CERTIFICATE_KEYS {
-        map.required(key);
-    }
+    map.require_all(REQUIRED_CERTIFICATE_KEYS);
     let serial = map
         .get("serial")
         .and_then(|n| n.integer(1..=i64::MAX))
@@ -482,9 +478,7 @@ fn pin(
     value: &dyn Fn(Node<'_, '_>) -> Option<String>,
 ) -> Option<PinSetting> {
     let map = node.map(PIN_KEYS)?;
-    for key in REQUIRED_PIN_KEYS {
-        map.required(key);
-    }
+    map.require_all(REQUIRED_PIN_KEYS);
     let v = map.get("value").and_then(value);
     let tries = optional(&map, "tries_left", max_tries, |n| n.integer(0..=max_tries));
     Some(PinSetting {

@@ -151,9 +151,7 @@ fn is_conformance_file(root: &MarkedYaml<'_>) -> bool {
 /// A conformance file: one case per (card, check).
 fn conformance_cases(root: Node<'_, '_>, path: &Path) -> Option<Vec<Case>> {
     let map = root.map(CONFORMANCE_KEYS)?;
-    for key in REQUIRED_CONFORMANCE_KEYS {
-        map.required(key);
-    }
+    map.require_all(REQUIRED_CONFORMANCE_KEYS);
     let title = map.get("title").and_then(|n| n.string());
     let tags = map
         .get("tags")
@@ -433,9 +431,7 @@ fn is_none(node: &Node<'_, '_>) -> bool {
 
 fn insurance(node: Node<'_, '_>) -> Option<Insurance> {
     let map = node.map(INSURANCE_KEYS)?;
-    for key in REQUIRED_INSURANCE_KEYS {
-        map.required(key);
-    }
+    map.require_all(REQUIRED_INSURANCE_KEYS);
     let insurer_number = map
         .get("insurer_number")
         .and_then(|n| n.digits(INSURER_NUMBER_DIGITS, "the insurer number"));
@@ -475,9 +471,7 @@ fn insurance(node: Node<'_, '_>) -> Option<Insurance> {
 
 fn past_consent(node: Node<'_, '_>) -> Option<PastConsent> {
     let map = node.map(PAST_CONSENT_KEYS)?;
-    for key in REQUIRED_PAST_CONSENT_KEYS {
-        map.required(key);
-    }
+    map.require_all(REQUIRED_PAST_CONSENT_KEYS);
     let facility = map.get("facility").and_then(|n| n.string());
     let on = match map.get("on") {
         Some(n) => n.date(),
@@ -912,9 +906,7 @@ fn latency(node: Node<'_, '_>) -> Option<Vec<LatencyLimit>> {
             ok = false;
             continue;
         };
-        for key in REQUIRED_LATENCY_LIMIT_KEYS {
-            limits.required(key);
-        }
+        limits.require_all(REQUIRED_LATENCY_LIMIT_KEYS);
         let max = limits.get("max").and_then(|n| n.duration());
         let marginal = match limits.get("marginal") {
             Some(n) => n.duration().map(Some),

@@ -444,6 +444,13 @@ impl<'d, 'y> Map<'d, 'y> {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, n)| *n)
     }
 
+    /// Keys that must all be present; each absent one is reported at the mapping.
+    pub fn require_all(&self, keys: &[&str]) {
+        for key in keys {
+            self.required(key);
+        }
+    }
+
     /// A key that must be present; its absence is reported at the mapping.
     pub fn required(&self, key: &str) -> Option<Node<'d, 'y>> {
         let found = self.get(key);
