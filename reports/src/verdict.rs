@@ -78,7 +78,7 @@ impl Measurement {
 /// One finished case.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CaseResult {
-    /// Stable id, e.g. `conformance.valid.select_jpki_ap`.
+    /// Stable id, e.g. `conformance[valid].select_jpki_ap` or `reception.grace[in]`.
     pub id: String,
     /// The group it belongs to (JUnit classname), e.g. `conformance.valid`.
     pub group: String,

@@ -10,6 +10,7 @@ mod vpcd_pool;
 
 pub use case_runner::{run_case, CaseContext};
 pub use verdict::{judge_case, Observed};
+pub use vpcd_pool::vpcd_reader_name;
 
 use crate::cards::LoadedCard;
 use crate::channel::guard::{Policy, RunSecret};
