@@ -206,3 +206,33 @@ fn a_vpcd_reader_in_use_by_another_process_stops_the_run_before_any_case() {
     assert!(err.contains("in use by another process"), "{err}");
     assert!(!dir.join("results.json").exists(), "no case may have run");
 }
+
+#[test]
+fn a_filter_that_selects_nothing_is_bad_input_unless_allowed() {
+    let dir = fresh_dir("cli-empty-selection");
+    let out_dir = dir.to_str().unwrap();
+    let nothing = [
+        "run",
+        "scenarios/reception",
+        "--filter",
+        "no-such-case",
+        "--out",
+        out_dir,
+    ];
+    let out = run_myna_hil(&nothing);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no case selected") && err.contains("--allow-empty"),
+        "{err}"
+    );
+    let mut allowed = nothing.to_vec();
+    allowed.push("--allow-empty");
+    let out = run_myna_hil(&allowed);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("0 cases"),
+        "{}",
+        text(&out.stdout)
+    );
+}

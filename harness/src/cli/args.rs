@@ -187,6 +187,10 @@ pub struct RunArgs {
     /// Run only cases whose id contains this text.
     #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,
+    /// Exit 0 when the filters select no case (without it, selecting nothing is exit 2: a
+    /// mistyped filter must not look like a green run).
+    #[arg(long)]
+    pub allow_empty: bool,
     #[command(flatten)]
     pub reports: ReportArgs,
 }

@@ -53,11 +53,19 @@ pub(super) fn run_scenarios(args: RunArgs) -> Result<Exit, CliError> {
         tags: args.tags,
         id_contains: args.filter,
     };
+    let loaded = cases.len();
     let cases: Vec<Case> = cases
         .into_iter()
         .filter(|c| filter.accepts(c))
         .filter(|c| args.partition.is_none_or(|p| p.contains(&c.id)))
         .collect();
+    if cases.is_empty() && !args.allow_empty {
+        return Err(CliError::bad_input(format!(
+            "no case selected: {loaded} case(s) in {} file(s), none left after the filters \
+             (--tag, --filter, --partition); --allow-empty accepts an empty run",
+            files.len()
+        )));
+    }
     let device = match device_address {
         None => None,
         Some(address) => {

@@ -162,18 +162,15 @@ fn run_inner(
     } else {
         options.jobs.max(1)
     };
-    let pool = if let CardSite::Vpcd(readers) = &options.cards {
-        let placeholder = shared
-            .cards
-            .values()
-            .next()
-            .map(|c| c.image.clone())
-            .ok_or("no card to put into the readers")?;
-        Some(Arc::new(vpcd_pool::VpcdPool::open(readers, || {
-            card_emulator::Card::new(placeholder.clone())
-        })?))
-    } else {
-        None
+    // The vpcd readers are opened only when a case has a card to put into them.
+    let placeholder = shared.cards.values().next().map(|c| c.image.clone());
+    let pool = match (&options.cards, placeholder) {
+        (CardSite::Vpcd(readers), Some(placeholder)) => {
+            Some(Arc::new(vpcd_pool::VpcdPool::open(readers, || {
+                card_emulator::Card::new(placeholder.clone())
+            })?))
+        }
+        _ => None,
     };
     runtime.block_on(async {
         let limit = Arc::new(tokio::sync::Semaphore::new(jobs));
