@@ -13,10 +13,7 @@ use std::time::Duration;
     name = "myna-hil",
     version = version(),
     about = "Test and certification harness for My Number Card readers and cards",
-    after_help = "Exit codes: 0 every case passed or was skipped; 1 a case ended fail, error \
-                  or inconc; 2 bad input (a file with mistakes, a bad option); 3 the test \
-                  bench could not be set up (pcscd, a reader, ONNX Runtime or a model \
-                  missing, the device under test unreachable)."
+    after_help = super::exit_codes_help()
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -34,6 +34,7 @@ use std::time::Duration;
 #[command(
     name = "myna-dut-ref",
     version = version(),
+    after_help = super::exit_codes_help(),
     about = "The reference face-authentication card reader behind the myna-hil-dut adapter protocol"
 )]
 #[command(group(clap::ArgGroup::new("link").required(true).args(["serial", "listen"])))]

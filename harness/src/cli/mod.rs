@@ -52,6 +52,15 @@ impl Exit {
     ];
 }
 
+/// The exit-code table as help text (every binary's `--help` ends with it).
+pub fn exit_codes_help() -> String {
+    let rows: Vec<String> = Exit::TABLE
+        .iter()
+        .map(|(exit, meaning)| format!("{} {meaning}", *exit as u8))
+        .collect();
+    format!("Exit codes: {}.", rows.join("; "))
+}
+
 /// Why a command stopped, with its exit class.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {

@@ -19,6 +19,7 @@ use std::sync::Arc;
 #[command(
     name = "myna-vicc",
     version = version(),
+    after_help = super::exit_codes_help(),
     about = "Put an emulated My Number Card into pcscd through vsmartcard's vpcd"
 )]
 pub struct Args {
