@@ -1,0 +1,46 @@
+//! Text from files, devices and matrix values, made safe to print: a control character
+//! (an ANSI escape, a carriage return, a NUL) would otherwise act on the user's terminal or
+//! hide what follows it. The one place that decides how such characters look.
+
+use std::borrow::Cow;
+
+/// `text` with every control character (except tab) written as a visible escape, `\x1b`
+/// or `\u{85}`; unchanged, and not copied, when it has none.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if needs_escape(c) {
+            let n = u32::from(c);
+            if n < 0x80 {
+                out.push_str(&format!("\\x{n:02x}"));
+            } else {
+                out.push_str(&format!("\\u{{{n:x}}}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Control characters (C0, DEL, C1) and the bidirectional overrides that reorder a line on
+/// screen; tab stays, it only moves the cursor.
+fn needs_escape(c: char) -> bool {
+    (c.is_control() && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_acts_on_a_terminal_and_keeps_the_rest() {
+        assert!(matches!(escape_controls("保険者 ok\tx"), Cow::Borrowed(_)));
+        assert_eq!(escape_controls("a\x1b[31mb"), "a\\x1b[31mb");
+        assert_eq!(escape_controls("a\rb\n\0"), "a\\x0db\\x0a\\x00");
+        assert_eq!(escape_controls("\u{85}\u{202e}z"), "\\u{85}\\u{202e}z");
+    }
+}
