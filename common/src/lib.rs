@@ -1,5 +1,5 @@
 //! The few pieces every crate of myna-hil shares, each with one owner: the seeded random
-//! number generator, atomic file writes and printable text. No other dependency, no I/O
+//! number generator, output files and printable text. No dependency but libc, no I/O
 //! beyond `fs`.
 
 pub mod fs;

@@ -6,8 +6,10 @@
 pub mod accuracy;
 pub mod junit;
 pub mod latency;
+pub mod log;
 pub mod plots;
 pub mod results;
+pub mod set;
 pub mod verdict;
 
 pub use verdict::{CaseResult, Measurement, Verdict};

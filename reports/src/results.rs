@@ -1,6 +1,6 @@
-//! The JSON results file: every finished case plus the latency table; rewritten whole
-//! after every case (temporary file, then rename), so a killed run leaves a valid file.
-//! Shards of a partitioned run are joined with [`merge`].
+//! The JSON results file: every case of a run plus the latency table, written from the run
+//! log ([`crate::log`]) when the run ends. Shards of a partitioned run are joined with
+//! [`merge`], which insists on every shard.
 
 use crate::latency::{latency_table, LatencyRow};
 use crate::verdict::CaseResult;
@@ -36,6 +36,10 @@ pub enum ResultsError {
     Version { path: String, found: u32 },
     #[error("case `{0}` appears in more than one shard")]
     Duplicate(String),
+    #[error("{0}")]
+    Log(#[from] crate::log::LogError),
+    #[error("the shards do not make up one run: {0}")]
+    Shards(String),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -66,6 +70,16 @@ impl ResultsFile {
         })
     }
 
+    /// Reads a results file, or a run log (`.jsonl`: its cases, the unfinished ones as
+    /// errors).
+    pub fn read_any(path: &Path) -> Result<Self, ResultsError> {
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            Ok(crate::log::RunLog::read(path)?.into_results())
+        } else {
+            Self::read(path)
+        }
+    }
+
     pub fn read(path: &Path) -> Result<Self, ResultsError> {
         let text = std::fs::read(path).map_err(|source| ResultsError::Read {
             path: path.display().to_string(),
@@ -87,7 +101,10 @@ impl ResultsFile {
 }
 
 /// Joins the shards into one run, cases sorted by id; a case in two shards is an error.
+/// Shards of a partition (`k/N`) must be all N of them, each once, so a merge never
+/// passes with a shard forgotten; files of whole runs (no partition) join as they are.
 pub fn merge(shards: Vec<ResultsFile>) -> Result<ResultsFile, ResultsError> {
+    check_partition(&shards)?;
     let mut cases: Vec<CaseResult> = shards.into_iter().flat_map(|s| s.cases).collect();
     cases.sort_by(|a, b| a.id.cmp(&b.id));
     if let Some(w) = cases.windows(2).find(|w| w[0].id == w[1].id) {
@@ -96,24 +113,67 @@ pub fn merge(shards: Vec<ResultsFile>) -> Result<ResultsFile, ResultsError> {
     Ok(ResultsFile::new(None, cases))
 }
 
+/// Every shard of one partition, or no partition at all.
+fn check_partition(shards: &[ResultsFile]) -> Result<(), ResultsError> {
+    let parts: Vec<Option<(u32, u32)>> = shards
+        .iter()
+        .map(|s| {
+            s.partition
+                .as_deref()
+                .map(|p| {
+                    p.split_once('/')
+                        .and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)))
+                        .ok_or_else(|| ResultsError::Shards(format!("partition `{p}` is not k/N")))
+                })
+                .transpose()
+        })
+        .collect::<Result<_, _>>()?;
+    if parts.iter().all(Option::is_none) {
+        return Ok(());
+    }
+    let Some(parts) = parts.into_iter().collect::<Option<Vec<(u32, u32)>>>() else {
+        return Err(ResultsError::Shards(
+            "some files are shards of a partition and some are whole runs".into(),
+        ));
+    };
+    let count = parts[0].1;
+    if let Some((k, n)) = parts.iter().find(|(_, n)| *n != count) {
+        return Err(ResultsError::Shards(format!(
+            "shard {k}/{n} is of another partition than {}/{count}",
+            parts[0].0
+        )));
+    }
+    let mut seen = vec![false; count as usize];
+    for (k, n) in &parts {
+        match seen.get_mut(k.wrapping_sub(1) as usize) {
+            Some(s) if !*s => *s = true,
+            Some(_) => return Err(ResultsError::Shards(format!("shard {k}/{n} appears twice"))),
+            None => {
+                return Err(ResultsError::Shards(format!(
+                    "shard {k}/{n} is out of range"
+                )))
+            }
+        }
+    }
+    let missing: Vec<String> = (1..=count)
+        .filter(|k| !seen[*k as usize - 1])
+        .map(|k| format!("{k}/{count}"))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ResultsError::Shards(format!(
+            "missing shard(s) {} (every shard of a partition must be merged)",
+            missing.join(", ")
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::{Measurement, Verdict};
-    use std::time::Duration;
 
-    fn case(id: &str) -> CaseResult {
-        CaseResult {
-            id: id.into(),
-            group: "g".into(),
-            name: id.into(),
-            verdict: Verdict::Pass,
-            reason: None,
-            duration: Duration::from_millis(5),
-            measurements: vec![Measurement::new("total", 12.5, "ms")],
-            evidence: String::new(),
-        }
-    }
+    use crate::verdict::sample_case as case;
 
     #[test]
     fn round_trips_and_merges_shards() {
@@ -135,5 +195,28 @@ mod tests {
             merge(vec![a.clone(), a]).is_err(),
             "a case twice is an error"
         );
+    }
+
+    #[test]
+    fn a_partition_merges_only_whole() {
+        let shard = |p: &str, id: &str| ResultsFile::new(Some(p.into()), vec![case(id)]);
+        let whole = |id: &str| ResultsFile::new(None, vec![case(id)]);
+        let err = |shards| match merge(shards) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("merged"),
+        };
+        assert!(err(vec![shard("1/3", "a"), shard("2/3", "b")]).contains("missing shard(s) 3/3"));
+        assert!(err(vec![shard("1/2", "a"), shard("1/2", "b")]).contains("appears twice"));
+        assert!(err(vec![shard("1/2", "a"), shard("2/3", "b")]).contains("another partition"));
+        assert!(err(vec![shard("1/2", "a"), whole("b")]).contains("whole runs"));
+        assert!(err(vec![shard("3/2", "a")]).contains("out of range"));
+        assert_eq!(
+            merge(vec![shard("2/2", "b"), shard("1/2", "a")])
+                .unwrap()
+                .cases
+                .len(),
+            2
+        );
+        assert_eq!(merge(vec![whole("b"), whole("a")]).unwrap().cases.len(), 2);
     }
 }

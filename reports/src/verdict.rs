@@ -108,6 +108,21 @@ mod seconds {
     }
 }
 
+/// A passing case with one `total` measurement and a line of evidence, for tests.
+#[cfg(test)]
+pub(crate) fn sample_case(id: &str) -> CaseResult {
+    CaseResult {
+        id: id.into(),
+        group: "g".into(),
+        name: id.into(),
+        verdict: Verdict::Pass,
+        reason: None,
+        duration: Duration::from_millis(5),
+        measurements: vec![Measurement::new("total", 1.5, "ms")],
+        evidence: "> 00A4\n< 9000".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

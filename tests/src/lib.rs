@@ -488,13 +488,10 @@ pub fn run_conformance(
     let options = harness::engine::RunOptions {
         jobs: 1,
         cards,
-        partition: None,
-        junit: None,
-        json: None,
-        progress: false,
         device: None,
+        stop: Default::default(),
     };
-    harness::engine::run(cases, loaded, &options, |_, _, _| {}).unwrap_or_else(|e| panic!("{e}"))
+    harness::engine::run_collect(cases, loaded, &options).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The vpcd reader of `slot` as the engine's card site.

@@ -134,8 +134,10 @@ fn every_mistake_in_a_scenario_is_reported_at_once_and_nothing_runs() {
 }
 
 #[test]
-fn a_killed_run_leaves_valid_reports_of_every_finished_case() {
+fn a_killed_run_leaves_every_finished_case_in_its_log_and_rebuild_writes_the_reports() {
     let dir = fresh_dir("killed");
+    // A report of an earlier run in the same folder must not pass for this one's.
+    std::fs::write(dir.join("junit.xml"), "<testsuites/>").unwrap();
     let mut child = Command::new(workspace_binary("myna-hil"))
         .args(["run", "scenarios/reception", "--jobs", "1", "--out"])
         .arg(&dir)
@@ -144,12 +146,12 @@ fn a_killed_run_leaves_valid_reports_of_every_finished_case() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let json = dir.join("results.json");
+    let log = dir.join("results.jsonl");
     let start = Instant::now();
-    // Kill once a few cases are on disk (the run is far from over by then).
+    // Kill once a few cases are in the log (the run is far from over by then).
     loop {
-        if let Ok(file) = reports::results::ResultsFile::read(&json) {
-            if file.cases.len() >= 5 {
+        if let Ok(run) = reports::log::RunLog::read(&log) {
+            if run.finished() >= 5 {
                 break;
             }
         }
@@ -161,15 +163,64 @@ fn a_killed_run_leaves_valid_reports_of_every_finished_case() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let file = reports::results::ResultsFile::read(&json).expect("JSON valid after SIGKILL");
-    assert!(file.cases.len() >= 5);
-    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     assert!(
-        junit.trim_end().ends_with("</testsuites>"),
-        "JUnit whole after SIGKILL"
+        !dir.join("junit.xml").exists(),
+        "the earlier run's JUnit was removed when this run started"
     );
-    let testcases = junit.matches("<testcase ").count();
-    assert!(testcases >= file.cases.len(), "{testcases} testcases");
+    let run = reports::log::RunLog::read(&log).expect("log readable after SIGKILL");
+    let finished = run.finished();
+    assert!(finished >= 5 && finished < run.header.selected.len());
+    assert_eq!(run.interrupted, None, "no end line: the run was killed");
+
+    let out = run_myna_hil(&["report", "rebuild", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("the run did not end"));
+    let file = reports::results::ResultsFile::read(&dir.join("results.json")).unwrap();
+    assert_eq!(file.cases.len(), run.header.selected.len());
+    let not_run = file
+        .cases
+        .iter()
+        .filter(|c| c.reason.as_deref() == Some(reports::log::NOT_RUN))
+        .count();
+    assert_eq!(not_run, file.cases.len() - finished);
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), file.cases.len());
+    assert!(dir.join("latency.md").exists());
+}
+
+#[test]
+fn sigint_stops_the_run_and_writes_the_reports_of_what_finished() {
+    let dir = fresh_dir("sigint");
+    let child = Command::new(workspace_binary("myna-hil"))
+        .args(["run", "scenarios/reception", "--jobs", "1", "--out"])
+        .arg(&dir)
+        .current_dir(repo_root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = dir.join("results.jsonl");
+    let start = Instant::now();
+    while reports::log::RunLog::read(&log).map_or(0, |r| r.finished()) < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no results appeared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("interrupted"));
+    let run = reports::log::RunLog::read(&log).unwrap();
+    assert_eq!(run.interrupted, Some(true));
+    let file = reports::results::ResultsFile::read(&dir.join("results.json")).unwrap();
+    assert_eq!(file.cases.len(), run.header.selected.len());
+    assert!(file
+        .cases
+        .iter()
+        .any(|c| c.reason.as_deref() == Some(reports::log::NOT_RUN)));
 }
 
 #[test]
@@ -200,8 +251,28 @@ fn partitions_join_back_into_the_whole_run() {
     let merged = fresh_dir("merged");
     let json = merged.join("all.json");
     let junit = merged.join("all.xml");
+    // Two shards of three: refused, naming the missing one.
     let mut args: Vec<String> = vec!["report".into(), "merge".into()];
-    args.extend(shard_files.iter().map(|p| p.display().to_string()));
+    args.extend(shard_files[..2].iter().map(|p| p.display().to_string()));
+    args.extend(["--out".into(), merged.display().to_string()]);
+    let partial: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_myna_hil(&partial);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("missing shard(s) 3/3"),
+        "{}",
+        text(&out.stderr)
+    );
+    // All three, one as its run log.
+    let mut args: Vec<String> = vec!["report".into(), "merge".into()];
+    args.extend(shard_files[..2].iter().map(|p| p.display().to_string()));
+    args.push(
+        shard_files[2]
+            .with_file_name("results.jsonl")
+            .display()
+            .to_string(),
+    );
+    args.extend(["--out".into(), merged.display().to_string()]);
     args.extend(["--json".into(), json.display().to_string()]);
     args.extend(["--junit".into(), junit.display().to_string()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -211,6 +282,11 @@ fn partitions_join_back_into_the_whole_run() {
     assert!(std::fs::read_to_string(&junit)
         .unwrap()
         .contains("<testsuites"));
+    assert!(
+        merged.join("latency.md").exists(),
+        "merge writes the latency table"
+    );
+    assert!(std::fs::read_dir(merged.join("latency")).unwrap().count() > 0);
 }
 
 #[test]

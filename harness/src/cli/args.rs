@@ -139,7 +139,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Where reports go: shared by `run` and `conformance`.
 #[derive(Args, Debug, Clone)]
 pub struct ReportArgs {
-    /// Folder for reports (JUnit, JSON, latency.md, latency/ histograms).
+    /// Folder for reports: the run log (results.jsonl, appended as cases finish), and at
+    /// the end JUnit, JSON, latency.md and latency/ histograms.
     #[arg(long, default_value = "target/myna-hil")]
     pub out: PathBuf,
     /// JUnit XML file [default: OUT/junit.xml].
@@ -215,15 +216,31 @@ pub struct ConformanceArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ReportCommand {
-    /// Merge shard results: `myna-hil report merge a.json b.json --junit all.xml --json all.json`.
+    /// Merge the results of shards (`--partition K/N`): every shard of the partition, each
+    /// once, as results.json or run logs (results.jsonl); writes a whole report set.
     Merge {
-        /// The JSON results files of the shards.
+        /// The shards' results.json or results.jsonl files.
         #[arg(required = true)]
         shards: Vec<PathBuf>,
-        /// Write the merged JUnit XML here.
+        /// Folder for the merged reports (JUnit, JSON, latency.md, latency/ histograms).
+        #[arg(long)]
+        out: PathBuf,
+        /// The merged JUnit XML file [default: OUT/junit.xml].
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
-        /// Write the merged JSON results here.
+        /// The merged JSON results file [default: OUT/results.json].
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+    /// Write the reports of a run again from its log (OUT/results.jsonl): after a run was
+    /// killed, or when a report was lost. Cases without a result are errors `not run`.
+    Rebuild {
+        /// The run's output folder (its --out).
+        out: PathBuf,
+        /// JUnit XML file [default: OUT/junit.xml].
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// JSON results file [default: OUT/results.json].
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },

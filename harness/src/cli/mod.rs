@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod dut_ref;
+mod interrupt;
 pub mod myna_hil;
 mod run;
 mod tools;
@@ -30,11 +31,15 @@ pub enum Exit {
     /// The test bench could not be set up or broke: pcscd, a reader, ONNX Runtime or a
     /// model missing, the device under test unreachable, a port in use.
     Bench = 3,
+    /// A result could not be written (a report path failed): never a silent success.
+    Unwritten = 4,
+    /// SIGINT or SIGTERM: the reports hold the finished cases, the rest are errors.
+    Interrupted = 5,
 }
 
 impl Exit {
     /// The table as the README shows it, for the help text and a test that keeps them equal.
-    pub const TABLE: [(Exit, &'static str); 4] = [
+    pub const TABLE: [(Exit, &'static str); 6] = [
         (Exit::Ok, "every case passed or was skipped"),
         (
             Exit::CasesFailed,
@@ -48,6 +53,16 @@ impl Exit {
             Exit::Bench,
             "the test bench could not be set up (pcscd, a reader, ONNX Runtime or a model \
              missing, the device under test unreachable or speaking another protocol version)",
+        ),
+        (
+            Exit::Unwritten,
+            "a result could not be written (the path and the OS error are printed; the run log \
+             keeps every finished case)",
+        ),
+        (
+            Exit::Interrupted,
+            "interrupted by SIGINT or SIGTERM: the reports hold the finished cases, the rest \
+             are errors `not run`",
         ),
     ];
 }
@@ -73,6 +88,9 @@ pub enum CliError {
     /// The test bench failed; printed as `error: …`.
     #[error("error: {0}")]
     Bench(String),
+    /// A result could not be written; printed as `error: …` (one line per path).
+    #[error("error: {0}")]
+    Unwritten(String),
 }
 
 impl CliError {
@@ -80,6 +98,7 @@ impl CliError {
         match self {
             CliError::BadInput(_) | CliError::Diagnostics(_) => Exit::BadInput,
             CliError::Bench(_) => Exit::Bench,
+            CliError::Unwritten(_) => Exit::Unwritten,
         }
     }
 
@@ -143,7 +162,7 @@ mod tests {
     #[test]
     fn exit_codes_are_the_documented_numbers() {
         let codes: Vec<u8> = Exit::TABLE.iter().map(|(e, _)| *e as u8).collect();
-        assert_eq!(codes, [0, 1, 2, 3]);
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5]);
         assert_eq!(CliError::bad_input("x").exit(), Exit::BadInput);
         assert_eq!(CliError::bench("x").exit(), Exit::Bench);
     }

@@ -21,10 +21,14 @@ fn dispatch(cli: Cli) -> Result<Exit, CliError> {
             command:
                 ReportCommand::Merge {
                     shards,
+                    out,
                     junit,
                     json,
                 },
-        } => run::merge_reports(&shards, junit.as_deref(), json.as_deref()),
+        } => run::merge_reports(&shards, &out, junit.as_deref(), json.as_deref()),
+        Command::Report {
+            command: ReportCommand::Rebuild { out, junit, json },
+        } => run::rebuild_reports(&out, junit.as_deref(), json.as_deref()),
         Command::Readers => tools::readers(),
         Command::Face {
             command:

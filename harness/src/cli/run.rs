@@ -3,14 +3,20 @@
 //! report writer and the one summary.
 
 use super::args::{CardArg, ConformanceArgs, ReaderArg, ReportArgs, RunArgs};
+use super::interrupt;
 use super::{say, warn, CliError, Exit};
 use crate::cards::cached_photo;
 use crate::channel::guard::Policy;
 use crate::engine::{CardSite, Partition, RunOptions};
 use crate::scenario::suite::{self, Filter};
 use crate::scenario::Case;
+use reports::log::{LogWriter, RunHeader, RunLog};
+use reports::results::ResultsFile;
+use reports::set::ReportPaths;
 use reports::{CaseResult, Verdict};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub(super) fn run_scenarios(args: RunArgs) -> Result<Exit, CliError> {
     let device_address = match &args.reader {
@@ -134,6 +140,9 @@ pub(super) fn run_conformance(args: ConformanceArgs) -> Result<Exit, CliError> {
 }
 
 /// Loads the cases' cards, runs the cases, writes every report and prints the summary.
+///
+/// The run log is the record: each finished case is appended to it; the other reports are
+/// written from it at the end (also after an interrupt), the same way `report rebuild` does.
 fn run_cases(
     cases: Vec<Case>,
     cards: CardSite,
@@ -146,82 +155,231 @@ fn run_cases(
         cases.iter().filter_map(|c| c.card.as_deref()),
         &cached_photo,
     )?;
-    std::fs::create_dir_all(&reports.out).map_err(|e| {
-        CliError::bad_input(format!("cannot create {}: {e}", reports.out.display()))
-    })?;
-    let junit = reports
-        .junit
-        .clone()
-        .unwrap_or_else(|| reports.out.join("junit.xml"));
-    let json = reports
-        .json
-        .clone()
-        .unwrap_or_else(|| reports.out.join("results.json"));
+    // Every output is checked before the first case: a run never finds out at the end
+    // that its results have nowhere to go.
+    let paths = ReportPaths::in_folder(
+        &reports.out,
+        reports.junit.as_deref(),
+        reports.json.as_deref(),
+    );
+    paths.prepare().map_err(CliError::bad_input)?;
+    let header = RunHeader {
+        log_format: reports::log::LOG_FORMAT,
+        tool: format!("myna-hil {}", super::version()),
+        partition: partition.map(|p| format!("{}/{}", p.index, p.count)),
+        started: now_rfc3339(),
+        hostname: hostname(),
+        selected: cases.iter().map(crate::engine::planned).collect(),
+    };
+    let log = open_log(&paths.log)?;
+    let writer = LogWriter::start(log, &header).map_err(|e| unwritten(&paths.log, e))?;
+    remove_stale(&paths);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let signals = interrupt::watch(stop.clone());
+    let sink = Arc::new(Sink {
+        writer: Mutex::new(Some(writer)),
+        failure: Mutex::new(None),
+        stop: stop.clone(),
+        progress: crate::engine::progress_wanted(),
+    });
     let options = RunOptions {
         jobs: reports.jobs,
         cards,
         device,
-        partition,
-        junit: Some(junit.clone()),
-        json: Some(json.clone()),
-        progress: crate::engine::progress_wanted(),
+        stop,
     };
-    let progress = options.progress;
-    let results = crate::engine::run(cases, loaded, &options, move |r, done, total| {
-        if progress {
-            let _ = std::io::Write::write_all(
-                &mut std::io::stderr(),
-                format!("\r\x1b[2K[{done}/{total}] ").as_bytes(),
-            );
-        }
-        print_result(r);
-    })?;
-    if progress {
+    let hook = sink.clone();
+    crate::engine::run(cases, loaded, &options, move |f| hook.finished(f))?;
+    if sink.progress {
         let _ = std::io::Write::write_all(&mut std::io::stderr(), b"\r\x1b[2K");
     }
-    let table = reports::latency::to_markdown(&reports::latency::latency_table(&results));
-    let latency_path = reports.out.join("latency.md");
-    if let Err(e) = common::fs::write_atomic(&latency_path, table.as_bytes()) {
-        warn(format!(
-            "error: cannot write {}: {e}",
-            latency_path.display()
-        ));
+    let interrupted = signals.interrupted();
+    let mut failures: Vec<String> = Vec::new();
+    if let Some(e) = sink.failure.lock().ok().and_then(|mut f| f.take()) {
+        failures.push(e);
     }
-    let plots = reports.out.join("latency");
-    let plotted = std::fs::create_dir_all(&plots)
-        .map_err(|e| e.to_string())
-        .and_then(|()| {
-            reports::plots::latency_histograms(&reports::latency::latency_samples(&results), &plots)
-                .map_err(|e| e.to_string())
-        });
-    if let Err(e) = plotted {
-        warn(format!("error: latency plots in {}: {e}", plots.display()));
+    let writer = sink.writer.lock().ok().and_then(|mut w| w.take());
+    let _lock = match writer.map(|w| w.finish(interrupted)) {
+        Some(Ok(file)) => Some(file),
+        Some(Err(e)) => {
+            failures.push(unwritten(&paths.log, e).to_string());
+            None
+        }
+        None => None,
+    };
+    // The reports come from the log, as `report rebuild` makes them.
+    let run = RunLog::read(&paths.log)
+        .map_err(|e| CliError::Unwritten(format!("{e} (the run log)")))?
+        .into_results();
+    write_set(&paths, &run, &mut failures);
+    if !failures.is_empty() {
+        return Err(CliError::Unwritten(failures.join("\nerror: ")));
     }
-    say(format!("\n{table}"));
-    summarise(&results);
-    say(format!(
-        "reports: {}, {}, {}, {}/",
-        junit.display(),
-        json.display(),
-        latency_path.display(),
-        plots.display()
-    ));
-    Ok(verdict_exit(&results))
+    if interrupted {
+        warn("interrupted: the reports hold the finished cases; the rest are errors `not run`");
+        return Ok(Exit::Interrupted);
+    }
+    Ok(verdict_exit(&run.cases))
 }
 
+/// Where finished cases go, from the engine's worker threads.
+struct Sink {
+    writer: Mutex<Option<LogWriter>>,
+    /// The first failure to append to the log; the run stops at it.
+    failure: Mutex<Option<String>>,
+    stop: Arc<AtomicBool>,
+    progress: bool,
+}
+
+impl Sink {
+    fn finished(&self, f: crate::engine::Finished) {
+        let appended = match self.writer.lock() {
+            Ok(mut w) => match w.as_mut() {
+                Some(w) => w.append(f.seq, &f.result).map_err(|e| e.to_string()),
+                None => Err("the run log is closed".to_owned()),
+            },
+            Err(_) => Err("the run log's lock is poisoned".to_owned()),
+        };
+        if let Err(e) = appended {
+            if let Ok(mut failure) = self.failure.lock() {
+                failure.get_or_insert_with(|| {
+                    format!("cannot append to the run log: {e}; the run stopped")
+                });
+            }
+            self.stop.store(true, Ordering::SeqCst);
+        }
+        if self.progress {
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("\r\x1b[2K[{}/{}] ", f.done, f.total).as_bytes(),
+            );
+        }
+        print_result(&f.result);
+    }
+}
+
+/// Opens the run log for this run alone: locked (a second run on the same folder is
+/// refused, never interleaved), then emptied.
+fn open_log(path: &Path) -> Result<std::fs::File, CliError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| unwritten(path, e))?;
+    match common::fs::try_lock_exclusive(&file) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            return Err(CliError::bad_input(format!(
+                "another myna-hil run is writing {} (its run log is locked): give this run \
+                 its own --out",
+                path.display()
+            )))
+        }
+        Err(e) => return Err(unwritten(path, e)),
+    }
+    file.set_len(0).map_err(|e| unwritten(path, e))?;
+    Ok(file)
+}
+
+/// Reports of an earlier run in the same place must never pass for this run's (a killed
+/// run leaves none, and its log): regular files are removed, devices and FIFOs are left.
+fn remove_stale(paths: &ReportPaths) {
+    for file in [&paths.junit, &paths.json, &paths.latency_table] {
+        if let Ok(common::fs::Output::Replace(target)) = common::fs::output_target(file) {
+            let _ = std::fs::remove_file(target);
+        }
+    }
+}
+
+fn unwritten(path: &Path, e: std::io::Error) -> CliError {
+    CliError::Unwritten(format!("cannot write {}: {e}", path.display()))
+}
+
+/// Writes the reports of `run`; every failure is added to `failures` with its path.
+fn write_set(paths: &ReportPaths, run: &ResultsFile, failures: &mut Vec<String>) {
+    if let Err(fs) = paths.write(run) {
+        failures.extend(fs.iter().map(ToString::to_string));
+    }
+    let table = reports::latency::to_markdown(&run.latency);
+    say(format!("\n{table}"));
+    summarise(&run.cases);
+    say(format!(
+        "reports: {}, {}, {}, {}, {}/",
+        paths.log.display(),
+        paths.junit.display(),
+        paths.json.display(),
+        paths.latency_table.display(),
+        paths.latency_plots.display()
+    ));
+}
+
+/// `report merge`: every shard of a partition (or whole runs), into one report set.
 pub(super) fn merge_reports(
     shards: &[PathBuf],
+    out: &Path,
     junit: Option<&Path>,
     json: Option<&Path>,
 ) -> Result<Exit, CliError> {
     let mut files = Vec::new();
     for s in shards {
-        files.push(reports::results::ResultsFile::read(s).map_err(CliError::bad_input)?);
+        files.push(ResultsFile::read_any(s).map_err(CliError::bad_input)?);
     }
     let merged = reports::results::merge(files).map_err(CliError::bad_input)?;
-    crate::engine::write_reports(junit, json, None, &merged.cases);
-    summarise(&merged.cases);
-    Ok(verdict_exit(&merged.cases))
+    write_reports_of(&merged, out, junit, json)
+}
+
+/// `report rebuild`: the reports of a run again, from its log.
+pub(super) fn rebuild_reports(
+    out: &Path,
+    junit: Option<&Path>,
+    json: Option<&Path>,
+) -> Result<Exit, CliError> {
+    let path = out.join(reports::log::LOG_FILE);
+    let log = RunLog::read(&path).map_err(CliError::bad_input)?;
+    match log.interrupted {
+        None => warn(format!(
+            "the run did not end (killed, or still running): {} of {} cases have results; \
+             the rest are errors `not run`",
+            log.finished(),
+            log.header.selected.len()
+        )),
+        Some(true) => warn("the run was interrupted: cases without a result are errors `not run`"),
+        Some(false) => {}
+    }
+    write_reports_of(&log.into_results(), out, junit, json)
+}
+
+fn write_reports_of(
+    run: &ResultsFile,
+    out: &Path,
+    junit: Option<&Path>,
+    json: Option<&Path>,
+) -> Result<Exit, CliError> {
+    let paths = ReportPaths::in_folder(out, junit, json);
+    paths.prepare().map_err(CliError::bad_input)?;
+    let mut failures = Vec::new();
+    write_set(&paths, run, &mut failures);
+    if !failures.is_empty() {
+        return Err(CliError::Unwritten(failures.join("\nerror: ")));
+    }
+    Ok(verdict_exit(&run.cases))
+}
+
+/// The machine's name, for the reports (JUnit's `hostname`).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 fn verdict_exit(results: &[CaseResult]) -> Exit {
@@ -236,15 +394,16 @@ fn verdict_exit(results: &[CaseResult]) -> Exit {
 }
 
 fn print_result(r: &CaseResult) {
+    use common::text::escape_controls;
     let reason = r
         .reason
         .as_deref()
-        .map(|w| format!(": {w}"))
+        .map(|w| format!(": {}", escape_controls(w)))
         .unwrap_or_default();
     say(format!(
         "{:<6} {} ({:.1} ms){reason}",
         r.verdict.as_str(),
-        r.id,
+        escape_controls(&r.id),
         r.duration.as_secs_f64() * 1e3
     ));
 }

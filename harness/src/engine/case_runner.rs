@@ -16,6 +16,7 @@ use crate::reader::{DriverError, PlacedCard, ReaderDriver, ReaderSetup, Stimulus
 use crate::rules::{ConsentStep, ConsentStore, FacilityId, PatientId};
 use crate::scenario::{Case, CaseKind, ConformanceCheck, PinEntry, ServiceFault, StepKind};
 use card_emulator::Card;
+use reports::log::Planned;
 use reports::{CaseResult, Measurement, Verdict};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -47,6 +48,22 @@ pub struct CaseContext<'a> {
 /// case's `error`.
 pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
     let start = Instant::now();
+    // A panic is the harness's own bug: the case still gets its result (and the run its
+    // record), never a silent gap.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_case_inner(case, ctx, start)
+    }))
+    .unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        error_result(case, start, format!("bench: the harness panicked: {what}"))
+    })
+}
+
+fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseResult {
     if let CaseKind::Conformance { check } = &case.kind {
         return run_conformance_case(case, *check, ctx, start);
     }
@@ -198,6 +215,15 @@ fn not_run(case: &Case, verdict: Verdict, start: Instant, why: impl Into<String>
     )
 }
 
+/// How the reports name `case`: its id, its group (the id's first part) and its name.
+pub fn planned(case: &Case) -> Planned {
+    Planned {
+        id: case.id.clone(),
+        group: case.id.split('.').next().unwrap_or("scenarios").to_owned(),
+        name: format!("{} — {}", case.id, case.title),
+    }
+}
+
 fn result(
     case: &Case,
     verdict: Verdict,
@@ -206,11 +232,11 @@ fn result(
     measurements: Vec<Measurement>,
     evidence: String,
 ) -> CaseResult {
-    let group = case.id.split('.').next().unwrap_or("scenarios").to_owned();
+    let Planned { id, group, name } = planned(case);
     CaseResult {
-        id: case.id.clone(),
+        id,
         group,
-        name: format!("{} — {}", case.id, case.title),
+        name,
         verdict,
         reason,
         duration: start.elapsed(),

@@ -1,14 +1,14 @@
 //! The scenario engine: runs cases in parallel on a tokio runtime, each case on a blocking
-//! thread with its own test bench, and keeps the JUnit and JSON reports on disk valid after every
-//! finished case (rewritten through a temporary file and a rename), so a killed run keeps
-//! everything it finished.
+//! thread with its own test bench, and hands each finished case to the caller (who appends it
+//! to the run log, `reports::log`). The engine keeps no results and writes no file: its cost
+//! per case does not grow with the run.
 
 mod case_runner;
 pub mod oracle;
 mod verdict;
 mod vpcd_pool;
 
-pub use case_runner::{run_case, CaseContext};
+pub use case_runner::{planned, run_case, CaseContext};
 pub use verdict::{judge_case, Observed};
 pub use vpcd_pool::vpcd_reader_name;
 
@@ -16,11 +16,11 @@ use crate::cards::LoadedCard;
 use crate::channel::guard::{Policy, RunSecret};
 use crate::scenario::Case;
 use card_emulator::pki::TestPki;
-use reports::results::ResultsFile;
 use reports::CaseResult;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// `--partition K/N`: run the cases whose stable id hashes to shard K of N.
@@ -88,11 +88,9 @@ impl CardSite {
 pub struct RunOptions {
     pub jobs: usize,
     pub cards: CardSite,
-    pub partition: Option<Partition>,
-    pub junit: Option<PathBuf>,
-    pub json: Option<PathBuf>,
-    /// Print a progress line on stderr (when it is a terminal).
-    pub progress: bool,
+    /// Once set, no further case starts (the running ones finish): an interrupt, or a run
+    /// log that can no longer be written.
+    pub stop: Arc<AtomicBool>,
     /// A device under test instead of the reference reader (cards then go through pcscd
     /// or lie on the device).
     pub device: Option<Arc<crate::dut::driver::Device>>,
@@ -110,22 +108,63 @@ impl crate::failure::Classified for RunError {
     }
 }
 
-/// Runs `cases` (already filtered) and returns their results in case order.
+/// What became of a run's cases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Cases that finished (each was handed to `on_result`).
+    pub finished: usize,
+    /// Cases never started because the run was stopped.
+    pub not_started: usize,
+}
+
+/// A finished case: its position among the cases given, its result, how many have
+/// finished so far (this one included) and how many there are.
+pub struct Finished {
+    pub seq: usize,
+    pub result: CaseResult,
+    pub done: usize,
+    pub total: usize,
+}
+
+/// Runs `cases` (already filtered), handing each result to `on_result` as it finishes (from
+/// the worker thread that ran it, in finishing order).
 pub fn run(
     cases: Vec<Case>,
     cards: BTreeMap<PathBuf, Arc<LoadedCard>>,
     options: &RunOptions,
-    on_result: impl Fn(&CaseResult, usize, usize) + Send + Sync + 'static,
-) -> Result<Vec<CaseResult>, RunError> {
+    on_result: impl Fn(Finished) + Send + Sync + 'static,
+) -> Result<RunSummary, RunError> {
     run_inner(cases, cards, options, on_result).map_err(RunError)
+}
+
+/// [`run`] keeping every result, in case order: for library users and tests with few cases.
+pub fn run_collect(
+    cases: Vec<Case>,
+    cards: BTreeMap<PathBuf, Arc<LoadedCard>>,
+    options: &RunOptions,
+) -> Result<Vec<CaseResult>, RunError> {
+    let collected = Arc::new(Mutex::new(Vec::new()));
+    let sink = collected.clone();
+    run(cases, cards, options, move |f| {
+        if let Ok(mut c) = sink.lock() {
+            c.push((f.seq, f.result));
+        }
+    })?;
+    let mut collected = std::mem::take(
+        &mut *collected
+            .lock()
+            .map_err(|_| RunError("results lock poisoned".into()))?,
+    );
+    collected.sort_by_key(|(i, _)| *i);
+    Ok(collected.into_iter().map(|(_, r)| r).collect())
 }
 
 fn run_inner(
     cases: Vec<Case>,
     cards: BTreeMap<PathBuf, Arc<LoadedCard>>,
     options: &RunOptions,
-    on_result: impl Fn(&CaseResult, usize, usize) + Send + Sync + 'static,
-) -> Result<Vec<CaseResult>, String> {
+    on_result: impl Fn(Finished) + Send + Sync + 'static,
+) -> Result<RunSummary, String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -146,12 +185,9 @@ fn run_inner(
         ca: pki.ca_certificate_der().to_vec(),
         crl,
         cards,
-        collected: Mutex::new(Vec::new()),
-        junit: options.junit.clone(),
-        json: options.json.clone(),
-        partition: options
-            .partition
-            .map(|p| format!("{}/{}", p.index, p.count)),
+        done: AtomicUsize::new(0),
+        not_started: AtomicUsize::new(0),
+        stop: options.stop.clone(),
         total: cases.len(),
         on_result: Box::new(on_result),
         faces: crate::face::MatcherPool::new(),
@@ -184,6 +220,10 @@ fn run_inner(
             let handle = tokio::runtime::Handle::current();
             tasks.push(tokio::task::spawn_blocking(move || {
                 let _permit = permit;
+                if shared.stop.load(Ordering::SeqCst) {
+                    shared.not_started.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
                 let card = case
                     .card
                     .as_ref()
@@ -215,67 +255,37 @@ fn run_inner(
             let _ = t.await;
         }
     });
-    let mut collected = shared
-        .collected
-        .lock()
-        .map_err(|_| "results lock poisoned".to_owned())?
-        .clone();
-    collected.sort_by_key(|(i, _)| *i);
-    Ok(collected.into_iter().map(|(_, r)| r).collect())
+    Ok(RunSummary {
+        finished: shared.done.load(Ordering::SeqCst),
+        not_started: shared.not_started.load(Ordering::SeqCst),
+    })
 }
 
-type ResultHook = Box<dyn Fn(&CaseResult, usize, usize) + Send + Sync>;
+type ResultHook = Box<dyn Fn(Finished) + Send + Sync>;
 
 struct Shared {
     secret: RunSecret,
     ca: Vec<u8>,
     crl: Vec<u8>,
     cards: BTreeMap<PathBuf, Arc<LoadedCard>>,
-    collected: Mutex<Vec<(usize, CaseResult)>>,
-    junit: Option<PathBuf>,
-    json: Option<PathBuf>,
-    partition: Option<String>,
+    done: AtomicUsize,
+    not_started: AtomicUsize,
+    stop: Arc<AtomicBool>,
     total: usize,
     on_result: ResultHook,
     faces: crate::face::MatcherPool,
 }
 
 impl Shared {
-    /// Records a finished case and rewrites the reports with everything finished so far.
-    fn finished(&self, index: usize, result: CaseResult) {
-        let Ok(mut collected) = self.collected.lock() else {
-            return;
-        };
-        collected.push((index, result.clone()));
-        let mut ordered = collected.clone();
-        ordered.sort_by_key(|(i, _)| *i);
-        let results: Vec<CaseResult> = ordered.into_iter().map(|(_, r)| r).collect();
-        write_reports(
-            self.junit.as_deref(),
-            self.json.as_deref(),
-            self.partition.clone(),
-            &results,
-        );
-        (self.on_result)(&result, collected.len(), self.total);
-    }
-}
-
-/// Writes JUnit and JSON for `results`; a write error is printed, the run goes on.
-pub fn write_reports(
-    junit: Option<&Path>,
-    json: Option<&Path>,
-    partition: Option<String>,
-    results: &[CaseResult],
-) {
-    if let Some(path) = junit {
-        if let Err(e) = reports::junit::write(path, "myna-hil", results) {
-            eprintln!("error: {e}");
-        }
-    }
-    if let Some(path) = json {
-        if let Err(e) = ResultsFile::new(partition, results.to_vec()).write(path) {
-            eprintln!("error: {e}");
-        }
+    /// Hands a finished case to the caller.
+    fn finished(&self, seq: usize, result: CaseResult) {
+        let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+        (self.on_result)(Finished {
+            seq,
+            result,
+            done,
+            total: self.total,
+        });
     }
 }
 

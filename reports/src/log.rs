@@ -1,0 +1,331 @@
+//! The run log: the one record of a run while it runs. JSON lines, appended as each case
+//! finishes; JUnit, JSON and the latency table are all written from it, at the end, on an
+//! interrupt, or later by `myna-hil report rebuild`.
+//!
+//! Invariant: a case is in the log (whole, on its own line) before anything says it
+//! finished, so a run killed at any moment (SIGKILL, power loss after the last sync) leaves
+//! every finished case readable. A torn last line (a kill mid-write) is dropped, never read
+//! as a case. Appending costs the same for the first case and the millionth.
+//!
+//! ```text
+//! {"run":{"log_format":1,"tool":"myna-hil 0.1.0","partition":"1/3","started":…,"selected":[…]}}
+//! {"case":{"seq":4,"result":{…}}}
+//! {"end":{"interrupted":false}}
+//! ```
+
+use crate::results::ResultsFile;
+use crate::verdict::{CaseResult, Verdict};
+use std::fs::File;
+use std::io::{self, BufRead, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Version of the log's layout; bumped on incompatible changes.
+pub const LOG_FORMAT: u32 = 1;
+
+/// The log's name in a run's output folder.
+pub const LOG_FILE: &str = "results.jsonl";
+
+/// How often appended cases are forced to disk (a kill of the process loses nothing
+/// written; this bounds what a power loss can).
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+
+/// The first line: what the run was asked to do.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunHeader {
+    pub log_format: u32,
+    pub tool: String,
+    /// Which shard this is, e.g. "1/3"; `None` for a whole run.
+    pub partition: Option<String>,
+    /// When the run started, RFC 3339 UTC.
+    pub started: String,
+    pub hostname: String,
+    /// Every selected case, in run order: a case without a result line did not finish.
+    pub selected: Vec<Planned>,
+}
+
+/// A selected case, as the reports name it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Planned {
+    pub id: String,
+    pub group: String,
+    pub name: String,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Line {
+    Run(RunHeader),
+    Case { seq: usize, result: CaseResult },
+    End { interrupted: bool },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: io::Error },
+    #[error("{path}:{line}: not a myna-hil run log: {source}")]
+    Parse {
+        path: String,
+        line: usize,
+        source: serde_json::Error,
+    },
+    #[error("{path}: the first line is not a run header")]
+    NoHeader { path: String },
+    #[error("{path} has log format {found}, this myna-hil reads {LOG_FORMAT}")]
+    Version { path: String, found: u32 },
+    #[error("{path}:{line}: case {seq} is not one of the {selected} selected cases")]
+    UnknownCase {
+        path: String,
+        line: usize,
+        seq: usize,
+        selected: usize,
+    },
+}
+
+/// Appends to a run log. Each case is one `write` of one whole line.
+pub struct LogWriter {
+    file: File,
+    last_sync: Instant,
+}
+
+impl LogWriter {
+    /// Starts the log in `file` (already opened for writing, empty): writes the header.
+    pub fn start(file: File, header: &RunHeader) -> io::Result<Self> {
+        let mut w = LogWriter {
+            file,
+            last_sync: Instant::now(),
+        };
+        w.line(&Line::Run(header.clone()))?;
+        w.file.sync_data()?;
+        Ok(w)
+    }
+
+    /// Appends the result of the `seq`-th selected case.
+    pub fn append(&mut self, seq: usize, result: &CaseResult) -> io::Result<()> {
+        self.line(&Line::Case {
+            seq,
+            result: result.clone(),
+        })?;
+        if self.last_sync.elapsed() >= SYNC_EVERY {
+            self.file.sync_data()?;
+            self.last_sync = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Ends the log and forces it to disk.
+    pub fn finish(mut self, interrupted: bool) -> io::Result<()> {
+        self.line(&Line::End { interrupted })?;
+        self.file.sync_all()
+    }
+
+    fn line(&mut self, line: &Line) -> io::Result<()> {
+        let mut bytes = serde_json::to_vec(line).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+        self.file.write_all(&bytes)
+    }
+}
+
+/// A log read back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunLog {
+    pub header: RunHeader,
+    /// Results by the case's position in `header.selected`.
+    pub results: Vec<Option<CaseResult>>,
+    /// `None`: the log has no end line (the run was killed, or is still running).
+    pub interrupted: Option<bool>,
+}
+
+/// Why a selected case has no result.
+pub const NOT_RUN: &str = "not run: the run ended before this case finished (interrupted or \
+     killed); `myna-hil report rebuild` rewrites the reports from the run log";
+
+impl RunLog {
+    pub fn read(path: &Path) -> Result<Self, LogError> {
+        let name = || path.display().to_string();
+        let file = File::open(path).map_err(|source| LogError::Read {
+            path: name(),
+            source,
+        })?;
+        let mut reader = io::BufReader::new(file);
+        let mut header: Option<RunHeader> = None;
+        let mut results = Vec::new();
+        let mut interrupted = None;
+        let mut buf = Vec::new();
+        let mut number = 0;
+        loop {
+            buf.clear();
+            let n = reader
+                .read_until(b'\n', &mut buf)
+                .map_err(|source| LogError::Read {
+                    path: name(),
+                    source,
+                })?;
+            if n == 0 || buf.last() != Some(&b'\n') {
+                break; // the end, or a line torn by a kill: never half a case
+            }
+            number += 1;
+            let line: Line = serde_json::from_slice(&buf).map_err(|source| LogError::Parse {
+                path: name(),
+                line: number,
+                source,
+            })?;
+            match (line, &header) {
+                (Line::Run(h), None) => {
+                    if h.log_format != LOG_FORMAT {
+                        return Err(LogError::Version {
+                            path: name(),
+                            found: h.log_format,
+                        });
+                    }
+                    results = vec![None; h.selected.len()];
+                    header = Some(h);
+                }
+                (_, None) | (Line::Run(_), Some(_)) => {
+                    return Err(LogError::NoHeader { path: name() })
+                }
+                (Line::Case { seq, result }, Some(_)) => match results.get_mut(seq) {
+                    Some(slot) => *slot = Some(result),
+                    None => {
+                        return Err(LogError::UnknownCase {
+                            path: name(),
+                            line: number,
+                            seq,
+                            selected: results.len(),
+                        })
+                    }
+                },
+                (Line::End { interrupted: i }, Some(_)) => interrupted = Some(i),
+            }
+        }
+        let header = header.ok_or_else(|| LogError::NoHeader { path: name() })?;
+        Ok(RunLog {
+            header,
+            results,
+            interrupted,
+        })
+    }
+
+    /// How many selected cases finished.
+    pub fn finished(&self) -> usize {
+        self.results.iter().filter(|r| r.is_some()).count()
+    }
+
+    /// The results of every selected case in run order; one that did not finish is an
+    /// `error` saying so, so an interrupted run is never green.
+    pub fn into_results(self) -> ResultsFile {
+        let cases = self
+            .header
+            .selected
+            .into_iter()
+            .zip(self.results)
+            .map(|(planned, result)| {
+                result.unwrap_or_else(|| CaseResult {
+                    id: planned.id,
+                    group: planned.group,
+                    name: planned.name,
+                    verdict: Verdict::Error,
+                    reason: Some(NOT_RUN.to_owned()),
+                    duration: Duration::ZERO,
+                    measurements: Vec::new(),
+                    evidence: String::new(),
+                })
+            })
+            .collect();
+        ResultsFile::new(self.header.partition, cases)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::verdict::sample_case as case;
+
+    fn header(ids: &[&str]) -> RunHeader {
+        RunHeader {
+            log_format: LOG_FORMAT,
+            tool: "myna-hil test".into(),
+            partition: Some("2/3".into()),
+            started: "2026-12-02T00:00:00Z".into(),
+            hostname: "bench".into(),
+            selected: ids
+                .iter()
+                .map(|id| Planned {
+                    id: (*id).into(),
+                    group: "g".into(),
+                    name: (*id).into(),
+                })
+                .collect(),
+        }
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("reports-log-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(LOG_FILE)
+    }
+
+    #[test]
+    fn finished_cases_in_any_order_come_back_in_run_order() {
+        let path = scratch("order");
+        let mut w =
+            LogWriter::start(File::create(&path).unwrap(), &header(&["a", "b", "c"])).unwrap();
+        w.append(2, &case("c")).unwrap();
+        w.append(0, &case("a")).unwrap();
+        w.append(1, &case("b")).unwrap();
+        w.finish(false).unwrap();
+        let log = RunLog::read(&path).unwrap();
+        assert_eq!(log.interrupted, Some(false));
+        let file = log.into_results();
+        let ids: Vec<&str> = file.cases.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert_eq!(file.partition.as_deref(), Some("2/3"));
+        assert_eq!(file.latency[0].count, 3);
+    }
+
+    #[test]
+    fn a_killed_run_keeps_its_cases_and_the_rest_are_errors() {
+        let path = scratch("killed");
+        let mut w =
+            LogWriter::start(File::create(&path).unwrap(), &header(&["a", "b", "c"])).unwrap();
+        w.append(1, &case("b")).unwrap();
+        drop(w); // killed: no end line
+                 // …and a line torn mid-write.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(br#"{"case":{"seq":0,"result":{"id":"a","#)
+            .unwrap();
+        let log = RunLog::read(&path).unwrap();
+        assert_eq!(log.interrupted, None);
+        assert_eq!(log.finished(), 1);
+        let file = log.into_results();
+        assert_eq!(file.cases[1].verdict, Verdict::Pass);
+        for i in [0, 2] {
+            assert_eq!(file.cases[i].verdict, Verdict::Error);
+            assert_eq!(file.cases[i].reason.as_deref(), Some(NOT_RUN));
+        }
+    }
+
+    #[test]
+    fn a_foreign_or_broken_file_is_refused() {
+        let path = scratch("foreign");
+        std::fs::write(&path, "{\"case\":{\"seq\":0}}\n").unwrap();
+        assert!(matches!(RunLog::read(&path), Err(LogError::Parse { .. })));
+        std::fs::write(&path, "{\"end\":{\"interrupted\":true}}\n").unwrap();
+        assert!(matches!(
+            RunLog::read(&path),
+            Err(LogError::NoHeader { .. })
+        ));
+        let mut w = LogWriter::start(File::create(&path).unwrap(), &header(&["a"])).unwrap();
+        w.append(5, &case("x")).unwrap();
+        assert!(matches!(
+            RunLog::read(&path),
+            Err(LogError::UnknownCase { seq: 5, .. })
+        ));
+    }
+}
