@@ -146,6 +146,7 @@ fn run_cases(
         cases.iter().filter_map(|c| c.card.as_deref()),
         &cached_photo,
     )?;
+    suite::born_after_visit(&cases, &crate::cards::birth_dates(&loaded))?;
     std::fs::create_dir_all(&reports.out).map_err(|e| {
         CliError::bad_input(format!("cannot create {}: {e}", reports.out.display()))
     })?;
