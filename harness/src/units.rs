@@ -1,8 +1,58 @@
 //! Units in the house's text formats: the one duration parser that scenario files, card
 //! profiles, the service's faults and the command line share (`--fault slow:1.5s` means
-//! what `slow: 1.5s` means in YAML).
+//! what `slow: 1.5s` means in YAML), and the one date parser of the same files and command
+//! lines (visit dates, history dates, birth dates, certificate validity, `--date`).
 
 use std::time::Duration;
+use time::Date;
+
+/// The years a date may have. Every date of the house is a person's or a card's in the
+/// present era: a birth date, a visit, a certificate's validity. Outside these years it is a
+/// typing mistake (`0025`, `9999`), never a test of anything.
+pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 1900..=2100;
+
+/// Why a text is not a date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DateError {
+    /// Not `YYYY-MM-DD` with four digits of year, or a day that does not exist.
+    Format,
+    /// A real date outside [`DATE_YEARS`].
+    Year(i32),
+}
+
+impl std::fmt::Display for DateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DateError::Format => f.write_str("expected a date (YYYY-MM-DD)"),
+            DateError::Year(year) => write!(
+                f,
+                "the year {year} is out of range ({} to {})",
+                DATE_YEARS.start(),
+                DATE_YEARS.end()
+            ),
+        }
+    }
+}
+
+/// Parses `2025-12-01`: four digits of year in [`DATE_YEARS`], two of month and of day, a
+/// day that exists. No sign, no other width.
+pub fn parse_date(text: &str) -> Result<Date, DateError> {
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if !shaped {
+        return Err(DateError::Format);
+    }
+    let year: i32 = text[..4].parse().map_err(|_| DateError::Format)?;
+    if !DATE_YEARS.contains(&year) {
+        return Err(DateError::Year(year));
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(text, format).map_err(|_| DateError::Format)
+}
 
 /// Parses `250us`, `50ms`, `1.5s`, `2min`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
@@ -40,5 +90,24 @@ mod tests {
         assert_eq!(parse_duration(" 3s "), Some(Duration::from_secs(3)));
         assert_eq!(parse_duration("-1s"), None);
         assert_eq!(parse_duration("1e9999s"), None);
+    }
+
+    #[test]
+    fn dates_are_four_digit_years_in_range() {
+        assert_eq!(
+            parse_date("2025-12-01"),
+            Ok(time::macros::date!(2025 - 12 - 01))
+        );
+        assert_eq!(parse_date("0000-01-01"), Err(DateError::Year(0)));
+        assert_eq!(parse_date("9999-01-01"), Err(DateError::Year(9999)));
+        assert_eq!(parse_date("-2025-01-01"), Err(DateError::Format));
+        assert_eq!(parse_date("+2025-01-01"), Err(DateError::Format));
+        assert_eq!(parse_date("2025-02-30"), Err(DateError::Format));
+        assert_eq!(parse_date("2025-1-01"), Err(DateError::Format));
+        assert_eq!(parse_date("１９９０-01-01"), Err(DateError::Format));
+        assert_eq!(
+            DateError::Year(9999).to_string(),
+            "the year 9999 is out of range (1900 to 2100)"
+        );
     }
 }

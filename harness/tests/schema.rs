@@ -269,3 +269,41 @@ fn old_consent_item_names_get_a_hint() {
         StepKind::Consent(ConsentStep::Choose(_))
     ));
 }
+
+proptest::proptest! {
+    /// The one date parser accepts exactly the days that exist in the years 1900 to 2100
+    /// (`harness::units::parse_date`), and the schemas' date pattern agrees with it: it
+    /// matches whatever the parser accepts, and a day that exists exactly when the parser
+    /// accepts it (whether a day exists only the parser knows).
+    #[test]
+    fn the_date_parser_and_pattern_agree_on_the_years(
+        year in -3000i32..12000,
+        month in 0u8..14,
+        day in 0u8..33,
+    ) {
+        use harness::units::{parse_date, DateError, DATE_YEARS};
+        let text = format!("{year:04}-{month:02}-{day:02}");
+        let real = time::Month::try_from(month)
+            .ok()
+            .and_then(|m| time::Date::from_calendar_date(year, m, day).ok());
+        let expected = match real {
+            _ if !(0..=9999).contains(&year) => Err(DateError::Format),
+            _ if !DATE_YEARS.contains(&year) => Err(DateError::Year(year)),
+            Some(d) => Ok(d),
+            None => Err(DateError::Format),
+        };
+        let parsed = parse_date(&text);
+        proptest::prop_assert_eq!(&parsed, &expected);
+        let pattern = serde_json::json!({
+            "type": "string",
+            "pattern": harness::yaml::schema::DATE_PATTERN
+        });
+        let matched = validator(&pattern).is_valid(&Value::String(text.clone()));
+        if parsed.is_ok() {
+            proptest::prop_assert!(matched, "{}", text);
+        }
+        if real.is_some() {
+            proptest::prop_assert_eq!(matched, parsed.is_ok(), "{}", text);
+        }
+    }
+}

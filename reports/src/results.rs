@@ -36,8 +36,6 @@ pub enum ResultsError {
     Version { path: String, found: u32 },
     #[error("case `{0}` appears in more than one shard")]
     Duplicate(String),
-    #[error("{0}")]
-    Log(#[from] crate::log::LogError),
     #[error("the shards do not make up one run: {0}")]
     Shards(String),
     #[error("cannot write {path}: {source}")]
@@ -68,16 +66,6 @@ impl ResultsFile {
             path: path.display().to_string(),
             source,
         })
-    }
-
-    /// Reads a results file, or a run log (`.jsonl`: its cases, the unfinished ones as
-    /// errors).
-    pub fn read_any(path: &Path) -> Result<Self, ResultsError> {
-        if path.extension().is_some_and(|e| e == "jsonl") {
-            Ok(crate::log::RunLog::read(path)?.into_results())
-        } else {
-            Self::read(path)
-        }
     }
 
     pub fn read(path: &Path) -> Result<Self, ResultsError> {

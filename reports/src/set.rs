@@ -3,8 +3,8 @@
 //! through [`common::fs::write_atomic`] (special files are never replaced), and every failure
 //! comes back with its path: a report that could not be written is never silent.
 
-use crate::log::LOG_FILE;
-use crate::results::ResultsFile;
+use crate::log::{LogError, RunLog, LOG_FILE};
+use crate::results::{ResultsError, ResultsFile};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -33,6 +33,24 @@ impl WriteFailure {
             path: path.display().to_string(),
             source,
         }
+    }
+}
+
+/// Why a run's results could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+/// Reads a results file, or a run log (`.jsonl`: its cases, the unfinished ones as errors).
+pub fn read_results(path: &Path) -> Result<ResultsFile, ReadError> {
+    if path.extension().is_some_and(|e| e == "jsonl") {
+        Ok(RunLog::read(path)?.into_results())
+    } else {
+        Ok(ResultsFile::read(path)?)
     }
 }
 

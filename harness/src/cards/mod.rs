@@ -79,3 +79,12 @@ pub fn load_cards<'a>(
     }
     Ok(cards)
 }
+
+/// The holder's birth date of each loaded card, by profile path (to check them against the
+/// cases' visit dates: `scenario::suite::born_after_visit`).
+pub fn birth_dates(cards: &BTreeMap<PathBuf, Arc<LoadedCard>>) -> BTreeMap<PathBuf, time::Date> {
+    cards
+        .iter()
+        .map(|(path, card)| (path.clone(), card.profile.holder.birth_date))
+        .collect()
+}

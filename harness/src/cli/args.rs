@@ -32,6 +32,10 @@ pub enum Command {
         /// Scenario and card-profile files or folders of them.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Set a scenario variable as `run --var` would (repeatable; each must name a
+        /// variable of some scenario).
+        #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+        vars: Vec<(String, String)>,
     },
     /// Print a JSON Schema (draft 2020-12) of an input format, for editors and validators.
     Schema {
@@ -176,7 +180,8 @@ pub struct RunArgs {
     /// Run only shard K of N (stable by case id), e.g. 1/3.
     #[arg(long, value_parser = Partition::parse, value_name = "K/N")]
     pub partition: Option<Partition>,
-    /// Set a scenario variable (repeatable; wins over the files).
+    /// Set a scenario variable (repeatable; wins over the files; must name a variable of
+    /// some selected scenario).
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
     /// Run only cases with this tag (repeatable: all must match).
@@ -285,8 +290,7 @@ pub struct ServeArgs {
 }
 
 fn parse_date(text: &str) -> Result<time::Date, String> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(text, format).map_err(|_| format!("`{text}` is not a date YYYY-MM-DD"))
+    crate::units::parse_date(text).map_err(|e| format!("`{text}`: {e}"))
 }
 
 fn parse_fault(text: &str) -> Result<crate::qualification::Fault, String> {

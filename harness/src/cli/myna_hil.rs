@@ -14,7 +14,7 @@ fn dispatch(cli: Cli) -> Result<Exit, CliError> {
     match cli.command {
         Command::Run(args) => run::run_scenarios(args),
         Command::Conformance(args) => run::run_conformance(args),
-        Command::Check { paths } => tools::check(&paths),
+        Command::Check { paths, vars } => tools::check(&paths, &vars),
         Command::Schema { format } => tools::schema(format),
         Command::Photos => tools::photos(),
         Command::Report {

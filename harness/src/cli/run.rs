@@ -155,6 +155,7 @@ fn run_cases(
         cases.iter().filter_map(|c| c.card.as_deref()),
         &cached_photo,
     )?;
+    suite::born_after_visit(&cases, &crate::cards::birth_dates(&loaded))?;
     // Every output is checked before the first case: a run never finds out at the end
     // that its results have nowhere to go.
     let paths = ReportPaths::in_folder(
@@ -324,7 +325,7 @@ pub(super) fn merge_reports(
 ) -> Result<Exit, CliError> {
     let mut files = Vec::new();
     for s in shards {
-        files.push(ResultsFile::read_any(s).map_err(CliError::bad_input)?);
+        files.push(reports::set::read_results(s).map_err(CliError::bad_input)?);
     }
     let merged = reports::results::merge(files).map_err(CliError::bad_input)?;
     write_reports_of(&merged, out, junit, json)

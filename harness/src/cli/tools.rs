@@ -4,10 +4,12 @@
 use super::args::{SchemaFormat, ServeArgs};
 use super::{say, warn, CliError, Exit};
 use crate::scenario::suite::{self, Wanted};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Validates scenario and profile files: every file, every mistake, nothing run.
-pub(super) fn check(paths: &[PathBuf]) -> Result<Exit, CliError> {
+/// Validates scenario and profile files: every file, every mistake, nothing run. `vars`
+/// are the `--var`s a run would get: each must name a variable of some scenario.
+pub(super) fn check(paths: &[PathBuf], vars: &[(String, String)]) -> Result<Exit, CliError> {
     let (profiles, scenarios): (Vec<PathBuf>, Vec<PathBuf>) =
         paths.iter().cloned().partition(|p| suite::is_profile(p));
     let mut bad = 0;
@@ -25,22 +27,55 @@ pub(super) fn check(paths: &[PathBuf]) -> Result<Exit, CliError> {
         }
     }
     let scenario_files = suite::scenario_files(&scenarios)?;
+    let mut births = BTreeMap::new();
+    let mut known = BTreeSet::new();
     for file in &scenario_files {
         checked += 1;
-        match crate::scenario::load_cases(file, &[]) {
-            Ok(cases) => say(format!(
-                "ok     {} ({} case(s))",
-                file.display(),
-                cases.len()
-            )),
+        let loaded = crate::scenario::load_cases(file, vars).and_then(|cases| {
+            suite::born_after_visit(&cases, &birth_dates(&cases, &mut births)).map(|()| cases)
+        });
+        match loaded {
+            Ok(cases) => {
+                known.extend(cases.iter().flat_map(|c| c.variables.iter().cloned()));
+                say(format!(
+                    "ok     {} ({} case(s))",
+                    file.display(),
+                    cases.len()
+                ))
+            }
             Err(e) => {
                 bad += 1;
                 warn(format!("{e}\n"));
             }
         }
     }
+    if bad == 0 {
+        if let Err(e) = suite::unknown_vars(vars, known.iter().map(String::as_str)) {
+            bad += 1;
+            warn(format!("error: {e}\n"));
+        }
+    }
     say(format!("{checked} file(s) checked, {bad} with errors"));
     Ok(if bad == 0 { Exit::Ok } else { Exit::BadInput })
+}
+
+/// The holder's birth date of the cards `cases` name, by path, read once each into `read`
+/// (photos named, not loaded). A profile that cannot be read is left out: `check` reports
+/// profiles when it is given them, and `run` refuses them before anything runs.
+fn birth_dates(
+    cases: &[crate::scenario::Case],
+    read: &mut BTreeMap<PathBuf, Option<time::Date>>,
+) -> BTreeMap<PathBuf, time::Date> {
+    for card in cases.iter().filter_map(|c| c.card.as_ref()) {
+        read.entry(card.clone()).or_insert_with(|| {
+            crate::cards::load_profile(card, &crate::cards::named_photos)
+                .ok()
+                .map(|p| p.holder.birth_date)
+        });
+    }
+    read.iter()
+        .filter_map(|(path, born)| Some((path.clone(), (*born)?)))
+        .collect()
 }
 
 pub(super) fn schema(format: SchemaFormat) -> Result<Exit, CliError> {

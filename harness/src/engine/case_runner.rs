@@ -464,8 +464,10 @@ impl<'a> Bench<'a> {
                     times.push((step.kind.name().to_owned(), started.elapsed()));
                     continue;
                 }
+                // A wait is a step like any other: it ends at its deadline at the latest
+                // (scenario files cannot ask for more: `parse::wait_fits`).
                 StepKind::Wait(d) => {
-                    std::thread::sleep(*d);
+                    wait(*d, deadline).map_err(|why| broke(format!("{}: {why}", step.origin)))?;
                     times.push((step.kind.name().to_owned(), started.elapsed()));
                     continue;
                 }
@@ -666,4 +668,36 @@ fn consent_history(case: &Case, card: Option<&LoadedCard>) -> ConsentStore {
         );
     }
     store
+}
+
+/// The step `wait: d`: `d` passes, but never more than the step's `deadline`; a wait that
+/// would outlast it ends there as an overrun.
+fn wait(d: Duration, deadline: Duration) -> Result<(), String> {
+    std::thread::sleep(d.min(deadline));
+    if d > deadline {
+        return Err(format!(
+            "step `wait` of {d:?} did not finish within its deadline of {deadline:?}"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_ends_at_its_deadline() {
+        let started = Instant::now();
+        let err = wait(Duration::from_secs(5), Duration::from_millis(20)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(
+            err,
+            "step `wait` of 5s did not finish within its deadline of 20ms"
+        );
+        assert_eq!(
+            wait(Duration::from_millis(5), Duration::from_millis(5)),
+            Ok(())
+        );
+    }
 }

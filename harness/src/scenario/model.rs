@@ -2,6 +2,7 @@
 //! Built from YAML by [`super::parse`]; the engine never sees YAML.
 
 use crate::rules::{ConsentChoice, ConsentItems, ConsentStep, Route, RuleSet, Visit};
+use crate::yaml::Spot;
 use std::path::PathBuf;
 use std::time::Duration;
 use time::Date;
@@ -52,6 +53,14 @@ pub const SCENARIO_KEYS: &[&str] = &[
     "steps",
     "expect",
 ];
+
+/// The most cases one matrix may make unless [`MAX_CASES_ENV`] says otherwise: a matrix is
+/// refused before it is expanded (its size is the product of its lists' lengths), so a
+/// mistyped matrix costs nothing instead of all the memory there is.
+pub const DEFAULT_MAX_CASES: u64 = 100_000;
+
+/// The environment variable that sets the most cases one matrix may make.
+pub const MAX_CASES_ENV: &str = "MYNA_HIL_MAX_CASES";
 
 /// "Nothing" for `card:` (no card) and `insurance:` (the service knows no one).
 pub const NONE: &str = "none";
@@ -491,6 +500,9 @@ pub struct Case {
     pub title: String,
     pub tags: Vec<String>,
     pub date: Date,
+    /// Where the visit date was written (`None` for conformance cases, whose date is fixed):
+    /// a date that conflicts with the card (a birth after the visit) is reported there.
+    pub date_at: Option<Spot>,
     pub facility: String,
     pub visit: Visit,
     pub rule_set: RuleSet,
@@ -505,6 +517,9 @@ pub struct Case {
     pub step_deadline: Duration,
     pub steps: Vec<Step>,
     pub expect: Expect,
+    /// The scenario variables its file declares (`vars`, `matrix`, also through includes) or
+    /// refers to (`${name}`): a `--var` no selected file knows is a mistake.
+    pub variables: Vec<String>,
 }
 
 /// The attack species of a scenario name (`print_greyscale` for camera-replay's
@@ -655,6 +670,7 @@ pub fn conformance_cases(
                 title: title.to_owned(),
                 tags: tags.to_vec(),
                 date: time::macros::date!(2025 - 11 - 04),
+                date_at: None,
                 facility: String::new(),
                 visit: Visit::First,
                 rule_set: RuleSet::Seed,
@@ -666,6 +682,7 @@ pub fn conformance_cases(
                 step_deadline,
                 steps: Vec::new(),
                 expect: Expect::default(),
+                variables: Vec::new(),
             });
         }
     }

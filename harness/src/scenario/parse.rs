@@ -80,21 +80,19 @@ pub fn parse_cases(
     let mut vars = read_vars(lookup("vars"));
     // A `--var` that names a matrix variable pins it: its combinations collapse into one,
     // and the case id says the value that ran.
-    let mut combos: Vec<Vec<(String, String)>> = read_matrix(lookup("matrix"))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|combo| {
-            combo
-                .into_iter()
-                .map(|(n, v)| match overrides.iter().find(|(o, _)| *o == n) {
-                    Some((_, pinned)) => (n, pinned.clone()),
-                    None => (n, v),
-                })
-                .collect()
-        })
-        .collect();
+    let mut combos: Vec<Vec<(String, String)>> =
+        read_matrix(lookup("matrix"), overrides, max_cases()).unwrap_or_default();
     let mut seen = std::collections::HashSet::new();
     combos.retain(|c| seen.insert(c.clone()));
+    // The variables this file knows, to tell a mistyped `--var` (`suite::unknown_vars`).
+    let mut variables: Vec<String> = vars.iter().map(|(n, _)| n.clone()).collect();
+    variables.extend(combos.first().into_iter().flatten().map(|(n, _)| n.clone()));
+    referenced_vars(&root, &mut variables);
+    for (_, r) in &include_roots {
+        referenced_vars(r, &mut variables);
+    }
+    variables.sort();
+    variables.dedup();
     let stem = scenario_stem(path);
     let mut cases = Vec::new();
     for combo in combos {
@@ -116,7 +114,8 @@ pub fn parse_cases(
                 .collect();
             format!("{stem}[{}]", parts.join(","))
         };
-        if let Some(case) = convert_case(&lookup, root_node, &id, path) {
+        if let Some(mut case) = convert_case(&lookup, root_node, &id, path) {
+            case.variables = variables.clone();
             cases.push(case);
         }
     }
@@ -248,6 +247,34 @@ pub fn relative_to(path: &Path, name: &str) -> PathBuf {
     path.parent().unwrap_or(Path::new(".")).join(name)
 }
 
+/// The names of the variables `yaml` refers to (`${name}` in any string, key or value),
+/// added to `out`.
+fn referenced_vars(yaml: &MarkedYaml<'_>, out: &mut Vec<String>) {
+    match &yaml.data {
+        saphyr::YamlData::Value(saphyr::Scalar::String(text)) => {
+            let mut rest: &str = text;
+            while let Some(start) = rest.find("${") {
+                let after = &rest[start + 2..];
+                let Some(end) = after.find('}') else { break };
+                out.push(after[..end].to_owned());
+                rest = &after[end + 1..];
+            }
+        }
+        saphyr::YamlData::Sequence(items) => {
+            for item in items {
+                referenced_vars(item, out);
+            }
+        }
+        saphyr::YamlData::Mapping(mapping) => {
+            for (k, v) in mapping.iter() {
+                referenced_vars(k, out);
+                referenced_vars(v, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn read_vars(node: Option<Node<'_, '_>>) -> Vec<(String, String)> {
     let Some(node) = node else {
         return Vec::new();
@@ -260,16 +287,43 @@ fn read_vars(node: Option<Node<'_, '_>>) -> Vec<(String, String)> {
     for (k, v) in mapping.iter() {
         let key = node.doc.node(k);
         let value = node.doc.node(v);
-        if let (Some(k), Some(v)) = (key.string(), value.string()) {
+        if let (Some(k), Some(v)) = (key.string(), value.text()) {
             out.push((k, v));
         }
     }
     out
 }
 
+/// The most cases a matrix may make: [`DEFAULT_MAX_CASES`], or `MYNA_HIL_MAX_CASES`
+/// ([`MAX_CASES_ENV`]) when set; `Err` says what is wrong with the variable.
+pub fn max_cases() -> Result<u64, String> {
+    match std::env::var(MAX_CASES_ENV) {
+        Err(std::env::VarError::NotPresent) => Ok(DEFAULT_MAX_CASES),
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!(
+                "{MAX_CASES_ENV}=`{text}` is not a whole number of cases above 0"
+            )),
+        },
+        Err(e) => Err(format!("{MAX_CASES_ENV}: {e}")),
+    }
+}
+
+/// How many combinations lists of these lengths make; `None` past `u64::MAX`.
+pub fn matrix_size(lengths: impl IntoIterator<Item = usize>) -> Option<u64> {
+    lengths.into_iter().try_fold(1u64, |product, n| {
+        product.checked_mul(u64::try_from(n).ok()?)
+    })
+}
+
 /// The combinations of a matrix, each a list of (variable, value); one empty combination
-/// when there is no matrix.
-fn read_matrix(node: Option<Node<'_, '_>>) -> Option<Vec<Vec<(String, String)>>> {
+/// when there is no matrix. A variable `overrides` names (a `--var`) has that one value.
+/// A matrix that would make more than `limit` cases is refused before it is expanded.
+fn read_matrix(
+    node: Option<Node<'_, '_>>,
+    overrides: &[(String, String)],
+    limit: Result<u64, String>,
+) -> Option<Vec<Vec<(String, String)>>> {
     let Some(node) = node else {
         return Some(vec![Vec::new()]);
     };
@@ -280,33 +334,68 @@ fn read_matrix(node: Option<Node<'_, '_>>) -> Option<Vec<Vec<(String, String)>>>
         );
         return None;
     };
-    let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    let mut variables: Vec<(String, Vec<String>)> = Vec::new();
+    let mut ok = true;
     for (k, v) in mapping.iter() {
-        let name = node.doc.node(k).string()?;
-        let values: Vec<String> = node
-            .doc
-            .node(v)
-            .list()?
-            .iter()
-            .filter_map(|n| n.string())
-            .collect();
-        if values.is_empty() {
-            node.doc
-                .node(v)
-                .report("a matrix variable needs at least one value", None);
+        let (key, list) = (node.doc.node(k), node.doc.node(v));
+        let (Some(name), Some(items)) = (key.string(), list.list()) else {
+            ok = false;
+            continue;
+        };
+        if items.is_empty() {
+            list.report("a matrix variable needs at least one value", None);
+            ok = false;
+            continue;
+        }
+        let values: Vec<Option<String>> = items.iter().map(Node::text).collect();
+        let Some(values) = values.into_iter().collect::<Option<Vec<String>>>() else {
+            ok = false;
+            continue;
+        };
+        match overrides.iter().find(|(o, _)| *o == name) {
+            Some((_, pinned)) => variables.push((name, vec![pinned.clone()])),
+            None => variables.push((name, values)),
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let limit = match limit {
+        Ok(limit) => limit,
+        Err(why) => {
+            node.report(&why, None);
             return None;
         }
+    };
+    let size = matrix_size(variables.iter().map(|(_, values)| values.len()));
+    if size.is_none_or(|size| size > limit) {
+        let factors: Vec<String> = variables
+            .iter()
+            .map(|(name, values)| format!("{name}: {}", values.len()))
+            .collect();
+        let size = size.map_or_else(|| format!("more than {}", u64::MAX), |s| s.to_string());
+        node.report(
+            &format!(
+                "this matrix makes {size} cases ({}), more than the limit of {limit}",
+                factors.join(" × ")
+            ),
+            Some(&format!(
+                "split it across files, pin a variable with --var NAME=VALUE, or raise the \
+                 limit with {MAX_CASES_ENV}=N"
+            )),
+        );
+        return None;
+    }
+    let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    for (name, values) in &variables {
         combos = combos
             .into_iter()
             .flat_map(|c| {
-                values
-                    .iter()
-                    .map(|value| {
-                        let mut c = c.clone();
-                        c.push((name.clone(), value.clone()));
-                        c
-                    })
-                    .collect::<Vec<_>>()
+                values.iter().map(move |value| {
+                    let mut c = c.clone();
+                    c.push((name.clone(), value.clone()));
+                    c
+                })
             })
             .collect();
     }
@@ -358,7 +447,8 @@ fn convert_case<'a, 'y>(
             }
         }),
     };
-    let date = lookup("date").and_then(|n| n.date());
+    let date_node = lookup("date");
+    let date = date_node.and_then(|n| n.date());
     let facility = lookup("facility")
         .map(|n| n.string())
         .unwrap_or(Some("clinic-a".into()));
@@ -392,7 +482,8 @@ fn convert_case<'a, 'y>(
         .unwrap_or(Some(DEFAULT_STEP_DEADLINE));
     let steps = lookup("steps").and_then(|n| {
         let items = n.list()?;
-        let converted: Vec<Option<Step>> = items.into_iter().map(step).collect();
+        let converted: Vec<Option<Step>> =
+            items.into_iter().map(|n| step(n, step_deadline)).collect();
         converted.into_iter().collect::<Option<Vec<_>>>()
     });
     let expect = lookup("expect")
@@ -408,6 +499,7 @@ fn convert_case<'a, 'y>(
         title: title?,
         tags: tags?,
         date: date?,
+        date_at: date_node.map(|n| n.spot()),
         facility: facility?,
         visit: visit?,
         rule_set: rule_set?,
@@ -419,6 +511,7 @@ fn convert_case<'a, 'y>(
         step_deadline: step_deadline?,
         steps: steps?,
         expect: expect?,
+        variables: Vec::new(),
     })
 }
 
@@ -710,8 +803,9 @@ fn perturbations(node: Node<'_, '_>) -> Option<Vec<Perturbation>> {
 }
 
 /// A step: a bare name (`place_card`) or a one-key mapping (`choose: pin`), optionally
-/// with `deadline:` beside it.
-fn step(node: Node<'_, '_>) -> Option<Step> {
+/// with `deadline:` beside it; `step_deadline` is the case's default (`None`: it was wrong,
+/// and reported).
+fn step(node: Node<'_, '_>, step_deadline: Option<Duration>) -> Option<Step> {
     let origin = origin(&node);
     let (name, arg, deadline) = match &node.yaml.data {
         saphyr::YamlData::Value(_) => (node.string()?, None, None),
@@ -796,7 +890,12 @@ fn step(node: Node<'_, '_>) -> Option<Step> {
             StepKind::Show(shown.into_iter().collect::<Option<Vec<_>>>()?)
         }
         "service" => StepKind::Service(service_fault(needs_arg("a behaviour")?)?),
-        "wait" => StepKind::Wait(needs_arg("a duration")?.duration()?),
+        "wait" => {
+            let n = needs_arg("a duration")?;
+            let wait = n.duration()?;
+            wait_fits(&n, wait, deadline, step_deadline)?;
+            StepKind::Wait(wait)
+        }
         other => {
             let hint = crate::yaml::closest(other, STEP_NAMES)
                 .map(|c| format!("did you mean `{c}`?"))
@@ -810,6 +909,39 @@ fn step(node: Node<'_, '_>) -> Option<Step> {
         deadline,
         origin,
     })
+}
+
+/// A wait takes exactly its duration, and every step has a deadline (its own `deadline:`,
+/// or the case's `step_deadline`): a wait longer than its deadline could only end the case
+/// in `error`, so it is refused before anything runs.
+fn wait_fits(
+    node: &Node<'_, '_>,
+    wait: Duration,
+    own: Option<Duration>,
+    step_deadline: Option<Duration>,
+) -> Option<()> {
+    let (limit, hint) = match (own, step_deadline) {
+        (Some(own), _) => (
+            own,
+            format!("a wait lasts exactly as long as it says: shorten it, or raise its `deadline` to {wait:?} or more"),
+        ),
+        (None, Some(default)) => (
+            default,
+            format!(
+                "without a `deadline` of its own the step has `step_deadline` ({default:?}): \
+                 write `{{ wait: {wait:?}, deadline: {wait:?} }}` or raise `step_deadline`"
+            ),
+        ),
+        (None, None) => return Some(()),
+    };
+    if wait <= limit {
+        return Some(());
+    }
+    node.report(
+        &format!("this wait of {wait:?} is longer than its deadline of {limit:?}"),
+        Some(&hint),
+    );
+    None
 }
 
 fn shown(node: &Node<'_, '_>) -> Option<Shown> {
@@ -971,5 +1103,141 @@ mod tests {
         assert!(cases
             .iter()
             .all(|c| c.date == time::macros::date!(2026 - 01 - 05)));
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse_cases(Path::new("t.yaml"), text, &[]) {
+            Ok(cases) => panic!("accepted: {} case(s)", cases.len()),
+            Err(d) => d.0.iter().map(|d| d.short()).collect(),
+        }
+    }
+
+    const BASE: &str = "title: t\ncard: none\ndate: 2025-11-04\nsteps:\n  - show: nothing\n";
+
+    #[test]
+    fn matrix_values_may_be_plain_numbers_and_booleans() {
+        let text = format!("{BASE}matrix:\n  n: [1, 2.5, true]\nvars: {{ m: 7 }}\n");
+        let cases = parse_cases(Path::new("t.yaml"), &text, &[]).unwrap();
+        assert_eq!(ids(&cases), ["t[n=1]", "t[n=2.5]", "t[n=true]"]);
+        let empty = format!("{BASE}matrix:\n  n: []\n");
+        assert_eq!(
+            errors(&empty),
+            ["t.yaml:7:6: a matrix variable needs at least one value"]
+        );
+        let nested = format!("{BASE}matrix:\n  n: [1, [2]]\n");
+        assert_eq!(
+            errors(&nested),
+            ["t.yaml:7:10: expected a value (text, a number or true/false), found a list"]
+        );
+    }
+
+    /// A matrix with `n` variables of `each` values.
+    fn matrix(n: usize, each: usize) -> String {
+        let values: Vec<String> = (0..each).map(|i| i.to_string()).collect();
+        let mut text = format!("{BASE}matrix:\n");
+        for v in 0..n {
+            text.push_str(&format!("  v{v}: [{}]\n", values.join(", ")));
+        }
+        text
+    }
+
+    #[test]
+    fn a_matrix_over_the_limit_is_refused_before_it_is_expanded() {
+        // 50^3 = 125,000 cases, just over the default limit.
+        assert_eq!(
+            errors(&matrix(3, 50)),
+            ["t.yaml:7:3: this matrix makes 125000 cases (v0: 50 × v1: 50 × v2: 50), more than the limit of 100000"]
+        );
+        // 10^20 does not fit in 64 bits: refused all the same, at once.
+        let err = errors(&matrix(20, 10));
+        assert!(
+            err[0].contains("makes more than 18446744073709551615 cases"),
+            "{err:?}"
+        );
+        // Pinning variables with --var takes them out of the product.
+        let pins: Vec<(String, String)> = ["v0", "v1"]
+            .iter()
+            .map(|v| (v.to_string(), "7".to_string()))
+            .collect();
+        let cases = parse_cases(Path::new("t.yaml"), &matrix(3, 50), &pins).unwrap();
+        assert_eq!(cases.len(), 50);
+        assert_eq!(cases[0].id, "t[v0=7,v1=7,v2=0]");
+    }
+
+    #[test]
+    fn the_limit_is_checked_against_the_exact_product() {
+        let text = matrix(2, 3);
+        let doc = Document::new(Path::new("t.yaml"), &text);
+        let root = doc.parse(&text).unwrap();
+        let map = doc.node(&root).map(SCENARIO_KEYS).unwrap();
+        let node = map.get("matrix");
+        assert_eq!(read_matrix(node, &[], Ok(9)).map(|c| c.len()), Some(9));
+        assert!(!doc.has_errors());
+        assert_eq!(read_matrix(node, &[], Ok(8)), None);
+        assert!(doc.has_errors());
+    }
+
+    proptest::proptest! {
+        /// The product is exact while it fits in 64 bits, and `None` past it.
+        #[test]
+        fn matrix_size_is_the_checked_product(lengths in proptest::collection::vec(0usize..100_000, 0..8)) {
+            let exact = lengths.iter().try_fold(1u128, |p, n| p.checked_mul(*n as u128));
+            let expected = exact.and_then(|p| u64::try_from(p).ok());
+            proptest::prop_assert_eq!(matrix_size(lengths.iter().copied()), expected);
+        }
+    }
+
+    #[test]
+    fn a_case_knows_the_variables_its_file_declares_and_uses() {
+        let text = "title: t\ncard: none\ndate: ${day}\nvars: { pin: correct }\nmatrix:\n  visit: [first]\nvisit: ${visit}\nsteps:\n  - show: nothing\n";
+        let day = [("day".to_owned(), "2025-11-04".to_owned())];
+        let cases = parse_cases(Path::new("t.yaml"), text, &day).unwrap();
+        assert_eq!(cases[0].variables, ["day", "pin", "visit"]);
+    }
+
+    #[test]
+    fn dates_outside_1900_to_2100_are_refused_at_their_place() {
+        let far = BASE.replace("2025-11-04", "9999-11-04");
+        assert_eq!(
+            errors(&far),
+            ["t.yaml:3:7: the year 9999 is out of range (1900 to 2100)"]
+        );
+        let history =
+            format!("{BASE}consent_history:\n  - {{ facility: a, on: 0000-01-06, choice: all }}\n");
+        assert_eq!(
+            errors(&history),
+            ["t.yaml:7:24: the year 0 is out of range (1900 to 2100)"]
+        );
+        let negative = BASE.replace("2025-11-04", "-2025-11-04");
+        assert_eq!(
+            errors(&negative),
+            ["t.yaml:3:7: expected a date (YYYY-MM-DD), found a string"]
+        );
+        let cases = parse_cases(Path::new("t.yaml"), BASE, &[]).unwrap();
+        let at = cases[0].date_at.as_ref().unwrap();
+        assert_eq!((at.line, at.column, at.width), (3, 7, 10));
+        assert_eq!(at.source_line, "date: 2025-11-04");
+    }
+
+    #[test]
+    fn a_wait_must_fit_in_its_deadline() {
+        let steps = |s: &str| BASE.replace("  - show: nothing\n", s);
+        assert_eq!(
+            errors(&steps("  - { wait: 3s, deadline: 1s }\n")),
+            ["t.yaml:5:13: this wait of 3s is longer than its deadline of 1s"]
+        );
+        // Without a deadline of its own, the case's step_deadline is the wait's deadline.
+        assert_eq!(
+            errors(&steps("  - wait: 11s\n")),
+            ["t.yaml:5:11: this wait of 11s is longer than its deadline of 10s"]
+        );
+        let slow = format!("{}step_deadline: 20s\n", steps("  - wait: 11s\n"));
+        let cases = parse_cases(Path::new("t.yaml"), &slow, &[]).unwrap();
+        assert_eq!(
+            cases[0].steps[0].kind,
+            StepKind::Wait(Duration::from_secs(11))
+        );
+        let exact = steps("  - { wait: 1s, deadline: 1s }\n");
+        parse_cases(Path::new("t.yaml"), &exact, &[]).unwrap();
     }
 }

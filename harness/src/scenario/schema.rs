@@ -66,6 +66,11 @@ fn number(range: std::ops::RangeInclusive<f64>, description: &str) -> Value {
     }))
 }
 
+/// The value of a variable: any scalar, as text (`3` is `"3"`).
+fn variable_value() -> Value {
+    json!({ "type": ["string", "number", "boolean"] })
+}
+
 fn consent_item() -> Value {
     choice(&ConsentItem::NAMES, "a consent item")
 }
@@ -135,7 +140,7 @@ fn step_argument(name: &str) -> Option<Value> {
         ),
         "show" => json!({ "anyOf": [shown(), { "type": "array", "items": shown() }] }),
         "service" => service(),
-        "wait" => duration("wait this long"),
+        "wait" => duration("wait this long, within the step's deadline"),
         _ => return None,
     })
 }
@@ -314,13 +319,16 @@ fn scenario_keys() -> Value {
             ),
             "vars" => json!({
                 "type": "object",
-                "additionalProperties": { "type": "string" },
+                "additionalProperties": variable_value(),
                 "description": "values for ${name}; --var name=value overrides"
             }),
             "matrix" => json!({
                 "type": "object",
-                "additionalProperties": { "type": "array", "items": { "type": "string" }, "minItems": 1 },
-                "description": "one case per combination; the values become variables"
+                "additionalProperties": { "type": "array", "items": variable_value(), "minItems": 1 },
+                "description": format!(
+                    "one case per combination; the values become variables; at most {DEFAULT_MAX_CASES} \
+                     combinations ({MAX_CASES_ENV} sets another limit)"
+                )
             }),
             "card" => string("the patient's card profile relative to this file, or `none`"),
             "date" => date("the visit date: the rules in force that day apply"),

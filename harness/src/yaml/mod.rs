@@ -5,8 +5,10 @@
 mod diagnostic;
 mod json;
 pub mod schema;
+mod spot;
 mod tree;
 
 pub use diagnostic::{closest, Diagnostic, Diagnostics};
 pub use json::yaml_to_json;
+pub use spot::Spot;
 pub use tree::{Document, Map, Node};

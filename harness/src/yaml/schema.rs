@@ -11,8 +11,11 @@ pub const SCHEMA_DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
 /// A duration as [`crate::units::parse_duration`] reads it: a number and a unit.
 pub const DURATION_PATTERN: &str = r"^\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*(us|µs|ms|s|min)\s*$";
 
-/// A calendar date as [`super::Node::date`] reads it, `YYYY-MM-DD`.
-pub const DATE_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
+/// A calendar date as [`super::Node::date`] reads it, `YYYY-MM-DD` with a year in
+/// [`crate::units::DATE_YEARS`] (1900 to 2100; `harness/tests/schema.rs` checks that the
+/// two agree). Whether the day exists (2025-02-30) only the parser knows.
+pub const DATE_PATTERN: &str =
+    r"^(19[0-9]{2}|20[0-9]{2}|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
 
 /// A duration (a string with a unit).
 pub fn duration(description: &str) -> Value {
@@ -24,12 +27,16 @@ pub fn duration(description: &str) -> Value {
     })
 }
 
-/// A date, `YYYY-MM-DD`.
+/// A date, `YYYY-MM-DD`, 1900 to 2100.
 pub fn date(description: &str) -> Value {
     json!({
         "type": "string",
         "pattern": DATE_PATTERN,
-        "description": format!("{description} (YYYY-MM-DD)")
+        "description": format!(
+            "{description} (YYYY-MM-DD, {} to {})",
+            crate::units::DATE_YEARS.start(),
+            crate::units::DATE_YEARS.end()
+        )
     })
 }
 

@@ -6,6 +6,7 @@
 //! the result.
 
 use super::diagnostic::{closest, Diagnostic, Diagnostics};
+use super::spot::Spot;
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -280,6 +281,40 @@ impl<'d, 'y> Node<'d, 'y> {
         }
     }
 
+    /// Any scalar as text: a string (with `${var}`s replaced), or a number or boolean as
+    /// written (`3`, `1.5`, `true`), for values that are text wherever they go (variables).
+    pub fn text(&self) -> Option<String> {
+        match self.scalar() {
+            Some(Scalar::Null) | None => {
+                self.expected("a value (text, a number or true/false)", None);
+                None
+            }
+            Some(_) => self.scalar_text(),
+        }
+    }
+
+    /// Where this node is, kept to report a mistake found after the file is converted.
+    pub fn spot(&self) -> Spot {
+        let (start, end) = (self.yaml.span.start, self.yaml.span.end);
+        let one_line = end.line() == start.line();
+        Spot {
+            file: self.doc.file.clone(),
+            line: start.line(),
+            column: start.col() + 1,
+            width: if one_line {
+                end.col().saturating_sub(start.col()).max(1)
+            } else {
+                1
+            },
+            source_line: self
+                .doc
+                .lines
+                .get(start.line().saturating_sub(1))
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
     pub fn string(&self) -> Option<String> {
         match self.scalar() {
             Some(Scalar::String(s)) => self.doc.substitute(self.yaml, s),
@@ -387,17 +422,23 @@ impl<'d, 'y> Node<'d, 'y> {
         }
     }
 
-    /// A calendar date written `YYYY-MM-DD`.
+    /// A calendar date written `YYYY-MM-DD`, as [`crate::units::parse_date`] reads it (its
+    /// year in [`crate::units::DATE_YEARS`]).
     pub fn date(&self) -> Option<Date> {
-        let format = time::macros::format_description!("[year]-[month]-[day]");
-        let text = self.scalar_text();
-        match text.as_deref().map(|t| Date::parse(t, format)) {
+        use crate::units::{parse_date, DateError, DATE_YEARS};
+        let hint = format!(
+            "for example 2025-12-01; the day must exist, the year be {} to {}",
+            DATE_YEARS.start(),
+            DATE_YEARS.end()
+        );
+        match self.scalar_text().as_deref().map(parse_date) {
             Some(Ok(d)) => Some(d),
+            Some(Err(e @ DateError::Year(_))) => {
+                self.report(&e.to_string(), Some(&hint));
+                None
+            }
             _ => {
-                self.expected(
-                    "a date (YYYY-MM-DD)",
-                    Some("for example 2025-12-01; the day must exist"),
-                );
+                self.expected("a date (YYYY-MM-DD)", Some(&hint));
                 None
             }
         }
