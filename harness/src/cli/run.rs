@@ -219,7 +219,8 @@ pub(super) fn merge_reports(
         files.push(reports::results::ResultsFile::read(s).map_err(CliError::bad_input)?);
     }
     let merged = reports::results::merge(files).map_err(CliError::bad_input)?;
-    crate::engine::write_reports(junit, json, None, &merged.cases);
+    let stamp = crate::engine::run_stamp();
+    crate::engine::write_reports(junit, json, None, &merged.cases, &stamp);
     summarise(&merged.cases);
     Ok(verdict_exit(&merged.cases))
 }

@@ -16,6 +16,7 @@ use crate::cards::LoadedCard;
 use crate::channel::guard::{Policy, RunSecret};
 use crate::scenario::Case;
 use card_emulator::pki::TestPki;
+use reports::junit::RunStamp;
 use reports::results::ResultsFile;
 use reports::CaseResult;
 use std::collections::BTreeMap;
@@ -149,6 +150,7 @@ fn run_inner(
         collected: Mutex::new(Vec::new()),
         junit: options.junit.clone(),
         json: options.json.clone(),
+        stamp: run_stamp(),
         partition: options
             .partition
             .map(|p| format!("{}/{}", p.index, p.count)),
@@ -234,6 +236,7 @@ struct Shared {
     collected: Mutex<Vec<(usize, CaseResult)>>,
     junit: Option<PathBuf>,
     json: Option<PathBuf>,
+    stamp: RunStamp,
     partition: Option<String>,
     total: usize,
     on_result: ResultHook,
@@ -255,6 +258,7 @@ impl Shared {
             self.json.as_deref(),
             self.partition.clone(),
             &results,
+            &self.stamp,
         );
         (self.on_result)(&result, collected.len(), self.total);
     }
@@ -266,9 +270,10 @@ pub fn write_reports(
     json: Option<&Path>,
     partition: Option<String>,
     results: &[CaseResult],
+    stamp: &RunStamp,
 ) {
     if let Some(path) = junit {
-        if let Err(e) = reports::junit::write(path, "myna-hil", results) {
+        if let Err(e) = reports::junit::write(path, results, stamp) {
             eprintln!("error: {e}");
         }
     }
@@ -276,6 +281,16 @@ pub fn write_reports(
         if let Err(e) = ResultsFile::new(partition, results.to_vec()).write(path) {
             eprintln!("error: {e}");
         }
+    }
+}
+
+/// Now, and this host's name as the kernel has it (blank when unreadable: JUnit then says
+/// "localhost").
+pub fn run_stamp() -> RunStamp {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    RunStamp {
+        started: time::OffsetDateTime::now_utc(),
+        hostname: hostname.trim().to_owned(),
     }
 }
 
