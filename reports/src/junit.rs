@@ -261,14 +261,11 @@ mod tests {
 
     fn case(group: &str, name: &str, verdict: Verdict) -> CaseResult {
         CaseResult {
-            id: format!("{group}.{name}"),
-            group: group.into(),
-            name: name.into(),
-            verdict,
             reason: (verdict != Verdict::Pass).then(|| format!("{name} went {verdict}")),
             duration: Duration::from_millis(3),
             measurements: vec![Measurement::new("apdu_ms", 0.25, "ms")],
             evidence: "> 00A4\n< 9000".into(),
+            ..CaseResult::new(group, name, verdict)
         }
     }
 

@@ -8,14 +8,9 @@ use std::time::Duration;
 
 fn case(group: &str, name: &str, verdict: Verdict, reason: Option<&str>) -> CaseResult {
     CaseResult {
-        id: format!("{group}.{name}"),
-        group: group.into(),
-        name: name.into(),
-        verdict,
         reason: reason.map(str::to_owned),
         duration: Duration::from_micros(12_345),
-        measurements: Vec::new(),
-        evidence: String::new(),
+        ..CaseResult::new(group, name, verdict)
     }
 }
 

@@ -10,14 +10,9 @@ const HOSTILE: &str = "\u{fffe}\u{ffff} \x1b[31m\0\x0b ]]> <b> & \"q\" 'a' ä¿é™
 
 fn case(group: &str, name: &str, verdict: Verdict) -> CaseResult {
     CaseResult {
-        id: format!("{group}.{name}"),
-        group: group.into(),
-        name: name.into(),
-        verdict,
         reason: (verdict != Verdict::Pass).then(|| format!("{HOSTILE} {verdict}")),
         duration: Duration::from_micros(1_234_567),
-        measurements: Vec::new(),
-        evidence: String::new(),
+        ..CaseResult::new(group, name, verdict)
     }
 }
 
