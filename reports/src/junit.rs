@@ -68,10 +68,10 @@ fn suite(xml: &mut String, id: usize, group: &str, cases: &[&CaseResult], stamp:
     // Ant wants a non-blank suite name, package and host name.
     let name = non_blank(group, "ungrouped");
     let time: Duration = cases.iter().map(|c| c.duration).sum();
-    let _ = write!(
+    let _ = writeln!(
         xml,
         "  <testsuite name=\"{name}\" package=\"{name}\" id=\"{id}\" timestamp=\"{}\" \
-         hostname=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n",
+         hostname=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">",
         timestamp(stamp.started),
         attr(non_blank(&stamp.hostname, "localhost")),
         cases.len(),
