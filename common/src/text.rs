@@ -7,12 +7,18 @@ use std::borrow::Cow;
 /// `text` with every control character (except tab) written as a visible escape, `\x1b`
 /// or `\u{85}`; unchanged, and not copied, when it has none.
 pub fn escape_controls(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(needs_escape) {
+    escape_chars(text, needs_escape)
+}
+
+/// `text` with every character `escaped` picks written as a visible escape in the same
+/// notation; for other rules on other sinks (the JUnit XML cannot carry some characters).
+pub fn escape_chars(text: &str, escaped: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(&escaped) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if needs_escape(c) {
+        if escaped(c) {
             let n = u32::from(c);
             if n < 0x80 {
                 out.push_str(&format!("\\x{n:02x}"));
@@ -42,5 +48,17 @@ mod tests {
         assert_eq!(escape_controls("a\x1b[31mb"), "a\\x1b[31mb");
         assert_eq!(escape_controls("a\rb\n\0"), "a\\x0db\\x0a\\x00");
         assert_eq!(escape_controls("\u{85}\u{202e}z"), "\\u{85}\\u{202e}z");
+    }
+
+    #[test]
+    fn escapes_only_what_the_rule_picks() {
+        assert!(matches!(
+            escape_chars("a\x1bb", |_| false),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            escape_chars("a\nb\u{ffff}", |c| c == '\u{ffff}'),
+            "a\nb\\u{ffff}"
+        );
     }
 }

@@ -1,15 +1,35 @@
-//! JUnit XML: one testcase per case; fail → failure, error and inconc → error, skip →
-//! skipped; the verdict and every measurement are properties; evidence goes to system-out.
+//! JUnit XML that the Jenkins xUnit plugin's `junit-10.xsd` and the Apache Ant JUnit schema
+//! (`JUnit.xsd`) both accept (docs/junit.md), written by hand: the format is small, and its
+//! two schemas constrain element order, required attributes and number formats in ways a
+//! generic writer does not follow.
+//!
+//! One testsuite per group. Fail → `failure`, error and inconc → `error` (its `type` names
+//! the verdict), skip → `skipped`; each carries the reason as `message` and as text, failures
+//! and errors with the end of the evidence after it. Ant allows no output and no properties
+//! inside a testcase, so the suite holds them: a property per case for the verdict and each
+//! measurement, and a `system-out` with every case's verdict, measurements and evidence.
 
 use crate::verdict::{CaseResult, Verdict};
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
+use std::time::Duration;
+
+/// Evidence lines at most in a failure's or error's text (the whole is in `system-out`).
+const EXCERPT_LINES: usize = 40;
+
+/// What the suites need from outside the results; the caller learns it (the clock, the host).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunStamp {
+    /// When the run started.
+    pub started: time::OffsetDateTime,
+    /// The host the cases ran on; "localhost" is written when it is blank, as Ant asks.
+    pub hostname: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum JunitError {
-    #[error("cannot serialise JUnit: {0}")]
-    Serialize(#[from] quick_junit::SerializeError),
     #[error("cannot write {path}: {source}")]
     Io {
         path: String,
@@ -17,107 +37,342 @@ pub enum JunitError {
     },
 }
 
-/// The JUnit XML of `results`, one testsuite per group, in the order given.
-pub fn to_xml(report_name: &str, results: &[CaseResult]) -> Result<String, JunitError> {
-    let mut report = Report::new(report_name);
-    let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
+/// The JUnit XML of `results`: one testsuite per group, groups in name order, cases in the
+/// order given.
+pub fn to_xml(results: &[CaseResult], stamp: &RunStamp) -> String {
+    let mut groups: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
     for r in results {
-        suites
-            .entry(r.group.as_str())
-            .or_insert_with(|| TestSuite::new(r.group.clone()))
-            .add_test_case(test_case(r));
+        groups.entry(r.group.as_str()).or_default().push(r);
     }
-    report.add_test_suites(suites.into_values());
-    Ok(report.to_string()?)
-}
-
-fn test_case(r: &CaseResult) -> TestCase {
-    let status = match r.verdict {
-        Verdict::Pass => TestCaseStatus::success(),
-        Verdict::Skip => TestCaseStatus::skipped(),
-        Verdict::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
-        Verdict::Error | Verdict::Inconc => TestCaseStatus::non_success(NonSuccessKind::Error),
-    };
-    let mut status = status;
-    if let Some(reason) = &r.reason {
-        status.set_message(reason.clone());
-        status.set_type(r.verdict.as_str());
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+    for (id, (group, cases)) in groups.into_iter().enumerate() {
+        suite(&mut xml, id, group, &cases, stamp);
     }
-    let mut case = TestCase::new(r.name.clone(), status);
-    case.set_classname(r.group.clone());
-    case.set_time(r.duration);
-    case.add_property(Property::new("verdict", r.verdict.as_str()));
-    for m in &r.measurements {
-        case.add_property(Property::new(
-            m.name.clone(),
-            format!("{} {}", m.value, m.unit),
-        ));
-    }
-    if !r.evidence.is_empty() {
-        case.set_system_out(r.evidence.clone());
-    }
-    case
+    xml.push_str("</testsuites>\n");
+    xml
 }
 
 /// Writes the XML atomically (temporary file, then rename), so a reader never sees half a
 /// file and a killed run keeps the last complete one.
-pub fn write(path: &Path, report_name: &str, results: &[CaseResult]) -> Result<(), JunitError> {
-    let xml = to_xml(report_name, results)?;
-    common::fs::write_atomic(path, xml.as_bytes()).map_err(|source| JunitError::Io {
-        path: path.display().to_string(),
-        source,
+pub fn write(path: &Path, results: &[CaseResult], stamp: &RunStamp) -> Result<(), JunitError> {
+    common::fs::write_atomic(path, to_xml(results, stamp).as_bytes()).map_err(|source| {
+        JunitError::Io {
+            path: path.display().to_string(),
+            source,
+        }
     })
+}
+
+fn suite(xml: &mut String, id: usize, group: &str, cases: &[&CaseResult], stamp: &RunStamp) {
+    let count = |f: fn(Verdict) -> bool| cases.iter().filter(|c| f(c.verdict)).count();
+    // Ant wants a non-blank suite name, package and host name.
+    let name = non_blank(group, "ungrouped");
+    let time: Duration = cases.iter().map(|c| c.duration).sum();
+    let _ = writeln!(
+        xml,
+        "  <testsuite name=\"{name}\" package=\"{name}\" id=\"{id}\" timestamp=\"{}\" \
+         hostname=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">",
+        timestamp(stamp.started),
+        attr(non_blank(&stamp.hostname, "localhost")),
+        cases.len(),
+        count(|v| v == Verdict::Fail),
+        count(|v| matches!(v, Verdict::Error | Verdict::Inconc)),
+        count(|v| v == Verdict::Skip),
+        seconds(time),
+        name = attr(name),
+    );
+    xml.push_str("    <properties>\n");
+    for c in cases {
+        property(xml, &c.id, "verdict", c.verdict.as_str());
+        for m in &c.measurements {
+            property(xml, &c.id, &m.name, &format!("{} {}", m.value, m.unit));
+        }
+    }
+    xml.push_str("    </properties>\n");
+    for c in cases {
+        testcase(xml, c);
+    }
+    let _ = writeln!(xml, "    <system-out>{}</system-out>", text(&output(cases)));
+    // Ant requires the element; nothing goes to stderr.
+    xml.push_str("    <system-err></system-err>\n  </testsuite>\n");
+}
+
+fn property(xml: &mut String, case: &str, key: &str, value: &str) {
+    let _ = writeln!(
+        xml,
+        "      <property name=\"{}\" value=\"{}\"/>",
+        attr(&format!("{case}.{key}")),
+        attr(value)
+    );
+}
+
+fn testcase(xml: &mut String, c: &CaseResult) {
+    let _ = write!(
+        xml,
+        "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"",
+        attr(&c.name),
+        attr(&c.group),
+        seconds(c.duration)
+    );
+    let element = match c.verdict {
+        Verdict::Pass => None,
+        Verdict::Skip => Some("skipped"),
+        Verdict::Fail => Some("failure"),
+        Verdict::Error | Verdict::Inconc => Some("error"),
+    };
+    let Some(element) = element else {
+        xml.push_str("/>\n");
+        return;
+    };
+    xml.push_str(">\n      <");
+    xml.push_str(element);
+    // Ant requires `type` on failure and error; skipped takes any attributes.
+    if element != "skipped" {
+        let _ = write!(xml, " type=\"{}\"", c.verdict.as_str());
+    }
+    if let Some(reason) = &c.reason {
+        let _ = write!(xml, " message=\"{}\"", attr(reason));
+    }
+    let body = if element == "skipped" {
+        c.reason.clone().unwrap_or_default()
+    } else {
+        failure_text(c)
+    };
+    let _ = write!(xml, ">{}</{element}>\n    </testcase>\n", text(&body));
+}
+
+/// The reason, then the end of the evidence: what a reader of one failed case (GitLab shows
+/// only this text) needs to see where it went wrong.
+fn failure_text(c: &CaseResult) -> String {
+    let mut out = c
+        .reason
+        .clone()
+        .unwrap_or_else(|| format!("verdict {}", c.verdict));
+    let lines: Vec<&str> = c.evidence.lines().collect();
+    if lines.is_empty() {
+        return out;
+    }
+    let start = lines.len().saturating_sub(EXCERPT_LINES);
+    out.push_str("\n\n");
+    if start > 0 {
+        let _ = writeln!(out, "[{start} earlier lines of evidence in system-out]");
+    }
+    out.push_str(&lines[start..].join("\n"));
+    out
+}
+
+/// Every case's verdict line, measurements and evidence, in case order.
+fn output(cases: &[&CaseResult]) -> String {
+    let mut out = String::new();
+    for c in cases {
+        let _ = write!(out, "--- {}: {}", c.name, c.verdict);
+        if let Some(reason) = &c.reason {
+            let _ = write!(out, " ({reason})");
+        }
+        out.push('\n');
+        for m in &c.measurements {
+            let _ = writeln!(out, "{} = {} {}", m.name, m.value, m.unit);
+        }
+        if !c.evidence.is_empty() {
+            out.push_str(&c.evidence);
+            if !c.evidence.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+fn non_blank<'a>(value: &'a str, fallback: &'a str) -> &'a str {
+    if value.trim().is_empty() {
+        fallback
+    } else {
+        value
+    }
+}
+
+/// Seconds with three decimals: both `xs:decimal` (Ant) and junit-10's SUREFIRE_TIME pattern,
+/// which allows no more than three.
+fn seconds(d: Duration) -> String {
+    format!("{}.{:03}", d.as_secs(), d.subsec_millis())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` in UTC: Ant's pattern allows no zone, so the zone is fixed instead.
+fn timestamp(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Characters XML 1.0 cannot carry at all, even as references: C0 controls but tab, line
+/// feed and carriage return, and U+FFFE/U+FFFF (Rust strings hold no surrogates).
+fn not_xml(c: char) -> bool {
+    matches!(c, '\0'..='\x08' | '\x0b' | '\x0c' | '\x0e'..='\x1f' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// Text content: markup escaped, characters XML cannot carry written visibly (`\x1b`), and
+/// carriage returns as references so a parser does not turn them into line feeds.
+fn text(value: &str) -> String {
+    escape(value, false)
+}
+
+/// An attribute value: as [`text`], and tab, line feed and carriage return as references,
+/// which attribute-value normalisation would otherwise turn into spaces.
+fn attr(value: &str) -> String {
+    escape(value, true)
+}
+
+fn escape(value: &str, attribute: bool) -> String {
+    let visible: Cow<'_, str> = common::text::escape_chars(value, not_xml);
+    let mut out = String::with_capacity(visible.len());
+    for c in visible.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attribute => out.push_str("&quot;"),
+            '\n' if attribute => out.push_str("&#10;"),
+            '\t' if attribute => out.push_str("&#9;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::verdict::Measurement;
-    use std::time::Duration;
 
-    fn case(name: &str, verdict: Verdict) -> CaseResult {
-        CaseResult {
-            id: format!("g.{name}"),
-            group: "g".into(),
-            name: name.into(),
-            verdict,
-            reason: (verdict != Verdict::Pass).then(|| format!("{name} because \x1b[31m<red>")),
-            duration: Duration::from_millis(3),
-            measurements: vec![Measurement::new("apdu_ms", 0.25, "ms")],
-            evidence: "> 00A4\n< 9000".into(),
+    fn stamp() -> RunStamp {
+        RunStamp {
+            started: time::macros::datetime!(2026-04-01 09:30:05.250 +09:00),
+            hostname: "bench-1".into(),
         }
     }
 
+    fn case(group: &str, name: &str, verdict: Verdict) -> CaseResult {
+        CaseResult {
+            reason: (verdict != Verdict::Pass).then(|| format!("{name} went {verdict}")),
+            duration: Duration::from_millis(3),
+            measurements: vec![Measurement::new("apdu_ms", 0.25, "ms")],
+            evidence: "> 00A4\n< 9000".into(),
+            ..CaseResult::new(group, name, verdict)
+        }
+    }
+
+    /// The value of `attribute` on the first `element` tag.
+    fn attribute<'a>(xml: &'a str, element: &str, attribute: &str) -> &'a str {
+        let tag = &xml[xml.find(&format!("<{element} ")).unwrap()..];
+        let tag = &tag[..tag.find('>').unwrap()];
+        let start = tag.find(&format!(" {attribute}=\"")).unwrap() + attribute.len() + 3;
+        &tag[start..start + tag[start..].find('"').unwrap()]
+    }
+
     #[test]
-    fn maps_verdicts_and_escapes() {
+    fn counts_each_verdict_where_junit_expects_it() {
         let results = [
-            case("a", Verdict::Pass),
-            case("b", Verdict::Fail),
-            case("c", Verdict::Error),
-            case("d", Verdict::Inconc),
-            case("e", Verdict::Skip),
+            case("g", "a", Verdict::Pass),
+            case("g", "b", Verdict::Fail),
+            case("g", "c", Verdict::Error),
+            case("g", "d", Verdict::Inconc),
+            case("g", "e", Verdict::Skip),
+            case("g", "f", Verdict::Skip),
         ];
-        let xml = to_xml("myna-hil", &results).unwrap();
-        assert!(xml.contains(r#"tests="5""#), "{xml}");
-        assert!(xml.contains(r#"failures="1""#), "{xml}");
-        assert!(xml.contains(r#"errors="2""#), "{xml}");
-        // quick-junit counts skipped cases as `disabled` on the suite; each has <skipped/>.
+        let xml = to_xml(&results, &stamp());
+        for (name, value) in [
+            ("tests", "6"),
+            ("failures", "1"),
+            ("errors", "2"),
+            ("skipped", "2"),
+            ("time", "0.018"),
+            ("timestamp", "2026-04-01T00:30:05"),
+            ("hostname", "bench-1"),
+            ("package", "g"),
+            ("id", "0"),
+        ] {
+            assert_eq!(attribute(&xml, "testsuite", name), value, "{name}\n{xml}");
+        }
+        assert!(!xml.contains("disabled"), "{xml}");
+        assert_eq!(xml.matches("<skipped ").count(), 2, "{xml}");
+        assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
+        assert_eq!(xml.matches("<error ").count(), 2, "{xml}");
+        assert!(xml.contains(r#"<error type="inconc" message="d went inconc">"#));
+        assert!(xml.contains(r#"<property name="g.d.verdict" value="inconc"/>"#));
+        assert!(xml.contains(r#"<property name="g.a.apdu_ms" value="0.25 ms"/>"#));
+    }
+
+    #[test]
+    fn failure_text_carries_the_reason_and_the_end_of_the_evidence() {
+        let mut long = case("g", "b", Verdict::Fail);
+        long.evidence = (1..=50).map(|i| format!("line {i}\n")).collect();
+        let xml = to_xml(&[long], &stamp());
+        let body_start = xml.find("<failure ").unwrap();
+        let body = &xml[body_start..xml.find("</failure>").unwrap()];
+        let body = &body[body.find('>').unwrap() + 1..];
         assert!(
-            xml.contains(r#"disabled="1""#) && xml.contains("<skipped"),
-            "{xml}"
+            body.starts_with("b went fail\n\n[10 earlier lines"),
+            "{body}"
         );
         assert!(
-            xml.contains(r#"<property name="verdict" value="inconc"/>"#),
-            "{xml}"
+            body.contains("line 11\n") && body.ends_with("line 50"),
+            "{body}"
         );
-        assert!(
-            xml.contains(r#"<property name="apdu_ms" value="0.25 ms"/>"#),
-            "{xml}"
+        assert!(!body.contains("line 10\n"), "{body}");
+        // The whole evidence stays in the suite's output.
+        assert!(xml.contains("line 1\nline 2\n"), "{xml}");
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_written_visibly() {
+        let hostile = "a\u{fffe}b\u{ffff}c\x1bd\0e\x0bf";
+        let mut c = case(hostile, hostile, Verdict::Error);
+        c.reason = Some(hostile.into());
+        c.evidence = hostile.into();
+        c.measurements = vec![Measurement::new(hostile, 1.0, hostile)];
+        let xml = to_xml(&[c], &stamp());
+        assert!(!xml.chars().any(not_xml), "{xml:?}");
+        let visible = r"a\u{fffe}b\u{ffff}c\x1bd\x00e\x0bf";
+        // name, package, classname, message, error text, property name and value, output.
+        assert!(xml.matches(visible).count() >= 8, "{xml}");
+    }
+
+    #[test]
+    fn markup_and_line_breaks_survive_a_parser() {
+        assert_eq!(text("a<b>&]]>\"\r\n\t"), "a&lt;b&gt;&amp;]]&gt;\"&#13;\n\t");
+        assert_eq!(attr("\"x\"\n\ty\r"), "&quot;x&quot;&#10;&#9;y&#13;");
+        assert_eq!(text("保険者"), "保険者");
+    }
+
+    #[test]
+    fn blank_names_get_what_ant_requires() {
+        let mut s = stamp();
+        s.hostname = " \n".into();
+        let xml = to_xml(&[case(" ", "a", Verdict::Pass)], &s);
+        assert_eq!(attribute(&xml, "testsuite", "hostname"), "localhost");
+        assert_eq!(attribute(&xml, "testsuite", "name"), "ungrouped");
+    }
+
+    #[test]
+    fn times_have_three_decimals_at_most() {
+        assert_eq!(seconds(Duration::from_micros(1_234_567)), "1.234");
+        assert_eq!(seconds(Duration::ZERO), "0.000");
+        assert_eq!(seconds(Duration::from_secs(4000)), "4000.000");
+    }
+
+    #[test]
+    fn no_results_is_an_empty_list_of_suites() {
+        assert_eq!(
+            to_xml(&[], &stamp()),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n</testsuites>\n"
         );
-        assert!(
-            !xml.contains('\x1b'),
-            "control characters must not reach the XML"
-        );
-        assert!(xml.contains("&lt;red&gt;"));
     }
 }

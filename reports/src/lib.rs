@@ -1,7 +1,9 @@
 //! Reports: the result model the harness fills in, and the files CI reads.
 //!
-//! Only this crate knows JUnit (through quick-junit, the writer cargo-nextest uses; the
-//! `junit-report` crate was measured writing invalid XML for output with ANSI colour codes).
+//! Only this crate knows JUnit. `junit` writes it by hand so that one file is valid under both
+//! published schemas CI tools are held to, the Jenkins xUnit plugin's junit-10.xsd and the Ant
+//! JUnit.xsd (docs/junit.md); quick-junit's output failed both. The caller passes what the
+//! crate does not discover itself: the run's start time and host name (`junit::RunStamp`).
 
 pub mod accuracy;
 pub mod junit;

@@ -52,6 +52,20 @@ pub struct Planned {
     pub name: String,
 }
 
+impl RunHeader {
+    /// When and where the run ran, for JUnit (now, if `started` cannot be read).
+    pub fn stamp(&self) -> crate::junit::RunStamp {
+        crate::junit::RunStamp {
+            started: time::OffsetDateTime::parse(
+                &self.started,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
+            hostname: self.hostname.clone(),
+        }
+    }
+}
+
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum Line {

@@ -3,6 +3,7 @@
 //! through [`common::fs::write_atomic`] (special files are never replaced), and every failure
 //! comes back with its path: a report that could not be written is never silent.
 
+use crate::junit::RunStamp;
 use crate::log::{LogError, RunLog, LOG_FILE};
 use crate::results::{ResultsError, ResultsFile};
 use std::io;
@@ -101,15 +102,12 @@ impl ReportPaths {
 
     /// Writes JUnit, JSON, the latency table and the histograms of `run`; tries every file
     /// and returns every failure.
-    pub fn write(&self, run: &ResultsFile) -> Result<(), Vec<WriteFailure>> {
+    pub fn write(&self, run: &ResultsFile, stamp: &RunStamp) -> Result<(), Vec<WriteFailure>> {
         let mut failures = Vec::new();
-        if let Err(e) = crate::junit::write(&self.junit, "myna-hil", &run.cases) {
-            failures.push(match e {
-                crate::junit::JunitError::Io { source, .. } => {
-                    WriteFailure::new(&self.junit, source)
-                }
-                other => WriteFailure::new(&self.junit, io::Error::other(other.to_string())),
-            });
+        if let Err(crate::junit::JunitError::Io { source, .. }) =
+            crate::junit::write(&self.junit, &run.cases, stamp)
+        {
+            failures.push(WriteFailure::new(&self.junit, source));
         }
         if let Err(e) = run.write(&self.json) {
             failures.push(match e {

@@ -93,6 +93,23 @@ pub struct CaseResult {
     pub evidence: String,
 }
 
+impl CaseResult {
+    /// `group.name` with `verdict` and nothing else yet (no reason, time, measurement or
+    /// evidence): the fields are public to fill in.
+    pub fn new(group: &str, name: &str, verdict: Verdict) -> Self {
+        CaseResult {
+            id: format!("{group}.{name}"),
+            group: group.to_owned(),
+            name: name.to_owned(),
+            verdict,
+            reason: None,
+            duration: Duration::ZERO,
+            measurements: Vec::new(),
+            evidence: String::new(),
+        }
+    }
+}
+
 /// Durations as seconds (a float) in JSON.
 mod seconds {
     use serde::{Deserialize, Deserializer, Serializer};

@@ -295,6 +295,52 @@ pub fn verdicts(json: &Path) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
+/// Validates a JUnit file with `xmllint` against both schemas CI tools are held to (the
+/// Jenkins xUnit plugin's junit-10.xsd and the Ant JUnit.xsd, fetched by
+/// .ci/fetch-junit-schemas; docs/junit.md). The one place tests check JUnit against them.
+/// Without xmllint or the schemas a local run skips with a note; CI (CI=true) fails.
+pub fn assert_junit_valid(junit: &Path) {
+    let dir = harness::photos::cache_dir().join("junit-schemas");
+    let schemas = ["junit-10.xsd", "JUnit.xsd"].map(|name| dir.join(name));
+    let missing = match Command::new("xmllint").arg("--version").output() {
+        Err(e) => Some(format!(
+            "xmllint is not available ({e}): install libxml2-utils"
+        )),
+        Ok(_) => schemas
+            .iter()
+            .find(|s| !s.is_file())
+            .map(|s| format!("{} is missing: run .ci/fetch-junit-schemas", s.display())),
+    };
+    if let Some(why) = missing {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI validates JUnit, but {why}"
+        );
+        eprintln!(
+            "skipped: JUnit schema validation of {}: {why}",
+            junit.display()
+        );
+        return;
+    }
+    for schema in &schemas {
+        let out = Command::new("xmllint")
+            .arg("--noout")
+            .arg("--schema")
+            .arg(schema)
+            .arg(junit)
+            .output()
+            .expect("run xmllint");
+        assert!(
+            out.status.success(),
+            "{} is not valid under {}:\n{}",
+            junit.display(),
+            schema.display(),
+            text(&out.stderr)
+        );
+    }
+}
+
 /// Output bytes as text, for assertions and their messages.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -10,6 +10,7 @@ use crate::channel::guard::Policy;
 use crate::engine::{CardSite, Partition, RunOptions};
 use crate::scenario::suite::{self, Filter};
 use crate::scenario::Case;
+use reports::junit::RunStamp;
 use reports::log::{LogWriter, RunHeader, RunLog};
 use reports::results::ResultsFile;
 use reports::set::ReportPaths;
@@ -213,7 +214,7 @@ fn run_cases(
     let run = RunLog::read(&paths.log)
         .map_err(|e| CliError::Unwritten(format!("{e} (the run log)")))?
         .into_results();
-    write_set(&paths, &run, &mut failures);
+    write_set(&paths, &run, &header.stamp(), &mut failures);
     if !failures.is_empty() {
         return Err(CliError::Unwritten(failures.join("\nerror: ")));
     }
@@ -299,8 +300,8 @@ fn unwritten(path: &Path, e: std::io::Error) -> CliError {
 }
 
 /// Writes the reports of `run`; every failure is added to `failures` with its path.
-fn write_set(paths: &ReportPaths, run: &ResultsFile, failures: &mut Vec<String>) {
-    if let Err(fs) = paths.write(run) {
+fn write_set(paths: &ReportPaths, run: &ResultsFile, stamp: &RunStamp, failures: &mut Vec<String>) {
+    if let Err(fs) = paths.write(run, stamp) {
         failures.extend(fs.iter().map(ToString::to_string));
     }
     let table = reports::latency::to_markdown(&run.latency);
@@ -328,7 +329,12 @@ pub(super) fn merge_reports(
         files.push(reports::set::read_results(s).map_err(CliError::bad_input)?);
     }
     let merged = reports::results::merge(files).map_err(CliError::bad_input)?;
-    write_reports_of(&merged, out, junit, json)
+    // A merged report is stamped when and where it was merged.
+    let stamp = RunStamp {
+        started: time::OffsetDateTime::now_utc(),
+        hostname: hostname(),
+    };
+    write_reports_of(&merged, &stamp, out, junit, json)
 }
 
 /// `report rebuild`: the reports of a run again, from its log.
@@ -349,11 +355,13 @@ pub(super) fn rebuild_reports(
         Some(true) => warn("the run was interrupted: cases without a result are errors `not run`"),
         Some(false) => {}
     }
-    write_reports_of(&log.into_results(), out, junit, json)
+    let stamp = log.header.stamp();
+    write_reports_of(&log.into_results(), &stamp, out, junit, json)
 }
 
 fn write_reports_of(
     run: &ResultsFile,
+    stamp: &RunStamp,
     out: &Path,
     junit: Option<&Path>,
     json: Option<&Path>,
@@ -361,7 +369,7 @@ fn write_reports_of(
     let paths = ReportPaths::in_folder(out, junit, json);
     paths.prepare().map_err(CliError::bad_input)?;
     let mut failures = Vec::new();
-    write_set(&paths, run, &mut failures);
+    write_set(&paths, run, stamp, &mut failures);
     if !failures.is_empty() {
         return Err(CliError::Unwritten(failures.join("\nerror: ")));
     }
