@@ -154,6 +154,22 @@ fn a_closed_stdout_loses_nothing() {
 }
 
 #[test]
+fn closed_stdout_and_stderr_still_end_with_the_right_exit_code() {
+    let out = scratch("both-closed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_myna-hil"))
+        .args(["run", SCENARIO, "--out", out.to_str().unwrap(), "--junit", "/dev/full"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    // The error about /dev/full goes nowhere, but the exit code still says it.
+    assert_eq!(child.wait().unwrap().code(), Some(4));
+    assert_eq!(cases_in(&out.join("results.json")), 2);
+}
+
+#[test]
 fn a_second_run_on_the_same_folder_is_refused() {
     let out = scratch("twice");
     let log = std::fs::File::create(out.join("results.jsonl")).unwrap();

@@ -14,6 +14,7 @@ use camera_replay::matcher::FaceMatcher;
 use camera_replay::perturb::FaceBox;
 use camera_replay::source::{ClipSpec, LiveClip};
 use reports::accuracy::{pad_summary, AttackCounts, PadCounts, PadSummary};
+use std::io::Write as _;
 
 /// Frames per presentation: what one try of the reference reader looks at.
 const FRAMES: u32 = 8;
@@ -51,7 +52,8 @@ pub fn run_attacks(
             });
         }
     }
-    eprintln!(
+    let _ = writeln!(
+        std::io::stderr(),
         "accuracy: presentation attacks: {} bona fide and {} attack presentations ({} species)",
         sources.len(),
         sources.len() * species.len(),
@@ -83,7 +85,10 @@ pub fn run_attacks(
         }
     }
     if unusable > 0 {
-        eprintln!("accuracy: {unusable} presentation(s) could not be made (no usable image)");
+        let _ = writeln!(
+            std::io::stderr(),
+            "accuracy: {unusable} presentation(s) could not be made (no usable image)"
+        );
     }
     pad_summary(&counts, 0.95).map_err(|e| CampaignError::Output(e.to_string()))
 }

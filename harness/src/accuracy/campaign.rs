@@ -13,6 +13,7 @@ use reports::accuracy::{
     AccuracyOptions, AccuracySummary, AcquisitionCounts, ComparisonKind, ScoreRecord, Scores,
 };
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
@@ -56,7 +57,8 @@ pub fn run_campaign(args: &CampaignArgs) -> Result<(), CampaignError> {
     if let Some(t) = args.threshold {
         config.threshold = t;
     }
-    eprintln!(
+    let _ = writeln!(
+        std::io::stderr(),
         "accuracy: {} people, {} images, {} pairs ({} genuine), {} condition(s), {} thread(s)",
         set.people.len(),
         set.image_count(),
@@ -74,7 +76,8 @@ pub fn run_campaign(args: &CampaignArgs) -> Result<(), CampaignError> {
         let started = Instant::now();
         let result = run_condition(&set, &pairs, c, args, &config, &mut matchers)?;
         write_condition(&args.out.join(&c.name), &result)?;
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "accuracy: {} done in {:.1} s: {}",
             c.name,
             started.elapsed().as_secs_f64(),
@@ -93,7 +96,11 @@ pub fn run_campaign(args: &CampaignArgs) -> Result<(), CampaignError> {
         )?)
     };
     write_overview(&args.out, args, &results, pad.as_ref())?;
-    eprintln!("accuracy: reports in {}", args.out.display());
+    let _ = writeln!(
+        std::io::stderr(),
+        "accuracy: reports in {}",
+        args.out.display()
+    );
     Ok(())
 }
 
