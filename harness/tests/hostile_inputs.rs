@@ -62,6 +62,13 @@ fn scenario(extra: &str) -> String {
     format!("title: t\ndate: 2025-12-01\ncard: none\nsteps:\n  - show: portal_screen\n{extra}")
 }
 
+/// Writes `s.yaml` in `dir`, a scenario whole but for `extra`, and checks it.
+fn check_scenario(dir: &Path, extra: &str) -> Output {
+    let main = dir.join("s.yaml");
+    std::fs::write(&main, scenario(extra)).unwrap();
+    check(&main)
+}
+
 fn assert_refused(out: &Output, message: &str) {
     assert_eq!(
         out.code,
@@ -86,9 +93,7 @@ fn a_device_is_refused_unread() {
     // Through an include named like YAML.
     let dir = folder("device");
     std::os::unix::fs::symlink("/dev/urandom", dir.join("_random.yaml")).unwrap();
-    let main = dir.join("s.yaml");
-    std::fs::write(&main, scenario("include: [_random.yaml]\n")).unwrap();
-    let out = check(&main);
+    let out = check_scenario(&dir, "include: [_random.yaml]\n");
     assert_refused(&out, "cannot read include");
     assert_refused(&out, "it is a character device, not a regular file");
 }
@@ -96,9 +101,7 @@ fn a_device_is_refused_unread() {
 #[test]
 fn an_include_that_is_not_yaml_is_refused_unread() {
     let dir = folder("not-yaml");
-    let main = dir.join("s.yaml");
-    std::fs::write(&main, scenario("include: [/dev/zero, /etc/passwd]\n")).unwrap();
-    let out = check(&main);
+    let out = check_scenario(&dir, "include: [/dev/zero, /etc/passwd]\n");
     assert_refused(&out, "`/dev/zero` is not a YAML file");
     assert_refused(&out, "`/etc/passwd` is not a YAML file");
     assert!(!out.stderr.contains("root:"), "{}", out.stderr);
@@ -113,9 +116,7 @@ fn a_fifo_never_blocks() {
         .status()
         .unwrap()
         .success());
-    let main = dir.join("s.yaml");
-    std::fs::write(&main, scenario("include: [_fifo.yaml]\n")).unwrap();
-    let out = check(&main);
+    let out = check_scenario(&dir, "include: [_fifo.yaml]\n");
     assert_refused(&out, "it is a FIFO, not a regular file");
     let out = check(&fifo);
     assert_refused(&out, "it is a FIFO, not a regular file");
@@ -135,10 +136,7 @@ fn a_file_that_is_not_ours_is_not_echoed() {
         "AWS_SECRET: hunter2\nTOKEN: abc123\n",
     )
     .unwrap();
-    let main = dir.join("s.yaml");
-    let includes = "include: [_shadow.yaml, _passwd.yaml, _env.yaml]\n";
-    std::fs::write(&main, scenario(includes)).unwrap();
-    let out = check(&main);
+    let out = check_scenario(&dir, "include: [_shadow.yaml, _passwd.yaml, _env.yaml]\n");
     assert_refused(&out, "_shadow.yaml:2:");
     assert_refused(&out, "no line starts with a key of this format");
     assert_refused(&out, "_passwd.yaml:1:1");
@@ -207,10 +205,9 @@ fn nested_includes_give_defaults() {
 #[test]
 fn an_include_cycle_is_named() {
     let dir = folder("cycle");
-    std::fs::write(dir.join("s.yaml"), scenario("include: [_a.yaml]\n")).unwrap();
     std::fs::write(dir.join("_a.yaml"), "include: [_b.yaml]\n").unwrap();
     std::fs::write(dir.join("_b.yaml"), "include: [_a.yaml]\n").unwrap();
-    let out = check(&dir.join("s.yaml"));
+    let out = check_scenario(&dir, "include: [_a.yaml]\n");
     assert_refused(&out, "include cycle:");
     assert_refused(&out, "_a.yaml → ");
     assert_refused(&out, "_b.yaml → ");
@@ -219,7 +216,6 @@ fn an_include_cycle_is_named() {
 #[test]
 fn includes_nest_at_most_eight_deep() {
     let dir = folder("depth");
-    std::fs::write(dir.join("s.yaml"), scenario("include: [_1.yaml]\n")).unwrap();
     for i in 1..=12 {
         std::fs::write(
             dir.join(format!("_{i}.yaml")),
@@ -228,7 +224,7 @@ fn includes_nest_at_most_eight_deep() {
         .unwrap();
     }
     std::fs::write(dir.join("_13.yaml"), "tags: [deep]\n").unwrap();
-    let out = check(&dir.join("s.yaml"));
+    let out = check_scenario(&dir, "include: [_1.yaml]\n");
     assert_refused(&out, "includes nest deeper than 8 files");
     assert_refused(&out, "_8.yaml:1:");
 }
@@ -236,9 +232,7 @@ fn includes_nest_at_most_eight_deep() {
 #[test]
 fn a_second_document_is_an_error_at_its_start() {
     let dir = folder("second");
-    let file = dir.join("s.yaml");
-    std::fs::write(&file, scenario("---\ntitle: another\n")).unwrap();
-    let out = check(&file);
+    let out = check_scenario(&dir, "---\ntitle: another\n");
     assert_refused(&out, "a second YAML document: a file holds one");
     assert_refused(&out, "s.yaml:6:1");
 }
@@ -246,13 +240,8 @@ fn a_second_document_is_an_error_at_its_start() {
 #[test]
 fn a_flood_of_mistakes_prints_a_page() {
     let dir = folder("flood");
-    let file = dir.join("s.yaml");
-    let mut text = scenario("");
-    for i in 0..100_000 {
-        text.push_str(&format!("k{i}: 1\n"));
-    }
-    std::fs::write(&file, &text).unwrap();
-    let out = check(&file);
+    let keys: String = (0..100_000).map(|i| format!("k{i}: 1\n")).collect();
+    let out = check_scenario(&dir, &keys);
     assert_refused(&out, "… and 99950 more errors in this file");
     assert_refused(&out, "100000 errors found");
     assert_eq!(out.stderr.matches("error: unknown key").count(), 50);
@@ -262,9 +251,7 @@ fn a_flood_of_mistakes_prints_a_page() {
 #[test]
 fn escape_sequences_are_shown_escaped() {
     let dir = folder("escape");
-    let file = dir.join("s.yaml");
-    std::fs::write(&file, scenario("titel\x1b[2J: x\x1b]0;owned\x07\n")).unwrap();
-    let out = check(&file);
+    let out = check_scenario(&dir, "titel\x1b[2J: x\x1b]0;owned\x07\n");
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(!out.stderr.contains('\x1b'), "{:?}", out.stderr);
     assert!(!out.stderr.contains('\x07'), "{:?}", out.stderr);

@@ -294,26 +294,17 @@ mod tests {
     #[test]
     fn a_long_spot_draws_a_bounded_caret() {
         let d = Diagnostic {
-            file: "a.yaml".into(),
-            line: 1,
-            column: 1,
             width: 1_000_000,
-            message: "m".into(),
-            hint: None,
             source_line: "x".repeat(100),
+            ..Diagnostic::at_file(Path::new("a.yaml"), "m".into(), None)
         };
         assert_eq!(d.to_string().matches('^').count(), MAX_CARETS);
     }
 
     fn at(line: usize, message: &str) -> Diagnostic {
         Diagnostic {
-            file: "a.yaml".into(),
             line,
-            column: 1,
-            width: 1,
-            message: message.into(),
-            hint: None,
-            source_line: String::new(),
+            ..Diagnostic::at_file(Path::new("a.yaml"), message.into(), None)
         }
     }
 
