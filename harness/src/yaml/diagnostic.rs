@@ -76,14 +76,15 @@ impl Diagnostic {
         }
     }
 
-    /// `file:line:column: message`, the one-line form for logs and tests.
+    /// `file:line:column: message`, the one-line form for logs and tests (control
+    /// characters escaped, as everywhere a diagnostic is printed).
     pub fn short(&self) -> String {
         format!(
             "{}:{}:{}: {}",
-            self.file.display(),
+            shown(&self.file.display().to_string()),
             self.line,
             self.column,
-            self.message
+            shown(&self.message)
         )
     }
 }
@@ -289,6 +290,7 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("= hint: \\x07"), "{text}");
+        assert_eq!(d.short(), "a\\x1b.yaml:1:8: unknown key `x\\x1b[2Jy`");
     }
 
     #[test]
