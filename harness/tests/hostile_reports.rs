@@ -157,7 +157,14 @@ fn a_closed_stdout_loses_nothing() {
 fn closed_stdout_and_stderr_still_end_with_the_right_exit_code() {
     let out = scratch("both-closed");
     let mut child = Command::new(env!("CARGO_BIN_EXE_myna-hil"))
-        .args(["run", SCENARIO, "--out", out.to_str().unwrap(), "--junit", "/dev/full"])
+        .args([
+            "run",
+            SCENARIO,
+            "--out",
+            out.to_str().unwrap(),
+            "--junit",
+            "/dev/full",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

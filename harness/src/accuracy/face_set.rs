@@ -35,6 +35,11 @@ pub enum FaceSetError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read {path}: {source}")]
+    Input {
+        path: PathBuf,
+        source: crate::yaml::InputError,
+    },
     #[error("{path}: no person folder with images (expected <person>/<image>.jpg|png|pnm)")]
     Empty { path: PathBuf },
     #[error("{path}:{line}:{column}: {message}")]
@@ -155,7 +160,7 @@ impl FaceSet {
     /// lines `name<TAB>i<TAB>j` (genuine) and `n` lines `name1<TAB>i<TAB>name2<TAB>j`
     /// (impostor), image numbers being the files `NNNN.<ext>` of each person's folder.
     pub fn read_pairs(&self, path: &Path) -> Result<Vec<Pair>, FaceSetError> {
-        let text = std::fs::read_to_string(path).map_err(|source| FaceSetError::Io {
+        let text = crate::yaml::read_input(path).map_err(|source| FaceSetError::Input {
             path: path.to_path_buf(),
             source,
         })?;

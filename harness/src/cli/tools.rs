@@ -144,9 +144,9 @@ pub(super) fn serve_qualification(args: ServeArgs) -> Result<Exit, CliError> {
     use crate::qualification::{serve, InsuredRecord, ServerConfig};
     let records: Vec<InsuredRecord> = match &args.records {
         None => Vec::new(),
-        Some(path) => std::fs::read(path)
+        Some(path) => crate::yaml::read_input(path)
             .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
             .map_err(|e| CliError::bad_input(format!("{}: {e}", path.display())))?,
     };
     let pki = card_emulator::pki::TestPki::shared().map_err(CliError::bench)?;

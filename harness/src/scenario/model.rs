@@ -68,6 +68,26 @@ pub const NONE: &str = "none";
 /// The keys a scenario must have once its includes are read.
 pub const REQUIRED_SCENARIO_KEYS: &[&str] = &["title", "date", "steps"];
 
+/// The keys whose values are secrets, masked in every diagnostic (with the variables they
+/// name): the PIN a step types. Paths of keys; the last segment names the key.
+pub const SECRET_KEYS: crate::yaml::SecretKeys = &["steps.enter_pin"];
+
+/// The scenario format (scenarios, include-only files, conformance files), for its
+/// diagnostics.
+pub const SCENARIO_FORMAT: crate::yaml::Format = crate::yaml::Format {
+    top_keys: &[SCENARIO_KEYS, CONFORMANCE_KEYS],
+    secrets: SECRET_KEYS,
+};
+
+/// How an include-only file's name ends: an include is YAML, never any file a path names.
+pub const INCLUDE_EXTENSIONS: &[&str] = &["yaml", "yml"];
+
+/// How deep includes nest: a scenario's includes are at depth 1, theirs at 2, …
+pub const MAX_INCLUDE_DEPTH: usize = 8;
+
+/// The most files one scenario includes, all depths together.
+pub const MAX_INCLUDED_FILES: usize = 64;
+
 /// The keys of a conformance file: `conformance:` lists card profiles; every check of the
 /// conformance suite runs on each. A file with a `conformance` key is a conformance file.
 pub const CONFORMANCE_KEYS: &[&str] = &["title", "description", "tags", "conformance", "deadline"];

@@ -18,20 +18,8 @@ pub const DEFAULT_STEP_DEADLINE: Duration = Duration::from_secs(10);
 /// Reads the scenario at `path` and expands it into cases. `overrides` (from `--var`) win
 /// over the file's `vars` and matrix values.
 pub fn load_cases(path: &Path, overrides: &[(String, String)]) -> Result<Vec<Case>, Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| io_diagnostic(path, &e))?;
+    let text = crate::yaml::read_input(path).map_err(|e| Diagnostics(vec![e.diagnostic(path)]))?;
     parse_cases(path, &text, overrides)
-}
-
-fn io_diagnostic(path: &Path, e: &std::io::Error) -> Diagnostics {
-    Diagnostics(vec![crate::yaml::Diagnostic {
-        file: path.to_path_buf(),
-        line: 1,
-        column: 1,
-        width: 1,
-        message: format!("cannot read the file: {e}"),
-        hint: None,
-        source_line: String::new(),
-    }])
 }
 
 /// An included file, kept alive while the scenario is converted.
@@ -46,7 +34,7 @@ pub fn parse_cases(
     text: &str,
     overrides: &[(String, String)],
 ) -> Result<Vec<Case>, Diagnostics> {
-    let doc = Document::new(path, text);
+    let doc = Document::new(path, text).with_format(SCENARIO_FORMAT);
     let Some(root) = doc.parse(text) else {
         return doc.finish(None);
     };
@@ -55,11 +43,12 @@ pub fn parse_cases(
         let cases = conformance_cases(root_node, path);
         return doc.finish(cases);
     }
-    let Some(map) = root_node.map(SCENARIO_KEYS) else {
+    let Some(map) = root_node.root_map(SCENARIO_KEYS) else {
         return doc.finish(None);
     };
 
-    // Includes: their keys are defaults for the keys this file leaves out.
+    // Includes: their keys are defaults for the keys this file leaves out, in the order of
+    // `read_includes`.
     let included = read_includes(&map, path);
     let mut include_errors = Vec::new();
     let mut include_roots: Vec<(&Document, MarkedYaml<'_>)> = Vec::new();
@@ -70,7 +59,7 @@ pub fn parse_cases(
     }
     let include_maps: Vec<Map<'_, '_>> = include_roots
         .iter()
-        .filter_map(|(d, r)| d.node(r).map(SCENARIO_KEYS))
+        .filter_map(|(d, r)| d.node(r).root_map(SCENARIO_KEYS))
         .collect();
     let lookup = |key: &str| -> Option<Node<'_, '_>> {
         map.get(key)
@@ -217,29 +206,126 @@ fn scenario_stem(path: &Path) -> String {
     }
 }
 
+/// The include-only files of the scenario at `path` whose root mapping is `map`, in the
+/// order they give defaults: depth first, each file before the files it includes, so the
+/// nearest file wins (the scenario, then its first include, what that one includes, then
+/// its second include, …). A file is read once (a second include of it could give no
+/// default the first did not); a cycle, a file that is not `.yaml`, includes deeper than
+/// [`MAX_INCLUDE_DEPTH`] or more than [`MAX_INCLUDED_FILES`] files are errors at the
+/// `include:` item.
 fn read_includes(map: &Map<'_, '_>, path: &Path) -> Vec<Included> {
-    let Some(node) = map.get("include") else {
-        return Vec::new();
-    };
-    let Some(items) = node.list() else {
-        return Vec::new();
-    };
+    let mut chain = vec![IncludeLink::of(path)];
+    let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
-    for item in items {
-        let Some(name) = item.string() else { continue };
-        let file = relative_to(path, &name);
-        match std::fs::read_to_string(&file) {
-            Ok(text) => out.push(Included {
-                doc: Document::new(&file, &text),
-                text,
-            }),
-            Err(e) => item.report(
-                &format!("cannot read include `{}`: {e}", file.display()),
-                None,
-            ),
+    include_list(map.get("include"), &mut chain, &mut seen, &mut out);
+    out
+}
+
+/// A file on the way from the scenario to an include: its canonical path (what cycles
+/// are found by) and the path as written (what they are shown by).
+struct IncludeLink {
+    canonical: PathBuf,
+    shown: PathBuf,
+}
+
+impl IncludeLink {
+    fn of(path: &Path) -> Self {
+        IncludeLink {
+            canonical: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+            shown: path.to_path_buf(),
         }
     }
-    out
+}
+
+/// Reads the files of one `include:` list (and theirs) into `out`; `chain` holds the files
+/// that include them, the scenario first.
+fn include_list(
+    node: Option<Node<'_, '_>>,
+    chain: &mut Vec<IncludeLink>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+    out: &mut Vec<Included>,
+) {
+    let Some(items) = node.and_then(|n| n.list()) else {
+        return;
+    };
+    for item in items {
+        let Some(name) = item.string() else { continue };
+        let file = relative_to(item.doc.path(), &name);
+        let yaml = file
+            .extension()
+            .is_some_and(|e| INCLUDE_EXTENSIONS.iter().any(|x| e == *x));
+        if !yaml {
+            item.report(
+                &format!("`{}` is not a YAML file", file.display()),
+                Some("an include-only file is named `_*.yaml` (or `.yml`)"),
+            );
+            continue;
+        }
+        let link = IncludeLink::of(&file);
+        if let Some(at) = chain.iter().position(|l| l.canonical == link.canonical) {
+            let cycle: Vec<String> = chain[at..]
+                .iter()
+                .chain([&link])
+                .map(|l| l.shown.display().to_string())
+                .collect();
+            item.report(
+                &format!("include cycle: {}", cycle.join(" → ")),
+                Some("a file cannot include itself, directly or through another"),
+            );
+            continue;
+        }
+        if chain.len() > MAX_INCLUDE_DEPTH {
+            item.report(
+                &format!("includes nest deeper than {MAX_INCLUDE_DEPTH} files"),
+                Some(&format!(
+                    "{} includes it",
+                    chain
+                        .iter()
+                        .map(|l| l.shown.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                )),
+            );
+            continue;
+        }
+        if seen.contains(&link.canonical) {
+            continue;
+        }
+        if seen.len() >= MAX_INCLUDED_FILES {
+            item.report(
+                &format!("a scenario includes at most {MAX_INCLUDED_FILES} files"),
+                None,
+            );
+            continue;
+        }
+        seen.insert(link.canonical.clone());
+        let text = match crate::yaml::read_input(&file) {
+            Ok(text) => text,
+            Err(e) => {
+                item.report(
+                    &format!("cannot read include `{}`: {e}", file.display()),
+                    None,
+                );
+                continue;
+            }
+        };
+        let included = Included {
+            doc: Document::new(&file, &text).with_format(SCENARIO_FORMAT),
+            text,
+        };
+        // Its own includes come right after it. (It is parsed again for its keys: a tree
+        // borrows its text, which moves into `out`; its diagnostics are reported once.)
+        let mut nested = Vec::new();
+        if let Some(root) = included.doc.parse(&included.text) {
+            if let Some(map) = included.doc.node(&root).root_map(SCENARIO_KEYS) {
+                chain.push(link);
+                include_list(map.get("include"), chain, seen, &mut nested);
+                chain.pop();
+            }
+        }
+        out.push(included);
+        out.append(&mut nested);
+    }
 }
 
 /// `name` relative to the folder of `path`.

@@ -307,6 +307,11 @@ fn expect() -> Value {
     })
 }
 
+/// An include's name ends in one of [`INCLUDE_EXTENSIONS`].
+fn include_pattern() -> String {
+    format!("\\.({})$", INCLUDE_EXTENSIONS.join("|"))
+}
+
 /// The keys of a scenario (or include-only) file, none required.
 fn scenario_keys() -> Value {
     mapping(SCENARIO_KEYS, &[], |key| {
@@ -314,9 +319,16 @@ fn scenario_keys() -> Value {
             "title" => string("what the scenario shows"),
             "description" => string("free text"),
             "tags" => strings("for --tag filters"),
-            "include" => strings(
-                "include-only files whose keys are defaults for the keys this file leaves out",
-            ),
+            "include" => json!({
+                "type": "array",
+                "items": { "type": "string", "pattern": include_pattern() },
+                "description": format!(
+                    "include-only files (relative to this file) whose keys are defaults for \
+                     the keys this file leaves out; they may include others, at most \
+                     {MAX_INCLUDE_DEPTH} deep and {MAX_INCLUDED_FILES} files, the nearest \
+                     file giving each key"
+                )
+            }),
             "vars" => json!({
                 "type": "object",
                 "additionalProperties": variable_value(),

@@ -5,7 +5,8 @@
 //! carries on with the next field. [`Document::finish`] turns the collected reports into
 //! the result.
 
-use super::diagnostic::{closest, Diagnostic, Diagnostics};
+use super::diagnostic::{closest, Collected, Diagnostic, Diagnostics};
+use super::secrets::{Masks, SecretKeys};
 use super::spot::Spot;
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 use std::cell::RefCell;
@@ -13,27 +14,140 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use time::Date;
 
+/// The most characters of a line a diagnostic shows: a longer line is cut after them, and
+/// not shown at all when the spot is beyond them (an 8 MiB line is not printed 50 times).
+const MAX_LINE_CHARS: usize = 200;
+
+/// The most characters of a message or a hint (they may quote the file).
+const MAX_MESSAGE_CHARS: usize = 400;
+
+/// The most characters of the file's text a message quotes.
+const MAX_QUOTE_CHARS: usize = 60;
+
+/// What the diagnostics of a file format need to know of it (its model's name tables).
+#[derive(Clone, Copy, Debug)]
+pub struct Format {
+    /// The keys its top level may have (all tables, for a format with variants): a file
+    /// that does not parse is shown only when a line of it starts with one of them; any
+    /// other file is not of this format (`/etc/shadow` behind a `.yaml` name).
+    pub top_keys: &'static [&'static [&'static str]],
+    /// The keys whose values are secrets (see `yaml::secrets`).
+    pub secrets: SecretKeys,
+}
+
+impl Format {
+    /// No keys known, no secrets: every line may be shown.
+    const ANY: Format = Format {
+        top_keys: &[],
+        secrets: &[],
+    };
+
+    /// True when a line of `lines` starts with one of the top-level keys (or no key is
+    /// known).
+    fn looks_like(&self, lines: &[&str]) -> bool {
+        if self.top_keys.is_empty() {
+            return true;
+        }
+        lines.iter().any(|line| {
+            line.split_once(':').is_some_and(|(key, rest)| {
+                (rest.is_empty() || rest.starts_with([' ', '\t']))
+                    && self.top_keys.iter().any(|keys| keys.contains(&key))
+            })
+        })
+    }
+}
+
 /// One YAML file being converted; collects diagnostics.
 pub struct Document {
     file: PathBuf,
-    lines: Vec<String>,
-    errors: RefCell<Vec<Diagnostic>>,
+    text: String,
+    /// Byte ranges of the lines, split where YAML splits them (`\n`, `\r\n` and `\r`), so
+    /// the parser's line numbers name these lines.
+    lines: Vec<(usize, usize)>,
+    /// The format ([`Document::with_format`]).
+    format: Format,
+    masks: RefCell<Masks>,
+    errors: RefCell<Collected>,
     /// Values for `${name}` in string scalars (scenario variables).
     vars: RefCell<Vec<(String, String)>>,
+}
+
+/// The first `max` characters of `text`, when it has more.
+fn head(text: &str, max: usize) -> Option<&str> {
+    text.char_indices().nth(max).map(|(at, _)| &text[..at])
+}
+
+/// `text` cut after `max` characters (with `…`).
+fn bounded(text: &str, max: usize) -> String {
+    match head(text, max) {
+        Some(head) => format!("{head}…"),
+        None => text.to_owned(),
+    }
+}
+
+/// Byte ranges of the lines of `text`, YAML's way.
+fn line_ranges(text: &str) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                lines.push((start, i));
+                start = i + 1;
+            }
+            b'\r' => {
+                lines.push((start, i));
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < bytes.len() {
+        lines.push((start, bytes.len()));
+    }
+    lines
 }
 
 impl Document {
     pub fn new(file: &Path, text: &str) -> Self {
         Document {
             file: file.to_path_buf(),
-            lines: text.lines().map(str::to_owned).collect(),
-            errors: RefCell::new(Vec::new()),
+            text: text.to_owned(),
+            lines: line_ranges(text),
+            format: Format::ANY,
+            masks: RefCell::new(Masks::default()),
+            errors: RefCell::new(Collected::default()),
             vars: RefCell::new(Vec::new()),
         }
     }
 
+    /// The file's format: its secrets are masked in every line shown and never quoted in a
+    /// message; a file that does not parse and does not look like it shows no line.
+    pub fn with_format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+
     pub fn path(&self) -> &Path {
         &self.file
+    }
+
+    fn line_text(&self, number: usize) -> Option<&str> {
+        let (from, to) = *self.lines.get(number.checked_sub(1)?)?;
+        Some(&self.text[from..to])
+    }
+
+    fn line_texts(&self) -> Vec<&str> {
+        self.lines
+            .iter()
+            .map(|&(from, to)| &self.text[from..to])
+            .collect()
     }
 
     /// Sets the values that `${name}` stands for in string scalars from now on.
@@ -76,27 +190,64 @@ impl Document {
         Some(out)
     }
 
-    /// Parses `text` into its first document's root node. A syntax error is reported and
-    /// gives `None`.
+    /// Parses `text` (the text this document was made with) into its document's root node.
+    /// A syntax error, an empty file and a second document are reported; the first two
+    /// give `None`.
     pub fn parse<'y>(&self, text: &'y str) -> Option<MarkedYaml<'y>> {
-        match MarkedYaml::load_from_str(text) {
-            Ok(mut docs) if !docs.is_empty() => Some(docs.swap_remove(0)),
-            Ok(_) => {
-                self.report_at(1, 1, 1, "the file is empty", Some("expected a mapping"));
-                None
+        let loaded = MarkedYaml::load_from_str(text);
+        let lines = self.line_texts();
+        match loaded {
+            Ok(mut docs) => {
+                *self.masks.borrow_mut() = Masks::from_tree(&docs, self.format.secrets, &lines);
+                if docs.is_empty() {
+                    self.report_at(1, 1, 1, "the file is empty", Some("expected a mapping"));
+                    return None;
+                }
+                if docs.len() > 1 {
+                    self.second_document(&docs, &lines);
+                }
+                Some(docs.swap_remove(0))
             }
             Err(e) => {
+                *self.masks.borrow_mut() = Masks::from_text(&lines, self.format.secrets);
                 let m = e.marker();
-                self.report_at(
+                let ours = self.format.looks_like(&lines);
+                let hint = (!ours).then(|| {
+                    "no line starts with a key of this format: is this the right file? (its \
+                     text is not shown)"
+                        .to_owned()
+                });
+                self.record(
                     m.line(),
                     m.col() + 1,
                     1,
                     &format!("YAML syntax error: {}", e.info()),
-                    None,
+                    || hint,
+                    ours,
                 );
                 None
             }
         }
+    }
+
+    /// Reports the `---` that starts the second of `docs`: a file holds one document, and
+    /// what follows would be silently ignored.
+    fn second_document(&self, docs: &[MarkedYaml<'_>], lines: &[&str]) {
+        let first = docs[0].span.start.line();
+        let second = docs[1].span.start;
+        let marker = (first + 1..=second.line())
+            .find(|&n| lines.get(n - 1).is_some_and(|l| l.starts_with("---")));
+        let (line, column, width) = match marker {
+            Some(n) => (n, 1, 3),
+            None => (second.line(), second.col() + 1, 1),
+        };
+        self.report_at(
+            line,
+            column,
+            width,
+            "a second YAML document: a file holds one",
+            Some("remove this `---` and what follows it, or move it to a file of its own"),
+        );
     }
 
     pub fn report_at(
@@ -107,24 +258,79 @@ impl Document {
         message: &str,
         hint: Option<&str>,
     ) {
-        let source_line = self
-            .lines
-            .get(line.saturating_sub(1))
-            .cloned()
-            .unwrap_or_default();
-        self.errors.borrow_mut().push(Diagnostic {
+        self.record(
+            line,
+            column,
+            width,
+            message,
+            || hint.map(str::to_owned),
+            true,
+        );
+    }
+
+    /// Reports a mistake about the file as a whole at its top, showing none of its text (a
+    /// file that is not of this format may be anything).
+    pub fn report_file(&self, message: &str, hint: Option<&str>) {
+        self.record(1, 1, 1, message, || hint.map(str::to_owned), false);
+    }
+
+    /// Records a mistake; the hint is only made when the mistake will be shown.
+    fn record(
+        &self,
+        line: usize,
+        column: usize,
+        width: usize,
+        message: &str,
+        hint: impl FnOnce() -> Option<String>,
+        show_line: bool,
+    ) {
+        if !self.errors.borrow_mut().count(line, column, message) {
+            return;
+        }
+        let source_line = if show_line {
+            self.shown_line(line, column)
+        } else {
+            String::new()
+        };
+        let diagnostic = Diagnostic {
             file: self.file.clone(),
             line,
             column,
             width,
-            message: message.to_owned(),
-            hint: hint.map(str::to_owned),
+            message: bounded(message, MAX_MESSAGE_CHARS),
+            hint: hint().map(|h| bounded(&h, MAX_MESSAGE_CHARS)),
             source_line,
-        });
+        };
+        self.errors.borrow_mut().keep(diagnostic);
+    }
+
+    /// Line `number` as a diagnostic shows it: secrets masked, at most [`MAX_LINE_CHARS`]
+    /// characters (only `…` when `column` is beyond them).
+    fn shown_line(&self, number: usize, column: usize) -> String {
+        let Some(text) = self.line_text(number) else {
+            return String::new();
+        };
+        let masks = self.masks.borrow();
+        match head(text, MAX_LINE_CHARS) {
+            None => masks.mask(number, text, self.format.secrets),
+            Some(_) if column > MAX_LINE_CHARS => "…".into(),
+            // Masked after the cut: what the cut leaves of a secret is masked all the same.
+            Some(head) => format!("{}…", masks.mask(number, head, self.format.secrets)),
+        }
     }
 
     /// Reports a mistake at `node`.
     pub fn report(&self, node: &MarkedYaml<'_>, message: &str, hint: Option<&str>) {
+        self.report_with(node, message, || hint.map(str::to_owned));
+    }
+
+    /// [`Document::report`] with a hint made only when the mistake is shown.
+    fn report_with(
+        &self,
+        node: &MarkedYaml<'_>,
+        message: &str,
+        hint: impl FnOnce() -> Option<String>,
+    ) {
         let start = node.span.start;
         let end = node.span.end;
         let width = if end.line() == start.line() {
@@ -132,35 +338,30 @@ impl Document {
         } else {
             1
         };
-        self.report_at(start.line(), start.col() + 1, width, message, hint);
+        self.record(start.line(), start.col() + 1, width, message, hint, true);
     }
 
     /// Takes the diagnostics reported so far (for a document others still borrow).
     pub fn take_errors(&self) -> Vec<Diagnostic> {
-        std::mem::take(&mut *self.errors.borrow_mut())
+        self.errors.borrow_mut().take(&self.file)
     }
 
     pub fn has_errors(&self) -> bool {
-        !self.errors.borrow().is_empty()
+        self.errors.borrow().any()
     }
 
-    /// `Ok(value)` when nothing was reported, else every diagnostic in file order.
+    /// `Ok(value)` when nothing was reported, else the diagnostics in file order.
     pub fn finish<T>(self, value: Option<T>) -> Result<T, Diagnostics> {
-        let mut errors = self.errors.into_inner();
+        let mut errors = self.take_errors();
         match value {
             Some(v) if errors.is_empty() => Ok(v),
             _ => {
-                errors.sort_by_key(|d| (d.line, d.column));
                 if errors.is_empty() {
-                    errors.push(Diagnostic {
-                        file: self.file,
-                        line: 1,
-                        column: 1,
-                        width: 1,
-                        message: "the file could not be converted".into(),
-                        hint: None,
-                        source_line: String::new(),
-                    });
+                    errors.push(Diagnostic::at_file(
+                        &self.file,
+                        "the file could not be converted".into(),
+                        None,
+                    ));
                 }
                 Err(Diagnostics(errors))
             }
@@ -214,6 +415,59 @@ impl<'d, 'y> Node<'d, 'y> {
         self.report(&format!("expected {what}, found {}", self.kind()), hint);
     }
 
+    /// True when this node holds a secret (it is under a secret key).
+    pub fn is_secret(&self) -> bool {
+        self.doc
+            .masks
+            .borrow()
+            .holds_secret(self.yaml.span.start.index())
+    }
+
+    /// `text` of this node as a message may show it: cut short, or `None` for a secret.
+    fn shown(&self, text: &str) -> Option<String> {
+        (!self.is_secret()).then(|| bounded(text, MAX_QUOTE_CHARS))
+    }
+
+    /// `text` of this node quoted for a message: `` `text` `` (cut short), or "a secret
+    /// value" when the node holds a secret.
+    pub fn quote(&self, text: &str) -> String {
+        match self.shown(text) {
+            Some(t) => format!("`{t}`"),
+            None => "a secret value".into(),
+        }
+    }
+
+    /// The file's root as a mapping with only the `known` keys. A root that is not a
+    /// mapping, or whose keys are all unknown, is not a file of this format (a wrong path,
+    /// some other file named as an include): that is said once, quoting nothing of it.
+    pub fn root_map(&self, known: &[&str]) -> Option<Map<'d, 'y>> {
+        let mapping = match &self.yaml.data {
+            YamlData::Mapping(mapping) => mapping,
+            _ => {
+                self.doc.report_file(
+                    &format!("expected a mapping of keys, found {}", self.kind()),
+                    Some("is this the right file? (its text is not shown)"),
+                );
+                return None;
+            }
+        };
+        let count = mapping.len();
+        let knows_one = mapping
+            .keys()
+            .any(|k| matches!(&k.data, YamlData::Value(Scalar::String(s)) if known.contains(&s.as_ref())));
+        if count > 0 && !knows_one {
+            self.doc.report_file(
+                &format!("none of the {count} keys of this file is known here"),
+                Some(&format!(
+                    "is this the right file? (its text is not shown) Known keys: {}",
+                    known.join(", ")
+                )),
+            );
+            return None;
+        }
+        self.map(known)
+    }
+
     /// This node as a mapping with only the `known` keys; unknown keys are reported with
     /// the closest known one as a hint.
     pub fn map(&self, known: &[&str]) -> Option<Map<'d, 'y>> {
@@ -232,11 +486,16 @@ impl<'d, 'y> Node<'d, 'y> {
                 continue;
             };
             if !known.contains(&name.as_str()) {
-                let hint = match closest(&name, known) {
-                    Some(c) => format!("did you mean `{c}`?"),
-                    None => format!("known keys here: {}", known.join(", ")),
+                // The hint is only made for a mistake that is shown: a file of a million
+                // wrong keys makes 50.
+                let hint = || {
+                    Some(match closest(&name, known) {
+                        Some(c) => format!("did you mean `{c}`?"),
+                        None => format!("known keys here: {}", known.join(", ")),
+                    })
                 };
-                key_node.report(&format!("unknown key `{name}`"), Some(&hint));
+                let message = format!("unknown key {}", key_node.quote(&name));
+                self.doc.report_with(key, &message, hint);
                 continue;
             }
             entries.push((
@@ -306,12 +565,8 @@ impl<'d, 'y> Node<'d, 'y> {
             } else {
                 1
             },
-            source_line: self
-                .doc
-                .lines
-                .get(start.line().saturating_sub(1))
-                .cloned()
-                .unwrap_or_default(),
+            // Masked and bounded like every line a diagnostic shows.
+            source_line: self.doc.shown_line(start.line(), start.col() + 1),
         }
     }
 
@@ -368,31 +623,36 @@ impl<'d, 'y> Node<'d, 'y> {
                 .and_then(|t| t.trim().parse::<i64>().ok()),
             _ => None,
         };
+        let out_of_range = |i: i64| {
+            self.out_of_range(&i.to_string(), range.start(), range.end());
+            None
+        };
         if let Some(i) = substituted {
             return if range.contains(&i) {
                 Some(i)
             } else {
-                self.report(
-                    &format!("{i} is out of range ({} to {})", range.start(), range.end()),
-                    None,
-                );
-                None
+                out_of_range(i)
             };
         }
         match self.scalar() {
             Some(Scalar::Integer(i)) if range.contains(i) => Some(*i),
-            Some(Scalar::Integer(i)) => {
-                self.report(
-                    &format!("{i} is out of range ({} to {})", range.start(), range.end()),
-                    None,
-                );
-                None
-            }
+            Some(Scalar::Integer(i)) => out_of_range(*i),
             _ => {
                 self.expected("an integer", None);
                 None
             }
         }
+    }
+
+    /// Reports `value` (this node's) outside `start` to `end`.
+    fn out_of_range(
+        &self,
+        value: &str,
+        start: impl std::fmt::Display,
+        end: impl std::fmt::Display,
+    ) {
+        let value = self.shown(value).unwrap_or_else(|| "the value".into());
+        self.report(&format!("{value} is out of range ({start} to {end})"), None);
     }
 
     /// A number (integer or decimal, also from a `${var}`) in `range`.
@@ -409,10 +669,7 @@ impl<'d, 'y> Node<'d, 'y> {
         match value {
             Some(v) if v.is_finite() && range.contains(&v) => Some(v),
             Some(v) => {
-                self.report(
-                    &format!("{v} is out of range ({} to {})", range.start(), range.end()),
-                    None,
-                );
+                self.out_of_range(&v.to_string(), range.start(), range.end());
                 None
             }
             None => {
@@ -466,12 +723,17 @@ impl<'d, 'y> Node<'d, 'y> {
         match choices.iter().find(|(n, _)| Some(*n) == text.as_deref()) {
             Some((_, v)) => Some(*v),
             None => {
-                let hint = match text.as_deref().and_then(|t| closest(t, &names)) {
+                // A secret's closest choice would say what it is like.
+                let near = text.as_deref().filter(|_| !self.is_secret());
+                let hint = match near.and_then(|t| closest(t, &names)) {
                     Some(c) => format!("did you mean `{c}`? (one of: {})", names.join(", ")),
                     None => format!("one of: {}", names.join(", ")),
                 };
                 self.report(
-                    &format!("`{}` is not a valid value here", text.unwrap_or_default()),
+                    &format!(
+                        "{} is not a valid value here",
+                        self.quote(&text.unwrap_or_default())
+                    ),
                     Some(&hint),
                 );
                 None
@@ -510,6 +772,104 @@ impl<'d, 'y> Map<'d, 'y> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn diagnostics(text: &str, format: Format, convert: impl Fn(Node<'_, '_>)) -> Vec<Diagnostic> {
+        let doc = Document::new(Path::new("t.yaml"), text).with_format(format);
+        if let Some(root) = doc.parse(text) {
+            convert(doc.node(&root));
+        }
+        doc.take_errors()
+    }
+
+    const SECRET_PIN: Format = Format {
+        top_keys: &[&["pin", "name"]],
+        secrets: &["pin"],
+    };
+
+    #[test]
+    fn a_long_line_is_cut_and_a_far_spot_is_not_shown() {
+        let text = format!("{{zz: 1, pad: \"{}\", yy: 2}}\n", "x".repeat(1000));
+        let found = diagnostics(&text, Format::ANY, |root| {
+            root.map(&["pad"]);
+        });
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].source_line.chars().count(), MAX_LINE_CHARS + 1);
+        assert!(found[0].source_line.starts_with("{zz: 1, pad: \"xxx"));
+        assert!(found[0].source_line.ends_with("x…"));
+        assert_eq!(found[1].column, 1018);
+        assert_eq!(found[1].source_line, "…");
+    }
+
+    #[test]
+    fn a_second_document_is_reported_at_its_marker() {
+        let found = diagnostics("---\na: 1\n---\nb: 2\n", Format::ANY, |_| {});
+        let shorts: Vec<String> = found.iter().map(Diagnostic::short).collect();
+        assert_eq!(
+            shorts,
+            ["t.yaml:3:1: a second YAML document: a file holds one"]
+        );
+        for one in ["a: 1\n", "---\na: 1\n", "a: 1\n...\n"] {
+            assert!(diagnostics(one, Format::ANY, |_| {}).is_empty(), "{one}");
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_of_the_format_shows_none_of_its_text() {
+        let text = "root:x:0:0:root:/root:/bin/bash\nsecret: [\n";
+        let found = diagnostics(text, SECRET_PIN, |_| {});
+        assert_eq!(
+            found[0].short(),
+            "t.yaml:2:7: YAML syntax error: mapping values are not allowed in this context"
+        );
+        assert_eq!(found[0].source_line, "");
+        // A line of ours: the line is shown.
+        let found = diagnostics("name: a: b\n", SECRET_PIN, |_| {});
+        assert_eq!(found[0].source_line, "name: a: b");
+
+        for (text, message) in [
+            (
+                "just text\non lines\n",
+                "expected a mapping of keys, found a string",
+            ),
+            (
+                "password: hunter2\n",
+                "none of the 1 keys of this file is known here",
+            ),
+        ] {
+            let found = diagnostics(text, SECRET_PIN, |root| {
+                root.root_map(&["name"]);
+            });
+            assert_eq!(found[0].short(), format!("t.yaml:1:1: {message}"));
+            assert_eq!(found[0].source_line, "");
+            assert!(!format!("{found:?}").contains("hunter2"));
+        }
+    }
+
+    #[test]
+    fn a_secret_is_never_quoted() {
+        let found = diagnostics("pin: abcde\nname: abcde\n", SECRET_PIN, |root| {
+            let map = root.map(&["pin", "name"]).unwrap();
+            map.get("pin").unwrap().choice(&[("abcdf", 1)]);
+            map.get("name").unwrap().choice(&[("abcdf", 1)]);
+        });
+        assert_eq!(found[0].message, "a secret value is not a valid value here");
+        assert_eq!(found[0].hint.as_deref(), Some("one of: abcdf"));
+        assert_eq!(found[0].source_line, "pin: *****");
+        assert_eq!(found[1].message, "`abcde` is not a valid value here");
+        assert_eq!(
+            found[1].hint.as_deref(),
+            Some("did you mean `abcdf`? (one of: abcdf)")
+        );
+
+        let found = diagnostics("pin: 12345\n", SECRET_PIN, |root| {
+            root.map(&["pin"])
+                .unwrap()
+                .get("pin")
+                .unwrap()
+                .integer(0..=9);
+        });
+        assert_eq!(found[0].message, "the value is out of range (0 to 9)");
+    }
 
     #[test]
     fn reports_every_mistake_with_position() {
