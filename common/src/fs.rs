@@ -84,24 +84,37 @@ pub fn try_lock_exclusive(file: &fs::File) -> io::Result<()> {
 
 /// Writes `bytes` to `path` as the module comment says.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] for output made piece by piece: `fill` writes into a buffered writer
+/// (the temporary file, or the device in place), so a large report is never held whole in
+/// memory.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     match output_target(path)? {
-        Output::Replace(target) => replace(&target, bytes),
+        Output::Replace(target) => replace(&target, fill),
         Output::InPlace(target) => {
             // Non-blocking open: a FIFO nobody reads fails (ENXIO) instead of hanging.
-            let mut f = fs::OpenOptions::new()
+            let f = fs::OpenOptions::new()
                 .write(true)
                 .custom_flags(libc::O_NONBLOCK)
                 .open(&target)?;
-            f.write_all(bytes)
+            let mut w = io::BufWriter::new(f);
+            fill(&mut w)?;
+            w.flush()
         }
     }
 }
 
-fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+fn replace(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
     let tmp = temporary_beside(path)?;
     let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let mut w = io::BufWriter::new(fs::File::create(&tmp)?);
+        fill(&mut w)?;
+        let f = w.into_inner().map_err(io::IntoInnerError::into_error)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
     })();

@@ -9,10 +9,12 @@
 //! inside a testcase, so the suite holds them: a property per case for the verdict and each
 //! measurement, and a `system-out` with every case's verdict, measurements and evidence.
 
+use crate::cases::{Cases, Tally};
 use crate::verdict::{CaseResult, Verdict};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::{self, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -40,22 +42,15 @@ pub enum JunitError {
 /// The JUnit XML of `results`: one testsuite per group, groups in name order, cases in the
 /// order given.
 pub fn to_xml(results: &[CaseResult], stamp: &RunStamp) -> String {
-    let mut groups: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
-    for r in results {
-        groups.entry(r.group.as_str()).or_default().push(r);
-    }
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
-    for (id, (group, cases)) in groups.into_iter().enumerate() {
-        suite(&mut xml, id, group, &cases, stamp);
-    }
-    xml.push_str("</testsuites>\n");
-    xml
+    let mut xml = Vec::new();
+    write_to(&mut xml, &results, stamp).expect("writing to memory cannot fail");
+    String::from_utf8(xml).expect("the writer writes UTF-8")
 }
 
 /// Writes the XML atomically (temporary file, then rename), so a reader never sees half a
-/// file and a killed run keeps the last complete one.
-pub fn write(path: &Path, results: &[CaseResult], stamp: &RunStamp) -> Result<(), JunitError> {
-    common::fs::write_atomic(path, to_xml(results, stamp).as_bytes()).map_err(|source| {
+/// file, reading the cases one at a time.
+pub fn write(path: &Path, cases: &dyn Cases, stamp: &RunStamp) -> Result<(), JunitError> {
+    common::fs::write_atomic_with(path, |w| write_to(w, cases, stamp)).map_err(|source| {
         JunitError::Io {
             path: path.display().to_string(),
             source,
@@ -63,38 +58,78 @@ pub fn write(path: &Path, results: &[CaseResult], stamp: &RunStamp) -> Result<()
     })
 }
 
-fn suite(xml: &mut String, id: usize, group: &str, cases: &[&CaseResult], stamp: &RunStamp) {
-    let count = |f: fn(Verdict) -> bool| cases.iter().filter(|c| f(c.verdict)).count();
+/// One group's cases and what its `testsuite` element counts.
+#[derive(Default)]
+struct Group {
+    cases: Vec<usize>,
+    tally: Tally,
+    time: Duration,
+}
+
+/// The XML into `out`: one pass over the cases for the groups and their counts, then three
+/// per group (properties, testcases, output), each holding one case at a time.
+pub fn write_to(out: &mut dyn Write, cases: &dyn Cases, stamp: &RunStamp) -> io::Result<()> {
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    for i in 0..cases.count() {
+        let c = cases.case(i)?;
+        let g = groups.entry(c.group.clone()).or_default();
+        g.cases.push(i);
+        g.tally.add(c.verdict);
+        g.time += c.duration;
+    }
+    out.write_all(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n")?;
+    for (id, (group, g)) in groups.iter().enumerate() {
+        suite(out, id, group, g, cases, stamp)?;
+    }
+    out.write_all(b"</testsuites>\n")
+}
+
+fn suite(
+    out: &mut dyn Write,
+    id: usize,
+    group: &str,
+    g: &Group,
+    cases: &dyn Cases,
+    stamp: &RunStamp,
+) -> io::Result<()> {
     // Ant wants a non-blank suite name, package and host name.
     let name = non_blank(group, "ungrouped");
-    let time: Duration = cases.iter().map(|c| c.duration).sum();
-    let _ = writeln!(
-        xml,
+    writeln!(
+        out,
         "  <testsuite name=\"{name}\" package=\"{name}\" id=\"{id}\" timestamp=\"{}\" \
          hostname=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">",
         timestamp(stamp.started),
         attr(non_blank(&stamp.hostname, "localhost")),
-        cases.len(),
-        count(|v| v == Verdict::Fail),
-        count(|v| matches!(v, Verdict::Error | Verdict::Inconc)),
-        count(|v| v == Verdict::Skip),
-        seconds(time),
+        g.cases.len(),
+        g.tally.fail,
+        g.tally.error + g.tally.inconc,
+        g.tally.skip,
+        seconds(g.time),
         name = attr(name),
-    );
-    xml.push_str("    <properties>\n");
-    for c in cases {
+    )?;
+    let mut chunk = String::new();
+    let mut each = |out: &mut dyn Write, f: &dyn Fn(&mut String, &CaseResult)| {
+        for &i in &g.cases {
+            chunk.clear();
+            f(&mut chunk, &*cases.case(i)?);
+            out.write_all(chunk.as_bytes())?;
+        }
+        io::Result::Ok(())
+    };
+    out.write_all(b"    <properties>\n")?;
+    each(out, &|xml, c| {
         property(xml, &c.id, "verdict", c.verdict.as_str());
         for m in &c.measurements {
             property(xml, &c.id, &m.name, &format!("{} {}", m.value, m.unit));
         }
-    }
-    xml.push_str("    </properties>\n");
-    for c in cases {
-        testcase(xml, c);
-    }
-    let _ = writeln!(xml, "    <system-out>{}</system-out>", text(&output(cases)));
+    })?;
+    out.write_all(b"    </properties>\n")?;
+    each(out, &testcase)?;
+    out.write_all(b"    <system-out>")?;
+    each(out, &|xml, c| xml.push_str(&text(&output(c))))?;
+    out.write_all(b"</system-out>\n")?;
     // Ant requires the element; nothing goes to stderr.
-    xml.push_str("    <system-err></system-err>\n  </testsuite>\n");
+    out.write_all(b"    <system-err></system-err>\n  </testsuite>\n")
 }
 
 fn property(xml: &mut String, case: &str, key: &str, value: &str) {
@@ -161,10 +196,10 @@ fn failure_text(c: &CaseResult) -> String {
     out
 }
 
-/// Every case's verdict line, measurements and evidence, in case order.
-fn output(cases: &[&CaseResult]) -> String {
+/// A case's verdict line, measurements and evidence, for the suite's output.
+fn output(c: &CaseResult) -> String {
     let mut out = String::new();
-    for c in cases {
+    {
         let _ = write!(out, "--- {}: {}", c.name, c.verdict);
         if let Some(reason) = &c.reason {
             let _ = write!(out, " ({reason})");

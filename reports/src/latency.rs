@@ -1,5 +1,6 @@
 //! Latency statistics per measure (p50 / p95 / p99), from the measurements of all cases.
 
+use crate::cases::Cases;
 use crate::verdict::CaseResult;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -24,48 +25,78 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Every `ms` measurement of `results`, by measure name.
-fn by_measure(results: &[CaseResult]) -> BTreeMap<&str, Vec<f64>> {
-    let mut by_measure: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-    for r in results {
+/// Every `ms` measurement of a run, by measure name: what the table and the histograms are
+/// made of (a few numbers a case, not its evidence).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Samples(BTreeMap<String, Vec<f64>>);
+
+impl Samples {
+    /// The measurements of every case, read one case at a time.
+    pub fn of(cases: &dyn Cases) -> std::io::Result<Samples> {
+        let mut samples = Samples::default();
+        for i in 0..cases.count() {
+            samples.add(&*cases.case(i)?);
+        }
+        Ok(samples)
+    }
+
+    pub fn add(&mut self, r: &CaseResult) {
         for m in r.measurements.iter().filter(|m| m.unit == "ms") {
-            by_measure.entry(m.name.as_str()).or_default().push(m.value);
+            match self.0.get_mut(&m.name) {
+                Some(values) => values.push(m.value),
+                None => {
+                    self.0.insert(m.name.clone(), vec![m.value]);
+                }
+            }
         }
     }
-    by_measure
-}
 
-/// The samples of each measure, for the latency histograms.
-pub fn latency_samples(results: &[CaseResult]) -> BTreeMap<String, Vec<std::time::Duration>> {
-    by_measure(results)
-        .into_iter()
-        .map(|(name, values)| {
-            let durations = values
-                .into_iter()
-                .filter(|v| v.is_finite() && *v >= 0.0)
-                .map(|v| std::time::Duration::from_secs_f64(v / 1e3))
-                .collect();
-            (name.to_owned(), durations)
-        })
-        .collect()
+    /// The samples of each measure as durations, for the latency histograms.
+    pub fn durations(&self) -> BTreeMap<String, Vec<std::time::Duration>> {
+        self.0
+            .iter()
+            .map(|(name, values)| {
+                let durations = values
+                    .iter()
+                    .filter(|v| v.is_finite() && **v >= 0.0)
+                    .map(|v| std::time::Duration::from_secs_f64(v / 1e3))
+                    .collect();
+                (name.clone(), durations)
+            })
+            .collect()
+    }
+
+    /// One row per measure.
+    pub fn table(&self) -> Vec<LatencyRow> {
+        self.0
+            .iter()
+            .map(|(measure, values)| {
+                let mut values = values.clone();
+                values.sort_by(f64::total_cmp);
+                LatencyRow {
+                    measure: measure.clone(),
+                    count: values.len(),
+                    p50_ms: percentile(&values, 0.50),
+                    p95_ms: percentile(&values, 0.95),
+                    p99_ms: percentile(&values, 0.99),
+                    max_ms: values.last().copied().unwrap_or(f64::NAN),
+                }
+            })
+            .collect()
+    }
 }
 
 /// One row per measure with unit `ms`, over every case that has it.
 pub fn latency_table(results: &[CaseResult]) -> Vec<LatencyRow> {
-    by_measure(results)
-        .into_iter()
-        .map(|(measure, mut values)| {
-            values.sort_by(f64::total_cmp);
-            LatencyRow {
-                measure: measure.to_owned(),
-                count: values.len(),
-                p50_ms: percentile(&values, 0.50),
-                p95_ms: percentile(&values, 0.95),
-                p99_ms: percentile(&values, 0.99),
-                max_ms: values.last().copied().unwrap_or(f64::NAN),
-            }
-        })
-        .collect()
+    in_memory(results).table()
+}
+
+fn in_memory(results: &[CaseResult]) -> Samples {
+    let mut samples = Samples::default();
+    for r in results {
+        samples.add(r);
+    }
+    samples
 }
 
 /// The table as Markdown (for the console and `latency.md`).

@@ -6,6 +6,7 @@
 //! crate does not discover itself: the run's start time and host name (`junit::RunStamp`).
 
 pub mod accuracy;
+pub mod cases;
 pub mod junit;
 pub mod latency;
 pub mod log;

@@ -13,8 +13,10 @@
 //! {"end":{"interrupted":false}}
 //! ```
 
+use crate::cases::Cases;
 use crate::results::ResultsFile;
 use crate::verdict::{CaseResult, Verdict};
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufRead, Write};
 use std::path::Path;
@@ -141,14 +143,17 @@ impl LogWriter {
     }
 }
 
-/// A log read back.
-#[derive(Clone, Debug, PartialEq)]
+/// A log read back: its header, and where each finished case's line is, so the cases are
+/// read one at a time (the log of 100,000 cases is never held in memory).
+#[derive(Debug)]
 pub struct RunLog {
     pub header: RunHeader,
-    /// Results by the case's position in `header.selected`.
-    pub results: Vec<Option<CaseResult>>,
     /// `None`: the log has no end line (the run was killed, or is still running).
     pub interrupted: Option<bool>,
+    /// Byte range of each selected case's line, by its position in `header.selected`.
+    lines: Vec<Option<(u64, usize)>>,
+    file: File,
+    path: String,
 }
 
 /// Why a selected case has no result.
@@ -162,12 +167,16 @@ impl RunLog {
             path: name(),
             source,
         })?;
-        let mut reader = io::BufReader::new(file);
+        let mut reader = io::BufReader::new(file.try_clone().map_err(|source| LogError::Read {
+            path: name(),
+            source,
+        })?);
         let mut header: Option<RunHeader> = None;
-        let mut results = Vec::new();
+        let mut lines = Vec::new();
         let mut interrupted = None;
         let mut buf = Vec::new();
         let mut number = 0;
+        let mut offset = 0u64;
         loop {
             buf.clear();
             let n = reader
@@ -180,75 +189,111 @@ impl RunLog {
                 break; // the end, or a line torn by a kill: never half a case
             }
             number += 1;
-            let line: Line = serde_json::from_slice(&buf).map_err(|source| LogError::Parse {
+            let at = offset;
+            offset += n as u64;
+            // Only the line's kind and seq are needed now: the case is parsed when read.
+            let line: Peek = serde_json::from_slice(&buf).map_err(|source| LogError::Parse {
                 path: name(),
                 line: number,
                 source,
             })?;
             match (line, &header) {
-                (Line::Run(h), None) => {
+                (Peek::Run(h), None) => {
                     if h.log_format != LOG_FORMAT {
                         return Err(LogError::Version {
                             path: name(),
                             found: h.log_format,
                         });
                     }
-                    results = vec![None; h.selected.len()];
+                    lines = vec![None; h.selected.len()];
                     header = Some(h);
                 }
-                (_, None) | (Line::Run(_), Some(_)) => {
+                (_, None) | (Peek::Run(_), Some(_)) => {
                     return Err(LogError::NoHeader { path: name() })
                 }
-                (Line::Case { seq, result }, Some(_)) => match results.get_mut(seq) {
-                    Some(slot) => *slot = Some(result),
+                (Peek::Case { seq }, Some(_)) => match lines.get_mut(seq) {
+                    Some(slot) => *slot = Some((at, n)),
                     None => {
                         return Err(LogError::UnknownCase {
                             path: name(),
                             line: number,
                             seq,
-                            selected: results.len(),
+                            selected: lines.len(),
                         })
                     }
                 },
-                (Line::End { interrupted: i }, Some(_)) => interrupted = Some(i),
+                (Peek::End { interrupted: i }, Some(_)) => interrupted = Some(i),
             }
         }
         let header = header.ok_or_else(|| LogError::NoHeader { path: name() })?;
         Ok(RunLog {
             header,
-            results,
             interrupted,
+            lines,
+            file: reader.into_inner(),
+            path: name(),
         })
     }
 
     /// How many selected cases finished.
     pub fn finished(&self) -> usize {
-        self.results.iter().filter(|r| r.is_some()).count()
+        self.lines.iter().filter(|r| r.is_some()).count()
     }
 
-    /// The results of every selected case in run order; one that did not finish is an
-    /// `error` saying so, so an interrupted run is never green.
-    pub fn into_results(self) -> ResultsFile {
-        let cases = self
-            .header
-            .selected
-            .into_iter()
-            .zip(self.results)
-            .map(|(planned, result)| {
-                result.unwrap_or_else(|| CaseResult {
-                    id: planned.id,
-                    group: planned.group,
-                    name: planned.name,
-                    verdict: Verdict::Error,
-                    reason: Some(NOT_RUN.to_owned()),
-                    duration: Duration::ZERO,
-                    measurements: Vec::new(),
-                    evidence: String::new(),
-                })
-            })
-            .collect();
-        ResultsFile::new(self.header.partition, cases)
+    /// Every case in memory (for merging shards).
+    pub fn into_results(self) -> Result<ResultsFile, LogError> {
+        let cases = (0..self.count())
+            .map(|i| self.case(i).map(Cow::into_owned))
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(|source| LogError::Read {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(ResultsFile::new(self.header.partition, cases))
     }
+}
+
+impl Cases for RunLog {
+    fn count(&self) -> usize {
+        self.header.selected.len()
+    }
+
+    /// The case's own line, read again; one that did not finish is an `error` saying so,
+    /// so an interrupted run is never green.
+    fn case(&self, i: usize) -> io::Result<Cow<'_, CaseResult>> {
+        use std::os::unix::fs::FileExt;
+        let Some((at, len)) = self.lines[i] else {
+            let planned = &self.header.selected[i];
+            return Ok(Cow::Owned(CaseResult {
+                id: planned.id.clone(),
+                group: planned.group.clone(),
+                name: planned.name.clone(),
+                verdict: Verdict::Error,
+                reason: Some(NOT_RUN.to_owned()),
+                duration: Duration::ZERO,
+                measurements: Vec::new(),
+                evidence: String::new(),
+            }));
+        };
+        let mut buf = vec![0; len];
+        self.file.read_exact_at(&mut buf, at)?;
+        match serde_json::from_slice(&buf).map_err(io::Error::other)? {
+            Line::Case { result, .. } => Ok(Cow::Owned(result)),
+            _ => Err(io::Error::other(format!(
+                "{}: the line of case {i} changed since it was read",
+                self.path
+            ))),
+        }
+    }
+}
+
+/// A log line with only what [`RunLog::read`] needs of it.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Peek {
+    Run(RunHeader),
+    Case { seq: usize },
+    End { interrupted: bool },
 }
 
 #[cfg(test)]
@@ -293,7 +338,7 @@ mod tests {
         w.finish(false).unwrap();
         let log = RunLog::read(&path).unwrap();
         assert_eq!(log.interrupted, Some(false));
-        let file = log.into_results();
+        let file = log.into_results().unwrap();
         let ids: Vec<&str> = file.cases.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c"]);
         assert_eq!(file.partition.as_deref(), Some("2/3"));
@@ -317,7 +362,7 @@ mod tests {
         let log = RunLog::read(&path).unwrap();
         assert_eq!(log.interrupted, None);
         assert_eq!(log.finished(), 1);
-        let file = log.into_results();
+        let file = log.into_results().unwrap();
         assert_eq!(file.cases[1].verdict, Verdict::Pass);
         for i in [0, 2] {
             assert_eq!(file.cases[i].verdict, Verdict::Error);
@@ -328,7 +373,7 @@ mod tests {
     #[test]
     fn a_foreign_or_broken_file_is_refused() {
         let path = scratch("foreign");
-        std::fs::write(&path, "{\"case\":{\"seq\":0}}\n").unwrap();
+        std::fs::write(&path, "{\"case\":{}}\n").unwrap();
         assert!(matches!(RunLog::read(&path), Err(LogError::Parse { .. })));
         std::fs::write(&path, "{\"end\":{\"interrupted\":true}}\n").unwrap();
         assert!(matches!(

@@ -2,9 +2,11 @@
 //! log ([`crate::log`]) when the run ends. Shards of a partitioned run are joined with
 //! [`merge`], which insists on every shard.
 
+use crate::cases::Cases;
 use crate::latency::{latency_table, LatencyRow};
 use crate::verdict::CaseResult;
-use common::fs::write_atomic;
+use common::fs::write_atomic_with;
+use std::io::Write;
 use std::path::Path;
 
 /// Version of the JSON layout; bumped on incompatible changes.
@@ -50,7 +52,7 @@ impl ResultsFile {
         let latency = latency_table(&cases);
         ResultsFile {
             format_version: FORMAT_VERSION,
-            tool: format!("myna-hil {}", env!("CARGO_PKG_VERSION")),
+            tool: tool(),
             partition,
             cases,
             latency,
@@ -58,14 +60,7 @@ impl ResultsFile {
     }
 
     pub fn write(&self, path: &Path) -> Result<(), ResultsError> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| ResultsError::Write {
-            path: path.display().to_string(),
-            source: std::io::Error::other(e),
-        })?;
-        write_atomic(path, &json).map_err(|source| ResultsError::Write {
-            path: path.display().to_string(),
-            source,
-        })
+        write_results(path, self.partition.as_deref(), &self.cases, &self.latency)
     }
 
     pub fn read(path: &Path) -> Result<Self, ResultsError> {
@@ -86,6 +81,42 @@ impl ResultsFile {
         }
         Ok(file)
     }
+}
+
+fn tool() -> String {
+    format!("myna-hil {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Writes the results file of `cases` (the layout of [`ResultsFile`], one case a line),
+/// reading the cases one at a time, atomically.
+pub fn write_results(
+    path: &Path,
+    partition: Option<&str>,
+    cases: &dyn Cases,
+    latency: &[LatencyRow],
+) -> Result<(), ResultsError> {
+    let fill = |w: &mut dyn Write| -> std::io::Result<()> {
+        write!(
+            w,
+            "{{\"format_version\":{FORMAT_VERSION},\"tool\":{},\"partition\":{},\"cases\":[",
+            json(&tool())?,
+            json(&partition)?
+        )?;
+        for i in 0..cases.count() {
+            let c = cases.case(i)?;
+            w.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+            serde_json::to_writer(&mut *w, &*c).map_err(std::io::Error::other)?;
+        }
+        write!(w, "\n],\"latency\":{}}}\n", json(latency)?)
+    };
+    write_atomic_with(path, fill).map_err(|source| ResultsError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> std::io::Result<String> {
+    serde_json::to_string(value).map_err(std::io::Error::other)
 }
 
 /// Joins the shards into one run, cases sorted by id; a case in two shards is an error.

@@ -3,7 +3,9 @@
 //! through [`common::fs::write_atomic`] (special files are never replaced), and every failure
 //! comes back with its path: a report that could not be written is never silent.
 
+use crate::cases::{Cases, Tally};
 use crate::junit::RunStamp;
+use crate::latency::{LatencyRow, Samples};
 use crate::log::{LogError, RunLog, LOG_FILE};
 use crate::results::{ResultsError, ResultsFile};
 use std::io;
@@ -49,7 +51,7 @@ pub enum ReadError {
 /// Reads a results file, or a run log (`.jsonl`: its cases, the unfinished ones as errors).
 pub fn read_results(path: &Path) -> Result<ResultsFile, ReadError> {
     if path.extension().is_some_and(|e| e == "jsonl") {
-        Ok(RunLog::read(path)?.into_results())
+        Ok(RunLog::read(path)?.into_results()?)
     } else {
         Ok(ResultsFile::read(path)?)
     }
@@ -100,43 +102,68 @@ impl ReportPaths {
         Ok(())
     }
 
-    /// Writes JUnit, JSON, the latency table and the histograms of `run`; tries every file
-    /// and returns every failure.
-    pub fn write(&self, run: &ResultsFile, stamp: &RunStamp) -> Result<(), Vec<WriteFailure>> {
+    /// Writes JUnit, JSON, the latency table and the histograms of `cases`, reading them one
+    /// at a time; tries every file. Returns the tally and the latency table for the
+    /// console, and every failure with its path.
+    pub fn write(&self, cases: &dyn Cases, partition: Option<&str>, stamp: &RunStamp) -> Written {
         let mut failures = Vec::new();
+        let mut tally = Tally::default();
+        let mut samples = Samples::default();
+        // One pass for the numbers; each report then reads the cases again.
+        for i in 0..cases.count() {
+            match cases.case(i) {
+                Ok(c) => {
+                    tally.add(c.verdict);
+                    samples.add(&c);
+                }
+                Err(e) => {
+                    failures.push(WriteFailure::new(&self.log, e));
+                    return Written {
+                        tally,
+                        latency: Vec::new(),
+                        failures,
+                    };
+                }
+            }
+        }
+        let latency = samples.table();
         if let Err(crate::junit::JunitError::Io { source, .. }) =
-            crate::junit::write(&self.junit, &run.cases, stamp)
+            crate::junit::write(&self.junit, cases, stamp)
         {
             failures.push(WriteFailure::new(&self.junit, source));
         }
-        if let Err(e) = run.write(&self.json) {
+        if let Err(e) = crate::results::write_results(&self.json, partition, cases, &latency) {
             failures.push(match e {
-                crate::results::ResultsError::Write { source, .. } => {
-                    WriteFailure::new(&self.json, source)
-                }
+                ResultsError::Write { source, .. } => WriteFailure::new(&self.json, source),
                 other => WriteFailure::new(&self.json, io::Error::other(other.to_string())),
             });
         }
-        let table = crate::latency::to_markdown(&run.latency);
+        let table = crate::latency::to_markdown(&latency);
         if let Err(e) = common::fs::write_atomic(&self.latency_table, table.as_bytes()) {
             failures.push(WriteFailure::new(&self.latency_table, e));
         }
         let plotted = std::fs::create_dir_all(&self.latency_plots)
             .map_err(|e| e.to_string())
             .and_then(|()| {
-                crate::plots::latency_histograms(
-                    &crate::latency::latency_samples(&run.cases),
-                    &self.latency_plots,
-                )
-                .map_err(|e| e.to_string())
+                crate::plots::latency_histograms(&samples.durations(), &self.latency_plots)
+                    .map_err(|e| e.to_string())
             });
         if let Err(e) = plotted {
             failures.push(WriteFailure::new(&self.latency_plots, io::Error::other(e)));
         }
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(failures)
+        Written {
+            tally,
+            latency,
+            failures,
         }
     }
+}
+
+/// What [`ReportPaths::write`] did.
+#[derive(Debug)]
+pub struct Written {
+    pub tally: Tally,
+    pub latency: Vec<LatencyRow>,
+    /// Every report that could not be written.
+    pub failures: Vec<WriteFailure>,
 }

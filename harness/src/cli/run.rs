@@ -10,11 +10,11 @@ use crate::channel::guard::Policy;
 use crate::engine::{CardSite, Partition, RunOptions};
 use crate::scenario::suite::{self, Filter};
 use crate::scenario::Case;
+use reports::cases::{Cases, Tally};
 use reports::junit::RunStamp;
 use reports::log::{LogWriter, RunHeader, RunLog};
-use reports::results::ResultsFile;
 use reports::set::ReportPaths;
-use reports::{CaseResult, Verdict};
+use reports::CaseResult;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -211,10 +211,15 @@ fn run_cases(
         None => None,
     };
     // The reports come from the log, as `report rebuild` makes them.
-    let run = RunLog::read(&paths.log)
-        .map_err(|e| CliError::Unwritten(format!("{e} (the run log)")))?
-        .into_results();
-    write_set(&paths, &run, &header.stamp(), &mut failures);
+    let run =
+        RunLog::read(&paths.log).map_err(|e| CliError::Unwritten(format!("{e} (the run log)")))?;
+    let tally = write_set(
+        &paths,
+        &run,
+        header.partition.as_deref(),
+        &header.stamp(),
+        &mut failures,
+    );
     if !failures.is_empty() {
         return Err(CliError::Unwritten(failures.join("\nerror: ")));
     }
@@ -222,7 +227,7 @@ fn run_cases(
         warn("interrupted: the reports hold the finished cases; the rest are errors `not run`");
         return Ok(Exit::Interrupted);
     }
-    Ok(verdict_exit(&run.cases))
+    Ok(verdict_exit(&tally))
 }
 
 /// Where finished cases go, from the engine's worker threads.
@@ -299,14 +304,22 @@ fn unwritten(path: &Path, e: std::io::Error) -> CliError {
     CliError::Unwritten(format!("cannot write {}: {e}", path.display()))
 }
 
-/// Writes the reports of `run`; every failure is added to `failures` with its path.
-fn write_set(paths: &ReportPaths, run: &ResultsFile, stamp: &RunStamp, failures: &mut Vec<String>) {
-    if let Err(fs) = paths.write(run, stamp) {
-        failures.extend(fs.iter().map(ToString::to_string));
-    }
-    let table = reports::latency::to_markdown(&run.latency);
-    say(format!("\n{table}"));
-    summarise(&run.cases);
+/// Writes the reports of `cases` and prints the latency table and the summary; every
+/// failure is added to `failures` with its path.
+fn write_set(
+    paths: &ReportPaths,
+    cases: &dyn Cases,
+    partition: Option<&str>,
+    stamp: &RunStamp,
+    failures: &mut Vec<String>,
+) -> Tally {
+    let written = paths.write(cases, partition, stamp);
+    failures.extend(written.failures.iter().map(ToString::to_string));
+    say(format!(
+        "\n{}",
+        reports::latency::to_markdown(&written.latency)
+    ));
+    summarise(&written.tally);
     say(format!(
         "reports: {}, {}, {}, {}, {}/",
         paths.log.display(),
@@ -315,6 +328,7 @@ fn write_set(paths: &ReportPaths, run: &ResultsFile, stamp: &RunStamp, failures:
         paths.latency_table.display(),
         paths.latency_plots.display()
     ));
+    written.tally
 }
 
 /// `report merge`: every shard of a partition (or whole runs), into one report set.
@@ -334,7 +348,14 @@ pub(super) fn merge_reports(
         started: time::OffsetDateTime::now_utc(),
         hostname: hostname(),
     };
-    write_reports_of(&merged, &stamp, out, junit, json)
+    write_reports_of(
+        &merged.cases,
+        merged.partition.as_deref(),
+        &stamp,
+        out,
+        junit,
+        json,
+    )
 }
 
 /// `report rebuild`: the reports of a run again, from its log.
@@ -356,11 +377,13 @@ pub(super) fn rebuild_reports(
         Some(false) => {}
     }
     let stamp = log.header.stamp();
-    write_reports_of(&log.into_results(), &stamp, out, junit, json)
+    let partition = log.header.partition.clone();
+    write_reports_of(&log, partition.as_deref(), &stamp, out, junit, json)
 }
 
 fn write_reports_of(
-    run: &ResultsFile,
+    cases: &dyn Cases,
+    partition: Option<&str>,
     stamp: &RunStamp,
     out: &Path,
     junit: Option<&Path>,
@@ -369,11 +392,11 @@ fn write_reports_of(
     let paths = ReportPaths::in_folder(out, junit, json);
     paths.prepare().map_err(CliError::bad_input)?;
     let mut failures = Vec::new();
-    write_set(&paths, run, stamp, &mut failures);
+    let tally = write_set(&paths, cases, partition, stamp, &mut failures);
     if !failures.is_empty() {
         return Err(CliError::Unwritten(failures.join("\nerror: ")));
     }
-    Ok(verdict_exit(&run.cases))
+    Ok(verdict_exit(&tally))
 }
 
 /// The machine's name, for the reports (JUnit's `hostname`).
@@ -391,11 +414,8 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-fn verdict_exit(results: &[CaseResult]) -> Exit {
-    if results
-        .iter()
-        .any(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error | Verdict::Inconc))
-    {
+fn verdict_exit(tally: &Tally) -> Exit {
+    if tally.any_bad() {
         Exit::CasesFailed
     } else {
         Exit::Ok
@@ -417,15 +437,14 @@ fn print_result(r: &CaseResult) {
     ));
 }
 
-fn summarise(results: &[CaseResult]) {
-    let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count();
+fn summarise(t: &Tally) {
     say(format!(
         "\n{} cases: {} pass, {} fail, {} error, {} inconc, {} skip",
-        results.len(),
-        count(Verdict::Pass),
-        count(Verdict::Fail),
-        count(Verdict::Error),
-        count(Verdict::Inconc),
-        count(Verdict::Skip)
+        t.total(),
+        t.pass,
+        t.fail,
+        t.error,
+        t.inconc,
+        t.skip
     ));
 }
