@@ -34,6 +34,19 @@ pub(super) type Answer = Result<Response<Full<Bytes>>, Released>;
 
 pub(super) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Answer {
     bump(&shared.counters.requests);
+    // A 個人番号 in the URL or a header is refused like one in the body (the lookup is by
+    // certificate only; a client that sends the number is leaking it).
+    let leak = wire::find_my_number_in_head(
+        request.uri().query(),
+        request
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes())),
+    );
+    if let Some(where_) = leak {
+        let e = wire::RequestError::MyNumberRefused(where_);
+        return refuse(&shared, StatusCode::BAD_REQUEST, e.code(), e.to_string());
+    }
     let path = request.uri().path();
     let method = request.method();
     let response = match (method, path) {

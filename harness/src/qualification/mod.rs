@@ -14,8 +14,10 @@
 //!
 //! Design decisions (and why):
 //! - **Identity is the user-authentication certificate, never the 個人番号.** The key is the
-//!   certificate's issuer + serial ([`CertificateKey`]); a body with anything like a 個人番号
-//!   is refused with 400, so a leaking reader fails loudly.
+//!   certificate's issuer + serial ([`CertificateKey`]); a request with anything like a
+//!   個人番号 (in the body, the URL query or a header; full-width digits, letter prefixes
+//!   and separators folded, [`wire::holds_my_number`]) is refused with 400, so a leaking
+//!   reader fails loudly.
 //! - **The service checks the certificate, revocation included** ([`trust`]); refusals are
 //!   answers (SegmentOfResult 9 with an `ErrorCode`), not HTTP errors, as on the real
 //!   service, so a reader must show them rather than retry.

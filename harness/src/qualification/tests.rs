@@ -76,6 +76,30 @@ async fn a_query_over_http_finds_the_record() {
 }
 
 #[tokio::test]
+async fn a_my_number_in_the_url_or_a_header_is_refused_over_http() {
+    let server = Server::start(one_record()).await.expect("server");
+    for request in [
+        // In the query, full width and percent-encoded (１２３４…).
+        "GET /health?n=%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94-5678-9018 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        // In a header, grouped by dots.
+        "GET /health HTTP/1.1\r\nHost: x\r\nX-Patient: 1234.5678.9018\r\nConnection: close\r\n\r\n",
+    ] {
+        let answer = raw(server.addr(), request.as_bytes()).await;
+        assert_eq!(status_of(&answer), Some(400), "{answer}");
+        assert!(answer.contains("MyNumberRefused"), "{answer}");
+        assert!(!answer.contains("9018"), "the number is not echoed: {answer}");
+    }
+    // The same request without it is answered.
+    let answer = raw(
+        server.addr(),
+        b"GET /health?at=2025-11-04 HTTP/1.1\r\nHost: 10.20.30.40:5000\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_of(&answer), Some(200), "{answer}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn transport_faults_give_typed_client_errors_and_flip_live() {
     let server = Server::start(one_record()).await.expect("server");
     let client = QualificationClient::new(server.addr());

@@ -4,7 +4,8 @@
 //! `{"certificate": BASE64-DER, "facility": "1312345678", "consent": {...} | null}`;
 //! `POST /registration` with `{"certificate": BASE64-DER}`.
 //! Unknown keys are refused, and so is anything that looks like a 個人番号 anywhere in the
-//! body (a key named like it, or a 12-digit value): the lookup is by certificate only, and
+//! body, the URL query or a header (a key named like it, or 12 digits however written): the
+//! lookup is by certificate only, and
 //! a reader that sends the number is leaking it, so the service says so loudly (400
 //! `MyNumberRefused`) instead of ignoring it.
 
@@ -150,13 +151,13 @@ fn certificate(base64_der: &str) -> Result<(X509, CertificateKey), RequestError>
 
 /// Where in `value` something like a 個人番号 sits: a key named like one (`my_number`,
 /// `MyNumber`, `mynumber`, `個人番号`, `kojin_bango`, `individual_number`), or any string or
-/// number that is 12 digits once spaces and hyphens are dropped (with or without a valid
-/// check digit: a leak is a leak).
+/// number that holds one ([`holds_my_number`]). The certificate is not searched: it is
+/// base64 (digits and slashes by chance) and is checked as a certificate.
 pub fn find_my_number(value: &Value) -> Option<String> {
     fn walk(value: &Value, path: &mut String) -> Option<String> {
         match value {
-            Value::String(s) if looks_like_my_number(s) => Some(path.clone()),
-            Value::Number(n) if looks_like_my_number(&n.to_string()) => Some(path.clone()),
+            Value::String(s) if holds_my_number(s) => Some(path.clone()),
+            Value::Number(n) if holds_my_number(&n.to_string()) => Some(path.clone()),
             Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
@@ -170,6 +171,8 @@ pub fn find_my_number(value: &Value) -> Option<String> {
                 path.push_str(key);
                 let found = if is_my_number_key(key) {
                     Some(path.clone())
+                } else if key == "certificate" && item.is_string() {
+                    None
                 } else {
                     walk(item, path)
                 };
@@ -194,16 +197,92 @@ fn is_my_number_key(key: &str) -> bool {
     )
 }
 
-fn looks_like_my_number(text: &str) -> bool {
-    let mut digits = 0usize;
-    for c in text.trim().chars() {
-        match c {
-            '0'..='9' => digits += 1,
-            ' ' | '-' => {}
-            _ => return false,
+/// Whether `text` holds a run of exactly 12 digits (with or without a valid check digit: a
+/// leak is a leak), as a person or a program might write one: ASCII or full-width digits,
+/// grouped by spaces, hyphens, dots or slashes (ASCII or full-width), with letters or
+/// anything else around it (`A123456789018`). 10-digit facility codes and 13-digit numbers
+/// are not one. A colon ends a run, so a time or a `host:port` never adds up to one.
+pub fn holds_my_number(text: &str) -> bool {
+    let mut run = 0usize;
+    for c in text.chars() {
+        if is_digit(c) {
+            run += 1;
+        } else if !is_separator(c) {
+            if run == 12 {
+                return true;
+            }
+            run = 0;
         }
     }
-    digits == 12
+    run == 12
+}
+
+fn is_digit(c: char) -> bool {
+    c.is_ascii_digit() || ('\u{ff10}'..='\u{ff19}').contains(&c)
+}
+
+/// What groups the digits of a number without ending it: spaces, hyphens and dashes, dots,
+/// slashes, in ASCII and full width (the forms NFKC folds to them, and the long vowel mark
+/// that Japanese input methods type for a hyphen).
+fn is_separator(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '\t' | '-' | '.' | '/' | '\u{3000}' | '\u{2010}'
+            ..='\u{2015}'
+                | '\u{2212}'
+                | '\u{30fc}'
+                | '\u{ff0d}'
+                | '\u{ff0e}'
+                | '\u{ff0f}'
+                | '\u{ff65}'
+                | '\u{30fb}'
+    )
+}
+
+/// Where in a request's head something like a 個人番号 sits: the URL query (decoded) or a
+/// header's value. `Host` is not searched (an address and port, never a number a person
+/// typed), nor are names (the standard's, or the client's own).
+pub fn find_my_number_in_head<'h>(
+    query: Option<&str>,
+    headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
+) -> Option<String> {
+    if query.is_some_and(|q| holds_my_number(&decoded_query(q))) {
+        return Some("the URL query".into());
+    }
+    headers
+        .into_iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
+        .find(|(_, value)| holds_my_number(&String::from_utf8_lossy(value)))
+        .map(|(name, _)| format!("the header {name}"))
+}
+
+/// The text of a URL query with `%XX` decoded (as UTF-8, lossily) and `+` as a space, for
+/// [`holds_my_number`].
+pub fn decoded_query(query: &str) -> String {
+    let bytes = query.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -271,6 +350,35 @@ mod tests {
                 "{body}: {refused:?}"
             );
         }
+        // Written as people and programs write it: full width, a letter prefix, dots,
+        // slashes, full-width hyphens.
+        for text in [
+            "１２３４５６７８９０１８",
+            "A123456789018",
+            "no.123456789018",
+            "1234.5678.9018",
+            "1234/5678/9018",
+            "１２３４－５６７８－９０１８",
+            "1234\u{3000}5678\u{3000}9018",
+        ] {
+            let body = json!({"certificate": cert, "facility": text});
+            assert!(
+                matches!(
+                    parse_query(body.to_string().as_bytes()),
+                    Err(RequestError::MyNumberRefused(_))
+                ),
+                "{text}"
+            );
+        }
+        // Not one: a date, a time, a host and port, a 10-digit facility code.
+        for text in [
+            "2025-11-04",
+            "2025-11-04 12:30:15",
+            "10.20.30.40:5000",
+            "1312345678",
+        ] {
+            assert!(!holds_my_number(text), "{text}");
+        }
         // 10- and 13-digit values are not a 個人番号 (a facility code has 10 digits).
         assert_eq!(find_my_number(&json!({"facility": "1312345678"})), None);
         assert_eq!(find_my_number(&json!({"n": "1234567890123"})), None);
@@ -278,6 +386,40 @@ mod tests {
             find_my_number(&json!({"a": [{"b": "123456789018"}]})),
             Some("$.a[0].b".into())
         );
+    }
+
+    #[test]
+    fn a_my_number_in_the_query_or_a_header_is_found() {
+        let none: [(&str, &[u8]); 0] = [];
+        assert_eq!(
+            find_my_number_in_head(
+                Some("id=%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94567890123"),
+                none
+            ),
+            None,
+            "13 digits"
+        );
+        assert_eq!(
+            find_my_number_in_head(
+                Some("id=%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%9456789018"),
+                none
+            ),
+            Some("the URL query".into())
+        );
+        assert_eq!(
+            find_my_number_in_head(Some("n=1234+5678+9018"), none),
+            Some("the URL query".into())
+        );
+        let headers: [(&str, &[u8]); 3] = [
+            ("host", b"192.168.100.200"),
+            ("user-agent", b"reader/1.0"),
+            ("x-patient", b"1234-5678-9018"),
+        ];
+        assert_eq!(
+            find_my_number_in_head(None, headers),
+            Some("the header x-patient".into())
+        );
+        assert_eq!(decoded_query("a%2"), "a%2", "a cut escape stays as it is");
     }
 
     #[test]
