@@ -108,15 +108,6 @@ impl crate::failure::Classified for RunError {
     }
 }
 
-/// What became of a run's cases.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RunSummary {
-    /// Cases that finished (each was handed to `on_result`).
-    pub finished: usize,
-    /// Cases never started because the run was stopped.
-    pub not_started: usize,
-}
-
 /// A finished case: its position among the cases given, its result, how many have
 /// finished so far (this one included) and how many there are.
 pub struct Finished {
@@ -127,13 +118,14 @@ pub struct Finished {
 }
 
 /// Runs `cases` (already filtered), handing each result to `on_result` as it finishes (from
-/// the worker thread that ran it, in finishing order).
+/// the worker thread that ran it, in finishing order). What finished is what `on_result`
+/// was given; a case not started after a stop is given nothing.
 pub fn run(
     cases: Vec<Case>,
     cards: BTreeMap<PathBuf, Arc<LoadedCard>>,
     options: &RunOptions,
     on_result: impl Fn(Finished) + Send + Sync + 'static,
-) -> Result<RunSummary, RunError> {
+) -> Result<(), RunError> {
     run_inner(cases, cards, options, on_result).map_err(RunError)
 }
 
@@ -164,7 +156,7 @@ fn run_inner(
     cards: BTreeMap<PathBuf, Arc<LoadedCard>>,
     options: &RunOptions,
     on_result: impl Fn(Finished) + Send + Sync + 'static,
-) -> Result<RunSummary, String> {
+) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -186,7 +178,6 @@ fn run_inner(
         crl,
         cards,
         done: AtomicUsize::new(0),
-        not_started: AtomicUsize::new(0),
         stop: options.stop.clone(),
         total: cases.len(),
         on_result: Box::new(on_result),
@@ -221,7 +212,6 @@ fn run_inner(
             tasks.push(tokio::task::spawn_blocking(move || {
                 let _permit = permit;
                 if shared.stop.load(Ordering::SeqCst) {
-                    shared.not_started.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
                 let card = case
@@ -255,10 +245,7 @@ fn run_inner(
             let _ = t.await;
         }
     });
-    Ok(RunSummary {
-        finished: shared.done.load(Ordering::SeqCst),
-        not_started: shared.not_started.load(Ordering::SeqCst),
-    })
+    Ok(())
 }
 
 type ResultHook = Box<dyn Fn(Finished) + Send + Sync>;
@@ -269,7 +256,6 @@ struct Shared {
     crl: Vec<u8>,
     cards: BTreeMap<PathBuf, Arc<LoadedCard>>,
     done: AtomicUsize,
-    not_started: AtomicUsize,
     stop: Arc<AtomicBool>,
     total: usize,
     on_result: ResultHook,
