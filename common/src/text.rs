@@ -32,6 +32,17 @@ pub fn escape_chars(text: &str, escaped: impl Fn(char) -> bool) -> Cow<'_, str> 
     Cow::Owned(out)
 }
 
+/// `c` as its ASCII form when it is a full-width form of one (`０`→`0`, `Ａ`→`A`, the
+/// ideographic space → a space), the part of NFKC that matters when a number or a word is
+/// written to slip past a check; any other character unchanged.
+pub fn fold_width(c: char) -> char {
+    match c {
+        '\u{ff01}'..='\u{ff5e}' => char::from_u32(u32::from(c) - 0xfee0).unwrap_or(c),
+        '\u{3000}' => ' ',
+        _ => c,
+    }
+}
+
 /// Control characters (C0, DEL, C1) and the bidirectional overrides that reorder a line on
 /// screen; tab stays, it only moves the cursor.
 fn needs_escape(c: char) -> bool {
@@ -41,6 +52,15 @@ fn needs_escape(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn full_width_forms_fold_to_ascii() {
+        let folded: String = "０１２９ＡｚＴＥＳＴ－．／\u{3000}あ"
+            .chars()
+            .map(fold_width)
+            .collect();
+        assert_eq!(folded, "0129AzTEST-./ あ");
+    }
 
     #[test]
     fn escapes_what_acts_on_a_terminal_and_keeps_the_rest() {

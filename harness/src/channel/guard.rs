@@ -84,8 +84,8 @@ pub struct Policy {
 }
 
 /// Why a PIN may not be typed now on a real card that the harness reaches only through a
-/// device under test, given the PIN tries left the device's pad shows. The harness cannot
-/// ask such a card itself, so this is [`GuardedChannel`]'s rule one level up: no PIN
+/// device under test, given the PIN tries left known ([`TriesLedger::known`]). The harness
+/// cannot ask such a card itself, so this is [`GuardedChannel`]'s rule one level up: no PIN
 /// without `--allow-destructive`, and never while a wrong one would spend the last try.
 pub fn pin_entry_refusal(policy: Policy, tries_left_shown: Option<u8>) -> Option<String> {
     if !policy.allow_destructive {
@@ -105,6 +105,82 @@ pub fn pin_entry_refusal(policy: Policy, tries_left_shown: Option<u8>) -> Option
             "the PIN pad shows {n} try left on a real card: the last try is never spent"
         )),
         Some(_) => None,
+    }
+}
+
+/// What the harness knows of the PIN tries left on a real card it reaches only through a
+/// device: the least of what the device's pad shows, what the card's VERIFY answers said
+/// (as the device reported them) and what the harness has typed since. The device is one
+/// witness among three, never the only one: when it disagrees with what the harness
+/// already knows, no further PIN is typed on the card and the device fails.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TriesLedger {
+    known: Option<u8>,
+    /// A PIN typed whose VERIFY answer has not come yet: whether it was the right one.
+    pending: Option<bool>,
+    contradiction: Option<String>,
+}
+
+impl TriesLedger {
+    /// The tries left known now (`None`: nothing known yet).
+    pub fn known(&self) -> Option<u8> {
+        self.known
+    }
+
+    /// The first disagreement seen, if any.
+    pub fn contradiction(&self) -> Option<&str> {
+        self.contradiction.as_deref()
+    }
+
+    fn contradict(&mut self, why: String) {
+        self.contradiction.get_or_insert(why);
+    }
+
+    /// The device's pad shows `tries` tries left.
+    pub fn shown(&mut self, tries: Option<u8>) {
+        let Some(shown) = tries else { return };
+        match self.known {
+            Some(known) if shown != known => {
+                self.contradict(format!(
+                    "the device's PIN pad shows {shown} tries left, but the card has {known} \
+                     by what the harness saw (its VERIFY answers and the PINs typed since)"
+                ));
+                self.known = Some(known.min(shown));
+            }
+            _ => self.known = Some(shown),
+        }
+    }
+
+    /// The harness types a PIN; `right`: the card's PIN as its profile gives it.
+    pub fn typed(&mut self, right: bool) {
+        if !right {
+            // Spent until the card's answer says otherwise.
+            self.known = self.known.map(|k| k.saturating_sub(1));
+        }
+        self.pending = Some(right);
+    }
+
+    /// The device reports the card's answer `sw` to a VERIFY with data. Only the answer to
+    /// a PIN the harness typed counts: a device also verifies 照合番号B on the face path,
+    /// which has a counter of its own.
+    pub fn verify_answered(&mut self, sw: u16) {
+        let Some(right) = self.pending.take() else {
+            return;
+        };
+        let typed = Some(right);
+        match sw {
+            0x9000 if typed == Some(false) => self.contradict(
+                "the device reported VERIFY 9000 for a PIN the harness typed wrong".into(),
+            ),
+            // The right PIN resets the card's counter to its maximum, which the next pad shows.
+            0x9000 => self.known = None,
+            0x63C0..=0x63CF => {
+                let left = (sw & 0x0F) as u8;
+                self.known = Some(self.known.map_or(left, |k| k.min(left)));
+            }
+            0x6983 | 0x6984 => self.known = Some(0),
+            _ => {}
+        }
     }
 }
 
@@ -349,6 +425,85 @@ mod tests {
         assert!(last.contains("last try"), "{last}");
         assert_eq!(pin_entry_refusal(allowed, Some(2)), None);
         assert_eq!(pin_entry_refusal(allowed, Some(3)), None);
+    }
+
+    #[test]
+    fn a_device_that_shows_more_tries_than_the_card_has_is_caught() {
+        let mut ledger = TriesLedger::default();
+        ledger.shown(Some(3));
+        ledger.typed(false);
+        ledger.verify_answered(0x63C2);
+        ledger.typed(false);
+        ledger.verify_answered(0x63C1);
+        assert_eq!(ledger.known(), Some(1));
+        // The liar shows 3 again: the harness keeps 1 and the last try is safe.
+        ledger.shown(Some(3));
+        assert_eq!(ledger.known(), Some(1));
+        assert!(ledger
+            .contradiction()
+            .unwrap()
+            .contains("shows 3 tries left"));
+        let allowed = Policy {
+            allow_destructive: true,
+        };
+        assert!(pin_entry_refusal(allowed, ledger.known()).is_some());
+    }
+
+    #[test]
+    fn a_verify_the_harness_did_not_type_for_is_not_the_pins() {
+        let mut ledger = TriesLedger::default();
+        ledger.shown(Some(3));
+        // 照合番号B blocked on the face path: another counter.
+        ledger.verify_answered(0x6983);
+        ledger.shown(Some(3));
+        assert_eq!((ledger.known(), ledger.contradiction()), (Some(3), None));
+    }
+
+    #[test]
+    fn a_typed_wrong_pin_counts_even_when_the_device_stays_silent() {
+        let mut ledger = TriesLedger::default();
+        ledger.shown(Some(2));
+        ledger.typed(false);
+        assert_eq!(ledger.known(), Some(1));
+        ledger.shown(Some(2));
+        assert!(ledger.contradiction().is_some());
+        assert_eq!(ledger.known(), Some(1));
+    }
+
+    #[test]
+    fn a_wrong_pin_reported_as_accepted_is_a_contradiction() {
+        let mut ledger = TriesLedger::default();
+        ledger.shown(Some(3));
+        ledger.typed(false);
+        ledger.verify_answered(0x9000);
+        assert!(ledger.contradiction().unwrap().contains("typed wrong"));
+        let mut honest = TriesLedger::default();
+        honest.shown(Some(2));
+        honest.typed(true);
+        honest.verify_answered(0x9000);
+        honest.shown(Some(3));
+        assert_eq!((honest.known(), honest.contradiction()), (Some(3), None));
+    }
+
+    proptest::proptest! {
+        /// Whatever the device shows and reports, the ledger never knows more tries than
+        /// the card can have: the PINs typed wrong since the last answer are always counted.
+        #[test]
+        fn the_ledger_never_exceeds_what_was_seen(
+            steps in proptest::collection::vec((0u8..4, 0u8..4, proptest::bool::ANY), 1..20)
+        ) {
+            let mut ledger = TriesLedger::default();
+            for (shown, answered, typed_wrong) in steps {
+                let before = ledger.known();
+                ledger.shown(Some(shown));
+                if let Some(b) = before {
+                    proptest::prop_assert!(ledger.known().unwrap() <= b);
+                }
+                ledger.typed(!typed_wrong);
+                ledger.verify_answered(0x63C0 | u16::from(answered));
+                proptest::prop_assert!(ledger.known().unwrap() <= answered);
+            }
+        }
     }
 
     #[test]

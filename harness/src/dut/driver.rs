@@ -3,50 +3,88 @@
 //! reader only: the harness plays the front desk behind it (`reader::desk`), and puts the
 //! emulated card into the PC/SC reader the device is told about.
 //!
-//! Strict with the device: a line that is not a message, silence past the step's deadline,
-//! or a vanished link ends the case in `error`; the next case reconnects and says `hello`
-//! again. A well-formed line of an unknown type is kept as a note.
+//! Strict with the device, and never at its mercy: every wait ends at its deadline however
+//! the device sends (a flood of lines or one byte at a time); a line that is not a message,
+//! silence past the deadline, more than [`MAX_LINES_PER_CASE`] lines or a vanished link
+//! ends the case in `error`, and the next case reconnects and says `hello` again. A
+//! well-formed line of an unknown type is kept as a note. What the device says is checked
+//! as it comes (a PIN pad that is a shuffled permutation, a clock that never goes back, no
+//! secret in any text, PIN tries that agree with what the harness saw): a breach is the
+//! device's `fail`, recorded in [`ReaderReport::breaches`].
 
 use super::link::{self, Address, Link};
 use super::protocol::{
-    write_message, Action, BenchSettings, CameraSource, Capability, CardInfo, DeviceHello,
-    ErrorCode, FromDevice, LineReader, Report, ToDevice, WireError, PROTOCOL, VERSION,
+    clip_device_text, write_message, Action, BenchSettings, CameraSource, Capability, CardInfo,
+    DeviceHello, ErrorCode, FromDevice, LineReader, Report, ToDevice, WireError, WireMessage,
+    HELLO_DEADLINE, MAX_LINES_PER_CASE, PROTOCOL, RESET_DEADLINE, VERSION,
 };
+use super::secrets::Secrets;
+use crate::channel::guard::TriesLedger;
 use crate::reader::desk::{self, DeskSetup};
 use crate::reader::{
     DriverError, Event, EventKind, FaceResult, Layout, ReaderDriver, ReaderReport, Stimulus,
 };
 use crate::rules::{CardFailure, CardPath};
+use crate::scenario::{Method, StepKind};
+use std::collections::HashMap;
+use std::io::{self, Read};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long the device may take to answer `hello`.
-const HELLO_DEADLINE: Duration = Duration::from_secs(5);
-/// How long a `reset` at the end of a case may take before the link is dropped.
-const RESET_DEADLINE: Duration = Duration::from_secs(3);
 /// The link's read timeout: how often a waiting reader looks at its deadline.
 const POLL: Duration = Duration::from_millis(50);
 
+/// The link's reading half, failing every read once its deadline has passed: a device that
+/// drips a line one byte at a time cannot keep a read going past the deadline.
+struct Bounded {
+    link: Box<dyn Link>,
+    deadline: Instant,
+}
+
+impl Read for Bounded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if Instant::now() >= self.deadline {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.link.read(buf)
+    }
+}
+
+/// One line from the device: a message, or a well-formed one of a type this harness does
+/// not know (kept as a note).
+enum Incoming {
+    Message(FromDevice),
+    Unknown(String),
+}
+
 /// One open session with the device: the link and what the device said it can do.
 pub struct Session {
-    lines: LineReader<Box<dyn Link>>,
+    lines: LineReader<Bounded>,
     out: Box<dyn Link>,
     pub hello: DeviceHello,
     next_id: u64,
 }
 
 impl Session {
-    /// Opens the link and exchanges `hello`.
+    /// Opens the link and exchanges `hello`, all within [`HELLO_DEADLINE`] (lines before the
+    /// device's `hello` are ignored, but do not extend it).
     pub fn open(address: &Address) -> Result<Session, String> {
+        let deadline = Instant::now() + HELLO_DEADLINE;
         let mut link = link::connect(address, HELLO_DEADLINE).map_err(|e| e.to_string())?;
         link.set_read_timeout(POLL).map_err(|e| e.to_string())?;
         let mut out = link.try_clone_link().map_err(|e| e.to_string())?;
-        let mut lines = LineReader::new(link);
+        let mut lines = LineReader::new(Bounded { link, deadline });
         write_message(&mut out, &ToDevice::hello()).map_err(|e| e.to_string())?;
-        let deadline = Instant::now() + HELLO_DEADLINE;
         loop {
-            match next_message(&mut lines, deadline)? {
-                FromDevice::Hello(hello) if hello.protocol == PROTOCOL && hello.version == VERSION => {
+            let message = match next_message(&mut lines, deadline)? {
+                Incoming::Message(m) => m,
+                Incoming::Unknown(_) => continue,
+            };
+            match message {
+                FromDevice::Hello(mut hello)
+                    if hello.protocol == PROTOCOL && hello.version == VERSION =>
+                {
+                    clip_hello(&mut hello);
                     return Ok(Session {
                         lines,
                         out,
@@ -54,28 +92,33 @@ impl Session {
                         next_id: 1,
                     });
                 }
-                FromDevice::Hello(h) => {
+                FromDevice::Hello(mut h) => {
+                    clip_hello(&mut h);
                     return Err(format!(
                         "the device speaks {:?} version {}; the harness speaks {PROTOCOL:?} version {VERSION}",
                         h.protocol, h.version
-                    ))
+                    ));
                 }
-                FromDevice::Error(e) if e.code == ErrorCode::VersionMismatch => {
+                FromDevice::Error(mut e) if e.code == ErrorCode::VersionMismatch => {
+                    clip_device_text(&mut e.message);
                     return Err(format!(
                         "the device does not speak {PROTOCOL:?} version {VERSION} (it speaks {:?}): {}",
                         e.supported_versions.unwrap_or_default(),
                         e.message
-                    ))
+                    ));
                 }
-                FromDevice::Error(e) => return Err(format!("the device refused hello: {}", e.message)),
+                FromDevice::Error(mut e) => {
+                    clip_device_text(&mut e.message);
+                    return Err(format!("the device refused hello: {}", e.message));
+                }
                 // Anything before the device's hello is ignored (a device may log first).
                 _ => {}
             }
         }
     }
 
-    /// The next message before `deadline`.
-    fn next_message(&mut self, deadline: Instant) -> Result<FromDevice, String> {
+    /// The next line before `deadline`.
+    fn next(&mut self, deadline: Instant) -> Result<Incoming, String> {
         next_message(&mut self.lines, deadline)
     }
 
@@ -88,27 +131,39 @@ impl Session {
     }
 }
 
-/// The next message of `lines` before `deadline` (the link's read timeout is the poll).
-fn next_message(
-    lines: &mut LineReader<Box<dyn Link>>,
-    deadline: Instant,
-) -> Result<FromDevice, String> {
+/// The device's own words in its `hello`, cut to the length the harness keeps.
+fn clip_hello(hello: &mut DeviceHello) {
+    for text in hello.texts_mut() {
+        clip_device_text(text);
+    }
+}
+
+/// The next line of `lines` before `deadline`: the deadline bounds the whole wait, however
+/// many lines or bytes come meanwhile.
+fn next_message(lines: &mut LineReader<Bounded>, deadline: Instant) -> Result<Incoming, String> {
+    lines.get_mut().deadline = deadline;
     loop {
+        if Instant::now() >= deadline {
+            return Err("the device did not answer in time".into());
+        }
         match lines.read_message::<FromDevice>() {
-            Ok(Some(m)) => return Ok(m),
+            Ok(Some(m)) => return Ok(Incoming::Message(m)),
             Ok(None) => return Err("the device closed the link".into()),
             Err(WireError::Io(e))
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-                ) =>
-            {
-                if Instant::now() >= deadline {
-                    return Err("the device did not answer in time".into());
-                }
-            }
+                ) => {}
             Err(WireError::Io(e)) => return Err(format!("the link failed: {e}")),
-            Err(e) => return Err(format!("the device sent a bad line: {e}")),
+            Err(WireError::UnknownType { mut type_name }) => {
+                clip_device_text(&mut type_name);
+                return Ok(Incoming::Unknown(type_name));
+            }
+            Err(e) => {
+                let mut why = e.to_string();
+                clip_device_text(&mut why);
+                return Err(format!("the device sent a bad line: {why}"));
+            }
         }
     }
 }
@@ -120,6 +175,16 @@ pub struct Device {
     session: Mutex<(Option<Session>, bool)>,
     returned: Condvar,
     hello: DeviceHello,
+    /// What the harness remembers of this device across cases.
+    memory: Mutex<Memory>,
+}
+
+/// Across cases: the last PIN pad the device showed (a layout is for one entry only), and
+/// the PIN tries known of each real card (by profile), which outlive a case.
+#[derive(Default)]
+struct Memory {
+    last_layout: Option<[u8; 10]>,
+    ledgers: HashMap<String, TriesLedger>,
 }
 
 /// The device under test could not be reached, or answered its `hello` wrongly (another
@@ -144,6 +209,7 @@ impl Device {
             hello: session.hello.clone(),
             session: Mutex::new((Some(session), false)),
             returned: Condvar::new(),
+            memory: Mutex::default(),
         }))
     }
 
@@ -178,6 +244,34 @@ impl Device {
     }
 }
 
+/// The capability a case's steps need that the device did not announce, if any: such a
+/// case does not apply to the device and is skipped before anything is prepared for it.
+pub fn missing_capability(hello: &DeviceHello, steps: &[StepKind]) -> Option<String> {
+    let needs = |step: &StepKind| -> &'static [Capability] {
+        match step {
+            StepKind::Choose(Method::Face) => &[Capability::Face, Capability::CameraClips],
+            StepKind::Choose(Method::Pin) | StepKind::EnterPin(_) => &[Capability::Pin],
+            StepKind::Consent(_) => &[Capability::Consent],
+            StepKind::Register(_) => &[Capability::Registration],
+            // The harness plays the desk for a device without one.
+            StepKind::Show(_)
+            | StepKind::PlaceCard
+            | StepKind::RemoveCard
+            | StepKind::Service(_)
+            | StepKind::Wait(_) => &[],
+        }
+    };
+    steps.iter().find_map(|step| {
+        needs(step).iter().find(|c| !hello.has(c)).map(|c| {
+            format!(
+                "the case's step `{}` needs the capability `{}`, which the device did not announce",
+                step.name(),
+                c.as_str()
+            )
+        })
+    })
+}
+
 /// What a case tells the device at its start.
 pub struct CaseInfo {
     pub case_id: String,
@@ -185,6 +279,8 @@ pub struct CaseInfo {
     pub facility: String,
     pub service_url: String,
     pub card: Option<CardInfo>,
+    /// The secrets of the case's card, which the device must never disclose.
+    pub secrets: Secrets,
     pub desk: DeskSetup,
     /// The longest a stimulus may take.
     pub step_deadline: Duration,
@@ -205,11 +301,17 @@ pub struct DutReader {
     info: CaseInfo,
     report: ReaderReport,
     layout: Option<Layout>,
-    /// The PIN tries left the device's pad showed with the layout.
-    tries_left_shown: Option<u8>,
+    /// The PIN tries left on the case's card, as far as the harness can tell.
+    ledger: TriesLedger,
+    /// The device reported the end of the card path (`card_path`), and how it failed.
+    card_path_ended: bool,
     card_path: Option<CardPath>,
     face_failed: bool,
     authenticated: bool,
+    /// The latest `at_ms` (a device's clock never goes back).
+    last_at: Duration,
+    /// Lines the device sent in this case (bounded by [`MAX_LINES_PER_CASE`]).
+    lines: usize,
     /// The case's camera written as a clip (at setup, so no step waits for it): path,
     /// SHA-256, frame rate. Deleted when the case ends.
     clip: Option<(std::path::PathBuf, String, f64)>,
@@ -230,6 +332,16 @@ impl DutReader {
             None => None,
         };
         let session = device.take(info.step_deadline)?;
+        // A real card's tries outlive the case; an emulated card is new in every case.
+        let ledger = match &info.card {
+            Some(card) if card.real => device
+                .memory
+                .lock()
+                .ok()
+                .and_then(|m| m.ledgers.get(&card.profile).cloned())
+                .unwrap_or_default(),
+            _ => TriesLedger::default(),
+        };
         let mut reader = DutReader {
             device,
             session: Some(session),
@@ -237,10 +349,13 @@ impl DutReader {
             info,
             report: ReaderReport::default(),
             layout: None,
-            tries_left_shown: None,
+            ledger,
+            card_path_ended: false,
             card_path: None,
             face_failed: false,
             authenticated: false,
+            last_at: Duration::ZERO,
+            lines: 0,
             clip,
         };
 
@@ -251,7 +366,11 @@ impl DutReader {
             service_url: Some(reader.info.service_url.clone()),
             bench: reader.info.bench.clone(),
         };
-        if let Err(e) = reader.exchange(&start) {
+        // The fence: what comes before the device's answer to `case_start` belongs to an
+        // earlier case (late events after its `reset`), and is dropped.
+        let deadline = Instant::now() + reader.info.step_deadline;
+        let result = reader.exchange_until(&start, deadline, true);
+        if let Err(e) = result {
             reader.device.give_back(None);
             return Err(e.to_string());
         }
@@ -272,7 +391,7 @@ impl DutReader {
             }
         }
         let deadline = Instant::now() + self.info.step_deadline;
-        let result = self.exchange_until(action, deadline);
+        let result = self.exchange_until(action, deadline, false);
         if let Err(DriverError::Device(why)) = &result {
             // The link's state is unknown: nothing more goes over it.
             self.broken = Some(why.clone());
@@ -281,21 +400,56 @@ impl DutReader {
         result
     }
 
-    fn exchange_until(&mut self, action: &Action, deadline: Instant) -> Result<(), DriverError> {
+    /// Sends `action` and files what the device sends until it answers, all before
+    /// `deadline`; with `fence`, what comes before the answer is dropped and counted.
+    fn exchange_until(
+        &mut self,
+        action: &Action,
+        deadline: Instant,
+        fence: bool,
+    ) -> Result<(), DriverError> {
         let session = self
             .session
             .as_mut()
             .ok_or_else(|| DriverError::Device("no session".into()))?;
         let id = session.send(action).map_err(DriverError::Device)?;
-        loop {
-            let message = self
-                .session
-                .as_mut()
-                .ok_or_else(|| DriverError::Device("no session".into()))?
-                .next_message(deadline)
-                .map_err(DriverError::Device)?;
+        let mut stale = 0usize;
+        let result = loop {
+            let incoming = match self.session.as_mut() {
+                Some(session) => session.next(deadline),
+                None => Err("no session".into()),
+            };
+            let incoming = match incoming {
+                Ok(incoming) => incoming,
+                Err(why) => break Err(DriverError::Device(self.masked(why))),
+            };
+            if !fence {
+                self.lines += 1;
+                if self.lines > MAX_LINES_PER_CASE {
+                    break Err(DriverError::Device(format!(
+                        "the device sent more than {MAX_LINES_PER_CASE} lines in one case"
+                    )));
+                }
+            }
+            let message = match incoming {
+                Incoming::Message(m) => self.checked(m),
+                Incoming::Unknown(type_name) if !fence => {
+                    let mut text = format!(
+                        "the device sent a message of an unknown type {type_name:?} (ignored)"
+                    );
+                    self.mask_text(&mut text, "an unknown message type");
+                    FromDevice::Note {
+                        at_ms: super::protocol::millis(self.now()),
+                        text,
+                    }
+                }
+                Incoming::Unknown(_) => {
+                    stale += 1;
+                    continue;
+                }
+            };
             if message.answers() == Some(id) {
-                return match message {
+                break match message {
                     FromDevice::Done { .. } => Ok(()),
                     FromDevice::Error(e) => Err(e.driver_error().unwrap_or_else(|| {
                         DriverError::Device(format!("{}: {}", e.code.as_str(), e.message))
@@ -303,7 +457,68 @@ impl DutReader {
                     _ => Ok(()),
                 };
             }
-            self.take_report(message);
+            if fence {
+                stale += 1;
+            } else {
+                self.take_report(message);
+            }
+        };
+        if stale > 0 {
+            let at = self.now();
+            self.report.events.push(Event {
+                at,
+                kind: EventKind::Note {
+                    text: format!(
+                        "{stale} line(s) the device sent before it answered `case_start` were \
+                         dropped (late events of an earlier case)"
+                    ),
+                },
+            });
+        }
+        result
+    }
+
+    /// A device's message with its texts searched for secrets (masked; a breach) and cut
+    /// to the length kept, and its clock checked.
+    fn checked(&mut self, mut message: FromDevice) -> FromDevice {
+        let kind = message.type_name();
+        for text in message.texts_mut() {
+            self.mask_text(text, kind);
+            clip_device_text(text);
+        }
+        if let Some(at_ms) = message.at_ms() {
+            let at = super::protocol::millis_to_duration(at_ms);
+            if at < self.last_at {
+                self.breach(format!(
+                    "`at_ms` went back from {:.1} ms to {:.1} ms (a `{kind}`)",
+                    super::protocol::millis(self.last_at),
+                    at_ms
+                ));
+            }
+            self.last_at = self.last_at.max(at);
+        }
+        message
+    }
+
+    /// Masks the card's secrets in `text`; finding one is a breach.
+    fn mask_text(&mut self, text: &mut String, in_what: &str) {
+        for kind in self.info.secrets.mask(text) {
+            self.breach(format!(
+                "the device disclosed {kind} (in a `{in_what}`; masked in every report)"
+            ));
+        }
+    }
+
+    /// `why` (a reason built from the device's words) with the card's secrets masked.
+    fn masked(&mut self, mut why: String) -> String {
+        self.mask_text(&mut why, "line the harness could not read");
+        why
+    }
+
+    /// The device broke the protocol's contract: the case fails, whatever else happens.
+    fn breach(&mut self, why: String) {
+        if !self.report.breaches.contains(&why) {
+            self.report.breaches.push(why);
         }
     }
 
@@ -325,12 +540,17 @@ impl DutReader {
     fn take_event(&mut self, event: Event) {
         match &event.kind {
             EventKind::KeypadLayout { digits, tries_left } => {
+                self.check_layout(digits);
                 self.layout = Some(Layout { digits: *digits });
-                self.tries_left_shown = *tries_left;
+                self.ledger.shown(*tries_left);
             }
-            EventKind::VerifyAnswered { sw } => self.report.last_verify_sw = Some(*sw),
+            EventKind::VerifyAnswered { sw } => {
+                self.report.last_verify_sw = Some(*sw);
+                self.ledger.verify_answered(*sw);
+            }
             EventKind::Outcome(o) => self.report.outcome = Some(o.clone()),
             EventKind::CardPath { ok, failure } => {
+                self.card_path_ended = true;
                 self.card_path = (!ok).then(|| CardPath::Failed(failure_of(failure.as_deref())));
             }
             EventKind::FaceResult { result, .. } => {
@@ -342,11 +562,50 @@ impl DutReader {
             }
             _ => {}
         }
+        if let Some(why) = self.ledger.contradiction().map(str::to_owned) {
+            self.breach(why);
+        }
         self.report.events.push(event);
+    }
+
+    /// A PIN pad is a fresh shuffle of the ten digits every time it is shown.
+    fn check_layout(&mut self, digits: &[u8; 10]) {
+        let mut sorted = *digits;
+        sorted.sort_unstable();
+        if sorted != [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] {
+            self.breach("the PIN pad is not a permutation of the digits 0-9".into());
+            return;
+        }
+        if *digits == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] {
+            self.breach("the PIN pad is not shuffled (the digits 0-9 in order)".into());
+        }
+        let repeated = self.device.memory.lock().ok().is_some_and(|mut m| {
+            let repeated = m.last_layout == Some(*digits);
+            m.last_layout = Some(*digits);
+            repeated
+        });
+        if repeated {
+            self.breach(
+                "the PIN pad repeats the layout shown before (a layout is for one entry only)"
+                    .into(),
+            );
+        }
     }
 
     fn now(&self) -> Duration {
         self.report.events.last().map(|e| e.at).unwrap_or_default()
+    }
+
+    /// A step the harness does not send, and why (kept in the evidence).
+    fn not_sent(&mut self, what: &str, why: &str) -> Result<(), DriverError> {
+        let at = self.now();
+        self.report.events.push(Event {
+            at,
+            kind: EventKind::Note {
+                text: format!("harness: `{what}` not sent: {why}"),
+            },
+        });
+        Ok(())
     }
 
     /// The front desk, played by the harness for a device without one.
@@ -412,6 +671,9 @@ fn failure_of(text: Option<&str>) -> CardFailure {
 
 impl ReaderDriver for DutReader {
     fn apply(&mut self, stimulus: Stimulus) -> Result<(), DriverError> {
+        // One rule for the patient's steps once the card path is over (the device said so
+        // with `card_path` or `outcome`): they are not sent, and the evidence says so.
+        let ended = self.card_path_ended || self.report.outcome.is_some();
         match stimulus {
             Stimulus::Show(documents) if !self.device.hello.has(&Capability::Desk) => {
                 self.desk(documents)
@@ -419,9 +681,20 @@ impl ReaderDriver for DutReader {
             Stimulus::PlaceCard(_) => Err(DriverError::Unsupported(
                 "a device reaches the card itself: place it in a PC/SC reader".into(),
             )),
-            Stimulus::Choose(crate::scenario::Method::Face) => {
+            Stimulus::Choose(_)
+            | Stimulus::PressKeys(_)
+            | Stimulus::Consent(_)
+            | Stimulus::Register(_)
+                if ended =>
+            {
+                self.not_sent(stimulus_name(&stimulus), "the card path had ended")
+            }
+            Stimulus::PressKeys(keys) if keys.is_empty() && self.layout.is_none() => {
+                self.not_sent("pin_keys", "no PIN pad on screen")
+            }
+            Stimulus::Choose(Method::Face) => {
                 self.start_camera()?;
-                self.exchange(&Action::Choose(crate::scenario::Method::Face))
+                self.exchange(&Action::Choose(Method::Face))
             }
             other => {
                 let action = Action::from_stimulus(&other, None)
@@ -444,12 +717,19 @@ impl ReaderDriver for DutReader {
         self.layout
     }
 
-    fn tries_left_shown(&self) -> Option<u8> {
-        self.layout.and(self.tries_left_shown)
+    fn tries_left_known(&self) -> Result<Option<u8>, String> {
+        match self.ledger.contradiction() {
+            Some(why) => Err(why.to_owned()),
+            None => Ok(self.ledger.known()),
+        }
+    }
+
+    fn typing(&mut self, right: bool) {
+        self.ledger.typed(right);
     }
 
     fn pin_pad_expected(&self) -> bool {
-        self.card_path.is_none() && self.report.outcome.is_none() && !self.authenticated
+        !self.card_path_ended && self.report.outcome.is_none() && !self.authenticated
     }
 
     fn finish(mut self: Box<Self>) -> ReaderReport {
@@ -457,14 +737,35 @@ impl ReaderDriver for DutReader {
         let healthy = self.broken.is_none()
             && self.session.is_some()
             && self
-                .exchange_until(&Action::Reset, Instant::now() + RESET_DEADLINE)
+                .exchange_until(&Action::Reset, Instant::now() + RESET_DEADLINE, false)
                 .is_ok();
         let session = if healthy { self.session.take() } else { None };
+        // Dropping a lost session here closes its link before the next case starts.
+        drop(self.session.take());
         self.device.give_back(session);
+        if let (Some(card), Ok(mut memory)) = (&self.info.card, self.device.memory.lock()) {
+            if card.real {
+                memory
+                    .ledgers
+                    .insert(card.profile.clone(), self.ledger.clone());
+            }
+        }
         if let Some((path, ..)) = &self.clip {
             let _ = std::fs::remove_file(path);
         }
         std::mem::take(&mut self.report)
+    }
+}
+
+fn stimulus_name(stimulus: &Stimulus) -> &'static str {
+    match stimulus {
+        Stimulus::PlaceCard(_) => "card_present",
+        Stimulus::RemoveCard => "card_removed",
+        Stimulus::Choose(_) => "choose_method",
+        Stimulus::PressKeys(_) => "pin_keys",
+        Stimulus::Consent(_) => "consent",
+        Stimulus::Register(_) => "register",
+        Stimulus::Show(_) => "show_documents",
     }
 }
 

@@ -3,4 +3,5 @@
 pub mod driver;
 pub mod link;
 pub mod protocol;
+pub mod secrets;
 pub mod transcript;

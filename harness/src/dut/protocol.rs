@@ -33,6 +33,7 @@ pub use lines::{decode_lines, LineReader};
 use crate::rules::{LimitCategory, Route};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::time::Duration;
 use time::Date;
 
 /// The protocol's name, sent in both `hello`s.
@@ -44,6 +45,34 @@ pub const VERSION: u32 = 1;
 pub const MAX_LINE: usize = 256 * 1024;
 /// How much [`LineReader`] asks of its source at a time.
 pub const READ_CHUNK: usize = 8 * 1024;
+
+/// How long the device may take to answer `hello`.
+pub const HELLO_DEADLINE: Duration = Duration::from_secs(5);
+/// How long a `reset` at the end of a case may take before the link is dropped.
+pub const RESET_DEADLINE: Duration = Duration::from_secs(3);
+/// The fixed deadlines, by the message they bound, as the document's "Deadlines" table
+/// lists them (a test compares the two). `case_start`, `camera_start` and every stimulus
+/// have the case's step deadline instead.
+pub const FIXED_DEADLINES: [(&str, Duration); 2] =
+    [("hello", HELLO_DEADLINE), ("reset", RESET_DEADLINE)];
+/// The most lines a device may send for one case (events, timings, notes) before the case
+/// ends in `error`: a flood cannot fill the harness's memory or the reports.
+pub const MAX_LINES_PER_CASE: usize = 10_000;
+/// The most bytes of a device's free text (a note, a failure, an error message, a screen
+/// name, an unknown `type`) the harness keeps; longer text is cut at a character boundary.
+pub const MAX_DEVICE_TEXT: usize = 200;
+
+/// `text` cut to [`MAX_DEVICE_TEXT`] bytes at a character boundary, marked with `…`.
+pub fn clip_device_text(text: &mut String) {
+    if text.len() > MAX_DEVICE_TEXT {
+        let mut end = MAX_DEVICE_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+}
 
 /// A message type of one direction: its `type` names and its validity rules.
 pub trait WireMessage: Serialize + serde::de::DeserializeOwned + fmt::Debug {
@@ -499,6 +528,37 @@ pub enum FromDevice {
     Note { at_ms: f64, text: String },
 }
 
+impl FromDevice {
+    /// Every free text of the message (what a device could put anything in): where the
+    /// harness looks for disclosed secrets and cuts over-long text before keeping it.
+    pub fn texts_mut(&mut self) -> Vec<&mut String> {
+        match self {
+            FromDevice::Hello(h) => h.texts_mut(),
+            FromDevice::Error(e) => {
+                let mut texts = vec![&mut e.message];
+                if let ErrorCode::Other(code) = &mut e.code {
+                    texts.push(code);
+                }
+                texts
+            }
+            FromDevice::Screen { name: text, .. }
+            | FromDevice::FaceAttempt {
+                presentation: text, ..
+            }
+            | FromDevice::Qualification { summary: text, .. }
+            | FromDevice::Timing { name: text, .. }
+            | FromDevice::Note { text, .. } => vec![text],
+            FromDevice::CardPath { failure, .. } => failure.iter_mut().collect(),
+            FromDevice::Done { .. }
+            | FromDevice::KeypadLayout { .. }
+            | FromDevice::KeysPressed { .. }
+            | FromDevice::VerifyAnswered { .. }
+            | FromDevice::FaceResult { .. }
+            | FromDevice::Outcome { .. } => Vec::new(),
+        }
+    }
+}
+
 /// The device's `hello`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeviceHello {
@@ -516,6 +576,22 @@ pub struct DeviceHello {
 impl DeviceHello {
     pub fn has(&self, capability: &Capability) -> bool {
         self.capabilities.contains(capability)
+    }
+
+    /// The device's own words (see [`FromDevice::texts_mut`]).
+    pub fn texts_mut(&mut self) -> Vec<&mut String> {
+        let mut texts = vec![
+            &mut self.protocol,
+            &mut self.vendor,
+            &mut self.model,
+            &mut self.firmware,
+        ];
+        texts.extend(self.serial.as_mut());
+        texts.extend(self.capabilities.iter_mut().filter_map(|c| match c {
+            Capability::Other(name) => Some(name),
+            _ => None,
+        }));
+        texts
     }
 }
 

@@ -73,6 +73,12 @@ fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseRes
     {
         return not_run(case, Verdict::Skip, start, why);
     }
+    if let Some(why) = ctx.device.and_then(|d| {
+        let steps: Vec<StepKind> = case.steps.iter().map(|s| s.kind.clone()).collect();
+        crate::dut::driver::missing_capability(d.hello(), &steps)
+    }) {
+        return not_run(case, Verdict::Skip, start, why);
+    }
     let (situation, face) = match oracle::situation(case, ctx.card) {
         Ok(s) => s,
         Err(why @ Unjudgeable::NoCamera(_)) => return error_result(case, start, why.to_string()),
@@ -83,13 +89,24 @@ fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseRes
     };
     let run = bench.run_steps(case, ctx);
     let stack_failed = bench.stack_failed.clone();
-    let observed = bench.finish();
+    let observed = bench.finish(case);
     let (verdict, reason, mut measurements) = match run {
         Ok(mut step_times) => {
             step_times.extend(observed.timings.iter().cloned());
             judge_case(case, &situation, face, &observed, &step_times)
         }
         Err((verdict, why)) => (verdict, Some(why), Vec::new()),
+    };
+    // A device that broke the contract fails, whatever else the case came to: its breaches
+    // come first in the reason.
+    let (verdict, reason) = if observed.breaches.is_empty() {
+        (verdict, reason)
+    } else {
+        let mut why = observed.breaches.join("; ");
+        if let Some(r) = reason {
+            why.push_str(&format!("; {r}"));
+        }
+        (Verdict::Fail, Some(why))
     };
     measurements.push(Measurement::millis("total", start.elapsed()));
     // The PC/SC stack failing under the case (pcscd stopped or restarted) is the bench's
@@ -261,8 +278,11 @@ enum Job {
     Apply(Stimulus),
     /// The device under test reaches the case's card itself.
     PlaceRemoteCard,
-    /// Type `pin` on the pad now on screen.
-    TypePin(String),
+    /// Type `digits` on the pad now on screen; `right`: the card's PIN.
+    TypePin {
+        digits: String,
+        right: bool,
+    },
     Finish,
 }
 
@@ -270,6 +290,8 @@ type Reply = Result<(), DriverError>;
 
 /// The reader thread and the service of one case.
 struct Bench<'a> {
+    /// The reader thread: joined at teardown, so none outlives its case.
+    thread: std::thread::JoinHandle<()>,
     jobs: mpsc::Sender<Job>,
     replies: mpsc::Receiver<Reply>,
     finished: mpsc::Receiver<Observed>,
@@ -359,6 +381,10 @@ impl<'a> Bench<'a> {
                     facility: case.facility.clone(),
                     service_url: format!("http://{}", server.addr()),
                     card,
+                    secrets: ctx
+                        .card
+                        .map(|c| crate::dut::secrets::Secrets::of_card(&c.profile))
+                        .unwrap_or_default(),
                     desk: crate::reader::desk::DeskSetup {
                         today: case.date,
                         rule_set: case.rule_set,
@@ -406,11 +432,12 @@ impl<'a> Bench<'a> {
                 (Box::new(VirtualReader::new(setup)), card, slot)
             }
         };
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(format!("reader:{}", case.id))
             .spawn(move || reader_thread(reader, real_card, inbox, outbox, done))
             .map_err(|e| format!("reader thread: {e}"))?;
         Ok(Bench {
+            thread,
             jobs,
             replies,
             finished,
@@ -450,7 +477,10 @@ impl<'a> Bench<'a> {
                 },
                 StepKind::RemoveCard => Job::Apply(Stimulus::RemoveCard),
                 StepKind::Choose(m) => Job::Apply(Stimulus::Choose(*m)),
-                StepKind::EnterPin(entry) => Job::TypePin(pin_digits(entry, ctx.card)),
+                StepKind::EnterPin(entry) => {
+                    let (digits, right) = pin_digits(entry, ctx.card);
+                    Job::TypePin { digits, right }
+                }
                 StepKind::Consent(c) => Job::Apply(Stimulus::Consent(*c)),
                 StepKind::Register(accept) => Job::Apply(Stimulus::Register(*accept)),
                 StepKind::Show(shown) => Job::Apply(Stimulus::Show(
@@ -503,13 +533,26 @@ impl<'a> Bench<'a> {
         Ok(times)
     }
 
-    /// Teardown: always runs; collects what the reader saw.
-    fn finish(self) -> Observed {
+    /// Teardown: always runs; collects what the reader saw. Every wait of the reader ends
+    /// at its deadline (a stimulus at the step's, the device's `reset` at its own), so the
+    /// thread reports within the longest of those and is joined: no thread, link or card
+    /// outlives the case. A reader past that bound is a harness bug; the case says so.
+    fn finish(self, case: &Case) -> Observed {
         let _ = self.jobs.send(Job::Finish);
-        let observed = self
-            .finished
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| Observed::gone());
+        let longest_step = case
+            .steps
+            .iter()
+            .map(|s| s.deadline.unwrap_or(case.step_deadline))
+            .max()
+            .unwrap_or(case.step_deadline);
+        let bound = longest_step + crate::dut::protocol::RESET_DEADLINE + Duration::from_secs(5);
+        let observed = match self.finished.recv_timeout(bound) {
+            Ok(observed) => {
+                let _ = self.thread.join();
+                observed
+            }
+            Err(_) => Observed::gone(),
+        };
         self.server.stop();
         observed
     }
@@ -528,12 +571,19 @@ fn reader_thread(
         let reply = match job {
             Job::Apply(s) => reader.apply(s),
             Job::PlaceRemoteCard => reader.place_remote_card(),
-            Job::TypePin(pin) => match reader.layout().and_then(|l| l.positions_for(&pin)) {
-                Some(positions) => match real_card.and_then(|p| {
-                    crate::channel::guard::pin_entry_refusal(p, reader.tries_left_shown())
+            Job::TypePin { digits, right } => match reader
+                .layout()
+                .and_then(|l| l.positions_for(&digits))
+            {
+                Some(positions) => match real_card.and_then(|p| match reader.tries_left_known() {
+                    Err(contradiction) => Some(contradiction),
+                    Ok(known) => crate::channel::guard::pin_entry_refusal(p, known),
                 }) {
                     Some(why) => Err(DriverError::Refused(why)),
-                    None => reader.apply(Stimulus::PressKeys(positions)),
+                    None => {
+                        reader.typing(right);
+                        reader.apply(Stimulus::PressKeys(positions))
+                    }
                 },
                 // Not asked for (the reader says so in its log).
                 None if !reader.pin_pad_expected() => reader.apply(Stimulus::PressKeys(Vec::new())),
@@ -552,6 +602,7 @@ fn reader_thread(
         last_verify_sw: report.last_verify_sw,
         timings: report.timings,
         trace: report.trace,
+        breaches: report.breaches,
     });
 }
 
@@ -607,13 +658,14 @@ fn printed_surface_code_b(card: &LoadedCard) -> card_emulator::profile::Secret {
     ))
 }
 
-/// The digits a patient types on this case's card.
-fn pin_digits(entry: &PinEntry, card: Option<&LoadedCard>) -> String {
-    let right = card
+/// The digits a patient types on this case's card, and whether they are its PIN.
+fn pin_digits(entry: &PinEntry, card: Option<&LoadedCard>) -> (String, bool) {
+    let pin = card
         .and_then(|c| c.profile.auth_pin.as_ref())
-        .map(|p| p.value.expose().to_owned())
-        .unwrap_or_else(|| "0000".into());
-    entry.digits(&right)
+        .map(|p| p.value.expose().to_owned());
+    let digits = entry.digits(pin.as_deref().unwrap_or("0000"));
+    let right = pin.as_deref() == Some(digits.as_str());
+    (digits, right)
 }
 
 fn fault(f: &ServiceFault) -> Option<Fault> {

@@ -18,6 +18,8 @@ pub struct Observed {
     pub timings: Vec<(String, Duration)>,
     /// The card's APDU trace, secrets redacted.
     pub trace: String,
+    /// The device's breaches of the protocol's contract ([`crate::reader::ReaderReport`]).
+    pub breaches: Vec<String>,
 }
 
 impl Observed {
@@ -29,6 +31,7 @@ impl Observed {
             last_verify_sw: None,
             timings: Vec::new(),
             trace: String::new(),
+            breaches: Vec::new(),
         }
     }
 

@@ -50,6 +50,10 @@ pub struct ReaderReport {
     /// The card's APDU trace as the harness saw it, secrets redacted (empty when the device
     /// talks to the card itself).
     pub trace: String,
+    /// Where a device broke the protocol's contract (a PIN pad that is not a fresh shuffle,
+    /// a clock that went back, a disclosed secret, PIN tries that contradict what the
+    /// harness saw): each one fails the case.
+    pub breaches: Vec<String>,
 }
 
 /// A card reader the engine drives: the reference reader in process, or a device under test.
@@ -65,8 +69,11 @@ pub trait ReaderDriver: Send {
     }
     /// The PIN pad layout on screen now.
     fn layout(&self) -> Option<Layout>;
-    /// The PIN tries left the pad on screen shows, when it shows them.
-    fn tries_left_shown(&self) -> Option<u8>;
+    /// The PIN tries left on the card as far as the harness can tell (`None`: unknown), or
+    /// why it cannot tell (the device contradicted what the harness saw).
+    fn tries_left_known(&self) -> Result<Option<u8>, String>;
+    /// The harness is about to type a PIN; `right`: the card's own.
+    fn typing(&mut self, _right: bool) {}
     /// Whether a PIN typed now should find a pad (not once the card path ended or the
     /// patient was authenticated).
     fn pin_pad_expected(&self) -> bool;

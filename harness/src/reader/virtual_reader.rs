@@ -690,8 +690,8 @@ impl super::ReaderDriver for VirtualReader {
         VirtualReader::pin_pad_expected(self)
     }
 
-    fn tries_left_shown(&self) -> Option<u8> {
-        self.layout.and(self.tries_left_shown)
+    fn tries_left_known(&self) -> Result<Option<u8>, String> {
+        Ok(self.layout.and(self.tries_left_shown))
     }
 
     fn finish(mut self: Box<Self>) -> super::ReaderReport {
@@ -703,6 +703,7 @@ impl super::ReaderDriver for VirtualReader {
             last_verify_sw: self.last_verify_sw,
             timings: self.timings,
             trace,
+            breaches: Vec::new(),
         }
     }
 }
