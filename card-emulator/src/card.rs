@@ -48,8 +48,9 @@ pub enum PinRef {
     SurfaceCodeA = 6,
 }
 
+/// The data files a READ BINARY can return (named in the [`Exchange`] journal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Data {
+pub enum Data {
     TokenInfo,
     AuthCertificate,
     SignCertificate,
@@ -66,8 +67,9 @@ enum Access {
     Either(PinRef, PinRef),
 }
 
+/// The card's private keys (named in the [`Exchange`] journal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum KeyRef {
+pub enum KeyRef {
     Auth,
     Sign,
 }
@@ -78,6 +80,45 @@ enum Ef {
     Pin(PinRef),
     Key(KeyRef),
 }
+
+/// One command the card answered, without its data: what a device under test did to the
+/// card, as the card saw it (the harness judges a device's claims against it). Never holds
+/// a PIN, a password or anything read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exchange {
+    pub operation: Operation,
+    /// The status word the card answered.
+    pub sw: u16,
+}
+
+/// What a command asked for, in the card's terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// Power-up or reset.
+    Reset,
+    SelectApplication(Option<Application>),
+    SelectFile(u16),
+    /// READ BINARY of the selected file (`None`: not a data file), and how much came back.
+    ReadBinary(Option<Data>, usize),
+    /// VERIFY of the selected secret (`None`: no secret selected); `with_data`: a value was
+    /// presented (without data the card only tells the tries left).
+    Verify {
+        pin: Option<PinRef>,
+        with_data: bool,
+    },
+    ChangeReferenceData(Option<PinRef>),
+    GetChallenge,
+    /// COMPUTE DIGITAL SIGNATURE with the selected key.
+    Sign(Option<KeyRef>),
+    AttachCheck,
+    Other {
+        cla: u8,
+        ins: u8,
+    },
+}
+
+/// The most exchanges a card keeps (a case needs a few dozen); later ones are counted.
+pub const JOURNAL_LIMIT: usize = 4096;
 
 /// How the transport must deliver the response to the APDU just processed (faults).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +140,9 @@ pub struct Card {
     pins: [Pin; 7],
     attach_secret: Option<[u8; 32]>,
     apdus_since_power: u32,
+    journal: Vec<Exchange>,
+    /// Exchanges past [`JOURNAL_LIMIT`], not kept.
+    journal_dropped: usize,
 }
 
 impl std::fmt::Debug for Card {
@@ -131,6 +175,8 @@ impl Card {
             pins,
             attach_secret: None,
             apdus_since_power: 0,
+            journal: Vec::new(),
+            journal_dropped: 0,
         }
     }
 
@@ -146,6 +192,7 @@ impl Card {
 
     /// Cold or warm reset: forgets the selection and every verified state; counters stay.
     pub fn reset(&mut self) -> &'static [u8] {
+        self.record(Operation::Reset, StatusWord::Ok);
         self.app = None;
         self.ef = None;
         self.apdus_since_power = 0;
@@ -153,6 +200,66 @@ impl Card {
             pin.clear_verified();
         }
         &ATR
+    }
+
+    /// Every command this card answered since it was made, in order (data-free).
+    pub fn journal(&self) -> &[Exchange] {
+        &self.journal
+    }
+
+    /// How many exchanges did not fit in the journal.
+    pub fn journal_dropped(&self) -> usize {
+        self.journal_dropped
+    }
+
+    fn record(&mut self, operation: Operation, sw: StatusWord) {
+        if self.journal.len() < JOURNAL_LIMIT {
+            self.journal.push(Exchange {
+                operation,
+                sw: sw.to_u16(),
+            });
+        } else {
+            self.journal_dropped += 1;
+        }
+    }
+
+    /// What `cmd` asks of the card in its present state (before it runs).
+    fn operation(&self, cmd: &Command<'_>) -> Operation {
+        let pin = match self.ef {
+            Some(Ef::Pin(p)) => Some(p),
+            _ => None,
+        };
+        match (cmd.cla, cmd.ins) {
+            (0x00, 0xA4) if cmd.p1 == 0x04 => Operation::SelectApplication(match cmd.data {
+                d if d == AID_JPKI => Some(Application::Jpki),
+                d if d == AID_TEXT_SUPPORT => Some(Application::TextSupport),
+                d if d == AID_SURFACE => Some(Application::Surface),
+                _ => None,
+            }),
+            (0x00, 0xA4) => Operation::SelectFile(match cmd.data {
+                [hi, lo] => u16::from_be_bytes([*hi, *lo]),
+                _ => 0,
+            }),
+            (0x00, 0xB0) => Operation::ReadBinary(
+                match self.ef {
+                    Some(Ef::Binary(data, _)) => Some(data),
+                    _ => None,
+                },
+                0,
+            ),
+            (0x00, 0x20) => Operation::Verify {
+                pin,
+                with_data: !cmd.data.is_empty(),
+            },
+            (0x00, 0x24) => Operation::ChangeReferenceData(pin),
+            (0x00, 0x84) => Operation::GetChallenge,
+            (0x80, 0x2A) => Operation::Sign(match self.ef {
+                Some(Ef::Key(k)) => Some(k),
+                _ => None,
+            }),
+            (0x80, 0xE8) => Operation::AttachCheck,
+            (cla, ins) => Operation::Other { cla, ins },
+        }
     }
 
     /// Tries left of `pin` (for tests and the harness's own bookkeeping).
@@ -182,13 +289,27 @@ impl Card {
     /// Processes one command APDU and writes the response (data + SW1 SW2) into `out`.
     pub fn transmit(&mut self, apdu: &[u8], out: &mut Vec<u8>) {
         out.clear();
-        let sw = match Command::parse(apdu) {
-            Ok(cmd) => self.dispatch(&cmd, out),
-            Err(_) => StatusWord::WrongLength,
+        let (sw, operation) = match Command::parse(apdu) {
+            Ok(cmd) => {
+                let operation = self.operation(&cmd);
+                (self.dispatch(&cmd, out), operation)
+            }
+            Err(_) => (
+                StatusWord::WrongLength,
+                Operation::Other {
+                    cla: apdu.first().copied().unwrap_or(0),
+                    ins: apdu.get(1).copied().unwrap_or(0),
+                },
+            ),
         };
         if sw != StatusWord::Ok {
             out.clear();
         }
+        let operation = match operation {
+            Operation::ReadBinary(data, _) => Operation::ReadBinary(data, out.len()),
+            other => other,
+        };
+        self.record(operation, sw);
         out.extend_from_slice(&sw.to_bytes());
     }
 

@@ -1443,3 +1443,70 @@ fn torn_slow_card_is_delayed_except_on_the_tear() {
     assert!(matches!(deliver_one(&mut card).0, Delivery::Torn));
     assert_eq!(deliver_one(&mut card).0, Delivery::Delayed(delay));
 }
+
+// ---------------------------------------------------------------------------------------
+// The journal: what was done to the card, without its data
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn the_journal_records_every_command_and_its_status_word_but_no_data() {
+    use card_emulator::card::{Data, Exchange, KeyRef, Operation};
+    let mut card = Card::new(SAMPLE.clone());
+    let mut out = Vec::new();
+    let mut send = |card: &mut Card, apdu: Vec<u8>| card.transmit(&apdu, &mut out);
+    card.reset();
+    send(&mut card, select_aid(&card_emulator::card::AID_JPKI));
+    send(&mut card, select_ef(0x000A));
+    send(&mut card, read_binary(0, 16));
+    send(&mut card, select_ef(0x0018));
+    send(&mut card, verify(b"9999"));
+    send(&mut card, verify(b"1234"));
+    send(&mut card, select_ef(0x0017));
+    send(
+        &mut card,
+        sign(&card_emulator::commands::sha256_digest_info(b"x")),
+    );
+    let ops: Vec<(Operation, u16)> = card
+        .journal()
+        .iter()
+        .map(|Exchange { operation, sw }| (*operation, *sw))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            (Operation::Reset, 0x9000),
+            (
+                Operation::SelectApplication(Some(card_emulator::card::Application::Jpki)),
+                0x9000
+            ),
+            (Operation::SelectFile(0x000A), 0x9000),
+            (
+                Operation::ReadBinary(Some(Data::AuthCertificate), 16),
+                0x9000
+            ),
+            (Operation::SelectFile(0x0018), 0x9000),
+            (
+                Operation::Verify {
+                    pin: Some(PinRef::AuthPin),
+                    with_data: true
+                },
+                0x63C2
+            ),
+            (
+                Operation::Verify {
+                    pin: Some(PinRef::AuthPin),
+                    with_data: true
+                },
+                0x9000
+            ),
+            (Operation::SelectFile(0x0017), 0x9000),
+            (Operation::Sign(Some(KeyRef::Auth)), 0x9000),
+        ]
+    );
+    let shown = format!("{:?}", card.journal());
+    assert!(
+        !shown.contains("1234") && !shown.contains("9999"),
+        "{shown}"
+    );
+    assert_eq!(card.journal_dropped(), 0);
+}

@@ -308,6 +308,9 @@ impl<C: CardChannel> CardChannel for GuardedChannel<C> {
     fn trace_text(&self) -> String {
         self.trace.to_string()
     }
+    fn journal(&self) -> Option<Vec<card_emulator::card::Exchange>> {
+        self.inner.journal()
+    }
 }
 
 #[cfg(test)]

@@ -62,4 +62,7 @@ impl CardChannel for InProcessChannel {
     fn describe(&self) -> String {
         format!("in-process emulator ({})", self.card.image().profile_name)
     }
+    fn journal(&self) -> Option<Vec<card_emulator::card::Exchange>> {
+        Some(self.card.journal().to_vec())
+    }
 }

@@ -60,6 +60,11 @@ pub trait CardChannel: Send {
     fn trace_text(&self) -> String {
         String::new()
     }
+    /// What the card itself recorded of this channel's commands, when the card is the
+    /// harness's own emulator in this process (`None` otherwise).
+    fn journal(&self) -> Option<Vec<card_emulator::card::Exchange>> {
+        None
+    }
 }
 
 impl<C: CardChannel + ?Sized> CardChannel for Box<C> {
@@ -74,6 +79,9 @@ impl<C: CardChannel + ?Sized> CardChannel for Box<C> {
     }
     fn trace_text(&self) -> String {
         (**self).trace_text()
+    }
+    fn journal(&self) -> Option<Vec<card_emulator::card::Exchange>> {
+        (**self).journal()
     }
 }
 

@@ -89,7 +89,10 @@ fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseRes
     };
     let run = bench.run_steps(case, ctx);
     let stack_failed = bench.stack_failed.clone();
-    let observed = bench.finish(case);
+    let mut observed = bench.finish(case);
+    // The reader's claims against what the card did (the same for every reader).
+    let contradicted = super::ground_truth::contradictions(&observed);
+    observed.breaches.extend(contradicted);
     let (verdict, reason, mut measurements) = match run {
         Ok(mut step_times) => {
             step_times.extend(observed.timings.iter().cloned());
@@ -156,6 +159,9 @@ impl CardChannel for StackWatch {
     }
     fn trace_text(&self) -> String {
         self.inner.trace_text()
+    }
+    fn journal(&self) -> Option<Vec<card_emulator::card::Exchange>> {
+        self.inner.journal()
     }
 }
 
@@ -546,13 +552,21 @@ impl<'a> Bench<'a> {
             .max()
             .unwrap_or(case.step_deadline);
         let bound = longest_step + crate::dut::protocol::RESET_DEADLINE + Duration::from_secs(5);
-        let observed = match self.finished.recv_timeout(bound) {
+        let mut observed = match self.finished.recv_timeout(bound) {
             Ok(observed) => {
                 let _ = self.thread.join();
                 observed
             }
             Err(_) => Observed::gone(),
         };
+        // A card in a vpcd reader: what it recorded (before the slot goes back).
+        if observed.journal.is_none() {
+            observed.journal = self
+                ._slot
+                .as_ref()
+                .and_then(|g| g.slot())
+                .map(|s| s.journal());
+        }
         self.server.stop();
         observed
     }
@@ -603,6 +617,7 @@ fn reader_thread(
         timings: report.timings,
         trace: report.trace,
         breaches: report.breaches,
+        journal: report.journal,
     });
 }
 

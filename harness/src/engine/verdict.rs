@@ -20,6 +20,8 @@ pub struct Observed {
     pub trace: String,
     /// The device's breaches of the protocol's contract ([`crate::reader::ReaderReport`]).
     pub breaches: Vec<String>,
+    /// What the emulated card recorded of the case, when the harness could read it.
+    pub journal: Option<Vec<card_emulator::card::Exchange>>,
 }
 
 impl Observed {
@@ -32,6 +34,7 @@ impl Observed {
             timings: Vec::new(),
             trace: String::new(),
             breaches: Vec::new(),
+            journal: None,
         }
     }
 

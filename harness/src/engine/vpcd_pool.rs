@@ -30,6 +30,15 @@ impl Slot {
         Ok(())
     }
 
+    /// What the card now in this reader recorded (data-free).
+    pub fn journal(&self) -> Vec<card_emulator::card::Exchange> {
+        self.card
+            .card()
+            .lock()
+            .map(|card| card.journal().to_vec())
+            .unwrap_or_default()
+    }
+
     /// Makes sure the card is in and answers; re-inserts it when it is not.
     fn heal(&self) {
         let answers = PcscChannel::connect(&self.reader, Duration::from_millis(300))

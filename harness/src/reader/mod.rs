@@ -54,6 +54,8 @@ pub struct ReaderReport {
     /// a clock that went back, a disclosed secret, PIN tries that contradict what the
     /// harness saw): each one fails the case.
     pub breaches: Vec<String>,
+    /// What the emulated card recorded (when the reader was handed the channel in process).
+    pub journal: Option<Vec<card_emulator::card::Exchange>>,
 }
 
 /// A card reader the engine drives: the reference reader in process, or a device under test.

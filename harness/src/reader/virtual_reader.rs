@@ -696,7 +696,9 @@ impl super::ReaderDriver for VirtualReader {
 
     fn finish(mut self: Box<Self>) -> super::ReaderReport {
         self.abandon();
-        let trace = self.take_card().map(|c| c.trace_text()).unwrap_or_default();
+        let card = self.take_card();
+        let trace = card.as_ref().map(|c| c.trace_text()).unwrap_or_default();
+        let journal = card.as_ref().and_then(|c| c.journal());
         super::ReaderReport {
             events: self.events,
             outcome: self.outcome,
@@ -704,6 +706,7 @@ impl super::ReaderDriver for VirtualReader {
             timings: self.timings,
             trace,
             breaches: Vec::new(),
+            journal,
         }
     }
 }

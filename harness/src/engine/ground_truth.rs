@@ -1,0 +1,216 @@
+//! A reader's claims against what the bench saw. The harness owns the emulated card, so
+//! what the card answered is known, not reported: every VERIFY a reader (a device under
+//! test, or the reference reader, judged the same way) says it sent must have reached the
+//! card with that status word, and a route through the card needs the card's own work
+//! behind it (a PIN verified and a signature computed; 照合番号B verified and the photo
+//! read; the certificate read). A claim without its trace is the reader's `fail`.
+
+use super::verdict::Observed;
+use crate::reader::EventKind;
+use crate::rules::Route;
+use card_emulator::card::{Data, Exchange, KeyRef, Operation};
+use card_emulator::PinRef;
+
+/// Every claim of `observed` the card's journal contradicts (empty: none, or no journal).
+pub fn contradictions(observed: &Observed) -> Vec<String> {
+    let Some(journal) = observed.journal.as_deref() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    found.extend(verify_claims(observed, journal));
+    if let Some(outcome) = &observed.outcome {
+        found.extend(route_claims(outcome.route, journal));
+    }
+    found
+}
+
+/// The VERIFYs reported (of the PIN or 照合番号B), in order, against those the card answered.
+fn verify_claims(observed: &Observed, journal: &[Exchange]) -> Option<String> {
+    let reported: Vec<u16> = observed
+        .events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::VerifyAnswered { sw } => Some(sw),
+            _ => None,
+        })
+        .collect();
+    // Every VERIFY that presented a value: the PIN, or 照合番号B on the face path.
+    let answered: Vec<u16> = journal
+        .iter()
+        .filter(|x| {
+            matches!(
+                x.operation,
+                Operation::Verify {
+                    with_data: true,
+                    ..
+                }
+            )
+        })
+        .map(|x| x.sw)
+        .collect();
+    let n = reported.len().max(answered.len());
+    (0..n).find_map(|i| match (reported.get(i), answered.get(i)) {
+        (Some(r), Some(a)) if r != a => Some(format!(
+            "the device reported VERIFY {r:04X} (VERIFY {}); the card answered {a:04X}",
+            i + 1
+        )),
+        (Some(r), None) if answered.is_empty() => Some(format!(
+            "the device reported VERIFY {r:04X}; the card received no VERIFY"
+        )),
+        (Some(r), None) => Some(format!(
+            "the device reported VERIFY {r:04X} (VERIFY {}); the card received only {}",
+            i + 1,
+            answered.len()
+        )),
+        (None, Some(a)) => Some(format!(
+            "the card answered a VERIFY ({a:04X}, the {}.) that the device did not report",
+            i + 1
+        )),
+        _ => None,
+    })
+}
+
+/// What a route through the card needs the card to have done.
+fn route_claims(route: Route, journal: &[Exchange]) -> Vec<String> {
+    let did = |operation: Operation| {
+        journal
+            .iter()
+            .any(|x| x.operation == operation && x.sw == 0x9000)
+    };
+    let read = |data: Data| {
+        journal.iter().any(|x| {
+            matches!(x.operation, Operation::ReadBinary(Some(d), n) if d == data && n > 0)
+                && x.sw == 0x9000
+        })
+    };
+    let mut missing = Vec::new();
+    let needs: &[(bool, &str)] = match route {
+        Route::CardPin => &[
+            (
+                did(Operation::Verify {
+                    pin: Some(PinRef::AuthPin),
+                    with_data: true,
+                }),
+                "no PIN VERIFY succeeded",
+            ),
+            (
+                did(Operation::Sign(Some(KeyRef::Auth))),
+                "the card computed no signature with its authentication key",
+            ),
+            (
+                read(Data::AuthCertificate),
+                "the authentication certificate was never read",
+            ),
+        ],
+        Route::CardFace => &[
+            (
+                did(Operation::Verify {
+                    pin: Some(PinRef::SurfaceCodeB),
+                    with_data: true,
+                }),
+                "no 照合番号B VERIFY succeeded",
+            ),
+            (read(Data::Surface), "the chip's face photo was never read"),
+            (
+                read(Data::AuthCertificate),
+                "the authentication certificate was never read",
+            ),
+        ],
+        _ => &[],
+    };
+    for (done, why) in needs {
+        if !done {
+            missing.push(format!("the device reported route {route}, but {why}"));
+        }
+    }
+    missing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reader::{Event, ObservedOutcome};
+    use std::time::Duration;
+
+    fn x(operation: Operation, sw: u16) -> Exchange {
+        Exchange { operation, sw }
+    }
+
+    const PIN: Operation = Operation::Verify {
+        pin: Some(PinRef::AuthPin),
+        with_data: true,
+    };
+
+    fn observed(claims: &[u16], route: Option<Route>, journal: Vec<Exchange>) -> Observed {
+        let mut o = Observed::gone();
+        o.events = claims
+            .iter()
+            .map(|&sw| Event {
+                at: Duration::ZERO,
+                kind: EventKind::VerifyAnswered { sw },
+            })
+            .collect();
+        o.outcome = route.map(|route| ObservedOutcome {
+            route,
+            share_percent: 30,
+            limit_applied: true,
+            qualification_data_only: false,
+        });
+        o.journal = Some(journal);
+        o
+    }
+
+    fn pin_path() -> Vec<Exchange> {
+        vec![
+            x(
+                Operation::ReadBinary(Some(Data::AuthCertificate), 900),
+                0x9000,
+            ),
+            x(PIN, 0x63C2),
+            x(PIN, 0x9000),
+            x(Operation::Sign(Some(KeyRef::Auth)), 0x9000),
+        ]
+    }
+
+    #[test]
+    fn an_honest_pin_path_has_nothing_against_it() {
+        let o = observed(&[0x63C2, 0x9000], Some(Route::CardPin), pin_path());
+        assert_eq!(contradictions(&o), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_device_that_never_touched_the_card_is_caught() {
+        let o = observed(&[0x9000], Some(Route::CardPin), Vec::new());
+        let found = contradictions(&o);
+        assert_eq!(
+            found[0],
+            "the device reported VERIFY 9000; the card received no VERIFY"
+        );
+        assert!(found.iter().any(|f| f.contains("computed no signature")));
+    }
+
+    #[test]
+    fn a_wrong_pin_reported_as_accepted_is_caught() {
+        let mut journal = pin_path();
+        journal.truncate(2);
+        let o = observed(&[0x9000], Some(Route::CardPin), journal);
+        let found = contradictions(&o);
+        assert!(found[0].contains("reported VERIFY 9000 (VERIFY 1); the card answered 63C2"));
+    }
+
+    #[test]
+    fn an_unreported_verify_and_a_face_route_without_the_photo_are_caught() {
+        let o = observed(&[], Some(Route::CardFace), vec![x(PIN, 0x63C2)]);
+        let found = contradictions(&o);
+        assert!(found[0].contains("did not report"));
+        assert!(found.iter().any(|f| f.contains("照合番号B")));
+        assert!(found.iter().any(|f| f.contains("face photo")));
+    }
+
+    #[test]
+    fn without_a_journal_nothing_is_claimed_against() {
+        let mut o = observed(&[0x9000], Some(Route::CardPin), Vec::new());
+        o.journal = None;
+        assert!(contradictions(&o).is_empty());
+    }
+}
