@@ -428,3 +428,50 @@ fn the_python_sketch_speaks_the_protocol() {
         "the sketch closes after a version mismatch"
     );
 }
+
+/// The "Deadlines" table lists the fixed deadlines the driver uses, with their values, and
+/// the limits stated in the text are the codec's.
+#[test]
+fn the_documented_deadlines_and_limits_are_the_codes() {
+    use harness::dut::protocol::{FIXED_DEADLINES, MAX_DEVICE_TEXT, MAX_LINES_PER_CASE};
+    let doc = doc();
+    let section = doc
+        .split("\n## Deadlines\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a Deadlines section");
+    let rows: Vec<(String, String)> = section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            Some((
+                cells.first()?.trim_matches('`').to_owned(),
+                cells.get(1)?.to_string(),
+            ))
+        })
+        .collect();
+    for (name, value) in FIXED_DEADLINES {
+        let row = rows
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no row for `{name}` in {rows:?}"));
+        assert_eq!(row.1, format!("{} s", value.as_secs()), "`{name}`");
+    }
+    assert!(
+        doc.contains(&format!("cut to {MAX_DEVICE_TEXT} bytes")),
+        "the text limit"
+    );
+    let lines = MAX_LINES_PER_CASE
+        .to_string()
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(",");
+    assert!(
+        doc.contains(&format!("At most {lines} lines per case")),
+        "the line limit"
+    );
+}
