@@ -1,6 +1,7 @@
 //! The client a reader uses to ask the service, over real HTTP, with a deadline, and a
 //! blocking wrapper for readers that run on a plain thread.
 
+use super::api::{QUERY_PATH, REGISTRATION_PATH};
 use super::record::{Consent, QualificationResult};
 use super::wire::{QueryBody, RegistrationAnswer, RegistrationBody};
 use base64::Engine as _;
@@ -15,12 +16,6 @@ use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
-
-/// The query route.
-pub const QUERY_PATH: &str = "/qualification";
-
-/// The route that registers a card for insurance use.
-pub const REGISTRATION_PATH: &str = "/registration";
 
 /// Largest answer the client reads; a result is well under 2 KB.
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;

@@ -1,19 +1,19 @@
-//! Answers one HTTP request: routing, body limits, the query, transport faults. The
-//! server's lifecycle (listening, connections, shutdown) is in `server`; what both share is
-//! in [`super::state`].
+//! Answers one HTTP request: routing (by [`super::api::ROUTES`]), body limits, the query,
+//! transport faults, and the served journal. The server's lifecycle (listening, connections,
+//! shutdown) is in `server`; what both share is in [`super::state`].
 //!
-//! Routes: `POST /qualification` (the query, see [`super::wire`]), `POST /registration`
-//! (register the card for insurance use) and `GET /health`. Faults do not touch `/health`:
-//! it tells the harness the process is up, not how the service behaves.
+//! Faults do not touch `GET /health`: it tells the harness the process is up, not how the
+//! service behaves.
 
-use super::client::{QUERY_PATH, REGISTRATION_PATH};
+use super::api::{self, Endpoint, Routed};
 use super::fault::Fault;
+use super::journal::Served;
 use super::state::{bump, stopped, Shared};
-use super::wire::{self, ErrorBody, RegistrationAnswer};
+use super::wire::{self, ErrorBody, ErrorCode, RegistrationAnswer, RequestError};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,99 +43,128 @@ pub(super) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> A
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_bytes())),
     );
-    if let Some(where_) = leak {
-        let e = wire::RequestError::MyNumberRefused(where_);
-        return refuse(&shared, StatusCode::BAD_REQUEST, e.code(), e.to_string());
-    }
     let path = request.uri().path();
-    let method = request.method();
-    let response = match (method, path) {
-        (&Method::POST, QUERY_PATH) => return query(&shared, request).await,
-        (&Method::POST, REGISTRATION_PATH) => return registration(&shared, request).await,
-        (&Method::GET, "/health") => json(StatusCode::OK, br#"{"Status":"ok"}"#.to_vec()),
-        (_, QUERY_PATH) | (_, REGISTRATION_PATH) | (_, "/health") => error(
+    let answer = match (leak, api::route(request.method(), path)) {
+        (leak, Routed::To(endpoint)) => serve(&shared, endpoint, request, leak).await,
+        (Some(where_), _) => Ok(request_error(&RequestError::MyNumberRefused(where_))),
+        // Neither the method nor the path is echoed: they are the client's text, and could
+        // carry anything.
+        (None, Routed::WrongMethod) => Ok(error(
             StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            format!("{method} is not allowed on {path}"),
-        ),
-        // The path is not echoed: it is the client's text, and could carry anything.
-        _ => error(
+            ErrorCode::MethodNotAllowed,
+            format!("the routes are {}", api::route_list()),
+        )),
+        (None, Routed::NotFound) => Ok(error(
             StatusCode::NOT_FOUND,
-            "NotFound",
-            format!("the routes are POST {QUERY_PATH}, POST {REGISTRATION_PATH} and GET /health"),
-        ),
+            ErrorCode::NotFound,
+            format!("the routes are {}", api::route_list()),
+        )),
     };
-    if response.status().is_client_error() {
+    if answer
+        .as_ref()
+        .is_ok_and(|response| response.status().is_client_error())
+    {
         bump(&shared.counters.refused);
     }
-    Ok(response)
+    answer
+}
+
+/// A request to one of the routes, journaled if the route is.
+async fn serve(
+    shared: &Shared,
+    endpoint: Endpoint,
+    request: Request<Incoming>,
+    leak: Option<String>,
+) -> Answer {
+    let mut served = shared.journal.entry(endpoint);
+    let answer = match (leak, endpoint) {
+        (Some(where_), _) => Ok(request_error(&RequestError::MyNumberRefused(where_))),
+        (None, Endpoint::Query) => query(shared, request, &mut served).await,
+        (None, Endpoint::Registration) => registration(shared, request, &mut served).await,
+        (None, Endpoint::Health) => Ok(json(StatusCode::OK, br#"{"Status":"ok"}"#.to_vec())),
+        (None, Endpoint::OpenApi) => Ok(json(StatusCode::OK, api::openapi_bytes().to_vec())),
+    };
+    if let Ok(response) = &answer {
+        served.status = Some(response.status().as_u16());
+        served.error = response.extensions().get::<ErrorCode>().copied();
+    }
+    answer
 }
 
 /// `POST /qualification`: the lookup.
-async fn query(shared: &Shared, request: Request<Incoming>) -> Answer {
+async fn query(shared: &Shared, request: Request<Incoming>, served: &mut Served) -> Answer {
     let bytes = match read_body(shared, request).await {
         Ok(bytes) => bytes,
-        Err(refusal) => return refusal,
+        Err(refusal) => return Ok(refusal),
     };
     let query = match wire::parse_query(&bytes) {
         Ok(query) => query,
-        Err(e) => return refuse(shared, StatusCode::BAD_REQUEST, e.code(), e.to_string()),
+        Err(e) => return Ok(request_error(&e)),
     };
+    served.certificate = Some(query.key.clone());
+    served.facility = Some(query.facility.clone());
+    served.consent = query.consent;
     let fault = shared.service.fault_for(&query.key);
+    served.fault.clone_from(&fault);
     if let Some(answer) = transport_fault(shared, fault.as_ref()).await {
         return answer;
     }
     let result = shared.service.answer(&query, fault.as_ref());
-    answer_json(shared, &result, fault.as_ref())
+    let answer = answer_json(shared, served, &result);
+    served.result = Some(result);
+    answer
 }
 
 /// `POST /registration`: the card is registered for insurance use (the reader's
 /// "register" → terms → done). Transport faults apply; result faults do not.
-async fn registration(shared: &Shared, request: Request<Incoming>) -> Answer {
+async fn registration(shared: &Shared, request: Request<Incoming>, served: &mut Served) -> Answer {
     let bytes = match read_body(shared, request).await {
         Ok(bytes) => bytes,
-        Err(refusal) => return refusal,
+        Err(refusal) => return Ok(refusal),
     };
     let registration = match wire::parse_registration(&bytes) {
         Ok(registration) => registration,
-        Err(e) => return refuse(shared, StatusCode::BAD_REQUEST, e.code(), e.to_string()),
+        Err(e) => return Ok(request_error(&e)),
     };
+    served.certificate = Some(registration.key.clone());
     let fault = shared.service.fault_for(&registration.key);
+    served.fault.clone_from(&fault);
     if let Some(answer) = transport_fault(shared, fault.as_ref()).await {
         return answer;
     }
     match shared.service.register(&registration) {
-        Ok(()) => answer_json(
-            shared,
-            &RegistrationAnswer { registered: true },
-            fault.as_ref(),
-        ),
-        Err(problem) => refuse(
-            shared,
+        Ok(()) => {
+            served.registered = true;
+            answer_json(shared, served, &RegistrationAnswer { registered: true })
+        }
+        Err(problem) => Ok(error(
             StatusCode::FORBIDDEN,
-            &format!("{:?}", problem.code()),
+            problem.code().into(),
             problem.to_string(),
-        ),
+        )),
     }
 }
 
-/// Refuses with a 4xx and counts it.
-fn refuse(shared: &Shared, status: StatusCode, code: &str, message: String) -> Answer {
-    bump(&shared.counters.refused);
-    Ok(error(status, code, message))
+/// 400 with the code and message of a request error.
+fn request_error(e: &RequestError) -> Response<Full<Bytes>> {
+    error(StatusCode::BAD_REQUEST, e.code(), e.to_string())
 }
 
 /// Reads a JSON body within the size and time limits; the error is the answer to send.
-async fn read_body(shared: &Shared, request: Request<Incoming>) -> Result<Bytes, Answer> {
+async fn read_body(
+    shared: &Shared,
+    request: Request<Incoming>,
+) -> Result<Bytes, Response<Full<Bytes>>> {
     let limits = &shared.limits;
+    // Each refusal here leaves the body (partly) unread: the connection cannot carry
+    // another request.
+    let refuse = |status, code, message| closing(error(status, code, message));
     let too_large = || {
         refuse(
-            shared,
             StatusCode::PAYLOAD_TOO_LARGE,
-            "BodyTooLarge",
+            ErrorCode::BodyTooLarge,
             format!("the body may be at most {} bytes", limits.max_body_bytes),
         )
-        .map(closing)
     };
     let declared = request
         .headers()
@@ -153,31 +182,29 @@ async fn read_body(shared: &Shared, request: Request<Incoming>) -> Result<Bytes,
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
         if !is_json {
             return Err(refuse(
-                shared,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "NotJson",
+                ErrorCode::NotJson,
                 "the body must be application/json".into(),
-            )
-            .map(closing));
+            ));
         }
     }
     let body = Limited::new(request.into_body(), limits.max_body_bytes);
     match tokio::time::timeout(limits.body_read_timeout, body.collect()).await {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Ok(Err(e)) => {
-            Err(refuse(shared, StatusCode::BAD_REQUEST, "BodyError", e.to_string()).map(closing))
-        }
+        Ok(Err(e)) => Err(refuse(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BodyError,
+            e.to_string(),
+        )),
         Err(_) => Err(refuse(
-            shared,
             StatusCode::REQUEST_TIMEOUT,
-            "BodyTimeout",
+            ErrorCode::BodyTimeout,
             format!(
                 "the body did not arrive within {:?}",
                 limits.body_read_timeout
             ),
-        )
-        .map(closing)),
+        )),
     }
 }
 
@@ -197,7 +224,7 @@ async fn transport_fault(shared: &Shared, fault: Option<&Fault>) -> Option<Answe
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             Some(Ok(error(
                 status,
-                "ServiceFault",
+                ErrorCode::ServiceFault,
                 format!("fault injected: HTTP {}", status.as_u16()),
             )))
         }
@@ -209,21 +236,23 @@ async fn transport_fault(shared: &Shared, fault: Option<&Fault>) -> Option<Answe
     }
 }
 
-/// A 200 with `value` as JSON, cut in half under `MalformedBody`.
-fn answer_json(shared: &Shared, value: &impl serde::Serialize, fault: Option<&Fault>) -> Answer {
+/// A 200 with `value` as JSON, cut in half under the request's `MalformedBody` fault (noted
+/// in the journal).
+fn answer_json(shared: &Shared, served: &mut Served, value: &impl serde::Serialize) -> Answer {
     let mut body = match serde_json::to_vec(value) {
         Ok(body) => body,
         Err(e) => {
             return Ok(error(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal",
+                ErrorCode::Internal,
                 e.to_string(),
             ))
         }
     };
-    if fault == Some(&Fault::MalformedBody) {
+    if served.fault == Some(Fault::MalformedBody) {
         // A truncated answer: valid HTTP, invalid JSON, as from a proxy that cut it short.
         body.truncate(body.len() / 2);
+        served.truncated = true;
     }
     bump(&shared.counters.answered);
     Ok(json(StatusCode::OK, body))
@@ -247,13 +276,21 @@ fn json(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
     response
 }
 
-fn error(status: StatusCode, code: &str, message: String) -> Response<Full<Bytes>> {
+/// An error answer. The code also travels in the response's extensions (never sent), so
+/// the journal can take it from whatever answer a request ends with.
+pub(super) fn error(status: StatusCode, code: ErrorCode, message: String) -> Response<Full<Bytes>> {
+    let mut response = json(status, error_body(code, message));
+    response.extensions_mut().insert(code);
+    response
+}
+
+/// `{"Error": CODE, "Message": TEXT}`.
+pub(super) fn error_body(code: ErrorCode, message: String) -> Vec<u8> {
     let body = ErrorBody {
-        error: code.to_owned(),
+        error: code,
         message,
     };
-    let body = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
-    json(status, body)
+    serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec())
 }
 
 /// Marks an answer whose request body was not (fully) read: the connection cannot carry

@@ -28,22 +28,28 @@
 //!   on the caller's runtime; [`Server::start_background`] and
 //!   [`BlockingQualificationClient`] bring their own, for plain threads.
 
+pub mod api;
 pub mod client;
 pub mod fault;
 mod handler;
 pub mod identity;
+mod journal;
 pub mod record;
+mod schema;
 pub mod server;
 mod service;
+mod slots;
 mod state;
 pub mod trust;
 pub mod wire;
 
-pub use client::{
-    BlockingQualificationClient, QualificationClient, QueryError, QUERY_PATH, REGISTRATION_PATH,
+pub use api::{
+    openapi, Endpoint, Route, HEALTH_PATH, OPENAPI_PATH, QUERY_PATH, REGISTRATION_PATH, ROUTES,
 };
+pub use client::{BlockingQualificationClient, QualificationClient, QueryError};
 pub use fault::{Fault, FaultTable};
 pub use identity::{CertificateKey, KeyError, TEST_CA_ISSUER};
+pub use journal::Served;
 pub use record::{
     CertificateStatus, Consent, FacilityConsent, InsuredRecord, PartialContributionRatio,
     PersonalFamilyClassification, Qualification, QualificationResult, QualificationValidity,
@@ -55,7 +61,7 @@ pub use server::{
 };
 pub use service::{MAX_REGISTRATIONS, MAX_REMEMBERED_CONSENTS};
 pub use trust::{CertificateProblem, TrustAnchor, TrustError};
-pub use wire::RegistrationAnswer;
+pub use wire::{ErrorBody, ErrorCode, RegistrationAnswer};
 
 #[cfg(test)]
 mod tests;

@@ -7,8 +7,10 @@
 //! these names maps this JSON too. Dates are `YYYYMMDD` strings, as in the real result.
 
 use super::identity::CertificateKey;
+use super::schema::{boolean, described, object, one_of, pattern, string};
 use crate::rules::LimitCategory;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use time::Date;
 
 /// 照会区分: how the qualification was looked up. Only the card is modelled.
@@ -18,6 +20,11 @@ pub enum ReferenceClassification {
     #[default]
     #[serde(rename = "1")]
     Card,
+}
+
+impl ReferenceClassification {
+    /// Every value, for the JSON Schema.
+    pub const ALL: [ReferenceClassification; 1] = [ReferenceClassification::Card];
 }
 
 /// 処理結果区分: did the lookup complete.
@@ -33,6 +40,15 @@ pub enum SegmentOfResult {
     /// "9": error; `ErrorCode` says why (a revoked certificate, for example).
     #[serde(rename = "9")]
     Error,
+}
+
+impl SegmentOfResult {
+    /// Every value, for the JSON Schema.
+    pub const ALL: [SegmentOfResult; 3] = [
+        SegmentOfResult::Ok,
+        SegmentOfResult::InProgress,
+        SegmentOfResult::Error,
+    ];
 }
 
 /// 資格有効性.
@@ -57,6 +73,15 @@ pub enum QualificationValidity {
 }
 
 impl QualificationValidity {
+    /// Every value, for the JSON Schema.
+    pub const ALL: [QualificationValidity; 5] = [
+        QualificationValidity::Valid,
+        QualificationValidity::Invalid,
+        QualificationValidity::InvalidNewerExists,
+        QualificationValidity::None,
+        QualificationValidity::Several,
+    ];
+
     /// The code of the real system (1-5).
     pub fn code(self) -> u8 {
         match self {
@@ -92,6 +117,14 @@ pub enum PersonalFamilyClassification {
     Family,
 }
 
+impl PersonalFamilyClassification {
+    /// Every value, for the JSON Schema.
+    pub const ALL: [PersonalFamilyClassification; 2] = [
+        PersonalFamilyClassification::Insured,
+        PersonalFamilyClassification::Family,
+    ];
+}
+
 /// 一部負担金割合 as the real system codes it: "010" = 10%, "020" = 20%, "030" = 30%.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PartialContributionRatio {
@@ -104,6 +137,13 @@ pub enum PartialContributionRatio {
 }
 
 impl PartialContributionRatio {
+    /// Every value, for the JSON Schema.
+    pub const ALL: [PartialContributionRatio; 3] = [
+        PartialContributionRatio::Ten,
+        PartialContributionRatio::Twenty,
+        PartialContributionRatio::Thirty,
+    ];
+
     pub fn percent(self) -> u8 {
         match self {
             PartialContributionRatio::Ten => 10,
@@ -142,6 +182,50 @@ impl Consent {
         care: true,
         surgery: true,
     };
+
+    /// The items: the name in an answer, the lower-case alias a request may use instead,
+    /// and what it lets the facility see.
+    const ITEMS: [(&'static str, &'static str, &'static str); 4] = [
+        ("Checkups", "checkups", "特定健診等情報 (health checkups)"),
+        ("Medication", "medication", "薬剤情報 (medication)"),
+        (
+            "Care",
+            "care",
+            "診療情報 (care and medication other than surgery)",
+        ),
+        ("Surgery", "surgery", "手術情報 (past surgery)"),
+    ];
+
+    /// The JSON Schema of consent in an answer: the four items, true = agreed.
+    pub fn json_schema() -> Value {
+        let properties = Self::ITEMS.map(|(name, _, what)| (name, boolean(what)));
+        let names = Self::ITEMS.map(|(name, _, _)| name);
+        described(
+            object(properties.to_vec(), &names),
+            "Consent to show the patient's information to this facility, per item.",
+        )
+    }
+
+    /// In a request each item may be named either way, but once.
+    pub fn request_json_schema() -> Value {
+        let mut schema = object(
+            Self::ITEMS
+                .iter()
+                .flat_map(|&(name, alias, what)| [(name, boolean(what)), (alias, boolean(what))])
+                .collect(),
+            &[],
+        );
+        let once: Vec<Value> = Self::ITEMS
+            .iter()
+            .map(|(name, alias, _)| json!({"oneOf": [{"required": [name]}, {"required": [alias]}]}))
+            .collect();
+        schema["allOf"] = once.into();
+        schema["description"] = "The consent the patient chose at the reader, per item \
+            (PascalCase or lower-case names); null or absent: reuse what the service holds \
+            for this facility."
+            .into();
+        schema
+    }
 }
 
 /// Consent held for one facility from a visit before the run (a return visit reuses it).
@@ -185,6 +269,79 @@ pub struct Qualification {
     /// 限度額適用認定証区分; absent when the patient has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_application_certificate_classification_flag: Option<LimitCategory>,
+}
+
+impl Qualification {
+    /// The JSON Schema of the qualification data in an answer.
+    pub fn json_schema() -> Value {
+        let date = |what| pattern("^[0-9]{8}$", what);
+        let properties = vec![
+            (
+                "InsurerNumber",
+                pattern(
+                    "^[0-9]{6}([0-9]{2})?$",
+                    "保険者番号: 8 digits (6 for 国民健康保険)",
+                ),
+            ),
+            (
+                "InsuredCardSymbol",
+                string("被保険者証記号; absent for some insurers"),
+            ),
+            (
+                "InsuredIdentificationNumber",
+                json!({"type": "string", "minLength": 1, "maxLength": 20,
+                       "description": "被保険者証番号"}),
+            ),
+            (
+                "InsuredBranchNumber",
+                pattern("^[0-9]{2}$", "被保険者証枝番"),
+            ),
+            (
+                "PersonalFamilyClassification",
+                one_of(
+                    &PersonalFamilyClassification::ALL,
+                    "本人・家族の別: 1 insured person, 2 family member",
+                ),
+            ),
+            ("QualificationDate", date("資格取得年月日, YYYYMMDD")),
+            (
+                "DisqualificationDate",
+                date("資格喪失年月日, YYYYMMDD; set when the qualification has ended"),
+            ),
+            (
+                "InsuredPartialContributionRatio",
+                one_of(
+                    &PartialContributionRatio::ALL,
+                    "一部負担金割合: 010 = 10%, 020 = 20%, 030 = 30%",
+                ),
+            ),
+            (
+                "PreschoolClassification",
+                boolean("未就学区分: true for a preschool child"),
+            ),
+            (
+                "LimitApplicationCertificateClassificationFlag",
+                one_of(
+                    &LimitCategory::ALL,
+                    "限度額適用認定証区分; absent when the patient has none",
+                ),
+            ),
+        ];
+        described(
+            object(
+                properties,
+                &[
+                    "InsurerNumber",
+                    "InsuredIdentificationNumber",
+                    "PersonalFamilyClassification",
+                    "QualificationDate",
+                    "InsuredPartialContributionRatio",
+                    "PreschoolClassification",
+                ],
+            ),
+            "The insurance data of one qualification.",
+        )
+    }
 }
 
 /// One insured record a scenario declares: the identity key (the holder's
@@ -320,6 +477,14 @@ pub enum CertificateStatus {
     ExpiredInGracePeriod,
 }
 
+impl CertificateStatus {
+    /// Every value, for the JSON Schema.
+    pub const ALL: [CertificateStatus; 2] = [
+        CertificateStatus::Valid,
+        CertificateStatus::ExpiredInGracePeriod,
+    ];
+}
+
 /// Why the service answered SegmentOfResult 9.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ResultErrorCode {
@@ -333,6 +498,17 @@ pub enum ResultErrorCode {
     CertificateNotTrusted,
     /// The card is not registered for insurance use; the reader offers registration.
     NotRegistered,
+}
+
+impl ResultErrorCode {
+    /// Every value, for the JSON Schema.
+    pub const ALL: [ResultErrorCode; 5] = [
+        ResultErrorCode::CertificateRevoked,
+        ResultErrorCode::CertificateExpired,
+        ResultErrorCode::CertificateNotYetValid,
+        ResultErrorCode::CertificateNotTrusted,
+        ResultErrorCode::NotRegistered,
+    ];
 }
 
 /// The service's answer to one query.
@@ -363,6 +539,56 @@ pub struct QualificationResult {
 }
 
 impl QualificationResult {
+    /// The JSON Schema of the answer to a query.
+    pub fn json_schema() -> Value {
+        let properties = vec![
+            (
+                "ReferenceClassification",
+                one_of(
+                    &ReferenceClassification::ALL,
+                    "照会区分: 1 = by the My Number Card",
+                ),
+            ),
+            (
+                "SegmentOfResult",
+                one_of(
+                    &SegmentOfResult::ALL,
+                    "処理結果区分: 1 processed, 2 still in progress (照会中), 9 error (see ErrorCode)",
+                ),
+            ),
+            (
+                "QualificationValidity",
+                one_of(
+                    &QualificationValidity::ALL,
+                    "資格有効性: 1 valid, 2 invalid, 3 invalid and a newer one exists, 4 none \
+                     found, 5 several match; absent with SegmentOfResult 2 or 9",
+                ),
+            ),
+            (
+                "ErrorCode",
+                one_of(
+                    &ResultErrorCode::ALL,
+                    "Why SegmentOfResult is 9",
+                ),
+            ),
+            ("ErrorMessage", string("What went wrong, for people")),
+            (
+                "CertificateStatus",
+                one_of(
+                    &CertificateStatus::ALL,
+                    "How the service judged the certificate; absent when it refused it",
+                ),
+            ),
+            ("Qualification", Qualification::json_schema()),
+            ("Consent", Consent::json_schema()),
+        ];
+        described(
+            object(properties, &["ReferenceClassification", "SegmentOfResult"]),
+            "The answer to a query, with the field names and codes of the real result \
+             (JSON instead of XML).",
+        )
+    }
+
     /// SegmentOfResult 1 with the given validity and no data.
     pub fn processed(validity: QualificationValidity) -> Self {
         QualificationResult {

@@ -4,18 +4,23 @@
 //! Requests are answered in `handler.rs` (private: routing and the query).
 //!
 //! Bounds: request body ([`Limits::max_body_bytes`], 413), header size (431 from hyper) and
-//! header read time, body read time (408), concurrent connections (more wait in the kernel's
-//! backlog), how long a held (`Timeout`) or slowed request may last, how long a
-//! connection may live, and how long shutdown may wait for connections to finish.
+//! header read time (which is also the idle time of a kept-alive connection), body read time
+//! (408), open connections (at the cap the longest-waiting one gives way, or the newcomer is
+//! answered 503: `slots.rs`), how long a held (`Timeout`) or slowed request may last, how
+//! long a connection may live, how long shutdown may wait for connections to finish, and
+//! how many entries the served journal keeps.
 
 use super::fault::{Fault, FaultTable};
 use super::handler;
 use super::identity::CertificateKey;
+use super::journal::{Journal, Served};
 use super::record::{InsuredRecord, RecordError};
 use super::service::Service;
+use super::slots::{Admission, Slot, Slots};
 use super::state::{bump, stopped, Counters, Shared};
 pub use super::state::{Limits, ServerStats};
 use super::trust::{TrustAnchor, TrustError};
+use super::wire::ErrorCode;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -28,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use time::Date;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 /// Everything a server needs.
@@ -153,6 +158,7 @@ async fn prepare(
     let (stop, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         service,
+        journal: Journal::new(config.limits.max_served),
         limits: config.limits,
         stop,
         counters: Counters::default(),
@@ -270,7 +276,17 @@ impl ServerControl {
             answered: get(&c.answered),
             refused: get(&c.refused),
             faulted: get(&c.faulted),
+            evicted: get(&c.evicted),
+            turned_away: get(&c.turned_away),
+            served_dropped: self.shared.journal.dropped(),
         }
+    }
+
+    /// What the service served, request by request: every request that reached
+    /// `POST /qualification` or `POST /registration`, refused ones included, oldest first.
+    /// The newest [`Limits::max_served`] are kept; `stats().served_dropped` counts the rest.
+    pub fn served(&self) -> Vec<Served> {
+        self.shared.journal.served()
     }
 
     /// Asks the server to stop: no new connections, open ones are closed gracefully and held
@@ -357,18 +373,13 @@ impl Drop for BackgroundServer {
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    let permits = Arc::new(Semaphore::new(shared.limits.max_connections.max(1)));
+    // Every connection is accepted at once, so none waits in the kernel's backlog behind
+    // clients that connect and send nothing; `Slots` keeps the number open bounded.
+    let slots = Slots::new(shared.limits.max_connections);
     let mut connections = JoinSet::new();
     let mut stop = shared.stop.subscribe();
     loop {
         while connections.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            _ = stopped(&mut stop) => break,
-            permit = Arc::clone(&permits).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
         let stream = tokio::select! {
             _ = stopped(&mut stop) => break,
             accepted = listener.accept() => match accepted {
@@ -381,7 +392,27 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 }
             },
         };
-        connections.spawn(serve_connection(stream, Arc::clone(&shared), permit));
+        match slots.admit() {
+            Admission::In {
+                slot,
+                evicted_by,
+                evicted,
+            } => {
+                if evicted {
+                    bump(&shared.counters.evicted);
+                }
+                connections.spawn(serve_connection(
+                    stream,
+                    Arc::clone(&shared),
+                    slot,
+                    evicted_by,
+                ));
+            }
+            Admission::Full => {
+                bump(&shared.counters.turned_away);
+                turn_away(stream);
+            }
+        }
     }
     drop(listener);
     let drained = tokio::time::timeout(shared.limits.drain_timeout, async {
@@ -393,6 +424,25 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// Answers 503 Busy to a connection accepted when every connection has a request in
+/// progress, and closes it, without a task and without reading the request. The socket's
+/// send buffer is empty, so one `try_write` takes the whole answer; a client that had sent
+/// its request may see a reset after the answer (the unread request), never a wait.
+fn turn_away(stream: TcpStream) {
+    let body = handler::error_body(
+        ErrorCode::Busy,
+        "every connection has a request in progress; try again".into(),
+    );
+    let mut answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n\
+         Cache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend_from_slice(&body);
+    let _ = stream.try_write(&answer);
+}
+
 /// Decrements the open-connection count however the connection task ends.
 struct OpenConnection<'a>(&'a Counters);
 
@@ -402,14 +452,28 @@ impl Drop for OpenConnection<'_> {
     }
 }
 
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, _permit: OwnedSemaphorePermit) {
+async fn serve_connection(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    slot: Arc<Slot>,
+    evicted_by: oneshot::Receiver<()>,
+) {
     bump(&shared.counters.connections);
     bump(&shared.counters.open_connections);
     let _open = OpenConnection(&shared.counters);
     let _ = stream.set_nodelay(true);
     let limits = shared.limits.clone();
     let for_service = Arc::clone(&shared);
-    let service = service_fn(move |request| handler::handle(Arc::clone(&for_service), request));
+    let service = service_fn(move |request| {
+        // hyper calls this once the request's head is in: from now until the answer is
+        // made the connection is not waiting, and cannot be evicted.
+        let busy = slot.busy();
+        let shared = Arc::clone(&for_service);
+        async move {
+            let _busy = busy;
+            handler::handle(shared, request).await
+        }
+    });
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -421,6 +485,9 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, _permit: Owned
     let mut stop = shared.stop.subscribe();
     tokio::select! {
         _ = connection.as_mut() => return,
+        // Its place was given to a newcomer while it waited for a request: close it at
+        // once, there is nothing to answer.
+        _ = evicted_by => return,
         _ = stopped(&mut stop) => {}
         _ = tokio::time::sleep(limits.connection_lifetime) => {}
     }

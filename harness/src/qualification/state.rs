@@ -1,7 +1,8 @@
 //! What a running server and its request handlers share: the service, the bounds, the
-//! stop signal and the counters. Its own module so that `server` (connections, lifecycle)
+//! stop signal, the counters and the served journal. Its own module so that `server` (connections, lifecycle)
 //! and `handler` (one request) both import it and neither imports the other.
 
+use super::journal::Journal;
 use super::service::Service;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,11 +15,16 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Read buffer for request headers; hyper answers 431 past it (at least 8 KiB).
     pub max_header_bytes: usize,
-    /// Time a client has to send the request headers.
+    /// Time a client has to send a request's headers, counted from when the connection is
+    /// ready for one: from accept, and on a kept-alive connection from the end of the
+    /// previous answer. So it is also the idle timeout: a connection that sends nothing
+    /// (or half a request line) is closed after it, without an answer.
     pub header_read_timeout: Duration,
     /// Time a client has to send the body once the headers are in (408 after).
     pub body_read_timeout: Duration,
-    /// Connections served at once; more wait in the listen backlog.
+    /// Connections open at once. At the cap a new connection takes the place of the one
+    /// that has waited longest for a request, which is closed; when every connection has a
+    /// request in progress, the new one is answered 503 and closed (see `slots.rs`).
     pub max_connections: usize,
     /// Longest a `Timeout` fault holds a request, and the cap on a `Slow` fault's delay.
     pub max_hold: Duration,
@@ -26,6 +32,8 @@ pub struct Limits {
     pub connection_lifetime: Duration,
     /// How long shutdown waits for open connections before dropping them.
     pub drain_timeout: Duration,
+    /// Entries the served journal keeps (the newest); older ones are counted as dropped.
+    pub max_served: usize,
 }
 
 impl Default for Limits {
@@ -39,6 +47,7 @@ impl Default for Limits {
             max_hold: Duration::from_secs(30),
             connection_lifetime: Duration::from_secs(120),
             drain_timeout: Duration::from_secs(2),
+            max_served: 1024,
         }
     }
 }
@@ -58,6 +67,13 @@ pub struct ServerStats {
     pub refused: u64,
     /// Queries that met a transport fault (held, or answered 5xx).
     pub faulted: u64,
+    /// Connections closed at the cap to make room for a new one (they were waiting for a
+    /// request).
+    pub evicted: u64,
+    /// Connections answered 503 at the cap (every connection had a request in progress).
+    pub turned_away: u64,
+    /// Served-journal entries dropped at `Limits::max_served`.
+    pub served_dropped: u64,
 }
 
 #[derive(Default)]
@@ -68,6 +84,8 @@ pub(super) struct Counters {
     pub(super) answered: AtomicU64,
     pub(super) refused: AtomicU64,
     pub(super) faulted: AtomicU64,
+    pub(super) evicted: AtomicU64,
+    pub(super) turned_away: AtomicU64,
 }
 
 pub(super) fn bump(counter: &AtomicU64) {
@@ -80,6 +98,7 @@ pub(super) struct Shared {
     pub(super) limits: Limits,
     pub(super) stop: watch::Sender<bool>,
     pub(super) counters: Counters,
+    pub(super) journal: Journal,
 }
 
 /// Completes once a stop is asked for (or every sender is gone).

@@ -54,6 +54,24 @@ fn status_of(answer: &str) -> Option<u16> {
     answer.split(' ').nth(1)?.parse().ok()
 }
 
+/// The body of a whole HTTP answer, as JSON.
+fn body_of(answer: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(answer.split_once("\r\n\r\n")?.1).ok()
+}
+
+fn error_of(answer: &str) -> Option<ErrorCode> {
+    serde_json::from_value(body_of(answer)?.get("Error")?.clone()).ok()
+}
+
+const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+/// Reads and discards until the peer closes: the bytes read in all (`Some(0)`: closed
+/// without a byte), or `None` on a reset (also a close).
+async fn read_until_closed(stream: &mut TcpStream) -> Option<usize> {
+    let mut sink = Vec::new();
+    stream.read_to_end(&mut sink).await.ok()
+}
+
 #[tokio::test]
 async fn a_query_over_http_finds_the_record() {
     let server = Server::start(one_record()).await.expect("server");
@@ -300,24 +318,112 @@ async fn limits_hold_against_big_slow_and_odd_requests() {
 }
 
 #[tokio::test]
-async fn connections_beyond_the_limit_wait_in_the_backlog() {
+async fn at_the_connection_cap_a_waiting_connection_gives_way_and_a_full_house_gets_503() {
     let mut config = one_record();
     config.limits.max_connections = 1;
     let server = Server::start(config).await.expect("server");
-    let idle = TcpStream::connect(server.addr()).await.expect("connect");
+    // A client that connects and sends nothing holds the only place...
+    let mut silent = TcpStream::connect(server.addr()).await.expect("connect");
     tokio::time::sleep(Duration::from_millis(100)).await;
+    // ...until someone else comes: it is closed, the newcomer served.
     let client = QualificationClient::new(server.addr());
-    let short = Duration::from_millis(300);
-    assert_eq!(
-        client.query(certificate(), "F", short).await,
-        Err(QueryError::Timeout(short))
-    );
-    drop(idle);
     assert!(client.query(certificate(), "F", DEADLINE).await.is_ok());
-    assert_eq!(
-        server.stats().open_connections,
-        1,
-        "the client's pooled one"
+    assert_eq!(read_until_closed(&mut silent).await, Some(0));
+    assert_eq!(server.stats().evicted, 1);
+
+    // A request in progress is never evicted: with the only place held by one, a newcomer
+    // is answered 503 at once.
+    server.set_fault(Some(Fault::Timeout));
+    let held = tokio::spawn(async move { client.query(certificate(), "F", DEADLINE).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let answer = raw(server.addr(), HEALTH).await;
+    assert_eq!(status_of(&answer), Some(503), "{answer}");
+    assert_eq!(error_of(&answer), Some(ErrorCode::Busy));
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(server.stats().turned_away, 1);
+    server.shutdown().await;
+    assert!(matches!(
+        held.await.expect("task"),
+        Err(QueryError::Disconnected(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_half_sent_connections_do_not_starve_health_probes() {
+    const SILENT: usize = 600;
+    let mut config = one_record();
+    config.limits.header_read_timeout = Duration::from_secs(3);
+    assert!(
+        SILENT > config.limits.max_connections,
+        "the flood exceeds the cap"
+    );
+    let (header_timeout, cap) = (
+        config.limits.header_read_timeout,
+        config.limits.max_connections,
+    );
+    let server = Server::start(config).await.expect("server");
+    let addr = server.addr();
+    let flood_started = Instant::now();
+    let mut flood = Vec::with_capacity(SILENT);
+    for i in 0..SILENT {
+        let mut socket = TcpStream::connect(addr).await.expect("connect");
+        if i % 4 == 0 {
+            socket
+                .write_all(b"GET /health HT")
+                .await
+                .expect("half a line");
+        }
+        flood.push(socket);
+    }
+    for probe in 0..20 {
+        let started = Instant::now();
+        let answer = tokio::time::timeout(Duration::from_secs(2), raw(addr, HEALTH))
+            .await
+            .unwrap_or_else(|_| panic!("probe {probe} starved"));
+        assert_eq!(status_of(&answer), Some(200), "probe {probe}: {answer}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "probe {probe} took {:?}",
+            started.elapsed()
+        );
+    }
+    // Every flooding socket is closed by the server by the header timeout (the oldest ones
+    // earlier, to make room), never answered.
+    let bound = header_timeout + Duration::from_secs(3);
+    for (i, socket) in flood.iter_mut().enumerate() {
+        let left = bound.saturating_sub(flood_started.elapsed());
+        let read = tokio::time::timeout(left, read_until_closed(socket)).await;
+        // A reset is a close too (an evicted socket whose half line was still unread).
+        assert!(matches!(read, Ok(Some(0) | None)), "socket {i}: {read:?}");
+    }
+    let stats = server.stats();
+    // At least the flood beyond the cap gave way (a probe finds the place of the one
+    // before it free).
+    assert!(stats.evicted >= (SILENT - cap) as u64, "{stats:?}");
+    assert_eq!(stats.turned_away, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed_after_the_header_timeout() {
+    let mut config = one_record();
+    config.limits.header_read_timeout = Duration::from_millis(300);
+    let server = Server::start(config).await.expect("server");
+    let mut stream = TcpStream::connect(server.addr()).await.expect("connect");
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("send");
+    let mut answer = [0u8; 512];
+    let n = stream.read(&mut answer).await.expect("answer");
+    assert_eq!(status_of(&String::from_utf8_lossy(&answer[..n])), Some(200));
+    let started = Instant::now();
+    let rest = tokio::time::timeout(Duration::from_secs(3), read_until_closed(&mut stream)).await;
+    assert_eq!(rest, Ok(Some(0)), "closed without another answer");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "not before the timeout"
     );
     server.shutdown().await;
 }
@@ -359,4 +465,316 @@ async fn a_card_is_registered_over_http_and_then_found() {
         "an expired certificate cannot register"
     );
     server.shutdown().await;
+}
+
+/// Sends `request` (a whole HTTP/1.1 request, `Connection: close`) and returns the status and
+/// the JSON body of the answer.
+async fn exchange(addr: std::net::SocketAddr, request: &str) -> (Option<u16>, serde_json::Value) {
+    let answer = raw(addr, request.as_bytes()).await;
+    (
+        status_of(&answer),
+        body_of(&answer).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn post(path: &str, body: &str, extra_header: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{extra_header}\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn certificate_b64() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(certificate())
+}
+
+#[tokio::test]
+async fn the_journal_holds_what_was_served_and_no_my_number() {
+    let mut config = one_record();
+    config.limits.max_hold = Duration::from_millis(200);
+    let server = Server::start(config).await.expect("server");
+    let client = QualificationClient::new(server.addr());
+    let agreed = Consent {
+        medication: true,
+        ..Consent::default()
+    };
+    let answered = client
+        .query_with_consent(certificate(), "1312345678", Some(agreed), DEADLINE)
+        .await
+        .expect("answer");
+    assert_eq!(client.register(certificate(), DEADLINE).await, Ok(()));
+    let leak = post(
+        QUERY_PATH,
+        &format!(
+            r#"{{"certificate":"{}","facility":"F","note":"1234-5678-9018"}}"#,
+            certificate_b64()
+        ),
+        "",
+    );
+    assert_eq!(exchange(server.addr(), &leak).await.0, Some(400));
+    let header_leak = post(REGISTRATION_PATH, "{}", "X-Patient: 123456789018\r\n");
+    assert_eq!(exchange(server.addr(), &header_leak).await.0, Some(400));
+    server.set_fault(Some(Fault::MalformedBody));
+    assert!(client.query(certificate(), "F", DEADLINE).await.is_err());
+    server.set_fault(Some(Fault::Http5xx(502)));
+    assert_eq!(
+        client.query(certificate(), "F", DEADLINE).await,
+        Err(QueryError::Http(502))
+    );
+    server.set_fault(Some(Fault::Timeout));
+    assert!(client.register(certificate(), DEADLINE).await.is_err());
+    server.set_fault(None);
+    assert_eq!(
+        exchange(server.addr(), std::str::from_utf8(HEALTH).unwrap())
+            .await
+            .0,
+        Some(200)
+    );
+
+    let served = server.served();
+    let routes: Vec<Endpoint> = served.iter().map(|s| s.route).collect();
+    use Endpoint::{Query, Registration};
+    assert_eq!(
+        routes,
+        [
+            Query,
+            Registration,
+            Query,
+            Registration,
+            Query,
+            Query,
+            Registration
+        ],
+        "health is not journaled"
+    );
+    let seqs: Vec<u64> = served.iter().map(|s| s.seq).collect();
+    assert_eq!(seqs, (0..7).collect::<Vec<_>>());
+
+    let query = &served[0];
+    assert_eq!(query.status, Some(200));
+    assert_eq!(query.certificate, Some(key()));
+    assert_eq!(query.facility.as_deref(), Some("1312345678"));
+    assert_eq!(query.consent, Some(agreed));
+    assert_eq!(query.result.as_ref(), Some(&answered));
+    assert!(!query.truncated && query.fault.is_none() && !query.registered);
+
+    let registration = &served[1];
+    assert_eq!(registration.status, Some(200));
+    assert!(registration.registered);
+    assert_eq!(registration.certificate, Some(key()));
+    assert_eq!(registration.result, None);
+
+    for refused in &served[2..4] {
+        assert_eq!(refused.status, Some(400));
+        assert_eq!(refused.error, Some(ErrorCode::MyNumberRefused));
+        assert_eq!(
+            refused.certificate, None,
+            "nothing of a leaking body is kept"
+        );
+        assert_eq!(refused.facility, None);
+    }
+
+    let malformed = &served[4];
+    assert_eq!(malformed.status, Some(200));
+    assert_eq!(malformed.fault, Some(Fault::MalformedBody));
+    assert!(malformed.truncated);
+    assert!(
+        malformed.result.is_some(),
+        "what the cut bytes would have said"
+    );
+
+    let failed = &served[5];
+    assert_eq!(failed.status, Some(502));
+    assert_eq!(failed.error, Some(ErrorCode::ServiceFault));
+    assert_eq!(failed.fault, Some(Fault::Http5xx(502)));
+    assert_eq!(failed.result, None);
+
+    let held = &served[6];
+    assert_eq!(held.status, None, "released without an answer");
+    assert_eq!(held.fault, Some(Fault::Timeout));
+    assert!(!held.registered);
+
+    let everything = format!("{served:?}");
+    for number in ["123456789018", "1234-5678-9018"] {
+        assert!(!everything.contains(number), "{everything}");
+    }
+    assert_eq!(server.stats().served_dropped, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_journal_keeps_the_newest_entries_up_to_its_cap() {
+    let mut config = one_record();
+    config.limits.max_served = 3;
+    let server = Server::start(config).await.expect("server");
+    let client = QualificationClient::new(server.addr());
+    for facility in ["A", "B", "C", "D", "E"] {
+        assert!(client
+            .query(certificate(), facility, DEADLINE)
+            .await
+            .is_ok());
+    }
+    let kept: Vec<(u64, Option<String>)> = server
+        .served()
+        .into_iter()
+        .map(|s| (s.seq, s.facility))
+        .collect();
+    let expected: Vec<(u64, Option<String>)> = [(2, "C"), (3, "D"), (4, "E")]
+        .map(|(seq, f)| (seq, Some(f.to_owned())))
+        .to_vec();
+    assert_eq!(kept, expected);
+    assert_eq!(server.stats().served_dropped, 2);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_route_of_the_table_is_served_and_nothing_else() {
+    let server = Server::start(one_record()).await.expect("server");
+    for route in &ROUTES {
+        let request = format!(
+            "{} {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: 2\r\nConnection: close\r\n\r\n{{}}",
+            route.method, route.path
+        );
+        let (status, _) = exchange(server.addr(), &request).await;
+        assert!(
+            status.is_some_and(|s| s != 404 && s != 405),
+            "{} {}: {status:?}",
+            route.method,
+            route.path
+        );
+    }
+    let nowhere = "GET /qualification/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let (status, body) = exchange(server.addr(), nowhere).await;
+    assert_eq!((status, &body["Error"]), (Some(404), &"NotFound".into()));
+    let wrong = "DELETE /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert_eq!(exchange(server.addr(), wrong).await.0, Some(405));
+    server.shutdown().await;
+}
+
+/// The schema the served document gives for an answer of `status` on `method path` (an
+/// exact status, else its range such as `5XX`), as a validator.
+fn answer_validator(
+    document: &serde_json::Value,
+    method: &str,
+    path: &str,
+    status: u16,
+) -> jsonschema::Validator {
+    let responses = &document["paths"][path][method]["responses"];
+    let reply = [status.to_string(), format!("{}XX", status / 100)]
+        .into_iter()
+        .map(|key| &responses[key.as_str()])
+        .find(|reply| !reply.is_null())
+        .unwrap_or_else(|| panic!("{method} {path} does not list {status}"));
+    let schema = &reply["content"]["application/json"]["schema"];
+    // The reference resolves inside this root, which carries the document's components.
+    let root = serde_json::json!({"$ref": schema["$ref"], "components": document["components"]});
+    jsonschema::draft202012::new(&root).expect("a valid schema")
+}
+
+#[tokio::test]
+async fn the_served_openapi_document_lists_the_table_and_real_answers_match_it() {
+    let mut record = InsuredRecord::example(key());
+    record.registered_for_insurance = false;
+    record.consent.push(record::FacilityConsent {
+        facility: "F".into(),
+        consent: Consent::ALL,
+    });
+    let server = Server::start(config(vec![record])).await.expect("server");
+    let addr = server.addr();
+    let (status, document) = exchange(
+        addr,
+        "GET /openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, Some(200));
+    assert!(document["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.")));
+    let mut listed: Vec<(String, String)> = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            listed.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    let mut table: Vec<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_owned()))
+        .collect();
+    listed.sort();
+    table.sort();
+    assert_eq!(listed, table);
+
+    let query = |facility: &str| {
+        post(
+            QUERY_PATH,
+            &format!(
+                r#"{{"certificate":"{}","facility":"{facility}","consent":null}}"#,
+                certificate_b64()
+            ),
+            "",
+        )
+    };
+    let registration = post(
+        REGISTRATION_PATH,
+        &format!(r#"{{"certificate":"{}"}}"#, certificate_b64()),
+        "",
+    );
+    let health = std::str::from_utf8(HEALTH).unwrap();
+    let answers = [
+        // Not registered yet: SegmentOfResult 9.
+        ("post", QUERY_PATH, query("F")),
+        ("post", REGISTRATION_PATH, registration.clone()),
+        // Registered: the qualification, and the consent held for F.
+        ("post", QUERY_PATH, query("F")),
+        (
+            "post",
+            QUERY_PATH,
+            post(QUERY_PATH, r#"{"certificate":"x"}"#, ""),
+        ),
+        (
+            "post",
+            QUERY_PATH,
+            post(QUERY_PATH, "{}", "X-N: 123456789018\r\n"),
+        ),
+        ("get", HEALTH_PATH, health.to_owned()),
+    ];
+    let mut statuses = Vec::new();
+    for (method, path, request) in answers {
+        let (status, body) = exchange(addr, &request).await;
+        let status = status.expect("an answer");
+        let validator = answer_validator(&document, method, path, status);
+        if let Err(e) = validator.validate(&body) {
+            panic!("{method} {path} {status}: {e}\n{body}");
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 400, 400, 200]);
+    // The answers that matter most carry what the schemas describe.
+    server.set_today(Some(date!(2031 - 01 - 01)));
+    server.set_fault(None);
+    let (status, body) = exchange(addr, &registration).await;
+    assert_eq!(status, Some(403));
+    assert!(answer_validator(&document, "post", REGISTRATION_PATH, 403).is_valid(&body));
+    server.set_fault(Some(Fault::Http5xx(503)));
+    let (status, body) = exchange(addr, &query("F")).await;
+    assert_eq!(status, Some(503));
+    assert!(answer_validator(&document, "post", QUERY_PATH, 503).is_valid(&body));
+    // A schema that cannot fail proves nothing: a wrong answer is refused.
+    let validator = answer_validator(&document, "post", QUERY_PATH, 200);
+    assert!(!validator.is_valid(&serde_json::json!({"SegmentOfResult": "1"})));
+    assert!(!validator.is_valid(&serde_json::json!({
+        "ReferenceClassification": "1", "SegmentOfResult": "7"
+    })));
+    server.shutdown().await;
+}
+
+#[test]
+fn the_openapi_document_is_pinned() {
+    // A change to the API shows up as a diff to review
+    // (`INSTA_UPDATE=always cargo test -p harness --lib qualification`).
+    let pretty = serde_json::to_string_pretty(&openapi()).expect("json");
+    insta::assert_snapshot!("openapi", pretty);
 }

@@ -10,11 +10,12 @@
 //! `MyNumberRefused`) instead of ignoring it.
 
 use super::identity::{CertificateKey, KeyError};
-use super::record::Consent;
+use super::record::{Consent, ResultErrorCode};
+use super::schema::{boolean, described, object, one_of, string};
 use base64::Engine as _;
 use openssl::x509::X509;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// Longest facility code accepted (the real 医療機関コード has 10 digits).
 pub const MAX_FACILITY_CHARS: usize = 64;
@@ -29,6 +30,54 @@ pub(crate) struct QueryBody {
     pub consent: Option<Consent>,
 }
 
+/// The certificate of a request body, as the schemas describe it.
+fn certificate_schema() -> Value {
+    json!({
+        "type": "string",
+        "contentEncoding": "base64",
+        "minLength": 1,
+        "description": "The card's user-authentication certificate, DER, base64 (standard \
+            alphabet, padded). The service identifies the holder by its issuer and serial \
+            number, never by the 個人番号.",
+    })
+}
+
+impl QueryBody {
+    pub(crate) fn json_schema() -> Value {
+        let facility = json!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_FACILITY_CHARS,
+            "description": "The querying facility's code (医療機関コード, 10 digits on the real \
+                system); printable, trimmed. Consent is held per facility.",
+        });
+        let consent = json!({"anyOf": [Consent::request_json_schema(), {"type": "null"}]});
+        described(
+            object(
+                vec![
+                    ("certificate", certificate_schema()),
+                    ("facility", facility),
+                    ("consent", consent),
+                ],
+                &["certificate", "facility"],
+            ),
+            "A qualification query. Nothing like a 個人番号 may appear anywhere in the request.",
+        )
+    }
+}
+
+impl RegistrationBody {
+    pub(crate) fn json_schema() -> Value {
+        described(
+            object(
+                vec![("certificate", certificate_schema())],
+                &["certificate"],
+            ),
+            "Registers the card for insurance use (利用登録).",
+        )
+    }
+}
+
 /// The registration body: `{"certificate": BASE64-DER}`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,6 +90,21 @@ pub(crate) struct RegistrationBody {
 #[serde(rename_all = "PascalCase")]
 pub struct RegistrationAnswer {
     pub registered: bool,
+}
+
+impl RegistrationAnswer {
+    pub fn json_schema() -> Value {
+        described(
+            object(
+                vec![(
+                    "Registered",
+                    boolean("Always true: a refusal is an error answer"),
+                )],
+                &["Registered"],
+            ),
+            "The card is registered for insurance use.",
+        )
+    }
 }
 
 /// A checked registration.
@@ -76,14 +140,95 @@ pub enum RequestError {
 
 impl RequestError {
     /// The machine-readable code in the error body.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            RequestError::MyNumberRefused(_) => "MyNumberRefused",
-            RequestError::NotJson(_) => "NotJson",
-            RequestError::WrongShape(_) => "WrongShape",
-            RequestError::CertificateEncoding(_) => "CertificateEncoding",
-            RequestError::NotACertificate(_) => "NotACertificate",
-            RequestError::Facility => "Facility",
+            RequestError::MyNumberRefused(_) => ErrorCode::MyNumberRefused,
+            RequestError::NotJson(_) => ErrorCode::NotJson,
+            RequestError::WrongShape(_) => ErrorCode::WrongShape,
+            RequestError::CertificateEncoding(_) => ErrorCode::CertificateEncoding,
+            RequestError::NotACertificate(_) => ErrorCode::NotACertificate,
+            RequestError::Facility => ErrorCode::Facility,
+        }
+    }
+}
+
+/// The `Error` of an error answer: every reason the service gives, with its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// 400: something like a 個人番号 in the body, the URL query or a header.
+    MyNumberRefused,
+    /// 400: the body is not JSON; 415: the Content-Type is not `application/json`.
+    NotJson,
+    /// 400: not the fields of this request (unknown or missing keys, wrong types).
+    WrongShape,
+    /// 400: `certificate` is not base64.
+    CertificateEncoding,
+    /// 400: `certificate` is not a DER X.509 certificate.
+    NotACertificate,
+    /// 400: `facility` is empty, too long or has control characters.
+    Facility,
+    /// 400: the body broke off.
+    BodyError,
+    /// 408: the body did not arrive within `Limits::body_read_timeout`.
+    BodyTimeout,
+    /// 413: the body is larger than `Limits::max_body_bytes`.
+    BodyTooLarge,
+    /// 403 (registration): the certificate is revoked.
+    CertificateRevoked,
+    /// 403 (registration): the certificate has expired (its grace period does not count).
+    CertificateExpired,
+    /// 403 (registration): the certificate is not valid yet.
+    CertificateNotYetValid,
+    /// 403 (registration): the certificate was not issued by the trusted CA.
+    CertificateNotTrusted,
+    /// 403 (registration): the service holds as many registrations as it may.
+    NotRegistered,
+    /// 404: no such route.
+    NotFound,
+    /// 405: the route exists with another method.
+    MethodNotAllowed,
+    /// 5xx: an injected `Http5xx` fault.
+    ServiceFault,
+    /// 503: every connection has a request in progress; try again.
+    Busy,
+    /// 500: the answer could not be encoded.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for the JSON Schema.
+    pub const ALL: [ErrorCode; 19] = [
+        ErrorCode::MyNumberRefused,
+        ErrorCode::NotJson,
+        ErrorCode::WrongShape,
+        ErrorCode::CertificateEncoding,
+        ErrorCode::NotACertificate,
+        ErrorCode::Facility,
+        ErrorCode::BodyError,
+        ErrorCode::BodyTimeout,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::CertificateRevoked,
+        ErrorCode::CertificateExpired,
+        ErrorCode::CertificateNotYetValid,
+        ErrorCode::CertificateNotTrusted,
+        ErrorCode::NotRegistered,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::ServiceFault,
+        ErrorCode::Busy,
+        ErrorCode::Internal,
+    ];
+}
+
+/// A refused registration says why with the code a query's answer would carry.
+impl From<ResultErrorCode> for ErrorCode {
+    fn from(code: ResultErrorCode) -> Self {
+        match code {
+            ResultErrorCode::CertificateRevoked => ErrorCode::CertificateRevoked,
+            ResultErrorCode::CertificateExpired => ErrorCode::CertificateExpired,
+            ResultErrorCode::CertificateNotYetValid => ErrorCode::CertificateNotYetValid,
+            ResultErrorCode::CertificateNotTrusted => ErrorCode::CertificateNotTrusted,
+            ResultErrorCode::NotRegistered => ErrorCode::NotRegistered,
         }
     }
 }
@@ -92,8 +237,23 @@ impl RequestError {
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct ErrorBody {
-    pub error: String,
+    pub error: ErrorCode,
     pub message: String,
+}
+
+impl ErrorBody {
+    pub fn json_schema() -> Value {
+        described(
+            object(
+                vec![
+                    ("Error", one_of(&ErrorCode::ALL, "Why, for programs")),
+                    ("Message", string("Why, for people")),
+                ],
+                &["Error", "Message"],
+            ),
+            "The body of every error answer (4xx, 5xx).",
+        )
+    }
 }
 
 /// Parses and checks a query body. Never panics: serde_json limits nesting (128 levels),
@@ -166,6 +326,11 @@ pub fn find_my_number(value: &Value) -> Option<String> {
                 found
             }),
             Value::Object(map) => map.iter().find_map(|(key, item)| {
+                // A key can carry the number as well as a value can; the place is then
+                // told without the key, which is the number.
+                if holds_my_number(key) {
+                    return Some(format!("a key of {path}"));
+                }
                 let len = path.len();
                 path.push('.');
                 path.push_str(key);
@@ -327,7 +492,7 @@ mod tests {
             parse_registration(extra.to_string().as_bytes())
                 .err()
                 .map(|e| e.code()),
-            Some("WrongShape")
+            Some(ErrorCode::WrongShape)
         );
     }
 
@@ -383,6 +548,10 @@ mod tests {
         assert_eq!(find_my_number(&json!({"facility": "1312345678"})), None);
         assert_eq!(find_my_number(&json!({"n": "1234567890123"})), None);
         assert_eq!(
+            find_my_number(&json!({"consent": {"1234-5678-9018": true}})),
+            Some("a key of $.consent".into())
+        );
+        assert_eq!(
             find_my_number(&json!({"a": [{"b": "123456789018"}]})),
             Some("$.a[0].b".into())
         );
@@ -424,24 +593,27 @@ mod tests {
 
     #[test]
     fn broken_requests_get_a_reason_not_a_panic() {
-        let cases: [(&[u8], &str); 8] = [
-            (b"", "NotJson"),
-            (b"{", "NotJson"),
-            (b"\xff\xfe", "NotJson"),
-            (b"[]", "WrongShape"),
+        let cases: [(&[u8], ErrorCode); 8] = [
+            (b"", ErrorCode::NotJson),
+            (b"{", ErrorCode::NotJson),
+            (b"\xff\xfe", ErrorCode::NotJson),
+            (b"[]", ErrorCode::WrongShape),
             (
                 br#"{"certificate": "AAAA", "facility": "F", "x": 1}"#,
-                "WrongShape",
+                ErrorCode::WrongShape,
             ),
             (
                 br#"{"certificate": "***", "facility": "F"}"#,
-                "CertificateEncoding",
+                ErrorCode::CertificateEncoding,
             ),
             (
                 br#"{"certificate": "AAAA", "facility": "F"}"#,
-                "NotACertificate",
+                ErrorCode::NotACertificate,
             ),
-            (br#"{"certificate": "AAAA", "facility": ""}"#, "Facility"),
+            (
+                br#"{"certificate": "AAAA", "facility": ""}"#,
+                ErrorCode::Facility,
+            ),
         ];
         for (body, code) in cases {
             let err = parse_query(body).err().expect("refused");
@@ -450,7 +622,7 @@ mod tests {
         let deep = "[".repeat(10_000);
         assert_eq!(
             parse_query(deep.as_bytes()).err().map(|e| e.code()),
-            Some("NotJson")
+            Some(ErrorCode::NotJson)
         );
     }
 
