@@ -33,18 +33,30 @@ use std::time::{Duration, Instant};
 
 /// The link's read timeout: how often a waiting reader looks at its deadline.
 const POLL: Duration = Duration::from_millis(50);
+/// How long a case waits for lines the device sent after the last case ended, before it
+/// starts (they are on the link by then: the device sent them before the harness did the
+/// last case's bookkeeping).
+const LATE: Duration = Duration::from_millis(2);
 
 /// The link's reading half, failing every read once its deadline has passed: a device that
 /// drips a line one byte at a time cannot keep a read going past the deadline.
 struct Bounded {
     link: Box<dyn Link>,
     deadline: Instant,
+    /// The link's read timeout now: [`POLL`], or less close to the deadline.
+    timeout: Duration,
 }
 
 impl Read for Bounded {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if Instant::now() >= self.deadline {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
             return Err(io::ErrorKind::TimedOut.into());
+        }
+        let timeout = left.min(POLL).max(Duration::from_millis(1));
+        if timeout != self.timeout {
+            self.link.set_read_timeout(timeout)?;
+            self.timeout = timeout;
         }
         self.link.read(buf)
     }
@@ -73,7 +85,11 @@ impl Session {
         let mut link = link::connect(address, HELLO_DEADLINE).map_err(|e| e.to_string())?;
         link.set_read_timeout(POLL).map_err(|e| e.to_string())?;
         let mut out = link.try_clone_link().map_err(|e| e.to_string())?;
-        let mut lines = LineReader::new(Bounded { link, deadline });
+        let mut lines = LineReader::new(Bounded {
+            link,
+            deadline,
+            timeout: POLL,
+        });
         write_message(&mut out, &ToDevice::hello()).map_err(|e| e.to_string())?;
         loop {
             let message = match next_message(&mut lines, deadline)? {
@@ -366,10 +382,12 @@ impl DutReader {
             service_url: Some(reader.info.service_url.clone()),
             bench: reader.info.bench.clone(),
         };
-        // The fence: what comes before the device's answer to `case_start` belongs to an
-        // earlier case (late events after its `reset`), and is dropped.
-        let deadline = Instant::now() + reader.info.step_deadline;
-        let result = reader.exchange_until(&start, deadline, true);
+        // The fence: what the device sent after the last case's `reset` was done, before this
+        // case starts, belongs to no case: it is dropped, and it is a breach (a device is
+        // quiet between cases).
+        let result = reader.drop_late_lines().and_then(|()| {
+            reader.exchange_until(&start, Instant::now() + reader.info.step_deadline)
+        });
         if let Err(e) = result {
             reader.device.give_back(None);
             return Err(e.to_string());
@@ -391,7 +409,7 @@ impl DutReader {
             }
         }
         let deadline = Instant::now() + self.info.step_deadline;
-        let result = self.exchange_until(action, deadline, false);
+        let result = self.exchange_until(action, deadline);
         if let Err(DriverError::Device(why)) = &result {
             // The link's state is unknown: nothing more goes over it.
             self.broken = Some(why.clone());
@@ -400,40 +418,56 @@ impl DutReader {
         result
     }
 
+    /// Reads what the device has sent since the last case ended (waiting [`LATE`] at most),
+    /// drops it and notes it as a breach.
+    fn drop_late_lines(&mut self) -> Result<(), DriverError> {
+        let until = Instant::now() + LATE;
+        let mut late = 0usize;
+        while let Some(session) = self.session.as_mut() {
+            match session.next(until) {
+                Ok(_) => late += 1,
+                Err(_) if Instant::now() >= until => break,
+                Err(why) => return Err(DriverError::Device(self.masked(why))),
+            }
+            if late > MAX_LINES_PER_CASE {
+                break;
+            }
+        }
+        if late > 0 {
+            self.breach(format!(
+                "the device sent {late} line(s) after the last case's `reset` was done, \
+                 before this case started (dropped: a device is quiet between cases)"
+            ));
+        }
+        Ok(())
+    }
+
     /// Sends `action` and files what the device sends until it answers, all before
-    /// `deadline`; with `fence`, what comes before the answer is dropped and counted.
-    fn exchange_until(
-        &mut self,
-        action: &Action,
-        deadline: Instant,
-        fence: bool,
-    ) -> Result<(), DriverError> {
+    /// `deadline`.
+    fn exchange_until(&mut self, action: &Action, deadline: Instant) -> Result<(), DriverError> {
         let session = self
             .session
             .as_mut()
             .ok_or_else(|| DriverError::Device("no session".into()))?;
         let id = session.send(action).map_err(DriverError::Device)?;
-        let mut stale = 0usize;
-        let result = loop {
+        loop {
             let incoming = match self.session.as_mut() {
                 Some(session) => session.next(deadline),
                 None => Err("no session".into()),
             };
             let incoming = match incoming {
                 Ok(incoming) => incoming,
-                Err(why) => break Err(DriverError::Device(self.masked(why))),
+                Err(why) => return Err(DriverError::Device(self.masked(why))),
             };
-            if !fence {
-                self.lines += 1;
-                if self.lines > MAX_LINES_PER_CASE {
-                    break Err(DriverError::Device(format!(
-                        "the device sent more than {MAX_LINES_PER_CASE} lines in one case"
-                    )));
-                }
+            self.lines += 1;
+            if self.lines > MAX_LINES_PER_CASE {
+                return Err(DriverError::Device(format!(
+                    "the device sent more than {MAX_LINES_PER_CASE} lines in one case"
+                )));
             }
             let message = match incoming {
                 Incoming::Message(m) => self.checked(m),
-                Incoming::Unknown(type_name) if !fence => {
+                Incoming::Unknown(type_name) => {
                     let mut text = format!(
                         "the device sent a message of an unknown type {type_name:?} (ignored)"
                     );
@@ -443,13 +477,9 @@ impl DutReader {
                         text,
                     }
                 }
-                Incoming::Unknown(_) => {
-                    stale += 1;
-                    continue;
-                }
             };
             if message.answers() == Some(id) {
-                break match message {
+                return match message {
                     FromDevice::Done { .. } => Ok(()),
                     FromDevice::Error(e) => Err(e.driver_error().unwrap_or_else(|| {
                         DriverError::Device(format!("{}: {}", e.code.as_str(), e.message))
@@ -457,25 +487,8 @@ impl DutReader {
                     _ => Ok(()),
                 };
             }
-            if fence {
-                stale += 1;
-            } else {
-                self.take_report(message);
-            }
-        };
-        if stale > 0 {
-            let at = self.now();
-            self.report.events.push(Event {
-                at,
-                kind: EventKind::Note {
-                    text: format!(
-                        "{stale} line(s) the device sent before it answered `case_start` were \
-                         dropped (late events of an earlier case)"
-                    ),
-                },
-            });
+            self.take_report(message);
         }
-        result
     }
 
     /// A device's message with its texts searched for secrets (masked; a breach) and cut
@@ -737,7 +750,7 @@ impl ReaderDriver for DutReader {
         let healthy = self.broken.is_none()
             && self.session.is_some()
             && self
-                .exchange_until(&Action::Reset, Instant::now() + RESET_DEADLINE, false)
+                .exchange_until(&Action::Reset, Instant::now() + RESET_DEADLINE)
                 .is_ok();
         let session = if healthy { self.session.take() } else { None };
         // Dropping a lost session here closes its link before the next case starts.

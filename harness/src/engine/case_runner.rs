@@ -91,7 +91,8 @@ fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseRes
     let stack_failed = bench.stack_failed.clone();
     let mut observed = bench.finish(case);
     // The reader's claims against what the card did (the same for every reader).
-    let contradicted = super::ground_truth::contradictions(&observed);
+    let contradicted =
+        super::ground_truth::contradictions(&observed, ctx.card.map(|c| &c.certificate_key));
     observed.breaches.extend(contradicted);
     let (verdict, reason, mut measurements) = match run {
         Ok(mut step_times) => {
@@ -567,6 +568,7 @@ impl<'a> Bench<'a> {
                 .and_then(|g| g.slot())
                 .map(|s| s.journal());
         }
+        observed.served = self.server.served();
         self.server.stop();
         observed
     }
@@ -618,6 +620,7 @@ fn reader_thread(
         trace: report.trace,
         breaches: report.breaches,
         journal: report.journal,
+        served: Vec::new(),
     });
 }
 

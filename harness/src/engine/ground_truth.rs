@@ -1,25 +1,83 @@
-//! A reader's claims against what the bench saw. The harness owns the emulated card, so
-//! what the card answered is known, not reported: every VERIFY a reader (a device under
-//! test, or the reference reader, judged the same way) says it sent must have reached the
-//! card with that status word, and a route through the card needs the card's own work
-//! behind it (a PIN verified and a signature computed; 照合番号B verified and the photo
-//! read; the certificate read). A claim without its trace is the reader's `fail`.
+//! A reader's claims against what the bench saw. The harness owns the emulated card and
+//! the qualification service, so what they answered is known, not reported: every VERIFY a
+//! reader (a device under test, or the reference reader, judged the same way) says it sent
+//! must have reached the card with that status word; a route through the card needs the
+//! card's own work behind it (a PIN verified and a signature computed; 照合番号B verified
+//! and the photo read; the certificate read) and the service's answer to this card's
+//! certificate, whose share the reader must report; a registration the reader shows as
+//! done must have reached the service. A claim without its trace is the reader's `fail`.
 
 use super::verdict::Observed;
+use crate::qualification::{CertificateKey, Endpoint, Served};
 use crate::reader::EventKind;
 use crate::rules::Route;
 use card_emulator::card::{Data, Exchange, KeyRef, Operation};
 use card_emulator::PinRef;
 
-/// Every claim of `observed` the card's journal contradicts (empty: none, or no journal).
-pub fn contradictions(observed: &Observed) -> Vec<String> {
-    let Some(journal) = observed.journal.as_deref() else {
-        return Vec::new();
-    };
+/// Every claim of `observed` that the card's journal or the service's log contradicts
+/// (empty: none). `certificate`: the key of the case's emulated card; without it (no card,
+/// a real card) the service's log is not held against the reader, nor is a missing journal.
+pub fn contradictions(observed: &Observed, certificate: Option<&CertificateKey>) -> Vec<String> {
     let mut found = Vec::new();
-    found.extend(verify_claims(observed, journal));
+    if let Some(journal) = observed.journal.as_deref() {
+        found.extend(verify_claims(observed, journal));
+        if let Some(outcome) = &observed.outcome {
+            found.extend(route_claims(outcome.route, journal));
+        }
+    }
+    if let (Some(key), true) = (certificate, observed.journal.is_some()) {
+        found.extend(service_claims(observed, &observed.served, key));
+    }
+    found
+}
+
+/// The service's side: a card route rests on an answer to this card's certificate, with the
+/// share reported; a registration shown as done reached the service.
+fn service_claims(observed: &Observed, served: &[Served], key: &CertificateKey) -> Vec<String> {
+    let mut found = Vec::new();
+    let ours = |s: &&Served, endpoint: Endpoint| {
+        s.route == endpoint && s.status == Some(200) && s.certificate.as_ref() == Some(key)
+    };
     if let Some(outcome) = &observed.outcome {
-        found.extend(route_claims(outcome.route, journal));
+        if matches!(outcome.route, Route::CardPin | Route::CardFace) {
+            let answer = served
+                .iter()
+                .filter(|s| ours(s, Endpoint::Query))
+                .filter_map(|s| s.result.as_ref()?.qualification.as_ref())
+                .last();
+            match answer {
+                None => found.push(format!(
+                    "the device reported route {}, but the service answered no qualification \
+                     for this card's certificate",
+                    outcome.route
+                )),
+                Some(q)
+                    if q.insured_partial_contribution_ratio.percent() != outcome.share_percent =>
+                {
+                    found.push(format!(
+                        "the device reported share {}%, but the service answered {}% for this card",
+                        outcome.share_percent,
+                        q.insured_partial_contribution_ratio.percent()
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let shows_registered = observed
+        .events
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Screen { name } if name == "registration_done"));
+    if shows_registered
+        && !served
+            .iter()
+            .any(|s| ours(&s, Endpoint::Registration) && s.registered)
+    {
+        found.push(
+            "the device showed `registration_done`, but the service registered no card with \
+             this certificate"
+                .into(),
+        );
     }
     found
 }
@@ -175,13 +233,13 @@ mod tests {
     #[test]
     fn an_honest_pin_path_has_nothing_against_it() {
         let o = observed(&[0x63C2, 0x9000], Some(Route::CardPin), pin_path());
-        assert_eq!(contradictions(&o), Vec::<String>::new());
+        assert_eq!(contradictions(&o, None), Vec::<String>::new());
     }
 
     #[test]
     fn a_device_that_never_touched_the_card_is_caught() {
         let o = observed(&[0x9000], Some(Route::CardPin), Vec::new());
-        let found = contradictions(&o);
+        let found = contradictions(&o, None);
         assert_eq!(
             found[0],
             "the device reported VERIFY 9000; the card received no VERIFY"
@@ -194,23 +252,97 @@ mod tests {
         let mut journal = pin_path();
         journal.truncate(2);
         let o = observed(&[0x9000], Some(Route::CardPin), journal);
-        let found = contradictions(&o);
+        let found = contradictions(&o, None);
         assert!(found[0].contains("reported VERIFY 9000 (VERIFY 1); the card answered 63C2"));
     }
 
     #[test]
     fn an_unreported_verify_and_a_face_route_without_the_photo_are_caught() {
         let o = observed(&[], Some(Route::CardFace), vec![x(PIN, 0x63C2)]);
-        let found = contradictions(&o);
+        let found = contradictions(&o, None);
         assert!(found[0].contains("did not report"));
         assert!(found.iter().any(|f| f.contains("照合番号B")));
         assert!(found.iter().any(|f| f.contains("face photo")));
+    }
+
+    fn served(key: &CertificateKey, route: Endpoint, ratio: Option<u8>) -> Served {
+        use crate::qualification::{
+            InsuredRecord, PartialContributionRatio, QualificationResult, ReferenceClassification,
+            SegmentOfResult,
+        };
+        let mut record = InsuredRecord::example(key.clone());
+        if ratio == Some(10) {
+            record.qualification.insured_partial_contribution_ratio = PartialContributionRatio::Ten;
+        }
+        Served {
+            seq: 0,
+            route,
+            status: Some(200),
+            error: None,
+            certificate: Some(key.clone()),
+            facility: None,
+            consent: None,
+            result: ratio.map(|_| QualificationResult {
+                reference_classification: ReferenceClassification::Card,
+                segment_of_result: SegmentOfResult::Ok,
+                qualification_validity: None,
+                error_code: None,
+                error_message: None,
+                certificate_status: None,
+                qualification: Some(record.qualification.clone()),
+                consent: None,
+            }),
+            truncated: false,
+            fault: None,
+            registered: route == Endpoint::Registration,
+        }
+    }
+
+    #[test]
+    fn a_card_route_rests_on_the_services_answer_to_this_card() {
+        let key = CertificateKey::test_card(4097);
+        let other = CertificateKey::test_card(9999);
+        let mut o = observed(&[0x63C2, 0x9000], Some(Route::CardPin), pin_path());
+        o.served = vec![served(&key, Endpoint::Query, Some(30))];
+        assert_eq!(contradictions(&o, Some(&key)), Vec::<String>::new());
+        // No query at all, or one for another card's certificate.
+        for log in [vec![], vec![served(&other, Endpoint::Query, Some(30))]] {
+            o.served = log;
+            assert_eq!(
+                contradictions(&o, Some(&key)),
+                [
+                    "the device reported route card_pin, but the service answered no \
+                  qualification for this card's certificate"
+                ]
+            );
+        }
+        // The service said 10 %, the device 30 %.
+        o.served = vec![served(&key, Endpoint::Query, Some(10))];
+        assert_eq!(
+            contradictions(&o, Some(&key)),
+            ["the device reported share 30%, but the service answered 10% for this card"]
+        );
+    }
+
+    #[test]
+    fn a_registration_shown_as_done_must_have_reached_the_service() {
+        let key = CertificateKey::test_card(4097);
+        let mut o = observed(&[], None, Vec::new());
+        o.events.push(Event {
+            at: Duration::ZERO,
+            kind: EventKind::Screen {
+                name: "registration_done".into(),
+            },
+        });
+        assert_eq!(contradictions(&o, Some(&key)).len(), 1);
+        o.served = vec![served(&key, Endpoint::Registration, None)];
+        assert!(contradictions(&o, Some(&key)).is_empty());
     }
 
     #[test]
     fn without_a_journal_nothing_is_claimed_against() {
         let mut o = observed(&[0x9000], Some(Route::CardPin), Vec::new());
         o.journal = None;
-        assert!(contradictions(&o).is_empty());
+        assert!(contradictions(&o, None).is_empty());
     }
 }

@@ -22,6 +22,8 @@ pub struct Observed {
     pub breaches: Vec<String>,
     /// What the emulated card recorded of the case, when the harness could read it.
     pub journal: Option<Vec<card_emulator::card::Exchange>>,
+    /// What the case's qualification service served.
+    pub served: Vec<crate::qualification::Served>,
 }
 
 impl Observed {
@@ -35,6 +37,7 @@ impl Observed {
             trace: String::new(),
             breaches: Vec::new(),
             journal: None,
+            served: Vec::new(),
         }
     }
 
