@@ -42,9 +42,9 @@ fn service_claims(observed: &Observed, served: &[Served], key: &CertificateKey) 
         if matches!(outcome.route, Route::CardPin | Route::CardFace) {
             let answer = served
                 .iter()
+                .rev()
                 .filter(|s| ours(s, Endpoint::Query))
-                .filter_map(|s| s.result.as_ref()?.qualification.as_ref())
-                .last();
+                .find_map(|s| s.result.as_ref()?.qualification.as_ref());
             match answer {
                 None => found.push(format!(
                     "the device reported route {}, but the service answered no qualification \
