@@ -544,3 +544,65 @@ pub fn run_conformance(
 pub fn vpcd_site(slot: &ReaderSlot) -> harness::engine::CardSite {
     harness::engine::CardSite::Vpcd(vec![(slot.port(), slot.reader().to_owned())])
 }
+
+/// A free TCP port on loopback (free when asked; bind it soon).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The shipped card profile folders, for `myna-dut-ref --profiles`.
+pub fn profiles() -> [String; 2] {
+    let root = repo_root();
+    [
+        root.join("scenarios/cards").display().to_string(),
+        root.join("scenarios/cards/faults").display().to_string(),
+    ]
+}
+
+/// The reference device listening on TCP (with `extra` arguments).
+pub fn ref_dut_tcp(log: &Path, extra: &[&str]) -> (Running, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let [a, b] = profiles();
+    let child = Command::new(workspace_binary("myna-dut-ref"))
+        .args(["--listen", &addr, "--profiles", &a, &b, "--log"])
+        .arg(log)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start myna-dut-ref");
+    let running = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "myna-dut-ref never listened on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // That probe connection was a session too: let the device see it close.
+    std::thread::sleep(Duration::from_millis(100));
+    (running, addr)
+}
+
+pub mod liars;
+
+/// A card the harness did not attach (an emulated one plugged into `slot` by the test,
+/// which the harness cannot tell from a real card), seen by pcscd.
+pub fn foreign_card(slot: &ReaderSlot, profile: &str) -> card_emulator::vpcd::VirtualCard {
+    use card_emulator::vpcd::{VirtualCard, VpcdAddress};
+    let image = CardImage::build(&shipped_profile(profile)).expect("card image");
+    let address = VpcdAddress {
+        port: slot.port(),
+        ..VpcdAddress::default()
+    };
+    let card = VirtualCard::attach(Card::new(std::sync::Arc::new(image)), &address)
+        .expect("plug the card in");
+    harness::channel::pcsc_driver::wait_for_card(slot.reader(), Duration::from_secs(5))
+        .expect("seen");
+    card
+}

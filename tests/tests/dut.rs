@@ -5,8 +5,8 @@
 //! case in `error` and the run goes on.
 
 use myna_hil_tests::{
-    all_reader_slots, assert_exit_0, assert_no_secret, fresh_dir, reader_slot, repo_root,
-    run_myna_hil, shipped_profile, text, verdicts, workspace_binary, Running,
+    all_reader_slots, assert_exit_0, assert_no_secret, foreign_card, fresh_dir, profiles,
+    reader_slot, ref_dut_tcp, repo_root, run_myna_hil, text, verdicts, workspace_binary, Running,
 };
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -15,48 +15,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn profiles() -> [String; 2] {
-    let root = repo_root();
-    [
-        root.join("scenarios/cards").display().to_string(),
-        root.join("scenarios/cards/faults").display().to_string(),
-    ]
-}
-
-/// The reference device listening on TCP (with `extra` arguments).
-fn ref_dut_tcp(log: &Path, extra: &[&str]) -> (Running, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let [a, b] = profiles();
-    let child = Command::new(workspace_binary("myna-dut-ref"))
-        .args(["--listen", &addr, "--profiles", &a, &b, "--log"])
-        .arg(log)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start myna-dut-ref");
-    let running = Running(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "myna-dut-ref never listened on {addr}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // That probe connection was a session too: let the device see it close.
-    std::thread::sleep(Duration::from_millis(100));
-    (running, addr)
-}
 
 /// A socat pty pair: (socat, harness end, device end).
 fn pty_pair(dir: &Path) -> (Running, PathBuf, PathBuf) {
@@ -392,18 +350,9 @@ fn a_serial_device_gone_mid_case_is_an_error_and_the_run_goes_on() {
 /// the device's pad shows at least 2 tries, so the card ends at 1 try, never blocked.
 #[test]
 fn a_real_card_on_the_device_never_gets_a_pin_by_default_and_never_its_last_try() {
-    use card_emulator::vpcd::{VirtualCard, VpcdAddress};
-    use card_emulator::{Card, CardImage, PinRef};
+    use card_emulator::PinRef;
     let slot = reader_slot(0);
-    let image = CardImage::build(&shipped_profile("valid")).expect("card image");
-    let address = VpcdAddress {
-        port: slot.port(),
-        ..VpcdAddress::default()
-    };
-    let card = VirtualCard::attach(Card::new(std::sync::Arc::new(image)), &address)
-        .expect("plug the card in");
-    harness::channel::pcsc_driver::wait_for_card(slot.reader(), Duration::from_secs(5))
-        .expect("seen");
+    let card = foreign_card(&slot, "valid");
     let tries = || {
         card.card()
             .lock()

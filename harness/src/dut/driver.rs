@@ -37,6 +37,8 @@ const POLL: Duration = Duration::from_millis(50);
 /// starts (they are on the link by then: the device sent them before the harness did the
 /// last case's bookkeeping).
 const LATE: Duration = Duration::from_millis(2);
+/// The most different breaches one case records.
+const MAX_BREACHES: usize = 8;
 
 /// The link's reading half, failing every read once its deadline has passed: a device that
 /// drips a line one byte at a time cannot keep a read going past the deadline.
@@ -324,8 +326,9 @@ pub struct DutReader {
     card_path: Option<CardPath>,
     face_failed: bool,
     authenticated: bool,
-    /// The latest `at_ms` (a device's clock never goes back).
+    /// The latest `at_ms` (a device's clock never goes back), and whether it did (said once).
     last_at: Duration,
+    clock_went_back: bool,
     /// Lines the device sent in this case (bounded by [`MAX_LINES_PER_CASE`]).
     lines: usize,
     /// The case's camera written as a clip (at setup, so no step waits for it): path,
@@ -371,6 +374,7 @@ impl DutReader {
             face_failed: false,
             authenticated: false,
             last_at: Duration::ZERO,
+            clock_went_back: false,
             lines: 0,
             clip,
         };
@@ -418,8 +422,9 @@ impl DutReader {
         result
     }
 
-    /// Reads what the device has sent since the last case ended (waiting [`LATE`] at most),
-    /// drops it and notes it as a breach.
+    /// Reads what the device has sent since its last `reset` was done (waiting [`LATE`] at
+    /// most), drops it and notes it as a breach: right after the `reset` (the case that
+    /// ended is the one whose events came late) and again before the next case starts.
     fn drop_late_lines(&mut self) -> Result<(), DriverError> {
         let until = Instant::now() + LATE;
         let mut late = 0usize;
@@ -435,8 +440,8 @@ impl DutReader {
         }
         if late > 0 {
             self.breach(format!(
-                "the device sent {late} line(s) after the last case's `reset` was done, \
-                 before this case started (dropped: a device is quiet between cases)"
+                "the device sent {late} line(s) after a `reset` was done (dropped: a device \
+                 is quiet between cases)"
             ));
         }
         Ok(())
@@ -501,7 +506,8 @@ impl DutReader {
         }
         if let Some(at_ms) = message.at_ms() {
             let at = super::protocol::millis_to_duration(at_ms);
-            if at < self.last_at {
+            if at < self.last_at && !self.clock_went_back {
+                self.clock_went_back = true;
                 self.breach(format!(
                     "`at_ms` went back from {:.1} ms to {:.1} ms (a `{kind}`)",
                     super::protocol::millis(self.last_at),
@@ -529,8 +535,9 @@ impl DutReader {
     }
 
     /// The device broke the protocol's contract: the case fails, whatever else happens.
+    /// The first [`MAX_BREACHES`] different ones are kept (a reason stays readable).
     fn breach(&mut self, why: String) {
-        if !self.report.breaches.contains(&why) {
+        if self.report.breaches.len() < MAX_BREACHES && !self.report.breaches.contains(&why) {
             self.report.breaches.push(why);
         }
     }
@@ -751,7 +758,8 @@ impl ReaderDriver for DutReader {
             && self.session.is_some()
             && self
                 .exchange_until(&Action::Reset, Instant::now() + RESET_DEADLINE)
-                .is_ok();
+                .is_ok()
+            && self.drop_late_lines().is_ok();
         let session = if healthy { self.session.take() } else { None };
         // Dropping a lost session here closes its link before the next case starts.
         drop(self.session.take());
