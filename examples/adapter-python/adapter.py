@@ -261,6 +261,9 @@ class Session:
         return False
 
     def choose_method(self, m):
+        if self.state in ("consent", "registration"):
+            self.note("method not asked for: already authenticated")
+            return
         if self.state != "chosen":
             raise Stop("not_now", "no card waiting for a method")
         if m.get("method") != "pin":
@@ -290,6 +293,9 @@ class Session:
         if not isinstance(positions, list) or len(positions) > 16 or not all(
                 isinstance(p, int) and 0 <= p <= 9 for p in positions):
             raise Stop("bad_message", "positions are 0-9, at most 16")
+        if self.state in ("consent", "registration"):
+            self.note("PIN not asked for: already authenticated")
+            return
         if self.state != "pin":
             raise Stop("not_now", "no PIN pad on screen")
         pin = "".join(str(self.layout[p]) for p in positions).encode("ascii")
@@ -370,11 +376,17 @@ class Session:
             raise Failure(f"{code}: {answer.get('ErrorMessage', '')}")
         if segment != "1":
             raise Failure(f"ServiceDown: SegmentOfResult {segment}")
-        if validity != "1":
+        if validity == "2":  # found, and not insured: nothing can confirm (10割)
             self.screen("not_insured")
-            self.event("card_path", ok=False, failure=f"NoRecord: QualificationValidity {validity}")
+            self.event("card_path", ok=False, failure="NoRecord: not insured")
+            self.event("outcome", route="not_confirmed", share_percent=100,
+                       limit_applied=False, qualification_data_only=False)
             self.state = "ended"
             return
+        if validity == "4":
+            raise Failure("NoRecord: no qualification found")
+        if validity not in ("1", "3"):  # 3: invalid, but a newer qualification exists
+            raise Failure(f"ServiceDown: QualificationValidity {validity}")
         self.answer = answer
         if answer.get("CertificateStatus") == "ExpiredInGracePeriod":
             self.data_only = True
@@ -387,7 +399,8 @@ class Session:
 
     def register(self, m):
         if self.state != "registration":
-            raise Stop("not_now", "no registration offered")
+            self.note("registration not asked for")  # a registered card: nobody asks
+            return
         if not m.get("accept"):
             self.fail("NotRegistered: the patient declined registration")
             return
@@ -429,8 +442,11 @@ class Session:
             share = 30
         self.event("card_path", ok=True)
         self.screen("result")
-        self.event("outcome", route="card_pin", share_percent=share, limit_applied=True,
-                   qualification_data_only=self.data_only)
+        # The high-cost limit applies at the counter when a limit category is known.
+        limit = q.get("LimitApplicationCertificateClassificationFlag") or \
+            self.setup.get("limit_category")
+        self.event("outcome", route="card_pin", share_percent=share,
+                   limit_applied=bool(limit), qualification_data_only=self.data_only)
         self.state = "ended"
 
     # -- the stimuli
@@ -444,7 +460,7 @@ class Session:
             chosen = list(CONSENT_KEYS) if h.get("choice") == "all" else h.get("items") or []
             self.consent_store[h.get("facility")] = {
                 key: name in chosen for name, key in CONSENT_KEYS.items()}
-        self.screen("idle")
+        # No `screen idle` here: what comes before the `done` of `case_start` is dropped.
 
     def handle(self, kind, m):
         if kind == "case_start":

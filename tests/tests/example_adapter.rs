@@ -6,8 +6,7 @@
 //! in any output.
 
 use myna_hil_tests::{
-    all_reader_slots, assert_no_secret, fresh_dir, repo_root, run_myna_hil, text, verdicts,
-    Running,
+    all_reader_slots, assert_no_secret, fresh_dir, repo_root, run_myna_hil, text, verdicts, Running,
 };
 use reports::results::ResultsFile;
 use std::fs::File;
@@ -131,7 +130,10 @@ fn the_example_adapter_has_the_in_process_verdicts_of_every_non_face_reception_c
         expected.len(),
         "the same cases through the adapter"
     );
-    assert!(face_skips > 0, "face cases are skipped (no `face` capability)");
+    assert!(
+        face_skips > 0,
+        "face cases are skipped (no `face` capability)"
+    );
     assert!(
         differ.is_empty(),
         "{} of {} cases differ:\n{}",
