@@ -10,10 +10,9 @@ use myna_hil_tests::{
 };
 use reports::results::ResultsFile;
 use std::fs::File;
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// A Python 3 that can import pyscard: `python3` on PATH, else the system's (a pyenv or
 /// venv `python3` first on PATH does not see Debian's `python3-pyscard`). Fails, never
@@ -36,40 +35,31 @@ fn python_with_pyscard() -> &'static str {
     );
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The example adapter listening on a free port, its output in `log`.
+/// The example adapter listening on a port it picked (`--port 0`; it prints `listening on
+/// PORT` once it listens), its diagnostics in `log`.
 fn example_adapter(log: &Path) -> (Running, String) {
-    let port = free_port();
     let script = repo_root().join("examples/adapter-python/adapter.py");
-    let out = File::create(log).unwrap();
-    let child = Command::new(python_with_pyscard())
+    let mut child = Command::new(python_with_pyscard())
         .arg(&script)
-        .args(["--port", &port.to_string()])
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(File::create(log).unwrap())
         .spawn()
         .expect("start the example adapter");
+    let mut first = String::new();
+    let _ = BufReader::new(child.stdout.take().unwrap()).read_line(&mut first);
     let running = Running(child);
-    let addr = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the example adapter never listened on {addr}: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // That probe connection was a session too: let the adapter see it close.
-    std::thread::sleep(Duration::from_millis(100));
-    (running, addr)
+    let port = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| {
+            panic!(
+                "the example adapter did not listen ({first:?}): {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        })
+        .to_owned();
+    (running, format!("127.0.0.1:{port}"))
 }
 
 #[test]
