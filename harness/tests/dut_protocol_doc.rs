@@ -475,3 +475,20 @@ fn the_documented_deadlines_and_limits_are_the_codes() {
         "the line limit"
     );
 }
+
+/// The failure names a `card_path` may start with are the harness's `CardFailure`s.
+#[test]
+fn the_documented_card_path_failures_are_the_harness_names() {
+    let doc = doc();
+    let list = doc
+        .split("ideally starting with one of")
+        .nth(1)
+        .and_then(|rest| rest.split("and a colon").next())
+        .expect("the card_path failure list");
+    let documented: Vec<&str> = list.split('`').skip(1).step_by(2).collect();
+    let ours: Vec<String> = harness::rules::CardFailure::ALL
+        .iter()
+        .map(|f| format!("{f:?}"))
+        .collect();
+    assert_eq!(documented, ours);
+}

@@ -612,6 +612,16 @@ impl DutReader {
         }
     }
 
+    /// Whether the device's latest screen asks the patient to register the card.
+    fn shows_registration(&self) -> bool {
+        self.report.events.iter().rev().find_map(|e| match &e.kind {
+            EventKind::Screen { name } => {
+                Some(name == "registration" || name == "registration_terms")
+            }
+            _ => None,
+        }) == Some(true)
+    }
+
     fn now(&self) -> Duration {
         self.report.events.last().map(|e| e.at).unwrap_or_default()
     }
@@ -711,6 +721,12 @@ impl ReaderDriver for DutReader {
             }
             Stimulus::PressKeys(keys) if keys.is_empty() && self.layout.is_none() => {
                 self.not_sent("pin_keys", "no PIN pad on screen")
+            }
+            Stimulus::Choose(_) if self.authenticated => {
+                self.not_sent("choose_method", "the patient is already authenticated")
+            }
+            Stimulus::Register(_) if !self.shows_registration() => {
+                self.not_sent("register", "the device shows no registration screen")
             }
             Stimulus::Choose(Method::Face) => {
                 self.start_camera()?;
