@@ -8,7 +8,7 @@
 //! done must have reached the service. A claim without its trace is the reader's `fail`.
 
 use super::verdict::Observed;
-use crate::qualification::{CertificateKey, Endpoint, Served};
+use crate::qualification::{CertificateKey, CertificateStatus, Endpoint, Served};
 use crate::reader::EventKind;
 use crate::rules::Route;
 use card_emulator::card::{Data, Exchange, KeyRef, Operation};
@@ -31,8 +31,8 @@ pub fn contradictions(observed: &Observed, certificate: Option<&CertificateKey>)
     found
 }
 
-/// The service's side: a card route rests on an answer to this card's certificate, with the
-/// share reported; a registration shown as done reached the service.
+/// The service's side: a card route rests on an answer to this card's certificate, whose
+/// share, limit and certificate status the reader reports; a registration shown as done reached the service.
 fn service_claims(observed: &Observed, served: &[Served], key: &CertificateKey) -> Vec<String> {
     let mut found = Vec::new();
     let ours = |s: &&Served, endpoint: Endpoint| {
@@ -44,23 +44,49 @@ fn service_claims(observed: &Observed, served: &[Served], key: &CertificateKey) 
                 .iter()
                 .rev()
                 .filter(|s| ours(s, Endpoint::Query))
-                .find_map(|s| s.result.as_ref()?.qualification.as_ref());
+                .filter_map(|s| s.result.as_ref())
+                .find_map(|r| Some((r, r.qualification.as_ref()?)));
             match answer {
                 None => found.push(format!(
                     "the device reported route {}, but the service answered no qualification \
                      for this card's certificate",
                     outcome.route
                 )),
-                Some(q)
-                    if q.insured_partial_contribution_ratio.percent() != outcome.share_percent =>
-                {
-                    found.push(format!(
-                        "the device reported share {}%, but the service answered {}% for this card",
-                        outcome.share_percent,
-                        q.insured_partial_contribution_ratio.percent()
-                    ))
+                Some((result, q)) => {
+                    let share = q.insured_partial_contribution_ratio.percent();
+                    if share != outcome.share_percent {
+                        found.push(format!(
+                            "the device reported share {}%, but the service answered {share}% \
+                             for this card",
+                            outcome.share_percent
+                        ));
+                    }
+                    let limit = q
+                        .limit_application_certificate_classification_flag
+                        .is_some();
+                    if limit != outcome.limit_applied {
+                        found.push(format!(
+                            "the device reported limit_applied {}, but the service's answer \
+                             carries {} limit category",
+                            outcome.limit_applied,
+                            if limit { "a" } else { "no" }
+                        ));
+                    }
+                    let grace =
+                        result.certificate_status == Some(CertificateStatus::ExpiredInGracePeriod);
+                    if grace != outcome.qualification_data_only {
+                        found.push(format!(
+                            "the device reported qualification_data_only {}, but the service \
+                             judged the certificate {}",
+                            outcome.qualification_data_only,
+                            if grace {
+                                "in its grace period"
+                            } else {
+                                "valid"
+                            }
+                        ));
+                    }
                 }
-                Some(_) => {}
             }
         }
     }
@@ -271,6 +297,10 @@ mod tests {
             SegmentOfResult,
         };
         let mut record = InsuredRecord::example(key.clone());
+        record
+            .qualification
+            .limit_application_certificate_classification_flag =
+            Some(crate::rules::LimitCategory::General);
         if ratio == Some(10) {
             record.qualification.insured_partial_contribution_ratio = PartialContributionRatio::Ten;
         }
@@ -316,6 +346,17 @@ mod tests {
                 ]
             );
         }
+        // The device says qualification data only; the service judged the certificate valid.
+        o.served = vec![served(&key, Endpoint::Query, Some(30))];
+        o.outcome.as_mut().unwrap().qualification_data_only = true;
+        assert_eq!(
+            contradictions(&o, Some(&key)),
+            [
+                "the device reported qualification_data_only true, but the service judged the \
+              certificate valid"
+            ]
+        );
+        o.outcome.as_mut().unwrap().qualification_data_only = false;
         // The service said 10 %, the device 30 %.
         o.served = vec![served(&key, Endpoint::Query, Some(10))];
         assert_eq!(
