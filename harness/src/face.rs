@@ -4,6 +4,7 @@
 //! about pixels and models is `camera_replay`'s; this module only wires it to cases.
 
 use crate::cards::LoadedCard;
+use crate::clips::{ClipFile, ClipFormat};
 use crate::reader::{FaceCamera, FacePolicy, TryOutcome};
 use crate::scenario::{Camera, CameraSource, Case};
 use camera_replay::attack::{AttackClip, AttackOptions};
@@ -256,30 +257,56 @@ impl FaceCamera for FaceKit {
     /// Writes the case's camera as a clip a device is handed (Y4M, 4:4:4 full range: close
     /// to lossless, so a device sees what the reference reader sees in process) and returns
     /// its SHA-256 and frame rate.
-    fn write_clip(&self, path: &std::path::Path) -> Result<(String, f64), String> {
-        use camera_replay::source::{Y4mChroma, Y4mFormat, Y4mWriter, YuvRange};
-        let at = |e: std::io::Error| format!("{}: {e}", path.display());
+    fn clip(&self, format: ClipFormat) -> Result<ClipFile, String> {
+        use camera_replay::source::{MjpegAviWriter, Y4mChroma, Y4mFormat, Y4mWriter, YuvRange};
+        let failed = |e: std::io::Error| format!("writing the camera's clip: {e}");
         let mut source = self.source()?;
         let fps = source.frame_rate();
-        let (width, height) = source.frame_size();
-        let file = std::io::BufWriter::new(std::fs::File::create(path).map_err(at)?);
-        let format = Y4mFormat {
-            width,
-            height,
-            fps_num: (fps * 1000.0).round() as u32,
-            fps_den: 1000,
-            chroma: Y4mChroma::C444,
-            range: YuvRange::Full,
-        };
-        let mut writer = Y4mWriter::new(file, format).map_err(at)?;
-        while let Some(frame) = source.next_frame() {
-            if let Ok(f) = frame {
-                writer.write_frame(&f.image).map_err(at)?;
+        let size = source.frame_size();
+        let mut frames = 0u32;
+        let bytes = match format {
+            // 4:4:4 full range: the frames the in-process reader would see, bit for bit
+            // after the RGB → YUV → RGB round trip.
+            ClipFormat::Y4m => {
+                let y4m = Y4mFormat {
+                    width: size.0,
+                    height: size.1,
+                    fps_num: (fps * 1000.0).round() as u32,
+                    fps_den: 1000,
+                    chroma: Y4mChroma::C444,
+                    range: YuvRange::Full,
+                };
+                let mut writer = Y4mWriter::new(Vec::new(), y4m).map_err(failed)?;
+                while let Some(frame) = source.next_frame() {
+                    if let Ok(f) = frame {
+                        writer.write_frame(&f.image).map_err(failed)?;
+                        frames += 1;
+                    }
+                }
+                writer.finish().map_err(failed)?
             }
+            ClipFormat::AviMjpeg => {
+                let out = std::io::Cursor::new(Vec::new());
+                let mut writer =
+                    MjpegAviWriter::new(out, size.0, size.1, fps, crate::clips::MJPEG_QUALITY)
+                        .map_err(failed)?;
+                while let Some(frame) = source.next_frame() {
+                    if let Ok(f) = frame {
+                        writer.write_frame(&f.image).map_err(failed)?;
+                        frames += 1;
+                    }
+                }
+                writer.finish().map_err(failed)?.into_inner()
+            }
+        };
+        if bytes.len() as u64 > crate::clips::MAX_CLIP_BYTES {
+            return Err(format!(
+                "the camera's clip has {} bytes, more than a clip may have ({})",
+                bytes.len(),
+                crate::clips::MAX_CLIP_BYTES
+            ));
         }
-        writer.finish().map_err(at)?;
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok((hex::encode(openssl::sha::sha256(&bytes)), fps))
+        Ok(ClipFile::new(format, bytes, fps, frames, size))
     }
 
     /// Decodes the chip photo (greyscale JPEG 2000) and enrols it.

@@ -7,6 +7,7 @@ pub mod accuracy;
 pub mod cards;
 pub mod channel;
 pub mod cli;
+pub mod clips;
 pub mod conformance;
 pub mod dut;
 pub mod dut_ref;

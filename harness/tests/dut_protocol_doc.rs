@@ -167,6 +167,17 @@ fn check_transcript(start: usize, body: &str) {
                 "doc line {at}: the refusal was not answered"
             );
             let m: ToDevice = check_example(json, at);
+            if let ToDevice::ClipChunk { data, sha256, .. } = &m {
+                let refused = body
+                    .lines()
+                    .nth(i + 1)
+                    .is_some_and(|next| next.contains(r#""code":"clip_mismatch""#));
+                assert_eq!(
+                    harness::clips::sha256_hex(data) == *sha256,
+                    !refused,
+                    "doc line {at}: a chunk's sha256 is its data's, unless the device refuses it"
+                );
+            }
             assert_eq!(
                 matches!(m, ToDevice::Hello(_)),
                 !hello_seen,
@@ -206,7 +217,8 @@ fn check_transcript(start: usize, body: &str) {
             if matches!(m, FromDevice::KeypadLayout { .. }) {
                 layout_shown = true;
             }
-            if let FromDevice::Done { .. } | FromDevice::Error(_) = m {
+            if let FromDevice::Done { .. } | FromDevice::ClipHave { .. } | FromDevice::Error(_) = m
+            {
                 let answered = m.answers();
                 assert_eq!(answered, outstanding, "doc line {at}: answers another id");
                 outstanding = None;

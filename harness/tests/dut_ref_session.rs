@@ -10,6 +10,7 @@ use card_emulator::pki::TestPki;
 use card_emulator::{Card, CardImage, CardProfile};
 use harness::channel::inprocess::InProcessChannel;
 use harness::channel::CardChannel;
+use harness::clips::ClipFormat;
 use harness::dut::protocol::{
     write_message, Action, BenchSettings, CardInfo, Clip, ErrorCode, FromDevice, LineReader,
     ToDevice, WireConsent, WireError, WireMethod, MAX_LINE,
@@ -390,11 +391,10 @@ fn a_real_card_gets_the_patients_pin_but_never_its_last_try() {
 #[test]
 fn a_card_out_of_reach_fails_the_card_path_and_bad_stimuli_are_refused() {
     let log = Captured::default();
-    let config = device(false, &log);
+    let mut config = device(false, &log);
     let dir = std::env::temp_dir().join(format!("myna-dut-ref-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let clip = dir.join("clip.y4m");
-    std::fs::write(&clip, b"YUV4MPEG2 W2 H2 F15:1\n").unwrap();
+    config.clips = harness::dut_ref::ClipStore::open(&dir, vec![ClipFormat::Y4m]).unwrap();
+    std::fs::write(dir.join("clip.y4m"), b"YUV4MPEG2 W2 H2 F15:1\n").unwrap();
     in_process(&config, true, |peer| {
         // Nothing before hello.
         peer.refused(&Action::RemoveCard, ErrorCode::NotNow);
@@ -410,13 +410,13 @@ fn a_card_out_of_reach_fails_the_card_path_and_bad_stimuli_are_refused() {
             ErrorCode::Unsupported,
         );
         let missing = harness::dut::protocol::CameraSource::Clip {
-            path: dir.join("absent.y4m").display().to_string(),
+            name: "absent.y4m".into(),
             sha256: "0".repeat(64),
             fps: 15.0,
         };
         peer.refused(&Action::CameraStart(missing), ErrorCode::ClipMissing);
         let changed = harness::dut::protocol::CameraSource::Clip {
-            path: clip.display().to_string(),
+            name: "clip.y4m".into(),
             sha256: "0".repeat(64),
             fps: 15.0,
         };
@@ -572,7 +572,7 @@ fn the_binary_answers_lines_it_cannot_read_and_goes_on() {
         id: 44,
         fps: 15.0,
         clip: Some(Clip {
-            path: "/nonexistent/clip.y4m".into(),
+            name: "nonexistent.y4m".into(),
             sha256: "a".repeat(64),
         }),
     });

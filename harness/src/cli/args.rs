@@ -53,6 +53,11 @@ pub enum Command {
     },
     /// List the PC/SC readers pcscd knows.
     Readers,
+    /// Camera clips of face cases, for benches that play them outside the adapter link.
+    Clips {
+        #[command(subcommand)]
+        command: ClipsCommand,
+    },
     /// The reference face matcher on images.
     Face {
         #[command(subcommand)]
@@ -249,6 +254,46 @@ pub enum ReportCommand {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClipsCommand {
+    /// Write every clip the selected face cases will play, named as the harness offers them
+    /// to a device, and manifest.json (name, SHA-256, format, size, fps, frames, size in
+    /// pixels, and the cases of each).
+    Export(ClipsExportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ClipsExportArgs {
+    /// Folder to write into (made if missing); clips already there are replaced atomically.
+    pub dir: PathBuf,
+    /// Scenario files or folders of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Clip format: y4m (lossless) or avi_mjpeg.
+    #[arg(long, default_value = "y4m", value_parser = parse_clip_format, value_name = "FORMAT")]
+    pub format: crate::clips::ClipFormat,
+    /// Set a scenario variable, as for `run`.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Only cases with this tag (repeatable: all must match).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Only cases whose id contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+}
+
+/// A clip format by its name (`y4m`, `avi_mjpeg`).
+pub fn parse_clip_format(name: &str) -> Result<crate::clips::ClipFormat, String> {
+    use crate::clips::ClipFormat;
+    ClipFormat::from_name(name).ok_or_else(|| {
+        format!(
+            "`{name}` is not a clip format (one of: {})",
+            ClipFormat::ALL.map(ClipFormat::name).join(", ")
+        )
+    })
 }
 
 #[derive(Subcommand, Debug)]

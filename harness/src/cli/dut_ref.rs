@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! myna-dut-ref (--serial PATH[@BAUD] | --listen ADDR) [--profiles DIR...] [--log FILE]
-//!              [--own-reader READER]
+//!              [--own-reader READER] [--clips DIR] [--clip-formats FORMAT,...]
 //! ```
 //! - `--serial`: one end of a serial line (e.g. a socat pty pair); the harness opens the
 //!   other. The line is opened again when it goes away (a restarted socat).
@@ -15,14 +15,22 @@
 //! - `--log`: a log of the sessions (PINs, key positions with layouts and 照合番号B never).
 //! - `--own-reader`: the device's own card slot, a PC/SC reader: where the card of a
 //!   `card_present` without `reader` lies (a real card a person placed on the device).
+//! - `--clips`: the folder of the camera's clips: those the harness sends over the link are
+//!   kept there, and those `myna-hil clips export` wrote there are played without being
+//!   sent (default: `myna-dut-ref-clips` in the temp folder).
+//! - `--clip-formats`: the clip formats announced in `hello`, preferred first (default
+//!   `y4m,avi_mjpeg`).
 //!
 //! Runs until SIGTERM or ctrl-c. Exit codes (the table of every binary): 2 bad arguments or
 //! profiles, 3 the line or the address cannot be opened.
 
 use super::{finish, say, version, warn, CliError, Exit};
+use crate::clips::ClipFormat;
 use crate::dut::link::{open_serial, Link, DEFAULT_BAUD};
 use crate::dut::protocol::CardInfo;
-use crate::dut_ref::{pcsc_connector, serve, DeviceConfig, Log, Profiles, SessionEnd};
+use crate::dut_ref::{
+    default_clip_dir, pcsc_connector, serve, ClipStore, DeviceConfig, Log, Profiles, SessionEnd,
+};
 use clap::Parser;
 use std::net::{Shutdown, TcpListener};
 use std::path::PathBuf;
@@ -54,6 +62,13 @@ pub struct Args {
     /// The device's own card slot (a PC/SC reader), for cards placed on the device itself.
     #[arg(long, value_name = "READER")]
     own_reader: Option<String>,
+    /// Folder of the camera's clips (received ones are kept; exported ones are played
+    /// without a transfer). Default: myna-dut-ref-clips in the temp folder.
+    #[arg(long, value_name = "DIR")]
+    clips: Option<PathBuf>,
+    /// Clip formats to announce, preferred first: y4m, avi_mjpeg.
+    #[arg(long, value_name = "FORMAT,...", value_delimiter = ',', value_parser = super::args::parse_clip_format)]
+    clip_formats: Vec<ClipFormat>,
 }
 
 /// How often a read gives the session a chance to notice its end.
@@ -83,6 +98,16 @@ fn start(args: Args) -> Result<Exit, CliError> {
             info.reader.get_or_insert_with(|| own.clone());
             pcsc_connector(&info, deadline)
         });
+    }
+    if args.clips.is_some() || !args.clip_formats.is_empty() {
+        let dir = args.clips.clone().unwrap_or_else(default_clip_dir);
+        let formats = if args.clip_formats.is_empty() {
+            ClipFormat::ALL.to_vec()
+        } else {
+            args.clip_formats.clone()
+        };
+        config.clips = ClipStore::open(&dir, formats)
+            .map_err(|e| CliError::bad_input(format!("--clips {}: {e}", dir.display())))?;
     }
     if let Some(path) = &args.log {
         let log = Log::to_file(path)

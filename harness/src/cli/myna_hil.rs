@@ -1,7 +1,7 @@
 //! `myna-hil`: the test and certification harness's command line.
 
-use super::args::{Cli, Command, FaceCommand, ReportCommand};
-use super::{finish, run, tools, CliError, Exit};
+use super::args::{Cli, ClipsCommand, Command, FaceCommand, ReportCommand};
+use super::{clips, finish, run, tools, CliError, Exit};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -30,6 +30,9 @@ fn dispatch(cli: Cli) -> Result<Exit, CliError> {
             command: ReportCommand::Rebuild { out, junit, json },
         } => run::rebuild_reports(&out, junit.as_deref(), json.as_deref()),
         Command::Readers => tools::readers(),
+        Command::Clips {
+            command: ClipsCommand::Export(args),
+        } => clips::export(args),
         Command::Face {
             command:
                 FaceCommand::Compare {

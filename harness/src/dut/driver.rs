@@ -15,11 +15,13 @@
 use super::link::{self, Address, Link};
 use super::protocol::{
     clip_device_text, write_message, Action, BenchSettings, CameraSource, Capability, CardInfo,
-    DeviceHello, ErrorCode, FromDevice, LineReader, Report, ToDevice, WireError, WireMessage,
-    HELLO_DEADLINE, MAX_LINES_PER_CASE, PROTOCOL, RESET_DEADLINE, VERSION,
+    DeviceHello, ErrorCode, ErrorReply, FromDevice, LineReader, Report, ToDevice, WireError,
+    WireMessage, CLIP_DEADLINE, HELLO_DEADLINE, MAX_LINES_PER_CASE, PROTOCOL, RESET_DEADLINE,
+    VERSION,
 };
 use super::secrets::Secrets;
 use crate::channel::guard::TriesLedger;
+use crate::clips::{ClipFile, ClipFormat, MAX_RESUMES};
 use crate::reader::desk::{self, DeskSetup};
 use crate::reader::{
     DriverError, Event, EventKind, FaceResult, Layout, ReaderDriver, ReaderReport, Stimulus,
@@ -279,7 +281,7 @@ pub fn missing_capability(hello: &DeviceHello, steps: &[StepKind]) -> Option<Str
             | StepKind::Wait(_) => &[],
         }
     };
-    steps.iter().find_map(|step| {
+    let missing = steps.iter().find_map(|step| {
         needs(step).iter().find(|c| !hello.has(c)).map(|c| {
             format!(
                 "the case's step `{}` needs the capability `{}`, which the device did not announce",
@@ -287,6 +289,12 @@ pub fn missing_capability(hello: &DeviceHello, steps: &[StepKind]) -> Option<Str
                 c.as_str()
             )
         })
+    });
+    missing.or_else(|| {
+        let face = steps
+            .iter()
+            .any(|s| matches!(s, StepKind::Choose(Method::Face)));
+        face.then(|| clip_format(hello).err()).flatten()
     })
 }
 
@@ -302,10 +310,8 @@ pub struct CaseInfo {
     pub desk: DeskSetup,
     /// The longest a stimulus may take.
     pub step_deadline: Duration,
-    /// The case's camera, written as a clip when the patient chooses face.
+    /// The case's camera, made into a clip and sent to the device before the case starts.
     pub camera: Option<Box<dyn crate::reader::FaceCamera>>,
-    /// Where clips are written (the device reads them from there).
-    pub clip_dir: std::path::PathBuf,
     /// Test-bench settings a reference or configurable device uses (a real one may not).
     pub bench: BenchSettings,
 }
@@ -331,22 +337,25 @@ pub struct DutReader {
     clock_went_back: bool,
     /// Lines the device sent in this case (bounded by [`MAX_LINES_PER_CASE`]).
     lines: usize,
-    /// The case's camera written as a clip (at setup, so no step waits for it): path,
-    /// SHA-256, frame rate. Deleted when the case ends.
-    clip: Option<(std::path::PathBuf, String, f64)>,
+    /// The clip of the case's camera the device holds (sent before the case started, so
+    /// no step waits for it): name, SHA-256, frame rate.
+    clip: Option<(String, String, f64)>,
+}
+
+/// How a clip exchange ended, when the device answered.
+enum Answer {
+    Done(FromDevice),
+    Refused(ErrorReply),
 }
 
 impl DutReader {
     /// Takes the device's session and starts the case on it.
     pub fn start(device: Arc<Device>, mut info: CaseInfo) -> Result<DutReader, String> {
-        // The camera first: no session is held while the clip is written.
+        // The camera first: no session is held while the clip is made.
         let clip = match info.camera.take() {
             Some(kit) => {
-                let path = info
-                    .clip_dir
-                    .join(format!("{}.y4m", sanitise(&info.case_id)));
-                let (sha256, fps) = kit.write_clip(&path)?;
-                Some((path, sha256, fps))
+                let format = clip_format(&device.hello)?;
+                Some(kit.clip(format)?)
             }
             None => None,
         };
@@ -376,7 +385,7 @@ impl DutReader {
             last_at: Duration::ZERO,
             clock_went_back: false,
             lines: 0,
-            clip,
+            clip: None,
         };
 
         let start = Action::StartCase {
@@ -389,9 +398,15 @@ impl DutReader {
         // The fence: what the device sent after the last case's `reset` was done, before this
         // case starts, belongs to no case: it is dropped, and it is a breach (a device is
         // quiet between cases).
-        let result = reader.drop_late_lines().and_then(|()| {
-            reader.exchange_until(&start, Instant::now() + reader.info.step_deadline)
-        });
+        let result = reader
+            .drop_late_lines()
+            .and_then(|()| match &clip {
+                Some(clip) => reader.send_clip(clip),
+                None => Ok(()),
+            })
+            .and_then(|()| {
+                reader.exchange_until(&start, Instant::now() + reader.info.step_deadline)
+            });
         if let Err(e) = result {
             reader.device.give_back(None);
             return Err(e.to_string());
@@ -450,6 +465,24 @@ impl DutReader {
     /// Sends `action` and files what the device sends until it answers, all before
     /// `deadline`.
     fn exchange_until(&mut self, action: &Action, deadline: Instant) -> Result<(), DriverError> {
+        match self.answer(action, deadline, true)? {
+            Answer::Done(_) => Ok(()),
+            Answer::Refused(e) => Err(e.driver_error().unwrap_or_else(|| {
+                DriverError::Device(format!("{}: {}", e.code.as_str(), e.message))
+            })),
+        }
+    }
+
+    /// Sends `action` and reads until the device answers it, before `deadline`: its answer,
+    /// or `Err` when the link failed. What else the device sends meanwhile is filed in the
+    /// case's report (`file`), or dropped and counted as a breach (a clip transfer, before
+    /// the case starts, has nothing else to say).
+    fn answer(
+        &mut self,
+        action: &Action,
+        deadline: Instant,
+        file: bool,
+    ) -> Result<Answer, DriverError> {
         let session = self
             .session
             .as_mut()
@@ -484,15 +517,122 @@ impl DutReader {
                 }
             };
             if message.answers() == Some(id) {
-                return match message {
-                    FromDevice::Done { .. } => Ok(()),
-                    FromDevice::Error(e) => Err(e.driver_error().unwrap_or_else(|| {
-                        DriverError::Device(format!("{}: {}", e.code.as_str(), e.message))
-                    })),
-                    _ => Ok(()),
-                };
+                return Ok(match message {
+                    FromDevice::Error(e) => Answer::Refused(e),
+                    other => Answer::Done(other),
+                });
             }
-            self.take_report(message);
+            if file {
+                self.take_report(message);
+            } else {
+                self.breach(format!(
+                    "the device sent a `{}` during a clip transfer (dropped: only answers \
+                     come then)",
+                    message.type_name()
+                ));
+            }
+        }
+    }
+
+    /// Sends the case's clip before the case starts: offered, then the bytes the device
+    /// does not hold yet in chunks, then confirmed. A broken link is reopened and a refused
+    /// chunk sent again, the transfer resuming where the device's `clip_have` says, up to
+    /// [`MAX_RESUMES`] times.
+    fn send_clip(&mut self, clip: &ClipFile) -> Result<(), DriverError> {
+        let started = Instant::now();
+        let name = clip.name();
+        let mut resumed = Vec::new();
+        let result = loop {
+            match self.try_send_clip(clip, &name) {
+                Ok(()) => break Ok(()),
+                Err((why, _)) if resumed.len() >= MAX_RESUMES => {
+                    break Err(DriverError::Device(format!(
+                        "sending clip {name}: {why} (after {} resumption(s))",
+                        resumed.len()
+                    )))
+                }
+                Err((why, link_lost)) => {
+                    if link_lost {
+                        // A new session; the device keeps what it held of the clip.
+                        self.session = None;
+                        match Session::open(&self.device.address) {
+                            Ok(session) => self.session = Some(session),
+                            Err(e) => {
+                                break Err(DriverError::Device(format!(
+                                    "sending clip {name}: {why}; reconnecting: {e}"
+                                )))
+                            }
+                        }
+                    }
+                    resumed.push(why);
+                }
+            }
+        };
+        self.report
+            .timings
+            .push(("dut.clip_transfer".into(), started.elapsed()));
+        for why in resumed {
+            self.harness_note(format!(
+                "harness: sending clip {name} started again after: {why}"
+            ));
+        }
+        result?;
+        self.clip = Some((name, clip.sha256.clone(), clip.fps));
+        Ok(())
+    }
+
+    /// One go at sending `clip`: `Err` says why, and whether the link was lost.
+    fn try_send_clip(&mut self, clip: &ClipFile, name: &str) -> Result<(), (String, bool)> {
+        let deadline = || Instant::now() + CLIP_DEADLINE;
+        let lost = |e: DriverError| (e.to_string(), true);
+        let offer = Action::ClipOffer {
+            name: name.to_owned(),
+            format: clip.format,
+            size: clip.size(),
+            sha256: clip.sha256.clone(),
+        };
+        let held = match self.answer(&offer, deadline(), false).map_err(lost)? {
+            Answer::Done(FromDevice::ClipHave { offset, .. }) if offset <= clip.size() => offset,
+            Answer::Done(FromDevice::ClipHave { offset, .. }) => {
+                return Err((
+                    format!(
+                        "the device says it holds {offset} bytes of a clip of {}",
+                        clip.size()
+                    ),
+                    false,
+                ))
+            }
+            Answer::Done(other) => {
+                return Err((
+                    format!(
+                        "the device answered `clip_offer` with `{}`, not `clip_have`",
+                        other.type_name()
+                    ),
+                    false,
+                ))
+            }
+            Answer::Refused(e) => return Err((refusal("clip_offer", &e), false)),
+        };
+        if held == clip.size() {
+            return Ok(());
+        }
+        for (offset, data) in clip.chunks_from(held) {
+            let chunk = Action::ClipChunk {
+                name: name.to_owned(),
+                offset,
+                data: data.to_vec(),
+                sha256: crate::clips::sha256_hex(data),
+            };
+            if let Answer::Refused(e) = self.answer(&chunk, deadline(), false).map_err(lost)? {
+                return Err((refusal("clip_chunk", &e), false));
+            }
+        }
+        let end = Action::ClipEnd {
+            name: name.to_owned(),
+        };
+        match self.answer(&end, deadline(), false).map_err(lost)? {
+            Answer::Done(_) => Ok(()),
+            Answer::Refused(e) => Err((refusal("clip_end", &e), false)),
         }
     }
 
@@ -553,7 +693,7 @@ impl DutReader {
                     text: format!("device error {}: {}", e.code.as_str(), e.message),
                 },
             }),
-            Report::Hello(_) | Report::Done { .. } => {}
+            Report::Hello(_) | Report::Done { .. } | Report::ClipHave { .. } => {}
         }
     }
 
@@ -628,14 +768,17 @@ impl DutReader {
 
     /// A step the harness does not send, and why (kept in the evidence).
     fn not_sent(&mut self, what: &str, why: &str) -> Result<(), DriverError> {
+        self.harness_note(format!("harness: `{what}` not sent: {why}"));
+        Ok(())
+    }
+
+    /// A note of the harness's in the evidence, at the device's latest time.
+    fn harness_note(&mut self, text: String) {
         let at = self.now();
         self.report.events.push(Event {
             at,
-            kind: EventKind::Note {
-                text: format!("harness: `{what}` not sent: {why}"),
-            },
+            kind: EventKind::Note { text },
         });
-        Ok(())
     }
 
     /// The front desk, played by the harness for a device without one.
@@ -665,29 +808,38 @@ impl DutReader {
         Ok(())
     }
 
-    /// Before `choose: face`: the device is handed the case's camera clip.
+    /// Before `choose: face`: the camera starts playing the case's clip.
     fn start_camera(&mut self) -> Result<(), DriverError> {
-        let Some((path, sha256, fps)) = self.clip.clone() else {
+        let Some((name, sha256, fps)) = self.clip.clone() else {
             return Ok(());
         };
         self.exchange(&Action::CameraStart(CameraSource::Clip {
-            path: path.display().to_string(),
+            name,
             sha256,
             fps,
         }))
     }
 }
 
-fn sanitise(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+/// The clip format for `hello`'s device (its `clip_formats`); `Err` names what it lists.
+pub fn clip_format(hello: &DeviceHello) -> Result<ClipFormat, String> {
+    ClipFormat::choose(hello.clip_formats.iter().map(String::as_str)).ok_or_else(|| {
+        format!(
+            "the device plays none of the clip formats the harness writes: it lists {:?}, the \
+             harness writes {:?}",
+            hello.clip_formats,
+            ClipFormat::ALL.map(ClipFormat::name)
+        )
+    })
+}
+
+/// A device's refusal of a clip message, for the evidence.
+fn refusal(what: &str, e: &ErrorReply) -> String {
+    format!(
+        "the device refused `{what}`: {} {}",
+        e.code.as_str(),
+        e.message
+    )
 }
 
 /// The failure named at the start of a card-path event's text (`PinLocked: …`).
@@ -786,9 +938,6 @@ impl ReaderDriver for DutReader {
                     .ledgers
                     .insert(card.profile.clone(), self.ledger.clone());
             }
-        }
-        if let Some((path, ..)) = &self.clip {
-            let _ = std::fs::remove_file(path);
         }
         std::mem::take(&mut self.report)
     }

@@ -30,6 +30,8 @@ pub use convert::{
 };
 pub use lines::{decode_lines, LineReader};
 
+use crate::clips::ClipFormat;
+
 use crate::rules::{LimitCategory, Route};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -50,11 +52,19 @@ pub const READ_CHUNK: usize = 8 * 1024;
 pub const HELLO_DEADLINE: Duration = Duration::from_secs(5);
 /// How long a `reset` at the end of a case may take before the link is dropped.
 pub const RESET_DEADLINE: Duration = Duration::from_secs(3);
+/// How long a device may take to answer one `clip_offer`, `clip_chunk` or `clip_end` (the
+/// last hashes the whole clip).
+pub const CLIP_DEADLINE: Duration = Duration::from_secs(10);
 /// The fixed deadlines, by the message they bound, as the document's "Deadlines" table
 /// lists them (a test compares the two). `case_start`, `camera_start` and every stimulus
 /// have the case's step deadline instead.
-pub const FIXED_DEADLINES: [(&str, Duration); 2] =
-    [("hello", HELLO_DEADLINE), ("reset", RESET_DEADLINE)];
+pub const FIXED_DEADLINES: [(&str, Duration); 5] = [
+    ("hello", HELLO_DEADLINE),
+    ("reset", RESET_DEADLINE),
+    ("clip_offer", CLIP_DEADLINE),
+    ("clip_chunk", CLIP_DEADLINE),
+    ("clip_end", CLIP_DEADLINE),
+];
 /// The most lines a device may send for one case (events, timings, notes) before the case
 /// ends in `error`: a flood cannot fill the harness's memory or the reports.
 pub const MAX_LINES_PER_CASE: usize = 10_000;
@@ -149,8 +159,38 @@ pub enum ToDevice {
     CardRemoved {
         id: u64,
     },
-    /// The camera starts seeing: a clip stored on the device's side, or (without `clip`)
-    /// `camera_frame` lines that follow.
+    /// A clip the camera will play (capability `camera_clips`): the device answers
+    /// `clip_have` with how many of its bytes it already holds (all of them: nothing is
+    /// sent; fewer: `clip_chunk`s follow from there, then `clip_end`).
+    ClipOffer {
+        id: u64,
+        /// Its name ([`crate::clips::is_clip_name`]), usable as a file name.
+        name: String,
+        format: ClipFormat,
+        /// Its length in bytes, at most [`crate::clips::MAX_CLIP_BYTES`].
+        size: u64,
+        /// SHA-256 of the whole clip, 64 lower-case hex digits.
+        sha256: String,
+    },
+    /// One piece of the offered clip, at `offset`.
+    ClipChunk {
+        id: u64,
+        name: String,
+        offset: u64,
+        /// The bytes, base64 (standard alphabet, padded); at most
+        /// [`crate::clips::CHUNK_BYTES`].
+        #[serde(with = "base64_bytes")]
+        data: Vec<u8>,
+        /// SHA-256 of those bytes: the device refuses a chunk that does not match.
+        sha256: String,
+    },
+    /// Every byte of the clip has been sent: the device checks the whole clip's SHA-256.
+    ClipEnd {
+        id: u64,
+        name: String,
+    },
+    /// The camera starts seeing: a clip the device holds (sent by `clip_offer`, or put there
+    /// before the run), or (without `clip`) `camera_frame` lines that follow.
     CameraStart {
         id: u64,
         /// Frames per second to play the clip at (or at which frames will come).
@@ -237,12 +277,11 @@ pub struct WireConsentRecord {
     pub items: Vec<WireConsentItem>,
 }
 
-/// A clip on the device's side.
+/// A clip the device holds, by its name ([`crate::clips::is_clip_name`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Clip {
-    /// Its path on the device (or its host).
-    pub path: String,
-    /// SHA-256 of the file, 64 lower-case hex digits: the device checks it before playing.
+    pub name: String,
+    /// SHA-256 of the clip, 64 lower-case hex digits: the device checks it before playing.
     pub sha256: String,
 }
 
@@ -364,6 +403,9 @@ impl WireMessage for ToDevice {
         "case_start",
         "card_present",
         "card_removed",
+        "clip_offer",
+        "clip_chunk",
+        "clip_end",
         "camera_start",
         "camera_frame",
         "camera_stop",
@@ -381,6 +423,9 @@ impl WireMessage for ToDevice {
             ToDevice::CaseStart { .. } => "case_start",
             ToDevice::CardPresent { .. } => "card_present",
             ToDevice::CardRemoved { .. } => "card_removed",
+            ToDevice::ClipOffer { .. } => "clip_offer",
+            ToDevice::ClipChunk { .. } => "clip_chunk",
+            ToDevice::ClipEnd { .. } => "clip_end",
             ToDevice::CameraStart { .. } => "camera_start",
             ToDevice::CameraFrame { .. } => "camera_frame",
             ToDevice::CameraStop { .. } => "camera_stop",
@@ -400,12 +445,51 @@ impl WireMessage for ToDevice {
                     return Err(format!("fps must be above 0 and at most {MAX_FPS}"));
                 }
                 if let Some(clip) = clip {
+                    check_clip_name(&clip.name)?;
                     if !is_sha256_hex(&clip.sha256) {
                         return Err("clip.sha256 must be 64 lower-case hex digits".into());
                     }
                 }
                 Ok(())
             }
+            ToDevice::ClipOffer {
+                name, size, sha256, ..
+            } => {
+                check_clip_name(name)?;
+                if *size > crate::clips::MAX_CLIP_BYTES {
+                    return Err(format!(
+                        "size must be at most {} bytes",
+                        crate::clips::MAX_CLIP_BYTES
+                    ));
+                }
+                if !is_sha256_hex(sha256) {
+                    return Err("sha256 must be 64 lower-case hex digits".into());
+                }
+                Ok(())
+            }
+            ToDevice::ClipChunk {
+                name,
+                offset,
+                data,
+                sha256,
+                ..
+            } => {
+                check_clip_name(name)?;
+                if data.len() > crate::clips::CHUNK_BYTES {
+                    return Err(format!(
+                        "data must be at most {} bytes",
+                        crate::clips::CHUNK_BYTES
+                    ));
+                }
+                if *offset >= crate::clips::MAX_CLIP_BYTES {
+                    return Err("offset is past the largest clip".into());
+                }
+                if !is_sha256_hex(sha256) {
+                    return Err("sha256 must be 64 lower-case hex digits".into());
+                }
+                Ok(())
+            }
+            ToDevice::ClipEnd { name, .. } => check_clip_name(name),
             ToDevice::CameraFrame { t_ms, .. } => check_millis("t_ms", *t_ms),
             ToDevice::PinKeys { positions, .. } => {
                 if positions.0.len() > MAX_KEYS {
@@ -467,6 +551,9 @@ pub enum FromDevice {
     Hello(DeviceHello),
     /// Every event the stimulus `id` caused has been sent.
     Done { id: u64 },
+    /// The answer to `clip_offer` `id`: the first `offset` bytes of the clip are held (and
+    /// checked chunk by chunk); all of them when it equals the offered size.
+    ClipHave { id: u64, offset: u64 },
     /// The stimulus `id` (or, without `id`, the last line or the device itself) failed.
     Error(ErrorReply),
     /// A screen appeared (`pin_entry`, `consent`, …).
@@ -550,6 +637,7 @@ impl FromDevice {
             | FromDevice::Note { text, .. } => vec![text],
             FromDevice::CardPath { failure, .. } => failure.iter_mut().collect(),
             FromDevice::Done { .. }
+            | FromDevice::ClipHave { .. }
             | FromDevice::KeypadLayout { .. }
             | FromDevice::KeysPressed { .. }
             | FromDevice::VerifyAnswered { .. }
@@ -571,6 +659,14 @@ pub struct DeviceHello {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serial: Option<String>,
     pub capabilities: Vec<Capability>,
+    /// The clip formats the device plays, its preferred first (`y4m`, `avi_mjpeg`);
+    /// absent: `y4m` only.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_empty"
+    )]
+    pub clip_formats: Vec<String>,
 }
 
 impl DeviceHello {
@@ -587,6 +683,7 @@ impl DeviceHello {
             &mut self.firmware,
         ];
         texts.extend(self.serial.as_mut());
+        texts.extend(self.clip_formats.iter_mut());
         texts.extend(self.capabilities.iter_mut().filter_map(|c| match c {
             Capability::Other(name) => Some(name),
             _ => None,
@@ -781,6 +878,7 @@ impl WireMessage for FromDevice {
     const TYPES: &'static [&'static str] = &[
         "hello",
         "done",
+        "clip_have",
         "error",
         "screen",
         "keypad_layout",
@@ -799,6 +897,7 @@ impl WireMessage for FromDevice {
         match self {
             FromDevice::Hello(_) => "hello",
             FromDevice::Done { .. } => "done",
+            FromDevice::ClipHave { .. } => "clip_have",
             FromDevice::Error(_) => "error",
             FromDevice::Screen { .. } => "screen",
             FromDevice::KeypadLayout { .. } => "keypad_layout",
@@ -843,7 +942,10 @@ impl FromDevice {
     /// `at_ms` of an event or a timing.
     pub fn at_ms(&self) -> Option<f64> {
         match self {
-            FromDevice::Hello(_) | FromDevice::Done { .. } | FromDevice::Error(_) => None,
+            FromDevice::Hello(_)
+            | FromDevice::Done { .. }
+            | FromDevice::ClipHave { .. }
+            | FromDevice::Error(_) => None,
             FromDevice::Screen { at_ms, .. }
             | FromDevice::KeypadLayout { at_ms, .. }
             | FromDevice::KeysPressed { at_ms, .. }
@@ -858,10 +960,10 @@ impl FromDevice {
         }
     }
 
-    /// The stimulus this message answers (`done`, `error`).
+    /// The stimulus this message answers (`done`, `clip_have`, `error`).
     pub fn answers(&self) -> Option<u64> {
         match self {
-            FromDevice::Done { id } => Some(*id),
+            FromDevice::Done { id } | FromDevice::ClipHave { id, .. } => Some(*id),
             FromDevice::Error(e) => e.id,
             _ => None,
         }
@@ -876,6 +978,9 @@ impl ToDevice {
             ToDevice::CaseStart { id, .. }
             | ToDevice::CardPresent { id, .. }
             | ToDevice::CardRemoved { id }
+            | ToDevice::ClipOffer { id, .. }
+            | ToDevice::ClipChunk { id, .. }
+            | ToDevice::ClipEnd { id, .. }
             | ToDevice::CameraStart { id, .. }
             | ToDevice::CameraStop { id }
             | ToDevice::ChooseMethod { id, .. }
@@ -899,6 +1004,17 @@ impl ToDevice {
                 r#"{{"type":"camera_frame","t_ms":{t_ms},"jpeg":"<{} bytes>"}}"#,
                 jpeg.len()
             ),
+            ToDevice::ClipChunk {
+                id,
+                name,
+                offset,
+                data,
+                sha256,
+            } => format!(
+                r#"{{"type":"clip_chunk","id":{id},"name":{},"offset":{offset},"data":"<{} bytes>","sha256":"{sha256}"}}"#,
+                serde_json::to_string(name).unwrap_or_default(),
+                data.len()
+            ),
             other => {
                 let line = encode(other);
                 String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line)).into_owned()
@@ -920,6 +1036,17 @@ fn check_millis(name: &str, ms: f64) -> Result<(), String> {
 }
 
 const MAX_MILLIS: f64 = 9_007_199_254_740_992.0;
+
+fn check_clip_name(name: &str) -> Result<(), String> {
+    if crate::clips::is_clip_name(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "a clip name is 1 to {} of A-Z a-z 0-9 . _ - and does not start with a dot",
+            crate::clips::MAX_CLIP_NAME
+        ))
+    }
+}
 
 fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))

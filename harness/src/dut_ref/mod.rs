@@ -14,7 +14,8 @@
 //!   profile of that name ([`Profiles`]); it never crosses the wire and is never logged;
 //! - the case's surroundings: `case_start`'s date, facility, service URL and test-bench
 //!   settings ([`BenchSettings`]);
-//! - the camera: `camera_start` with a clip on this side, checked by SHA-256.
+//! - the camera: clips received over the link or put in its folder before the run
+//!   ([`ClipStore`]), each checked by SHA-256 before it is played.
 //!
 //! Architecture invariant: nothing a peer sends makes the device panic or stop serving: a
 //! line it cannot read is answered with `error` and the session goes on; a vanished peer
@@ -23,6 +24,7 @@
 use crate::channel::guard::{GuardedChannel, Policy};
 use crate::channel::pcsc_driver::PcscChannel;
 use crate::channel::{CardChannel, ChannelError, Response};
+use crate::clips::ClipFormat;
 use crate::dut::protocol::{
     Action, BenchSettings, CameraSource, Capability, CardInfo, DeviceHello, ErrorCode, ErrorReply,
     FromDevice, LineReader, ToDevice, WireError, PROTOCOL, VERSION,
@@ -44,6 +46,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use time::Date;
+
+mod clips;
+pub use clips::{file_sha256, ClipStore};
 
 /// What this device can do (never `desk`: the harness plays the front desk; never
 /// `camera_frames`: the camera plays clips stored on this side only).
@@ -189,6 +194,12 @@ impl Profiles {
 // Configuration and log
 // ---------------------------------------------------------------------------------------
 
+/// The clip store of a device not told where (`--clips`): shared in the temp folder, which
+/// is safe because clips are named by their content.
+pub fn default_clip_dir() -> PathBuf {
+    std::env::temp_dir().join("myna-dut-ref-clips")
+}
+
 /// Opens the card of `card_present` within the given per-APDU deadline, reset and ready.
 pub type Connector =
     dyn Fn(&CardInfo, Duration) -> Result<Box<dyn CardChannel>, String> + Send + Sync;
@@ -256,6 +267,8 @@ pub struct DeviceConfig {
     pub model: String,
     pub firmware: String,
     pub serial: Option<String>,
+    /// The clips the camera plays.
+    pub clips: ClipStore,
     /// Where the qualification queries run.
     runtime: tokio::runtime::Runtime,
 }
@@ -277,6 +290,7 @@ impl DeviceConfig {
             model: "myna-dut-ref (reference reader)".into(),
             firmware: env!("CARGO_PKG_VERSION").into(),
             serial: None,
+            clips: ClipStore::open(&default_clip_dir(), ClipFormat::ALL.to_vec())?,
             runtime,
         })
     }
@@ -291,6 +305,12 @@ impl DeviceConfig {
             firmware: self.firmware.clone(),
             serial: self.serial.clone(),
             capabilities: CAPABILITIES.to_vec(),
+            clip_formats: self
+                .clips
+                .formats
+                .iter()
+                .map(|f| f.name().to_owned())
+                .collect(),
         }
     }
 
@@ -555,6 +575,43 @@ impl Session<'_> {
                 return Ok(Flow::Go);
             }
         }
+        // The clip store is the device's, not the case's: it answers at once.
+        let clips = &self.config.clips;
+        let stored = match &action {
+            Action::ClipOffer {
+                name,
+                format,
+                size,
+                sha256,
+            } => Some(
+                clips
+                    .offer(name, *format, *size, sha256)
+                    .map(|offset| FromDevice::ClipHave { id, offset }),
+            ),
+            Action::ClipChunk {
+                name,
+                offset,
+                data,
+                sha256,
+            } => Some(
+                clips
+                    .chunk(name, *offset, data, sha256)
+                    .map(|()| FromDevice::Done { id }),
+            ),
+            Action::ClipEnd { name } => Some(clips.end(name).map(|()| FromDevice::Done { id })),
+            _ => None,
+        };
+        if let Some(reply) = stored {
+            match reply {
+                Ok(reply) => self.send(&reply)?,
+                Err((code, text)) => {
+                    self.config
+                        .log(|| format!("< clip refused: {} {text}", code.as_str()));
+                    self.send(&FromDevice::error(Some(id), code, text))?
+                }
+            }
+            return Ok(Flow::Go);
+        }
         let (messages, answer) = self.station.act(action);
         self.send_all(&messages)?;
         match answer {
@@ -672,8 +729,8 @@ impl<'a> Station<'a> {
                 Ok(())
             }
             Action::PlaceCard(info) => self.place_card(&info),
-            Action::CameraStart(CameraSource::Clip { path, sha256, fps }) => {
-                self.start_camera(&path, &sha256, fps)
+            Action::CameraStart(CameraSource::Clip { name, sha256, fps }) => {
+                self.start_camera(&name, &sha256, fps)
             }
             Action::CameraStart(CameraSource::Frames { .. }) => Err((
                 ErrorCode::Unsupported,
@@ -810,25 +867,9 @@ impl<'a> Station<'a> {
         driver_answer(reader.apply(stimulus))
     }
 
-    fn start_camera(&mut self, path: &str, sha256: &str, fps: f64) -> Answer {
-        let path = Path::new(path);
-        match file_sha256(path) {
-            Ok(actual) if actual == sha256 => {}
-            Ok(actual) => {
-                return Err((
-                    ErrorCode::ClipMismatch,
-                    format!("{}: SHA-256 is {actual}", path.display()),
-                ))
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err((
-                    ErrorCode::ClipMissing,
-                    format!("{}: no such file", path.display()),
-                ))
-            }
-            Err(e) => return Err((ErrorCode::ClipMissing, format!("{}: {e}", path.display()))),
-        }
-        let mut kit = FaceKit::for_clip(path, fps, &self.config.faces)
+    fn start_camera(&mut self, name: &str, sha256: &str, fps: f64) -> Answer {
+        let path = self.config.clips.play(name, sha256)?;
+        let mut kit = FaceKit::for_clip(&path, fps, &self.config.faces)
             .map_err(|why| (ErrorCode::Internal, why))?;
         if let Some(n) = self.case.bench.earlier_face_failures {
             kit.set_earlier_failures(n);
@@ -890,21 +931,6 @@ fn service_address(url: &str) -> Result<SocketAddr, String> {
         .map_err(|e| format!("service_url {url:?}: {e}"))?
         .next()
         .ok_or_else(|| format!("service_url {url:?}: no address"))
-}
-
-/// SHA-256 of a file, lower-case hex, read in chunks.
-fn file_sha256(path: &Path) -> io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = openssl::sha::Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finish()))
 }
 
 /// A card the device could not open: every APDU fails with the reason, so the reader's own

@@ -407,7 +407,6 @@ impl<'a> Bench<'a> {
                         earlier_face_failures: face.as_ref().map(|k| k.earlier_failures()),
                     },
                     camera: face,
-                    clip_dir: clip_dir()?,
                 };
                 let reader = crate::dut::driver::DutReader::start(device.clone(), info)
                     .map_err(|e| format!("device under test: {e}"))?;
@@ -657,13 +656,6 @@ fn remote_card<'a>(
         real: false,
     };
     Ok((info, Some(guard)))
-}
-
-/// Where a device under test finds the clips of face cases.
-fn clip_dir() -> Result<std::path::PathBuf, String> {
-    let dir = std::env::temp_dir().join(format!("myna-hil-clips-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    Ok(dir)
 }
 
 /// 照合番号B as printed on the card (what the reader's OCR reads): a secret.

@@ -1,10 +1,10 @@
 //! What a reader needs of its camera and face matcher, as a trait the reader owns: the
-//! reference reader drives the face path through it, a device driver writes the camera as a
-//! clip through it, and the harness's face bench (`crate::face::FaceKit`) implements it.
+//! reference reader drives the face path through it, a device driver has the camera made
+//! into a clip through it, and the harness's face bench (`crate::face::FaceKit`) implements it.
 //! So readers never depend on how frames are made or faces are matched.
 
+use crate::clips::{ClipFile, ClipFormat};
 use camera_replay::replay::ReplaySummary;
-use std::path::Path;
 use std::time::Duration;
 
 /// How the reference reader runs the face path.
@@ -62,6 +62,6 @@ pub trait FaceCamera: Send {
     fn timings(&mut self) -> Vec<(String, Duration)>;
     /// Stops the camera; what the replay measured (frames, drops, release jitter).
     fn stop_camera(&mut self) -> Option<ReplaySummary>;
-    /// Writes the camera's footage as a clip a device is handed; its SHA-256 and frame rate.
-    fn write_clip(&self, path: &Path) -> Result<(String, f64), String>;
+    /// The camera's footage as a clip a device is handed, in `format`.
+    fn clip(&self, format: ClipFormat) -> Result<ClipFile, String>;
 }

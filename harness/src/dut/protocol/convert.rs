@@ -7,6 +7,7 @@ use super::{
     ToDevice, WireConsent, WireConsentItem, WireConsentRecord, WireDocument, WireFaceResult,
     WireMessage, WireMethod, MAX_KEYS,
 };
+use crate::clips::ClipFormat;
 use crate::reader::{
     DriverError, Event, EventKind, FaceResult, ObservedOutcome, PlacedCard, Stimulus,
 };
@@ -49,9 +50,9 @@ pub struct CardInfo {
 /// What the camera sees.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CameraSource {
-    /// A clip stored on the device's side, checked by its SHA-256.
+    /// A clip the device holds (by its name), checked by its SHA-256.
     Clip {
-        path: String,
+        name: String,
         sha256: String,
         fps: f64,
     },
@@ -90,6 +91,24 @@ pub enum Action {
     },
     PlaceCard(CardInfo),
     RemoveCard,
+    /// A clip the camera will play is offered (`clip_offer`).
+    ClipOffer {
+        name: String,
+        format: ClipFormat,
+        size: u64,
+        sha256: String,
+    },
+    /// One piece of it, and the SHA-256 sent with it (`clip_chunk`).
+    ClipChunk {
+        name: String,
+        offset: u64,
+        data: Vec<u8>,
+        sha256: String,
+    },
+    /// All of it was sent (`clip_end`).
+    ClipEnd {
+        name: String,
+    },
     CameraStart(CameraSource),
     CameraStop,
     Choose(Method),
@@ -121,6 +140,22 @@ impl fmt::Debug for Action {
                 .finish(),
             Action::PlaceCard(c) => f.debug_tuple("PlaceCard").field(c).finish(),
             Action::RemoveCard => f.write_str("RemoveCard"),
+            Action::ClipOffer {
+                name,
+                format,
+                size,
+                sha256,
+            } => f
+                .debug_struct("ClipOffer")
+                .field("name", name)
+                .field("format", format)
+                .field("size", size)
+                .field("sha256", sha256)
+                .finish(),
+            Action::ClipChunk {
+                name, offset, data, ..
+            } => write!(f, "ClipChunk({name}, {offset}, <{} bytes>)", data.len()),
+            Action::ClipEnd { name } => f.debug_tuple("ClipEnd").field(name).finish(),
             Action::CameraStart(s) => f.debug_tuple("CameraStart").field(s).finish(),
             Action::CameraStop => f.write_str("CameraStop"),
             Action::Choose(m) => f.debug_tuple("Choose").field(m).finish(),
@@ -182,6 +217,9 @@ impl Action {
             Action::Register(accept) => Stimulus::Register(accept),
             Action::Show(documents) => Stimulus::Show(documents),
             other @ (Action::StartCase { .. }
+            | Action::ClipOffer { .. }
+            | Action::ClipChunk { .. }
+            | Action::ClipEnd { .. }
             | Action::CameraStart(_)
             | Action::CameraStop
             | Action::Reset) => return Err(other),
@@ -193,7 +231,10 @@ impl Action {
         Some(match self {
             Action::Choose(Method::Face) => Capability::Face,
             Action::Choose(Method::Pin) | Action::PressKeys(_) => Capability::Pin,
-            Action::CameraStart(CameraSource::Clip { .. }) => Capability::CameraClips,
+            Action::CameraStart(CameraSource::Clip { .. })
+            | Action::ClipOffer { .. }
+            | Action::ClipChunk { .. }
+            | Action::ClipEnd { .. } => Capability::CameraClips,
             Action::CameraStart(CameraSource::Frames { .. }) => Capability::CameraFrames,
             Action::Consent(_) => Capability::Consent,
             Action::Register(_) => Capability::Registration,
@@ -239,12 +280,40 @@ impl Action {
                 real: card.real,
             },
             Action::RemoveCard => ToDevice::CardRemoved { id },
-            Action::CameraStart(CameraSource::Clip { path, sha256, fps }) => {
+            Action::ClipOffer {
+                name,
+                format,
+                size,
+                sha256,
+            } => ToDevice::ClipOffer {
+                id,
+                name: name.clone(),
+                format: *format,
+                size: *size,
+                sha256: sha256.clone(),
+            },
+            Action::ClipChunk {
+                name,
+                offset,
+                data,
+                sha256,
+            } => ToDevice::ClipChunk {
+                id,
+                name: name.clone(),
+                offset: *offset,
+                data: data.clone(),
+                sha256: sha256.clone(),
+            },
+            Action::ClipEnd { name } => ToDevice::ClipEnd {
+                id,
+                name: name.clone(),
+            },
+            Action::CameraStart(CameraSource::Clip { name, sha256, fps }) => {
                 ToDevice::CameraStart {
                     id,
                     fps: *fps,
                     clip: Some(Clip {
-                        path: path.clone(),
+                        name: name.clone(),
                         sha256: sha256.clone(),
                     }),
                 }
@@ -347,12 +416,37 @@ impl ToDevice {
             ToDevice::CardRemoved { .. } => Action::RemoveCard,
             ToDevice::CameraStart { fps, clip, .. } => Action::CameraStart(match clip {
                 Some(clip) => CameraSource::Clip {
-                    path: clip.path.clone(),
+                    name: clip.name.clone(),
                     sha256: clip.sha256.clone(),
                     fps: *fps,
                 },
                 None => CameraSource::Frames { fps: *fps },
             }),
+            ToDevice::ClipOffer {
+                name,
+                format,
+                size,
+                sha256,
+                ..
+            } => Action::ClipOffer {
+                name: name.clone(),
+                format: *format,
+                size: *size,
+                sha256: sha256.clone(),
+            },
+            ToDevice::ClipChunk {
+                name,
+                offset,
+                data,
+                sha256,
+                ..
+            } => Action::ClipChunk {
+                name: name.clone(),
+                offset: *offset,
+                data: data.clone(),
+                sha256: sha256.clone(),
+            },
+            ToDevice::ClipEnd { name, .. } => Action::ClipEnd { name: name.clone() },
             ToDevice::CameraStop { .. } => Action::CameraStop,
             ToDevice::ChooseMethod { method, .. } => Action::Choose(match method {
                 WireMethod::Face => Method::Face,
@@ -471,6 +565,11 @@ pub enum Report {
     Hello(DeviceHello),
     Done {
         id: u64,
+    },
+    /// The answer to a `clip_offer`: the bytes of the clip held.
+    ClipHave {
+        id: u64,
+        offset: u64,
     },
     Error(ErrorReply),
     /// An event, as the reference reader logs it.
@@ -606,6 +705,7 @@ impl From<FromDevice> for Report {
         match message {
             FromDevice::Hello(h) => Report::Hello(h),
             FromDevice::Done { id } => Report::Done { id },
+            FromDevice::ClipHave { id, offset } => Report::ClipHave { id, offset },
             FromDevice::Error(e) => Report::Error(e),
             FromDevice::Screen { at_ms, name } => event(at_ms, EventKind::Screen { name }),
             FromDevice::KeypadLayout {
@@ -686,6 +786,7 @@ impl From<Report> for FromDevice {
         match report {
             Report::Hello(h) => FromDevice::Hello(h),
             Report::Done { id } => FromDevice::Done { id },
+            Report::ClipHave { id, offset } => FromDevice::ClipHave { id, offset },
             Report::Error(e) => FromDevice::Error(e),
             Report::Event(e) => FromDevice::from_event(&e),
             Report::Timing { at, name, took } => FromDevice::timing(at, &name, took),

@@ -71,11 +71,29 @@ fn every_to_device() -> Vec<ToDevice> {
             real: true,
         },
         ToDevice::CardRemoved { id: 3 },
+        ToDevice::ClipOffer {
+            id: 4,
+            name: "clip-abababababababab.avi".into(),
+            format: ClipFormat::AviMjpeg,
+            size: 300_000,
+            sha256: "ab".repeat(32),
+        },
+        ToDevice::ClipChunk {
+            id: 4,
+            name: "clip-abababababababab.avi".into(),
+            offset: 98_304,
+            data: vec![0, 1, 2, 255],
+            sha256: "cd".repeat(32),
+        },
+        ToDevice::ClipEnd {
+            id: 4,
+            name: "clip-abababababababab.avi".into(),
+        },
         ToDevice::CameraStart {
             id: 4,
             fps: 15.0,
             clip: Some(Clip {
-                path: "/var/lib/myna/clips/live.mjpeg".into(),
+                name: "clip-abababababababab.avi".into(),
                 sha256: "ab".repeat(32),
             }),
         },
@@ -163,8 +181,13 @@ fn every_from_device() -> Vec<FromDevice> {
                 Capability::Desk,
                 Capability::Other("nfc".into()),
             ],
+            clip_formats: vec!["avi_mjpeg".into(), "y4m".into()],
         }),
         FromDevice::Done { id: 7 },
+        FromDevice::ClipHave {
+            id: 8,
+            offset: 98_304,
+        },
         FromDevice::Error(ErrorReply {
             id: None,
             code: ErrorCode::VersionMismatch,
@@ -823,7 +846,7 @@ fn every_action() -> Vec<Action> {
         }),
         Action::RemoveCard,
         Action::CameraStart(CameraSource::Clip {
-            path: "clips/a.y4m".into(),
+            name: "clip-0f0f0f0f0f0f0f0f.y4m".into(),
             sha256: "0f".repeat(32),
             fps: 15.0,
         }),
@@ -906,7 +929,7 @@ fn actions_without_a_wire_form_are_errors() {
     ));
     assert!(matches!(
         Action::CameraStart(CameraSource::Clip {
-            path: "a".into(),
+            name: "a".into(),
             sha256: "xyz".into(),
             fps: 15.0
         })
