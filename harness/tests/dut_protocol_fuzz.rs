@@ -628,6 +628,7 @@ fn from_device() -> impl Strategy<Value = FromDevice> {
             }
         ),
         any::<u64>().prop_map(|id| FromDevice::Done { id }),
+        (any::<u64>(), any::<u64>()).prop_map(|(id, offset)| FromDevice::ClipHave { id, offset }),
         (
             prop::option::of(any::<u64>()),
             any_text(),
@@ -700,6 +701,34 @@ fn to_device() -> impl Strategy<Value = ToDevice> {
                 items
             }),
         any::<u64>().prop_map(|id| ToDevice::Reset { id }),
+        (
+            any::<u64>(),
+            "[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}",
+            0..harness::clips::MAX_CLIP_BYTES,
+            prop::collection::vec(any::<u8>(), 0..300),
+            "[0-9a-f]{64}"
+        )
+            .prop_map(|(id, name, offset, data, sha256)| ToDevice::ClipChunk {
+                id,
+                name,
+                offset,
+                data,
+                sha256
+            }),
+        (
+            any::<u64>(),
+            "[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}",
+            prop::sample::select(harness::clips::ClipFormat::ALL.to_vec()),
+            0..=harness::clips::MAX_CLIP_BYTES,
+            "[0-9a-f]{64}"
+        )
+            .prop_map(|(id, name, format, size, sha256)| ToDevice::ClipOffer {
+                id,
+                name,
+                format,
+                size,
+                sha256
+            }),
     ]
 }
 

@@ -40,20 +40,16 @@ struct ManifestClip {
 }
 
 pub(super) fn export(args: ClipsExportArgs) -> Result<Exit, CliError> {
-    // The folder first: a run never finds out at the end that its clips have nowhere to go.
-    match std::fs::metadata(&args.dir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
+    // The folder is checked first and made only once there is something to write: a run
+    // never finds out at the end that its clips have nowhere to go.
+    if let Ok(m) = std::fs::metadata(&args.dir) {
+        if !m.is_dir() {
             return Err(CliError::bad_input(format!(
                 "{}: not a folder",
                 args.dir.display()
-            )))
+            )));
         }
-        Err(_) => std::fs::create_dir_all(&args.dir)
-            .map_err(|e| CliError::bad_input(format!("{}: {e}", args.dir.display())))?,
     }
-    common::fs::probe_folder(&args.dir)
-        .map_err(|e| CliError::bad_input(format!("{}: {e}", args.dir.display())))?;
     let files = suite::scenario_files(&args.paths)?;
     let filter = Filter {
         tags: args.tags,
@@ -69,6 +65,9 @@ pub(super) fn export(args: ClipsExportArgs) -> Result<Exit, CliError> {
             files.len()
         )));
     }
+    std::fs::create_dir_all(&args.dir)
+        .and_then(|()| common::fs::probe_folder(&args.dir))
+        .map_err(|e| CliError::bad_input(format!("{}: {e}", args.dir.display())))?;
     let cards = crate::cards::load_cards(
         cases.iter().filter_map(|c| c.card.as_deref()),
         &crate::cards::cached_photo,
