@@ -29,9 +29,9 @@ from smartcard.System import readers as pcsc_readers  # python3-pyscard
 
 PROTOCOL, VERSION, MAX_LINE = "myna-hil-dut", 1, 262144
 CAPABILITIES = ["pin", "consent", "registration"]
-KNOWN = {"hello", "case_start", "card_present", "card_removed", "camera_start",
-         "camera_frame", "camera_stop", "choose_method", "pin_keys", "consent",
-         "register", "show_documents", "reset"}
+KNOWN = {"hello", "case_start", "card_present", "card_removed", "clip_offer",
+         "clip_chunk", "clip_end", "camera_start", "camera_frame", "camera_stop",
+         "choose_method", "pin_keys", "consent", "register", "show_documents", "reset"}
 
 # docs/card.md: AIDs, file identifiers and commands.
 JPKI_AID = bytes.fromhex("D392F000260100000001")

@@ -254,9 +254,9 @@ impl FaceCamera for FaceKit {
         self.earlier_failures = n;
     }
 
-    /// Writes the case's camera as a clip a device is handed (Y4M, 4:4:4 full range: close
-    /// to lossless, so a device sees what the reference reader sees in process) and returns
-    /// its SHA-256 and frame rate.
+    /// The case's camera as a clip a device is handed, made in memory (Y4M 4:4:4 full range
+    /// is close to lossless, so a device sees what the reference reader sees in process;
+    /// MJPEG AVI is far smaller and lossy).
     fn clip(&self, format: ClipFormat) -> Result<ClipFile, String> {
         use camera_replay::source::{MjpegAviWriter, Y4mChroma, Y4mFormat, Y4mWriter, YuvRange};
         let failed = |e: std::io::Error| format!("writing the camera's clip: {e}");
