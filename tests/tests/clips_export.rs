@@ -158,3 +158,46 @@ fn bad_folders_and_empty_selections_are_refused_before_anything_is_written() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("not a clip format"));
 }
+
+#[test]
+fn a_device_that_asks_for_mjpeg_avi_gets_it_and_its_face_cases_pass() {
+    let dir = fresh_dir("clips-avi-device");
+    let clips = dir.join("clips");
+    let _slots = all_reader_slots();
+    let log = dir.join("dut.log");
+    let (_dut, addr) = ref_dut_tcp(
+        &log,
+        &[
+            "--clips",
+            clips.to_str().unwrap(),
+            "--clip-formats",
+            "avi_mjpeg",
+        ],
+    );
+    let out = dir.join("out");
+    assert_exit_0(&run_myna_hil(&[
+        "run",
+        "scenarios",
+        "--filter",
+        "face-match[card=valid",
+        "--card",
+        "pcsc",
+        "--reader",
+        &format!("dut:tcp:{addr}"),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let verdicts = verdicts(&out.join("results.json"));
+    assert_eq!(verdicts.len(), 2);
+    assert!(verdicts.values().all(|v| v == "pass"), "{verdicts:?}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains(r#""format":"avi_mjpeg""#), "{log}");
+    assert!(!log.contains(r#""format":"y4m""#), "{log}");
+    // What the device keeps is an MJPEG AVI, under the name the offer gave.
+    let kept: Vec<_> = std::fs::read_dir(&clips)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(probe(&kept[0], "codec_name"), "mjpeg");
+}

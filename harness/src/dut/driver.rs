@@ -959,6 +959,41 @@ fn stimulus_name(stimulus: &Stimulus) -> &'static str {
 mod tests {
     use super::*;
 
+    fn hello(capabilities: &[Capability], clip_formats: &[&str]) -> DeviceHello {
+        DeviceHello {
+            protocol: PROTOCOL.into(),
+            version: VERSION,
+            vendor: "v".into(),
+            model: "m".into(),
+            firmware: "f".into(),
+            serial: None,
+            capabilities: capabilities.to_vec(),
+            clip_formats: clip_formats.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_face_case_needs_face_camera_clips_and_a_clip_format_the_harness_writes() {
+        let face = [StepKind::PlaceCard, StepKind::Choose(Method::Face)];
+        let full = [Capability::Face, Capability::CameraClips];
+        assert_eq!(missing_capability(&hello(&full, &[]), &face), None);
+        assert_eq!(
+            missing_capability(&hello(&full, &["h264", "avi_mjpeg"]), &face),
+            None
+        );
+        let why = missing_capability(&hello(&full, &["h264"]), &face).unwrap();
+        assert!(why.contains("none of the clip formats"), "{why}");
+        let why = missing_capability(&hello(&[Capability::Face], &[]), &face).unwrap();
+        assert!(why.contains("`camera_clips`"), "{why}");
+        // The clip format matters to face cases only.
+        let pin = [StepKind::PlaceCard];
+        assert_eq!(missing_capability(&hello(&[], &["h264"]), &pin), None);
+        assert_eq!(
+            clip_format(&hello(&full, &["h264", "avi_mjpeg", "y4m"])),
+            Ok(ClipFormat::AviMjpeg)
+        );
+    }
+
     #[test]
     fn failures_are_read_back_from_their_names() {
         assert_eq!(
