@@ -5,6 +5,7 @@
 
 pub mod accuracy;
 pub mod cards;
+pub mod certify;
 pub mod channel;
 pub mod cli;
 pub mod clips;

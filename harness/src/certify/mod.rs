@@ -1,0 +1,4 @@
+//! Certification: the device's declaration (ICS), test plans, the evidence bundle and its
+//! signature (docs/certification.md).
+
+pub mod attest;
