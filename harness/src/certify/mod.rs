@@ -2,3 +2,5 @@
 //! signature (docs/certification.md).
 
 pub mod attest;
+pub mod ics;
+pub mod plan;
