@@ -53,6 +53,11 @@ pub enum Command {
     },
     /// List the PC/SC readers pcscd knows.
     Readers,
+    /// Test plans: check one, or show which cases a device's ICS selects from it and why.
+    Plan {
+        #[command(subcommand)]
+        command: PlanCommand,
+    },
     /// Camera clips of face cases, for benches that play them outside the adapter link.
     Clips {
         #[command(subcommand)]
@@ -253,6 +258,26 @@ pub enum ReportCommand {
         /// JSON results file [default: OUT/results.json].
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PlanCommand {
+    /// Check plans: every requirement has a source and scenarios, every scenario exists and
+    /// loads, every applicability expression names capabilities of the ICS format.
+    Check {
+        /// Plan files (plans/*.yaml).
+        #[arg(required = true)]
+        plans: Vec<PathBuf>,
+    },
+    /// Print every requirement (applies or not, and why) and every case of the plan,
+    /// selected or excluded for the device the ICS declares, with the reason.
+    Show {
+        /// The plan file.
+        plan: PathBuf,
+        /// The device's ICS (its declaration, YAML).
+        #[arg(long, value_name = "FILE")]
+        ics: PathBuf,
     },
 }
 

@@ -11,6 +11,7 @@ mod clips;
 pub mod dut_ref;
 mod interrupt;
 pub mod myna_hil;
+mod plan;
 mod run;
 mod tools;
 pub mod vicc;

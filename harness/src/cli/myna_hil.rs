@@ -1,7 +1,7 @@
 //! `myna-hil`: the test and certification harness's command line.
 
-use super::args::{Cli, ClipsCommand, Command, FaceCommand, ReportCommand};
-use super::{clips, finish, run, tools, CliError, Exit};
+use super::args::{Cli, ClipsCommand, Command, FaceCommand, PlanCommand, ReportCommand};
+use super::{clips, finish, plan, run, tools, CliError, Exit};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -30,6 +30,12 @@ fn dispatch(cli: Cli) -> Result<Exit, CliError> {
             command: ReportCommand::Rebuild { out, junit, json },
         } => run::rebuild_reports(&out, junit.as_deref(), json.as_deref()),
         Command::Readers => tools::readers(),
+        Command::Plan {
+            command: PlanCommand::Check { plans },
+        } => plan::check(&plans),
+        Command::Plan {
+            command: PlanCommand::Show { plan, ics },
+        } => plan::show(&plan, &ics),
         Command::Clips {
             command: ClipsCommand::Export(args),
         } => clips::export(args),
