@@ -2,5 +2,6 @@
 //! signature (docs/certification.md).
 
 pub mod attest;
+pub mod decision;
 pub mod ics;
 pub mod plan;
