@@ -98,6 +98,23 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(openssl::sha::sha256(bytes))
 }
 
+/// SHA-256 of a file, lower-case hex, read in pieces (a clip may be hundreds of MiB): the
+/// one file digest of the harness (clips, certification inputs).
+pub fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = openssl::sha::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finish()))
+}
+
 /// A clip made for a case: its bytes and what the manifest says of it.
 #[derive(Clone, PartialEq)]
 pub struct ClipFile {

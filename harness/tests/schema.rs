@@ -307,3 +307,62 @@ proptest::proptest! {
         }
     }
 }
+
+/// The shipped ICS files and plans validate against their schemas and parse, and the
+/// schema and the parser both refuse the same broken declarations.
+#[test]
+fn shipped_ics_and_plans_validate_and_parse_and_both_refuse_wrong_ones() {
+    use harness::certify::ics::parse_ics;
+    use harness::certify::plan::parse_plan;
+    use harness::certify::schema::{ics_json_schema, plan_json_schema};
+    let ics_schema = validator(&ics_json_schema());
+    let plan_schema = validator(&plan_json_schema());
+    for path in yaml_files(&workspace().join("ics")) {
+        assert_eq!(
+            complaints(&ics_schema, &json_of(&path)),
+            Vec::<String>::new(),
+            "{}",
+            path.display()
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        parse_ics(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+        // Wrong in ways both must see.
+        for (from, to) in [
+            ("  desk: false\n", ""),
+            ("  face_tries: 3", "  face_tries: 11"),
+            ("transport: tcp", "transport: usb"),
+            ("  pin_pad: true", "  pin_pad: yes please"),
+        ] {
+            assert!(text.contains(from), "{from}");
+            let wrong = text.replacen(from, to, 1);
+            let value = harness::yaml::yaml_to_json(&wrong).unwrap();
+            assert!(
+                !complaints(&ics_schema, &value).is_empty(),
+                "schema took {to:?}"
+            );
+            assert!(parse_ics(&path, &wrong).is_err(), "parser took {to:?}");
+        }
+    }
+    for path in yaml_files(&workspace().join("plans")) {
+        assert_eq!(
+            complaints(&plan_schema, &json_of(&path)),
+            Vec::<String>::new(),
+            "{}",
+            path.display()
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        parse_plan(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+        for (from, to) in [
+            ("mandatory: true", "mandatory: sometimes"),
+            ("attempts: 2", "attempts: 9"),
+        ] {
+            let wrong = text.replacen(from, to, 1);
+            let value = harness::yaml::yaml_to_json(&wrong).unwrap();
+            assert!(
+                !complaints(&plan_schema, &value).is_empty(),
+                "schema took {to:?}"
+            );
+            assert!(parse_plan(&path, &wrong).is_err(), "parser took {to:?}");
+        }
+    }
+}

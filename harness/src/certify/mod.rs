@@ -2,6 +2,8 @@
 //! signature (docs/certification.md).
 
 pub mod attest;
+pub mod bundle;
 pub mod decision;
 pub mod ics;
 pub mod plan;
+pub mod schema;

@@ -40,7 +40,7 @@ pub enum Command {
     /// Print a JSON Schema (draft 2020-12) of an input format, for editors and validators.
     Schema {
         /// Which format: `scenario` (scenario and conformance files), `include` (include-only
-        /// `_*.yaml` files) or `profile` (card profiles).
+        /// `_*.yaml` files), `profile` (card profiles), `ics` or `plan` (certification).
         #[arg(value_enum, default_value = "scenario")]
         format: SchemaFormat,
     },
@@ -53,6 +53,26 @@ pub enum Command {
     },
     /// List the PC/SC readers pcscd knows.
     Readers,
+    /// Certify a device under test against a test plan, as its ICS declares it: the
+    /// selected cases, bench errors retried as the plan allows, the decision, and a signed
+    /// evidence bundle (OUT and OUT.tar).
+    Certify(CertifyArgs),
+    /// Check a certification bundle: the signature, every file's digest, the retry policy
+    /// and the decision, judged again from the bundle's results and plan.
+    Verify {
+        /// The bundle: its folder or its .tar.
+        bundle: PathBuf,
+        /// The public key it must be signed with (from `myna-hil keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+    },
+    /// Make an Ed25519 key pair for signing bundles: PREFIX.key (private, mode 0600, never
+    /// overwritten) and PREFIX.pub.
+    Keygen {
+        /// Where to write, e.g. target/cert/vendor (gives vendor.key and vendor.pub).
+        #[arg(long, value_name = "PREFIX")]
+        out: PathBuf,
+    },
     /// Test plans: check one, or show which cases a device's ICS selects from it and why.
     Plan {
         #[command(subcommand)]
@@ -84,6 +104,10 @@ pub enum SchemaFormat {
     Include,
     /// Card profiles.
     Profile,
+    /// A device's ICS (certification).
+    Ics,
+    /// Test plans (certification).
+    Plan,
 }
 
 /// Where the cases' cards are (`--card`).
@@ -259,6 +283,31 @@ pub enum ReportCommand {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct CertifyArgs {
+    /// The test plan (plans/*.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+    /// The device's ICS: its declaration (YAML); required, never empty.
+    #[arg(long, value_name = "FILE")]
+    pub ics: PathBuf,
+    /// The device under test: `dut:serial:PATH[@BAUD]` or `dut:tcp:HOST:PORT`.
+    #[arg(long, value_parser = parse_reader, value_name = "READER")]
+    pub reader: ReaderArg,
+    /// Where the cards are: `pcsc` (the emulator in the vpcd readers) or `device`.
+    #[arg(long, default_value = "pcsc", value_parser = parse_card, value_name = "SITE")]
+    pub card: CardArg,
+    /// Sign the bundle with this private key (from `myna-hil keygen`).
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+    /// The bundle's folder (new or empty); the archive is written beside it as OUT.tar.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Cases run at once (one at a time on the device: it has one reader).
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
 }
 
 #[derive(Subcommand, Debug)]

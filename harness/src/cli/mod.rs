@@ -7,6 +7,7 @@
 //! from the error's type, never from its message.
 
 pub mod args;
+mod certify;
 mod clips;
 pub mod dut_ref;
 mod interrupt;

@@ -1,7 +1,7 @@
 //! `myna-hil`: the test and certification harness's command line.
 
 use super::args::{Cli, ClipsCommand, Command, FaceCommand, PlanCommand, ReportCommand};
-use super::{clips, finish, plan, run, tools, CliError, Exit};
+use super::{certify, clips, finish, plan, run, tools, CliError, Exit};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -30,6 +30,9 @@ fn dispatch(cli: Cli) -> Result<Exit, CliError> {
             command: ReportCommand::Rebuild { out, junit, json },
         } => run::rebuild_reports(&out, junit.as_deref(), json.as_deref()),
         Command::Readers => tools::readers(),
+        Command::Certify(args) => certify::certify(args),
+        Command::Verify { bundle, key } => certify::verify(&bundle, &key),
+        Command::Keygen { out } => certify::keygen(&out),
         Command::Plan {
             command: PlanCommand::Check { plans },
         } => plan::check(&plans),

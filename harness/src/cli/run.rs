@@ -24,35 +24,7 @@ pub(super) fn run_scenarios(args: RunArgs) -> Result<Exit, CliError> {
         ReaderArg::Virtual => None,
         ReaderArg::Dut(address) => Some(address.clone()),
     };
-    let policy = Policy {
-        allow_destructive: args.allow_destructive,
-    };
-    let cards =
-        match (&args.card, &device_address) {
-            // A card on the device itself is real to the harness: it attached none of it.
-            (CardArg::Device, Some(_)) => CardSite::OnDevice(policy),
-            (CardArg::Device, None) => {
-                return Err(CliError::bad_input(
-                    "--card device puts the card on a device under test: add --reader dut:…",
-                ))
-            }
-            (CardArg::Reader(_), _) => return Err(CliError::bad_input(
-                "scenarios bring their own emulated cards: use --card inprocess, pcsc or device",
-            )),
-            (CardArg::InProcess, Some(_)) => {
-                return Err(CliError::bad_input(
-                    "a device under test reads the emulated cards through pcscd: add --card pcsc \
-                 (or --card device for a real card on the device)",
-                ))
-            }
-            (CardArg::InProcess, None) => CardSite::InProcess,
-            (CardArg::Pcsc, _) => CardSite::default_vpcd(),
-        };
-    if args.allow_destructive && args.card != CardArg::Device {
-        return Err(CliError::bad_input(
-            "--allow-destructive is for real cards (--card device); the emulator needs none",
-        ));
-    }
+    let cards = card_site(&args.card, device_address.is_some(), args.allow_destructive)?;
     let files = suite::scenario_files(&args.paths)?;
     // Everything is read and checked before the first case runs.
     let cases = suite::load_all(&files, &args.vars)?;
@@ -73,31 +45,69 @@ pub(super) fn run_scenarios(args: RunArgs) -> Result<Exit, CliError> {
             files.len()
         )));
     }
-    let device = match device_address {
-        None => None,
-        Some(address) => {
-            let device = crate::dut::driver::Device::connect(address)?;
-            let h = device.hello();
-            warn(format!(
-                "device under test: {} {} firmware {} ({})",
-                h.vendor,
-                h.model,
-                h.firmware,
-                h.capabilities
-                    .iter()
-                    .map(|c| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-            Some(device)
-        }
-    };
+    let device = device_address.map(connect_device).transpose()?;
     say(format!(
         "running {} case(s) from {} file(s)",
         cases.len(),
         files.len()
     ));
     run_cases(cases, cards, device, args.partition, &args.reports)
+}
+
+/// Connects to the device under test and says who it is.
+pub(super) fn connect_device(
+    address: crate::dut::link::Address,
+) -> Result<Arc<crate::dut::driver::Device>, CliError> {
+    let device = crate::dut::driver::Device::connect(address)?;
+    let h = device.hello();
+    warn(format!(
+        "device under test: {} {} firmware {} ({})",
+        h.vendor,
+        h.model,
+        h.firmware,
+        h.capabilities
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(device)
+}
+
+/// Where a run's cards go, from `--card` (and whether a device under test reads them).
+pub(super) fn card_site(
+    card: &CardArg,
+    device: bool,
+    allow_destructive: bool,
+) -> Result<CardSite, CliError> {
+    let policy = Policy { allow_destructive };
+    let cards =
+        match (card, device) {
+            // A card on the device itself is real to the harness: it attached none of it.
+            (CardArg::Device, true) => CardSite::OnDevice(policy),
+            (CardArg::Device, false) => {
+                return Err(CliError::bad_input(
+                    "--card device puts the card on a device under test: add --reader dut:…",
+                ))
+            }
+            (CardArg::Reader(_), _) => return Err(CliError::bad_input(
+                "scenarios bring their own emulated cards: use --card inprocess, pcsc or device",
+            )),
+            (CardArg::InProcess, true) => {
+                return Err(CliError::bad_input(
+                    "a device under test reads the emulated cards through pcscd: add --card pcsc \
+                 (or --card device for a real card on the device)",
+                ))
+            }
+            (CardArg::InProcess, false) => CardSite::InProcess,
+            (CardArg::Pcsc, _) => CardSite::default_vpcd(),
+        };
+    if allow_destructive && *card != CardArg::Device {
+        return Err(CliError::bad_input(
+            "--allow-destructive is for real cards (--card device); the emulator needs none",
+        ));
+    }
+    Ok(cards)
 }
 
 /// `myna-hil conformance`: the conformance cases of each profile, run by the engine like
@@ -144,7 +154,7 @@ pub(super) fn run_conformance(args: ConformanceArgs) -> Result<Exit, CliError> {
 ///
 /// The run log is the record: each finished case is appended to it; the other reports are
 /// written from it at the end (also after an interrupt), the same way `report rebuild` does.
-fn run_cases(
+pub(super) fn run_cases(
     cases: Vec<Case>,
     cards: CardSite,
     device: Option<std::sync::Arc<crate::dut::driver::Device>>,

@@ -83,6 +83,8 @@ pub(super) fn schema(format: SchemaFormat) -> Result<Exit, CliError> {
         SchemaFormat::Scenario => crate::scenario::scenario_json_schema(),
         SchemaFormat::Include => crate::scenario::scenario_include_json_schema(),
         SchemaFormat::Profile => crate::cards::profile_json_schema(),
+        SchemaFormat::Ics => crate::certify::schema::ics_json_schema(),
+        SchemaFormat::Plan => crate::certify::schema::plan_json_schema(),
     };
     say(serde_json::to_string_pretty(&schema).map_err(CliError::bench)?);
     Ok(Exit::Ok)

@@ -8,10 +8,10 @@
 //! again before it gets its name, and a named clip once more (by SHA-256) when the camera
 //! plays it: a corrupted clip is never played.
 
-use crate::clips::{check_chunk, ChunkRefusal, ClipFormat, MAX_CLIP_BYTES};
+use crate::clips::{check_chunk, file_sha256, ChunkRefusal, ClipFormat, MAX_CLIP_BYTES};
 use crate::dut::protocol::ErrorCode;
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -208,21 +208,6 @@ impl ClipStore {
 
 fn internal(path: &Path, e: &io::Error) -> Refusal {
     (ErrorCode::Internal, format!("{}: {e}", path.display()))
-}
-
-/// SHA-256 of a file, lower-case hex, read in chunks.
-pub fn file_sha256(path: &Path) -> io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = openssl::sha::Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finish()))
 }
 
 #[cfg(test)]

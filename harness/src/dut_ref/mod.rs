@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 use time::Date;
 
 mod clips;
-pub use clips::{file_sha256, ClipStore};
+pub use clips::ClipStore;
 
 /// What this device can do (never `desk`: the harness plays the front desk; never
 /// `camera_frames`: the camera plays clips stored on this side only).
