@@ -52,6 +52,17 @@ impl Tally {
         Ok(t)
     }
 
+    /// How many cases ended with `v`.
+    pub fn count(&self, v: Verdict) -> usize {
+        match v {
+            Verdict::Pass => self.pass,
+            Verdict::Fail => self.fail,
+            Verdict::Error => self.error,
+            Verdict::Inconc => self.inconc,
+            Verdict::Skip => self.skip,
+        }
+    }
+
     pub fn add(&mut self, v: Verdict) {
         match v {
             Verdict::Pass => self.pass += 1,

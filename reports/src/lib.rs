@@ -7,6 +7,7 @@
 
 pub mod accuracy;
 pub mod cases;
+pub mod html;
 pub mod junit;
 pub mod latency;
 pub mod log;

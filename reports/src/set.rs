@@ -1,9 +1,11 @@
 //! The files of one run's reports, checked before the run and written after it: the run
-//! log, JUnit, the JSON results, the latency table and its histograms. Every file goes
-//! through [`common::fs::write_atomic`] (special files are never replaced), and every failure
-//! comes back with its path: a report that could not be written is never silent.
+//! log, JUnit, the JSON results, the latency table and its histograms, and the HTML page.
+//! Every file goes through [`common::fs::write_atomic`] (special files are never replaced),
+//! and every failure comes back with its path: a report that could not be written is never
+//! silent.
 
 use crate::cases::{Cases, Tally};
+use crate::html::{HtmlExtras, HtmlInput};
 use crate::junit::RunStamp;
 use crate::latency::{LatencyRow, Samples};
 use crate::log::{LogError, RunLog, LOG_FILE};
@@ -20,6 +22,8 @@ pub struct ReportPaths {
     pub json: PathBuf,
     pub latency_table: PathBuf,
     pub latency_plots: PathBuf,
+    /// The self-contained HTML report.
+    pub html: PathBuf,
 }
 
 /// A report path that cannot be written, with the OS's reason.
@@ -67,6 +71,7 @@ impl ReportPaths {
             json: json.map_or_else(|| folder.join("results.json"), Path::to_path_buf),
             latency_table: folder.join("latency.md"),
             latency_plots: folder.join("latency"),
+            html: folder.join("report.html"),
         }
     }
 
@@ -78,7 +83,13 @@ impl ReportPaths {
             std::fs::create_dir_all(folder).map_err(|e| WriteFailure::new(folder, e))?;
             common::fs::probe_folder(folder).map_err(|e| WriteFailure::new(folder, e))?;
         }
-        for file in [&self.log, &self.junit, &self.json, &self.latency_table] {
+        for file in [
+            &self.log,
+            &self.junit,
+            &self.json,
+            &self.latency_table,
+            &self.html,
+        ] {
             if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent).map_err(|e| WriteFailure::new(parent, e))?;
             }
@@ -102,10 +113,22 @@ impl ReportPaths {
         Ok(())
     }
 
-    /// Writes JUnit, JSON, the latency table and the histograms of `cases`, reading them one
-    /// at a time; tries every file. Returns the tally and the latency table for the
-    /// console, and every failure with its path.
+    /// Writes JUnit, JSON, the latency table, the histograms and the HTML report of `cases`,
+    /// reading them one at a time; tries every file. Returns the tally and the latency table
+    /// for the console, and every failure with its path.
     pub fn write(&self, cases: &dyn Cases, partition: Option<&str>, stamp: &RunStamp) -> Written {
+        self.write_with(cases, partition, stamp, &HtmlExtras::default())
+    }
+
+    /// [`ReportPaths::write`], with what the HTML report shows beyond the cases (a plan's
+    /// requirements, the device, an accuracy section).
+    pub fn write_with(
+        &self,
+        cases: &dyn Cases,
+        partition: Option<&str>,
+        stamp: &RunStamp,
+        extras: &HtmlExtras<'_>,
+    ) -> Written {
         let mut failures = Vec::new();
         let mut tally = Tally::default();
         let mut samples = Samples::default();
@@ -151,11 +174,63 @@ impl ReportPaths {
         if let Err(e) = plotted {
             failures.push(WriteFailure::new(&self.latency_plots, io::Error::other(e)));
         }
+        if let Err(e) = self.write_html(cases, partition, stamp, &latency, extras) {
+            failures.push(WriteFailure::new(&self.html, e));
+        }
         Written {
             tally,
             latency,
             failures,
         }
+    }
+
+    /// The HTML report: the run's identity (with the caller's rows), then the page of
+    /// [`crate::html::render`].
+    fn write_html(
+        &self,
+        cases: &dyn Cases,
+        partition: Option<&str>,
+        stamp: &RunStamp,
+        latency: &[LatencyRow],
+        extras: &HtmlExtras<'_>,
+    ) -> io::Result<()> {
+        // Whole seconds: a person reads these.
+        let rfc3339 = |t: time::OffsetDateTime| {
+            t.replace_nanosecond(0)
+                .unwrap_or(t)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        };
+        let base = vec![
+            (
+                "tool".to_owned(),
+                format!("myna-hil {}", env!("CARGO_PKG_VERSION")),
+            ),
+            (
+                "partition".to_owned(),
+                partition.map_or_else(|| "whole run".to_owned(), |p| format!("shard {p}")),
+            ),
+            ("host".to_owned(), stamp.hostname.clone()),
+            ("started".to_owned(), rfc3339(stamp.started)),
+            (
+                "report written".to_owned(),
+                rfc3339(time::OffsetDateTime::now_utc()),
+            ),
+        ];
+        let title = extras.title.clone().unwrap_or_else(|| match partition {
+            Some(p) => format!("myna-hil report (shard {p})"),
+            None => "myna-hil report".to_owned(),
+        });
+        let html = crate::html::render(&HtmlInput {
+            title,
+            identity: crate::html::merge_identity(base, &extras.identity),
+            cases,
+            latency,
+            requirements: extras.requirements.as_deref(),
+            accuracy: extras.accuracy,
+        })
+        .map_err(io::Error::other)?;
+        common::fs::write_atomic(&self.html, html.as_bytes())
     }
 }
 

@@ -22,7 +22,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run scenarios (files or folders) against a reader, writing JUnit, JSON and latency.
+    /// Run scenarios (files or folders) against a reader, writing JUnit, JSON, an HTML report
+    /// and latency.
     Run(RunArgs),
     /// Run the APDU-level conformance checks on the card of each profile, through the same
     /// engine as `run` (case ids `conformance[PROFILE].CHECK`).
@@ -178,7 +179,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[derive(Args, Debug, Clone)]
 pub struct ReportArgs {
     /// Folder for reports: the run log (results.jsonl, appended as cases finish), and at
-    /// the end JUnit, JSON, latency.md and latency/ histograms.
+    /// the end JUnit, JSON, report.html, latency.md and latency/ histograms.
     #[arg(long, default_value = "target/myna-hil")]
     pub out: PathBuf,
     /// JUnit XML file [default: OUT/junit.xml].
@@ -261,7 +262,8 @@ pub enum ReportCommand {
         /// The shards' results.json or results.jsonl files.
         #[arg(required = true)]
         shards: Vec<PathBuf>,
-        /// Folder for the merged reports (JUnit, JSON, latency.md, latency/ histograms).
+        /// Folder for the merged reports (JUnit, JSON, report.html, latency.md, latency/
+        /// histograms).
         #[arg(long)]
         out: PathBuf,
         /// The merged JUnit XML file [default: OUT/junit.xml].

@@ -185,7 +185,54 @@ pub(super) fn certify(args: CertifyArgs) -> Result<Exit, CliError> {
         .iter()
         .filter_map(|s| finals.get(&s.case).cloned())
         .collect();
-    write_final_reports(&args.out, &final_cases)?;
+    let identity = vec![
+        (
+            "device".to_owned(),
+            format!("{} {}", ics.identity.vendor, ics.identity.model),
+        ),
+        ("firmware".to_owned(), ics.identity.firmware.clone()),
+        ("plan".to_owned(), format!("{} {}", p.id, p.version)),
+        ("ICS SHA-256".to_owned(), file_sha256(&args.ics)?),
+        ("harness".to_owned(), super::version().to_owned()),
+        ("started".to_owned(), started.clone()),
+        ("ended".to_owned(), ended.clone()),
+        (
+            "decision".to_owned(),
+            if decided.certified {
+                "certified"
+            } else {
+                "not certified"
+            }
+            .to_owned(),
+        ),
+    ];
+    // The traceability matrix: each applicable requirement and its selected cases.
+    let requirements: Vec<reports::html::Requirement> = p
+        .requirements
+        .iter()
+        .filter(|r| selected.iter().any(|s| s.requirements.contains(&r.id)))
+        .map(|r| reports::html::Requirement {
+            id: r.id.clone(),
+            title: r.title.clone(),
+            source: r.source.clone(),
+            mandatory: r.mandatory,
+            cases: selected
+                .iter()
+                .filter(|s| s.requirements.contains(&r.id))
+                .map(|s| s.case.clone())
+                .collect(),
+        })
+        .collect();
+    let extras = reports::html::HtmlExtras {
+        title: Some(format!(
+            "Certification of {} {} firmware {} against {} {}",
+            ics.identity.vendor, ics.identity.model, ics.identity.firmware, p.id, p.version
+        )),
+        identity,
+        requirements: Some(requirements),
+        accuracy: None,
+    };
+    write_final_reports(&args.out, &final_cases, &extras)?;
 
     // The bundle.
     let files = |e: std::io::Error| CliError::Unwritten(format!("{}: {e}", args.out.display()));
@@ -305,14 +352,18 @@ fn tar_path(dir: &Path) -> Result<PathBuf, CliError> {
     Ok(dir.with_file_name(tar))
 }
 
-fn write_final_reports(out: &Path, cases: &[CaseResult]) -> Result<(), CliError> {
+fn write_final_reports(
+    out: &Path,
+    cases: &[CaseResult],
+    extras: &reports::html::HtmlExtras<'_>,
+) -> Result<(), CliError> {
     let paths = reports::set::ReportPaths::in_folder(out, None, None);
     paths.prepare().map_err(CliError::bad_input)?;
     let stamp = reports::junit::RunStamp {
         started: time::OffsetDateTime::now_utc(),
         hostname: host().hostname,
     };
-    let written = paths.write(&cases, None, &stamp);
+    let written = paths.write_with(&cases, None, &stamp, extras);
     if let Some(f) = written.failures.first() {
         return Err(CliError::Unwritten(f.to_string()));
     }

@@ -303,7 +303,7 @@ fn open_log(path: &Path) -> Result<std::fs::File, CliError> {
 /// Reports of an earlier run in the same place must never pass for this run's (a killed
 /// run leaves none, and its log): regular files are removed, devices and FIFOs are left.
 fn remove_stale(paths: &ReportPaths) {
-    for file in [&paths.junit, &paths.json, &paths.latency_table] {
+    for file in [&paths.junit, &paths.json, &paths.latency_table, &paths.html] {
         if let Ok(common::fs::Output::Replace(target)) = common::fs::output_target(file) {
             let _ = std::fs::remove_file(target);
         }
@@ -331,10 +331,11 @@ fn write_set(
     ));
     summarise(&written.tally);
     say(format!(
-        "reports: {}, {}, {}, {}, {}/",
+        "reports: {}, {}, {}, {}, {}, {}/",
         paths.log.display(),
         paths.junit.display(),
         paths.json.display(),
+        paths.html.display(),
         paths.latency_table.display(),
         paths.latency_plots.display()
     ));

@@ -15,11 +15,11 @@ pub(crate) fn pct(r: f64) -> String {
     format!("{v:.digits$}%")
 }
 
-fn interval(i: &Interval) -> String {
+pub(crate) fn interval(i: &Interval) -> String {
     format!("[{}, {}]", pct(i.lower), pct(i.upper))
 }
 
-fn proportion(p: &Proportion) -> String {
+pub(crate) fn proportion(p: &Proportion) -> String {
     format!(
         "{} {} ({} / {})",
         pct(p.rate),

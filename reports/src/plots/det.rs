@@ -55,7 +55,7 @@ struct OpMark {
     fnmr: f64,
 }
 
-struct DetFigure {
+pub(super) struct DetFigure {
     title: String,
     /// The visible part of the curve, in deviate coordinates.
     curve: Vec<(f64, f64)>,
@@ -316,6 +316,11 @@ pub fn det_plot(
     dir: &Path,
     stem: &str,
 ) -> Result<PlotFiles, PlotError> {
+    render(&det_figure(curve, summary), dir, stem)
+}
+
+/// The figure of [`det_plot`], to draw on any backend.
+pub(super) fn det_figure(curve: &DetCurve, summary: &AccuracySummary) -> DetFigure {
     let min_target = summary
         .fnmr_at_fmr
         .iter()
@@ -337,7 +342,7 @@ pub fn det_plot(
         .unwrap_or(0.999);
     let x_range = (normal_quantile(x_lo), 0.0);
     let y_range = (normal_quantile(y_lo), normal_quantile(y_hi));
-    let figure = DetFigure {
+    DetFigure {
         title: format!(
             "DET curve: {} genuine, {} impostor comparisons",
             curve.genuine_count(),
@@ -356,8 +361,7 @@ pub fn det_plot(
                 fnmr: o.fnmr.rate,
             })
             .collect(),
-    };
-    render(&figure, dir, stem)
+    }
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ struct Series {
     heights: Vec<f64>,
 }
 
-struct Histogram {
+pub(super) struct Histogram {
     title: String,
     x_desc: String,
     y_desc: String,
@@ -222,6 +222,15 @@ pub fn score_histograms(
     dir: &Path,
     stem: &str,
 ) -> Result<PlotFiles, PlotError> {
+    render(&score_figure(genuine, impostor, markers)?, dir, stem)
+}
+
+/// The figure of [`score_histograms`], to draw on any backend.
+pub(super) fn score_figure(
+    genuine: &[f64],
+    impostor: &[f64],
+    markers: &[Marker],
+) -> Result<Histogram, PlotError> {
     for (kind, v) in [("genuine", genuine), ("impostor", impostor)] {
         if let Some(bad) = v.iter().find(|s| !s.is_finite()) {
             return Err(PlotError::Data(format!("a {kind} score is {bad}")));
@@ -260,7 +269,7 @@ pub fn score_histograms(
             heights: share(impostor),
         });
     }
-    let figure = Histogram {
+    Ok(Histogram {
         title: "Comparison scores".into(),
         x_desc: "similarity score (accept when score ≥ threshold)".into(),
         y_desc: "share of the comparisons of its kind per bin".into(),
@@ -270,8 +279,7 @@ pub fn score_histograms(
         series,
         markers: markers.to_vec(),
         counts: false,
-    };
-    render(&figure, dir, stem)
+    })
 }
 
 /// `step` as a file-name part: ASCII letters, digits, `-` and `_`; anything else becomes `_`.

@@ -4,7 +4,8 @@
 //!   operating points marked;
 //! - [`score_histograms`]: genuine and impostor score distributions with threshold lines;
 //! - [`latency_histograms`]: one latency histogram per scenario step, median and p95 marked;
-//! - [`accuracy_plots`]: the DET plot and the score histograms of one accuracy run in one call.
+//! - [`accuracy_plots`]: the DET plot and the score histograms of one accuracy run in one call;
+//!   [`accuracy_svgs`]: the same two figures as SVG text, for the HTML report.
 //!
 //! Drawing is `plotters` without system fonts: DejaVu Sans is embedded in the binary and
 //! registered with plotters' `ab_glyph` text renderer. The bitmap is encoded to PNG with the
@@ -98,12 +99,7 @@ pub(crate) fn render(figure: &impl Figure, dir: &Path, stem: &str) -> Result<Plo
                 message: e.to_string(),
             })?;
     }
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        figure.draw(&root).map_err(draw_error)?;
-        root.present().map_err(|e| draw_error(e.to_string()))?;
-    }
+    let svg = svg_string(figure)?;
 
     std::fs::create_dir_all(dir).map_err(|source| PlotError::Io {
         path: dir.to_owned(),
@@ -120,6 +116,23 @@ pub(crate) fn render(figure: &impl Figure, dir: &Path, stem: &str) -> Result<Plo
         })?;
     }
     Ok(files)
+}
+
+/// `figure` as one SVG document in a string: the `.svg` file's text, and what the HTML report
+/// inlines.
+pub(crate) fn svg_string(figure: &impl Figure) -> Result<String, PlotError> {
+    ensure_font()?;
+    let draw_error = |message: String| PlotError::Draw {
+        figure: figure.name(),
+        message,
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, FIGURE_SIZE).into_drawing_area();
+        figure.draw(&root).map_err(draw_error)?;
+        root.present().map_err(|e| draw_error(e.to_string()))?;
+    }
+    Ok(svg)
 }
 
 /// The files of [`accuracy_plots`].
@@ -139,12 +152,44 @@ pub fn accuracy_plots(
     summary: &AccuracySummary,
     dir: &Path,
 ) -> Result<AccuracyPlots, PlotError> {
+    let (det, hist) = accuracy_figures(scores, summary)?;
+    Ok(AccuracyPlots {
+        det: det.map(|f| render(&f, dir, "det")).transpose()?,
+        scores: render(&hist, dir, "scores")?,
+    })
+}
+
+/// The figures of [`accuracy_plots`] as SVG text, for the HTML report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccuracySvgs {
+    /// `None` without genuine or without impostor scores.
+    pub det: Option<String>,
+    pub scores: String,
+}
+
+/// The same figures as [`accuracy_plots`], as SVG documents in strings (nothing written).
+pub fn accuracy_svgs(
+    scores: &Scores,
+    summary: &AccuracySummary,
+) -> Result<AccuracySvgs, PlotError> {
+    let (det, hist) = accuracy_figures(scores, summary)?;
+    Ok(AccuracySvgs {
+        det: det.map(|f| svg_string(&f)).transpose()?,
+        scores: svg_string(&hist)?,
+    })
+}
+
+/// The DET figure (with both score sets) and the score histograms, markers from `summary`.
+fn accuracy_figures(
+    scores: &Scores,
+    summary: &AccuracySummary,
+) -> Result<(Option<det::DetFigure>, hist::Histogram), PlotError> {
     let det = if scores.genuine.is_empty() || scores.impostor.is_empty() {
         None
     } else {
         let curve = DetCurve::new(&scores.genuine, &scores.impostor)
             .map_err(|e| PlotError::Data(e.to_string()))?;
-        Some(det_plot(&curve, summary, dir, "det")?)
+        Some(det::det_figure(&curve, summary))
     };
     let mut markers = Vec::new();
     if let Some(op) = &summary.at_threshold {
@@ -163,8 +208,8 @@ pub fn accuracy_plots(
             op.boundary_score,
         ));
     }
-    let scores = score_histograms(&scores.genuine, &scores.impostor, &markers, dir, "scores")?;
-    Ok(AccuracyPlots { det, scores })
+    let hist = hist::score_figure(&scores.genuine, &scores.impostor, &markers)?;
+    Ok((det, hist))
 }
 
 /// `e.to_string()` for plotters' drawing errors, to use with `?` in [`Figure::draw`].
