@@ -138,7 +138,35 @@ impl std::fmt::Debug for ClipFile {
     }
 }
 
+/// What identifies a clip without its bytes: what an offer says of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClipId {
+    pub name: String,
+    pub format: ClipFormat,
+    pub size: u64,
+    pub sha256: String,
+    /// Its frame rate, in thousandths (so the id is `Eq`).
+    pub fps_milli: u64,
+}
+
+impl ClipId {
+    pub fn fps(&self) -> f64 {
+        self.fps_milli as f64 / 1000.0
+    }
+}
+
 impl ClipFile {
+    /// The clip without its bytes.
+    pub fn id(&self) -> ClipId {
+        ClipId {
+            name: self.name(),
+            format: self.format,
+            size: self.size(),
+            sha256: self.sha256.clone(),
+            fps_milli: (self.fps * 1000.0).round() as u64,
+        }
+    }
+
     pub fn new(
         format: ClipFormat,
         bytes: Vec<u8>,

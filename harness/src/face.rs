@@ -257,6 +257,15 @@ impl FaceCamera for FaceKit {
     /// The case's camera as a clip a device is handed, made in memory (Y4M 4:4:4 full range
     /// is close to lossless, so a device sees what the reference reader sees in process;
     /// MJPEG AVI is far smaller and lossy).
+    fn footage_key(&self) -> String {
+        // Everything `source` reads, and nothing else (not the case's place or history).
+        let c = &self.camera;
+        format!(
+            "{:?}|{:?}|{:?}|{}|{}|{}",
+            c.source, c.attack, c.perturb, c.seed, c.fps, c.frames
+        )
+    }
+
     fn clip(&self, format: ClipFormat) -> Result<ClipFile, String> {
         use camera_replay::source::{MjpegAviWriter, Y4mChroma, Y4mFormat, Y4mWriter, YuvRange};
         let failed = |e: std::io::Error| format!("writing the camera's clip: {e}");

@@ -21,7 +21,7 @@ use super::protocol::{
 };
 use super::secrets::Secrets;
 use crate::channel::guard::TriesLedger;
-use crate::clips::{ClipFile, ClipFormat, MAX_RESUMES};
+use crate::clips::{ClipFile, ClipFormat, ClipId, MAX_RESUMES};
 use crate::reader::desk::{self, DeskSetup};
 use crate::reader::{
     DriverError, Event, EventKind, FaceResult, Layout, ReaderDriver, ReaderReport, Stimulus,
@@ -205,6 +205,9 @@ pub struct Device {
 struct Memory {
     last_layout: Option<[u8; 10]>,
     ledgers: HashMap<String, TriesLedger>,
+    /// The clips this device was sent, by what their footage is made from and their format:
+    /// a later case with the same footage offers the clip without making it again.
+    clips: HashMap<(String, ClipFormat), ClipId>,
 }
 
 /// The device under test could not be reached, or answered its `hello` wrongly (another
@@ -351,12 +354,8 @@ enum Answer {
 impl DutReader {
     /// Takes the device's session and starts the case on it.
     pub fn start(device: Arc<Device>, mut info: CaseInfo) -> Result<DutReader, String> {
-        // The camera first: no session is held while the clip is made.
-        let clip = match info.camera.take() {
-            Some(kit) => {
-                let format = clip_format(&device.hello)?;
-                Some(kit.clip(format)?)
-            }
+        let camera = match info.camera.take() {
+            Some(kit) => Some((kit, clip_format(&device.hello)?)),
             None => None,
         };
         let session = device.take(info.step_deadline)?;
@@ -400,8 +399,8 @@ impl DutReader {
         // quiet between cases).
         let result = reader
             .drop_late_lines()
-            .and_then(|()| match &clip {
-                Some(clip) => reader.send_clip(clip),
+            .and_then(|()| match &camera {
+                Some((kit, format)) => reader.provide_clip(kit.as_ref(), *format),
                 None => Ok(()),
             })
             .and_then(|()| {
@@ -534,6 +533,69 @@ impl DutReader {
         }
     }
 
+    /// The case's clip on the device before the case starts: a clip of the same footage it
+    /// was sent before is only offered (held whole: nothing is made or sent); otherwise the
+    /// clip is made and sent.
+    fn provide_clip(
+        &mut self,
+        kit: &dyn crate::reader::FaceCamera,
+        format: ClipFormat,
+    ) -> Result<(), DriverError> {
+        let key = (kit.footage_key(), format);
+        let known = self
+            .device
+            .memory
+            .lock()
+            .ok()
+            .and_then(|m| m.clips.get(&key).cloned());
+        if let Some(id) = known {
+            if let Ok(held) = self.offer(&id) {
+                if held == id.size {
+                    self.clip = Some((id.name.clone(), id.sha256.clone(), id.fps()));
+                    return Ok(());
+                }
+            }
+        }
+        let clip = kit.clip(format).map_err(DriverError::Device)?;
+        self.send_clip(&clip)?;
+        if let Ok(mut memory) = self.device.memory.lock() {
+            memory.clips.insert(key, clip.id());
+        }
+        Ok(())
+    }
+
+    /// `clip_offer`: how many bytes of the clip the device holds; `Err` says why not, and
+    /// whether the link was lost.
+    fn offer(&mut self, id: &ClipId) -> Result<u64, (String, bool)> {
+        let offer = Action::ClipOffer {
+            name: id.name.clone(),
+            format: id.format,
+            size: id.size,
+            sha256: id.sha256.clone(),
+        };
+        let answer = self
+            .answer(&offer, Instant::now() + CLIP_DEADLINE, false)
+            .map_err(|e| (e.to_string(), true))?;
+        match answer {
+            Answer::Done(FromDevice::ClipHave { offset, .. }) if offset <= id.size => Ok(offset),
+            Answer::Done(FromDevice::ClipHave { offset, .. }) => Err((
+                format!(
+                    "the device says it holds {offset} bytes of a clip of {}",
+                    id.size
+                ),
+                false,
+            )),
+            Answer::Done(other) => Err((
+                format!(
+                    "the device answered `clip_offer` with `{}`, not `clip_have`",
+                    other.type_name()
+                ),
+                false,
+            )),
+            Answer::Refused(e) => Err((refusal("clip_offer", &e), false)),
+        }
+    }
+
     /// Sends the case's clip before the case starts: offered, then the bytes the device
     /// does not hold yet in chunks, then confirmed. A broken link is reopened and a refused
     /// chunk sent again, the transfer resuming where the device's `clip_have` says, up to
@@ -585,34 +647,7 @@ impl DutReader {
     fn try_send_clip(&mut self, clip: &ClipFile, name: &str) -> Result<(), (String, bool)> {
         let deadline = || Instant::now() + CLIP_DEADLINE;
         let lost = |e: DriverError| (e.to_string(), true);
-        let offer = Action::ClipOffer {
-            name: name.to_owned(),
-            format: clip.format,
-            size: clip.size(),
-            sha256: clip.sha256.clone(),
-        };
-        let held = match self.answer(&offer, deadline(), false).map_err(lost)? {
-            Answer::Done(FromDevice::ClipHave { offset, .. }) if offset <= clip.size() => offset,
-            Answer::Done(FromDevice::ClipHave { offset, .. }) => {
-                return Err((
-                    format!(
-                        "the device says it holds {offset} bytes of a clip of {}",
-                        clip.size()
-                    ),
-                    false,
-                ))
-            }
-            Answer::Done(other) => {
-                return Err((
-                    format!(
-                        "the device answered `clip_offer` with `{}`, not `clip_have`",
-                        other.type_name()
-                    ),
-                    false,
-                ))
-            }
-            Answer::Refused(e) => return Err((refusal("clip_offer", &e), false)),
-        };
+        let held = self.offer(&clip.id())?;
         if held == clip.size() {
             return Ok(());
         }

@@ -64,4 +64,7 @@ pub trait FaceCamera: Send {
     fn stop_camera(&mut self) -> Option<ReplaySummary>;
     /// The camera's footage as a clip a device is handed, in `format`.
     fn clip(&self, format: ClipFormat) -> Result<ClipFile, String>;
+    /// What the footage is made from: two cameras with the same key make the same clip (so
+    /// a clip a device already holds need not be made again).
+    fn footage_key(&self) -> String;
 }
