@@ -75,7 +75,7 @@ pub(super) fn show(plan_path: &Path, ics_path: &Path) -> Result<Exit, CliError> 
     say("\nrequirements:");
     for (r, (holds, why)) in p.requirements.iter().zip(plan::applicability(&p, &ics)) {
         say(format!(
-            "  {:<12} {:<9} {:<13} {why}",
+            "  {:<12} {:<9} {:<14} {why}",
             r.id,
             if r.mandatory { "mandatory" } else { "optional" },
             if holds { "applies" } else { "does not apply" },
