@@ -542,49 +542,7 @@ impl<W: Write> Y4mWriter<W> {
                 ),
             ));
         }
-        let (w, h) = (f.width as usize, f.height as usize);
-        let px = image.as_raw();
-        self.planes.clear();
-        let full = f.range == YuvRange::Full;
-        for i in 0..w * h {
-            let (r, g, b) = (px[3 * i] as f32, px[3 * i + 1] as f32, px[3 * i + 2] as f32);
-            let y = 0.299 * r + 0.587 * g + 0.114 * b;
-            self.planes.push(if full {
-                clamp_f(y)
-            } else {
-                clamp_f(16.0 + y * 219.0 / 255.0)
-            });
-        }
-        if let Some((sx, sy)) = f.chroma.subsampling() {
-            let (cw, ch) = (w.div_ceil(sx), h.div_ceil(sy));
-            let mut cb = Vec::with_capacity(cw * ch);
-            let mut cr = Vec::with_capacity(cw * ch);
-            for cy in 0..ch {
-                for cx in 0..cw {
-                    let (mut sr, mut sg, mut sb, mut n) = (0f32, 0f32, 0f32, 0f32);
-                    for y in cy * sy..((cy + 1) * sy).min(h) {
-                        for x in cx * sx..((cx + 1) * sx).min(w) {
-                            let i = 3 * (y * w + x);
-                            sr += px[i] as f32;
-                            sg += px[i + 1] as f32;
-                            sb += px[i + 2] as f32;
-                            n += 1.0;
-                        }
-                    }
-                    let (r, g, b) = (sr / n, sg / n, sb / n);
-                    let u = -0.168_736 * r - 0.331_264 * g + 0.5 * b;
-                    let v = 0.5 * r - 0.418_688 * g - 0.081_312 * b;
-                    let k = if full { 1.0 } else { 224.0 / 255.0 };
-                    cb.push(clamp_f(128.0 + u * k));
-                    cr.push(clamp_f(128.0 + v * k));
-                }
-            }
-            self.planes.extend_from_slice(&cb);
-            self.planes.extend_from_slice(&cr);
-            if f.chroma == Y4mChroma::C444Alpha {
-                self.planes.extend(std::iter::repeat_n(255u8, w * h));
-            }
-        }
+        fill_planes(&f, image, &mut self.planes);
         self.out.write_all(b"FRAME\n")?;
         self.out.write_all(&self.planes)
     }
@@ -593,6 +551,55 @@ impl<W: Write> Y4mWriter<W> {
     pub fn finish(mut self) -> io::Result<W> {
         self.out.flush()?;
         Ok(self.out)
+    }
+}
+
+/// The Y, U and V planes (and alpha) of one frame. Not generic, so it is compiled (and
+/// optimised) here in camera-replay, whatever crate the writer is instantiated in: in a
+/// debug build of the harness a generic body ran about ten times slower.
+fn fill_planes(f: &Y4mFormat, image: &RgbImage, planes: &mut Vec<u8>) {
+    let (w, h) = (f.width as usize, f.height as usize);
+    let px = image.as_raw();
+    planes.clear();
+    let full = f.range == YuvRange::Full;
+    for i in 0..w * h {
+        let (r, g, b) = (px[3 * i] as f32, px[3 * i + 1] as f32, px[3 * i + 2] as f32);
+        let y = 0.299 * r + 0.587 * g + 0.114 * b;
+        planes.push(if full {
+            clamp_f(y)
+        } else {
+            clamp_f(16.0 + y * 219.0 / 255.0)
+        });
+    }
+    if let Some((sx, sy)) = f.chroma.subsampling() {
+        let (cw, ch) = (w.div_ceil(sx), h.div_ceil(sy));
+        let mut cb = Vec::with_capacity(cw * ch);
+        let mut cr = Vec::with_capacity(cw * ch);
+        for cy in 0..ch {
+            for cx in 0..cw {
+                let (mut sr, mut sg, mut sb, mut n) = (0f32, 0f32, 0f32, 0f32);
+                for y in cy * sy..((cy + 1) * sy).min(h) {
+                    for x in cx * sx..((cx + 1) * sx).min(w) {
+                        let i = 3 * (y * w + x);
+                        sr += px[i] as f32;
+                        sg += px[i + 1] as f32;
+                        sb += px[i + 2] as f32;
+                        n += 1.0;
+                    }
+                }
+                let (r, g, b) = (sr / n, sg / n, sb / n);
+                let u = -0.168_736 * r - 0.331_264 * g + 0.5 * b;
+                let v = 0.5 * r - 0.418_688 * g - 0.081_312 * b;
+                let k = if full { 1.0 } else { 224.0 / 255.0 };
+                cb.push(clamp_f(128.0 + u * k));
+                cr.push(clamp_f(128.0 + v * k));
+            }
+        }
+        planes.extend_from_slice(&cb);
+        planes.extend_from_slice(&cr);
+        if f.chroma == Y4mChroma::C444Alpha {
+            planes.extend(std::iter::repeat_n(255u8, w * h));
+        }
     }
 }
 
