@@ -800,11 +800,7 @@ impl<W: Write + Seek> MjpegAviWriter<W> {
                 ),
             ));
         }
-        let mut jpeg = Vec::new();
-        let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, self.quality);
-        image
-            .write_with_encoder(enc)
-            .map_err(|e| io::Error::other(e.to_string()))?;
+        let jpeg = encode_frame(image, self.quality)?;
         self.write_jpeg(&jpeg)
     }
 
@@ -847,6 +843,17 @@ impl<W: Write + Seek> MjpegAviWriter<W> {
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+/// One frame as a baseline JPEG. Not generic, so the encoder is compiled (and optimised)
+/// here in camera-replay, whatever crate the writer is instantiated in.
+fn encode_frame(image: &RgbImage, quality: u8) -> io::Result<Vec<u8>> {
+    let mut jpeg = Vec::new();
+    let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality);
+    image
+        .write_with_encoder(enc)
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(jpeg)
 }
 
 /// Writes frames as a Motion-JPEG AVI file at `fps`, each frame a JPEG of `quality`.
