@@ -632,15 +632,21 @@ fn every_line_of_the_corpus_is_answered_exactly_once() {
             }
             let answer = loop {
                 match peer.expect() {
-                    m @ (FromDevice::Hello(_) | FromDevice::Done { .. } | FromDevice::Error(_)) => {
-                        break m
-                    }
+                    m @ (FromDevice::Hello(_)
+                    | FromDevice::Done { .. }
+                    | FromDevice::ClipHave { .. }
+                    | FromDevice::Error(_)) => break m,
                     _event => {}
                 }
             };
             match (&want, &answer) {
                 (Expected::Hello, FromDevice::Hello(_)) => {}
-                (Expected::Answer(id), m @ (FromDevice::Done { .. } | FromDevice::Error(_))) => {
+                (
+                    Expected::Answer(id),
+                    m @ (FromDevice::Done { .. }
+                    | FromDevice::ClipHave { .. }
+                    | FromDevice::Error(_)),
+                ) => {
                     assert_eq!(m.answers(), *id, "{shown}: {m:?}")
                 }
                 _ => panic!("{shown}: answered {answer:?}"),
