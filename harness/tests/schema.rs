@@ -317,7 +317,9 @@ fn shipped_ics_and_plans_validate_and_parse_and_both_refuse_wrong_ones() {
     use harness::certify::schema::{ics_json_schema, plan_json_schema};
     let ics_schema = validator(&ics_json_schema());
     let plan_schema = validator(&plan_json_schema());
-    for path in yaml_files(&workspace().join("ics")) {
+    let mut declarations = yaml_files(&workspace().join("ics"));
+    declarations.push(workspace().join("examples/adapter-python/ics.yaml"));
+    for path in declarations {
         assert_eq!(
             complaints(&ics_schema, &json_of(&path)),
             Vec::<String>::new(),

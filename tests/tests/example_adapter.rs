@@ -1,12 +1,13 @@
 //! The example adapter a vendor copies (`examples/adapter-python/`), end to end: the Python
 //! adapter listens on TCP as the device under test, reaches the emulated cards through the
 //! vpcd readers (pyscard) and the qualification service over HTTP, and the reception suite
-//! runs through it with `--card pcsc`. Every case that needs no face has its in-process
-//! verdict; face cases are `skip` (the adapter has no `face` capability); no secret appears
-//! in any output.
+//! is certified through it with `--card pcsc`, as its own ICS (`ics.yaml`, PIN only)
+//! selects the cases of the shipped plan: every one of the 59 non-face reception cases
+//! passes, the face cases are excluded by the plan, the signed bundle verifies, and no
+//! secret appears in any output.
 
 use myna_hil_tests::{
-    all_reader_slots, assert_no_secret, fresh_dir, repo_root, run_myna_hil, text, verdicts, Running,
+    all_reader_slots, assert_no_secret, fresh_dir, repo_root, run_myna_hil, text, Running,
 };
 use reports::results::ResultsFile;
 use std::fs::File;
@@ -63,80 +64,81 @@ fn example_adapter(log: &Path) -> (Running, String) {
 }
 
 #[test]
-fn the_example_adapter_has_the_in_process_verdicts_of_every_non_face_reception_case() {
+fn the_example_adapter_is_certified_for_every_non_face_reception_case() {
     let python = python_with_pyscard();
     let dir = fresh_dir("example-adapter");
-    let inproc = dir.join("inprocess");
-    let out = run_myna_hil(&[
-        "run",
-        "scenarios/reception",
-        "--out",
-        inproc.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    let expected = verdicts(&inproc.join("results.json"));
-
     let _slots = all_reader_slots();
     let log = dir.join("adapter.log");
     let (_adapter, addr) = example_adapter(&log);
-    let via = dir.join("adapter");
+    let key = dir.join("vendor");
+    assert_eq!(
+        run_myna_hil(&["keygen", "--out", key.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    // The adapter's own ICS selects the cases: the face cases are excluded by the plan.
+    let bundle = dir.join("bundle");
     let out = run_myna_hil(&[
-        "run",
-        "scenarios/reception",
-        "--card",
-        "pcsc",
+        "certify",
+        "--plan",
+        "plans/reception.yaml",
+        "--ics",
+        "examples/adapter-python/ics.yaml",
         "--reader",
         &format!("dut:tcp:{addr}"),
+        "--card",
+        "pcsc",
+        "--sign",
+        dir.join("vendor.key").to_str().unwrap(),
         "--out",
-        via.to_str().unwrap(),
+        bundle.to_str().unwrap(),
     ]);
-    let results = via.join("results.json");
-    assert!(
-        results.exists(),
-        "no results through the adapter ({python}): {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    let cases = ResultsFile::read(&results).unwrap().cases;
-    let mut differ = Vec::new();
-    let mut face_skips = 0;
-    for case in &cases {
-        let reason = case.reason.as_deref().unwrap_or("");
-        let verdict = case.verdict.as_str();
-        if verdict == "skip" && reason.contains("face") {
-            face_skips += 1;
-            continue;
-        }
-        let want = expected.get(&case.id).map(String::as_str);
-        if want != Some(verdict) {
-            differ.push(format!(
-                "{}: {verdict} through the adapter, {want:?} in process: {reason}",
-                case.id
-            ));
-        }
-    }
+    let said = text(&out.stdout);
     assert_eq!(
-        cases.len(),
-        expected.len(),
-        "the same cases through the adapter"
+        out.status.code(),
+        Some(0),
+        "through the adapter ({python}):\n{said}{}\n{}",
+        text(&out.stderr),
+        std::fs::read_to_string(&log).unwrap_or_default()
     );
+    assert!(said.contains("59 of 98 case(s) selected"), "{said}");
     assert!(
-        face_skips > 0,
-        "face cases are skipped (no `face` capability)"
+        said.contains("CERTIFIED: every mandatory case passed"),
+        "{said}"
     );
+    let cases = ResultsFile::read(&bundle.join("results.json"))
+        .unwrap()
+        .cases;
+    assert_eq!(cases.len(), 59);
+    let not_passed: Vec<String> = cases
+        .iter()
+        .filter(|c| c.verdict.as_str() != "pass")
+        .map(|c| format!("{}: {} {:?}", c.id, c.verdict.as_str(), c.reason))
+        .collect();
+    assert!(not_passed.is_empty(), "{}", not_passed.join("\n"));
     assert!(
-        differ.is_empty(),
-        "{} of {} cases differ:\n{}",
-        differ.len(),
-        cases.len(),
-        differ.join("\n")
+        cases.iter().all(|c| !c.id.starts_with("reception.face-")),
+        "no face case ran"
+    );
+    let tar = dir.join("bundle.tar");
+    let verified = run_myna_hil(&[
+        "verify",
+        tar.to_str().unwrap(),
+        "--key",
+        dir.join("vendor.pub").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        text(&verified.stdout)
     );
 
     let mut files = vec![log];
-    for d in [&inproc, &via] {
-        for f in ["results.json", "junit.xml", "latency.md"] {
-            files.push(d.join(f));
-        }
+    for f in ["results.json", "junit.xml", "latency.md", "report.html"] {
+        files.push(bundle.join(f));
     }
+    files.push(bundle.join("attempts/1/results.jsonl"));
     assert_no_secret(&files);
 }
