@@ -70,6 +70,28 @@ pub fn probe_folder(folder: &Path) -> io::Result<()> {
     fs::remove_file(&probe)
 }
 
+/// What a file system entry is, in words, for a message that refuses it ("a folder", "a
+/// FIFO", …): the one such table of the workspace (input files, bundles).
+pub fn kind_name(kind: fs::FileType) -> &'static str {
+    if kind.is_file() {
+        "a file"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
+}
+
 /// Takes an exclusive advisory lock on `file` without waiting: `WouldBlock` when another
 /// process holds it (two runs writing one output folder). Released when the file closes.
 pub fn try_lock_exclusive(file: &fs::File) -> io::Result<()> {

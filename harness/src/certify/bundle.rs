@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The envelope's file, at the top of the bundle; the one file not among the subjects.
@@ -241,25 +241,6 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> BundleError + '_ {
     }
 }
 
-/// What a file system entry is, for a finding.
-fn kind_name(kind: fs::FileType) -> &'static str {
-    if kind.is_symlink() {
-        "a symbolic link"
-    } else if kind.is_dir() {
-        "a folder"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_socket() {
-        "a socket"
-    } else {
-        "not a file"
-    }
-}
-
 /// A folder's regular files (names relative, `/` between parts, sorted) and whatever else
 /// it holds that a bundle cannot.
 struct Walk {
@@ -348,7 +329,7 @@ fn walk(dir: &Path, skip_envelope: bool) -> Result<Walk, BundleError> {
                 Ok(kind) if kind.is_file() => files.push(name),
                 Ok(kind) => problems.push(Finding::NotAFile {
                     name,
-                    what: kind_name(kind),
+                    what: common::fs::kind_name(kind),
                 }),
                 Err(e) => problems.push(Finding::Unreadable {
                     name,
@@ -389,7 +370,7 @@ fn open_regular(path: &Path) -> io::Result<File> {
     if !kind.is_file() {
         return Err(io::Error::other(format!(
             "it is {}, not a regular file",
-            kind_name(kind)
+            common::fs::kind_name(kind)
         )));
     }
     Ok(file)
@@ -443,7 +424,7 @@ pub fn seal(
         if !meta.is_file() {
             return Err(BundleError::Tree(vec![Finding::NotAFile {
                 name: ENVELOPE.to_owned(),
-                what: kind_name(meta.file_type()),
+                what: common::fs::kind_name(meta.file_type()),
             }]));
         }
     }
@@ -768,7 +749,7 @@ fn unpack_limited(tar_path: &Path, into: &Path, limits: Limits) -> Result<usize,
     if !meta.is_file() {
         return Err(tar_err(TarError::Io(io::Error::other(format!(
             "it is {}, not a regular file",
-            kind_name(meta.file_type())
+            common::fs::kind_name(meta.file_type())
         )))));
     }
     let file = OpenOptions::new()

@@ -11,7 +11,7 @@
 use super::diagnostic::Diagnostic;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// The largest input file read, unless [`MAX_FILE_BYTES_ENV`] says otherwise: far above
@@ -94,23 +94,13 @@ fn read_bounded(file: File, limit: u64) -> Result<String, InputError> {
 
 /// Ok for a regular file; what it is otherwise.
 fn regular(meta: &Metadata) -> Result<(), InputError> {
-    let kind = meta.file_type();
-    let what = if kind.is_file() {
-        return Ok(());
-    } else if kind.is_dir() {
-        "a folder"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_socket() {
-        "a socket"
+    if meta.is_file() {
+        Ok(())
     } else {
-        "not a file"
-    };
-    Err(InputError::NotAFile(what))
+        Err(InputError::NotAFile(common::fs::kind_name(
+            meta.file_type(),
+        )))
+    }
 }
 
 #[cfg(test)]

@@ -29,11 +29,29 @@ pub(crate) fn proportion(p: &Proportion) -> String {
     )
 }
 
-fn level(confidence: f64) -> String {
+pub(crate) fn level(confidence: f64) -> String {
     format!("{}%", (confidence * 1000.0).round() / 10.0)
 }
 
-fn stats(s: &Option<ScoreStats>) -> String {
+/// Where the EER lies (its threshold) and, when the summary has one, its bootstrap
+/// interval: the words the Markdown and the HTML reports share.
+pub(crate) fn eer_where(s: &AccuracySummary, e: &crate::accuracy::curve::Eer) -> (String, String) {
+    let at = match e.threshold {
+        Some(t) => format!("threshold {t:.6}"),
+        None => "a threshold above every score".into(),
+    };
+    let boot = match s.bootstrap.as_ref().and_then(|b| b.eer) {
+        Some(i) => format!(
+            "; bootstrap by subject {}: {}",
+            level(s.confidence),
+            interval(&i)
+        ),
+        None => String::new(),
+    };
+    (at, boot)
+}
+
+pub(crate) fn stats(s: &Option<ScoreStats>) -> String {
     match s {
         Some(s) => format!("min {:.4}, mean {:.4}, max {:.4}", s.min, s.mean, s.max),
         None => "none".into(),
@@ -52,14 +70,7 @@ pub(crate) fn accuracy(s: &AccuracySummary) -> String {
         stats(&s.impostor_scores)
     );
     if let Some(e) = &s.eer {
-        let at = match e.threshold {
-            Some(t) => format!("threshold {t:.6}"),
-            None => "a threshold above every score".into(),
-        };
-        let boot = match s.bootstrap.as_ref().and_then(|b| b.eer) {
-            Some(i) => format!("; bootstrap by subject {ci}: {}", interval(&i)),
-            None => String::new(),
-        };
+        let (at, boot) = eer_where(s, e);
         let _ = writeln!(
             out,
             "- EER: {} (FMR {}, FNMR {} at {at}; FVC2000 definition){boot}",

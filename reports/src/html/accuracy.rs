@@ -3,17 +3,10 @@
 //! score histograms drawn by [`crate::plots`] (the same figures as its `.svg` files, inline).
 
 use super::{escape, HtmlAccuracy, HtmlError};
-use crate::accuracy::markdown::{interval, pct, proportion};
+use crate::accuracy::markdown::{eer_where, interval, level, pct, proportion, stats};
 use crate::accuracy::pad::PadSummary;
-use crate::accuracy::{AccuracySummary, ScoreStats};
+use crate::accuracy::AccuracySummary;
 use std::fmt::Write;
-
-fn stats(s: &Option<ScoreStats>) -> String {
-    match s {
-        Some(s) => format!("min {:.4}, mean {:.4}, max {:.4}", s.min, s.mean, s.max),
-        None => "none".into(),
-    }
-}
 
 fn row(out: &mut String, key: &str, value: &str) {
     let _ = write!(
@@ -63,7 +56,7 @@ pub(super) fn section(out: &mut String, a: &HtmlAccuracy<'_>) -> Result<(), Html
 }
 
 fn verification(out: &mut String, s: &AccuracySummary) {
-    let ci = format!("{}%", (s.confidence * 1000.0).round() / 10.0);
+    let ci = level(s.confidence);
     warnings(out, &s.warnings);
     out.push_str("<table class=\"kv\" id=\"accuracy-summary\">");
     row(
@@ -77,14 +70,7 @@ fn verification(out: &mut String, s: &AccuracySummary) {
         &format!("{} ({})", s.impostor_comparisons, stats(&s.impostor_scores)),
     );
     if let Some(e) = &s.eer {
-        let at = match e.threshold {
-            Some(t) => format!("threshold {t:.6}"),
-            None => "a threshold above every score".into(),
-        };
-        let boot = match s.bootstrap.as_ref().and_then(|b| b.eer) {
-            Some(i) => format!("; bootstrap by subject {ci}: {}", interval(&i)),
-            None => String::new(),
-        };
+        let (at, boot) = eer_where(s, e);
         row(
             out,
             "EER",
@@ -151,7 +137,7 @@ fn verification(out: &mut String, s: &AccuracySummary) {
 }
 
 fn pad_section(out: &mut String, s: &PadSummary) {
-    let ci = format!("{}%", (s.confidence * 1000.0).round() / 10.0);
+    let ci = level(s.confidence);
     out.push_str("<h3>Presentation attack detection (ISO/IEC 30107-3)</h3>");
     warnings(out, &s.warnings);
     if !s.apcer.is_empty() {
