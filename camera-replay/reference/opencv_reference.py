@@ -26,6 +26,18 @@ SFace is the published file (face_recognition_sface_2021dec.onnx); ours loads th
 and rewrites it at load time (initializers out of the graph inputs, PRelu decomposed:
 camera-replay/src/matcher/prelu.rs), so the test also checks those rewrites.
 
+Padded enrolment of tight crops ("tight" in the JSON; docs/enrolment.md), for every image
+where step 4 found a face:
+  6. the tight crop: the chosen box widened to whole pixels (floor of the top-left corner,
+     ceiling of the bottom-right, float32) and clipped to the image, img[y:y+h, x:x+w],
+     cv2.cvtColor BGR2GRAY then GRAY2BGR (camera-replay/src/matcher/tight.rs);
+  7. detection on the crop as it is (steps 2-4), to show what an unpadded enrolment finds;
+  8. cv2.copyMakeBorder with px = floor(margin * w + 0.5) columns left and right and
+     py = floor(margin * h + 0.5) rows top and bottom (MARGIN, BORDER: the enrolment defaults
+     of camera-replay/src/matcher/enrolment.rs), then steps 2-5 on the padded image;
+  9. the score of the padded enrolment of a pair's first image against the wide image of its
+     second (as step 5).
+
 Rerun (needs the face runtime: `bash .ci/setup`, and ../shared/data for LFW):
   python3 -m venv /tmp/cv-venv
   /tmp/cv-venv/bin/pip install opencv-python-headless==5.0.0.93 numpy
@@ -49,6 +61,9 @@ SIDE = 640
 SCORE_THRESHOLD = 0.9
 NMS_THRESHOLD = 0.3
 TOP_K = 5000
+# Enrolment padding: EnrolmentConfig::default() (the agreement test requires the same).
+MARGIN = 0.5
+BORDER = "mean"  # replicate | reflect | reflect101 | mean | constant:R,G,B
 
 PHOTOS = [
     "obama.jpg",
@@ -139,6 +154,83 @@ def letterbox(img):
     return out, nw / w, nh / h
 
 
+def detect(det, img):
+    """Steps 2-4: all faces (float32 rows of 15, image pixels) and the chosen one's index."""
+    lb, sx, sy = letterbox(img)
+    _, faces = det.detect(lb)
+    faces = np.zeros((0, 15), np.float32) if faces is None else faces.astype(np.float32)
+    faces[:, 0:14:2] /= sx
+    faces[:, 1:14:2] /= sy
+    if not len(faces):
+        return faces, None
+    areas = faces[:, 2] * faces[:, 3]
+    return faces, max(range(len(faces)), key=lambda i: (areas[i], faces[i, 14]))
+
+
+def face_entries(faces):
+    return [{
+        "box": [round(float(v), 4) for v in f[0:4]],
+        "landmarks": [[round(float(f[4 + 2 * i]), 4), round(float(f[5 + 2 * i]), 4)] for i in range(5)],
+        "score": round(float(f[14]), 6),
+    } for f in faces]
+
+
+def crop_rect(face, width, height):
+    """Step 6's rectangle [x, y, w, h] (FaceBox::clipped), or None."""
+    x, y, w, h = (np.float32(v) for v in face[0:4])
+    x0, y0 = int(np.floor(max(x, np.float32(0)))), int(np.floor(max(y, np.float32(0))))
+    x1, y1 = min(int(np.ceil(x + w)), width), min(int(np.ceil(y + h)), height)
+    return None if x1 <= x0 or y1 <= y0 else [x0, y0, x1 - x0, y1 - y0]
+
+
+def pad(img):
+    """Step 8: copyMakeBorder with MARGIN and BORDER, and the padding (px, py)."""
+    h, w = img.shape[:2]
+    m = float(np.float32(MARGIN))
+    px, py = int(np.floor(m * w + 0.5)), int(np.floor(m * h + 0.5))
+    kinds = {"replicate": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT,
+             "reflect101": cv2.BORDER_REFLECT_101}
+    if BORDER in kinds:
+        out = cv2.copyMakeBorder(img, py, py, px, px, kinds[BORDER])
+    elif BORDER == "mean":
+        out = cv2.copyMakeBorder(img, py, py, px, px, cv2.BORDER_CONSTANT, value=cv2.mean(img))
+    else:
+        r, g, b = (int(v) for v in BORDER.split(":", 1)[1].split(","))
+        out = cv2.copyMakeBorder(img, py, py, px, px, cv2.BORDER_CONSTANT, value=(b, g, r))
+    return out, px, py
+
+
+def tight_reference(det, rec, decoded, chosen, features, pairs):
+    """Steps 6-9 for every image with a chosen face, and the scores of the pairs."""
+    crops, padded_features = {}, {}
+    for ref in sorted(chosen):
+        img = decoded[ref]
+        rect = crop_rect(chosen[ref], img.shape[1], img.shape[0])
+        if rect is None:
+            continue
+        x, y, w, h = rect
+        grey = cv2.cvtColor(cv2.cvtColor(img[y:y + h, x:x + w], cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+        faces, best = detect(det, grey)
+        padded, px, py = pad(grey)
+        pfaces, pbest = detect(det, padded)
+        if pbest is not None:
+            padded_features[ref] = rec.feature(rec.alignCrop(padded, pfaces[pbest])).copy()
+        crops[ref] = {
+            "rect": rect, "grey_hash": pixel_hash(grey),
+            "unpadded": {"faces": face_entries(faces), "chosen": best},
+            "padding": [px, py], "padded_hash": pixel_hash(padded),
+            "padded": {"faces": face_entries(pfaces), "chosen": pbest},
+        }
+    out_pairs = []
+    for a, b, kind in pairs:
+        if a in crops:
+            score = None
+            if a in padded_features and b in features:
+                score = round(float(rec.match(padded_features[a], features[b], cv2.FaceRecognizerSF_FR_COSINE)), 6)
+            out_pairs.append({"a": a, "b": b, "kind": kind, "score": score})
+    return {"margin": MARGIN, "border": BORDER, "crops": crops, "pairs": out_pairs}
+
+
 def main():
     rts = roots()
     md = models_dir()
@@ -154,31 +246,19 @@ def main():
     pairs = [(f"photos:{a}", f"photos:{b}", "photos") for a, b in itertools.combinations(PHOTOS, 2)]
     pairs += lfw_pairs(rts["lfw"])
 
-    images, features = {}, {}
+    images, features, decoded, chosen = {}, {}, {}, {}
     for ref in sorted({r for a, b, _ in pairs for r in (a, b)}):
         data = np.fromfile(resolve(ref, rts), np.uint8)
         img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
         if img is None:
             sys.exit(f"cannot read {ref}")
-        lb, sx, sy = letterbox(img)
-        _, faces = det.detect(lb)
-        faces = np.zeros((0, 15), np.float32) if faces is None else faces.astype(np.float32)
-        faces[:, 0:14:2] /= sx
-        faces[:, 1:14:2] /= sy
+        faces, best = detect(det, img)
         entry = {"width": int(img.shape[1]), "height": int(img.shape[0]), "rgb_hash": pixel_hash(img),
-                 "faces": [], "chosen": None}
-        for f in faces:
-            entry["faces"].append({
-                "box": [round(float(v), 4) for v in f[0:4]],
-                "landmarks": [[round(float(f[4 + 2 * i]), 4), round(float(f[5 + 2 * i]), 4)] for i in range(5)],
-                "score": round(float(f[14]), 6),
-            })
-        if len(faces):
-            areas = faces[:, 2] * faces[:, 3]
-            best = max(range(len(faces)), key=lambda i: (areas[i], faces[i, 14]))
-            entry["chosen"] = best
+                 "faces": face_entries(faces), "chosen": best}
+        if best is not None:
             aligned = rec.alignCrop(img, faces[best])
             features[ref] = rec.feature(aligned).copy()
+            decoded[ref], chosen[ref] = img, faces[best]
         images[ref] = entry
 
     out_pairs = []
@@ -199,13 +279,19 @@ def main():
         "nms_threshold": NMS_THRESHOLD,
         "images": images,
         "pairs": out_pairs,
+        "tight": tight_reference(det, rec, decoded, chosen, features, pairs),
     }
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
     missing = [p for p in out_pairs if p["score"] is None]
-    print(f"wrote {OUT}: {len(images)} images, {len(out_pairs)} pairs, {len(missing)} without a face")
+    tight = doc["tight"]
+    unpadded = sum(c["unpadded"]["chosen"] is None for c in tight["crops"].values())
+    padded = sum(c["padded"]["chosen"] is None for c in tight["crops"].values())
+    print(f"wrote {OUT}: {len(images)} images, {len(out_pairs)} pairs, {len(missing)} without a face; "
+          f"{len(tight['crops'])} tight crops, no face in {unpadded} unpadded, {padded} padded "
+          f"(margin {MARGIN}, {BORDER})")
 
 
 if __name__ == "__main__":

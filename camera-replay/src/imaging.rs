@@ -95,6 +95,18 @@ impl FaceBox {
     }
 }
 
+/// The pixels of the rectangle `(x, y, width, height)` (as [`FaceBox::clipped`] gives it), or
+/// `None` when it is empty or not wholly inside the image (where `crop_imm` would shrink it
+/// silently). A plain copy, no resampling: `img[y:y+height, x:x+width]` in NumPy.
+pub fn crop(src: &RgbImage, rect: (u32, u32, u32, u32)) -> Option<RgbImage> {
+    let (x, y, w, h) = rect;
+    let inside = |o: u32, len: u32, side: u32| o.checked_add(len).is_some_and(|end| end <= side);
+    if w == 0 || h == 0 || !inside(x, w, src.width()) || !inside(y, h, src.height()) {
+        return None;
+    }
+    Some(image::imageops::crop_imm(src, x, y, w, h).to_image())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Per-pixel helpers, affine warping, resizing, blur and noise
 // ---------------------------------------------------------------------------------------------

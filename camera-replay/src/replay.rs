@@ -18,6 +18,12 @@
 //!
 //! Dropping the [`Replay`] (or calling [`Replay::finish`]) stops the producer: it notices
 //! within 20 ms while waiting, or at its next hand-over.
+//!
+//! [`SteppedReplay`] is the same camera on a virtual clock ([`Pacing::Virtual`]): no thread,
+//! frames are taken on the consumer's thread in order, none is ever dropped, and a deadline is
+//! a point in the clip's own time. What the consumer sees then depends on the footage alone,
+//! never on how busy the machine is: the harness's in-process reader uses it so a loaded CI
+//! machine cannot change a verdict; a device under test keeps the real-time camera.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -36,6 +42,8 @@ pub enum Pacing {
     RealTime,
     /// As soon as the consumer has room for them.
     AsFastAsPossible,
+    /// On the clip's own clock ([`SteppedReplay`]): taken when asked for, never dropped.
+    Virtual,
 }
 
 /// What the producer does when the consumer has not taken earlier frames.
@@ -135,6 +143,22 @@ pub struct ReplaySummary {
     pub elapsed: Duration,
     /// True when the consumer went away or asked to stop before the source ended.
     pub stopped_early: bool,
+}
+
+impl ReplaySummary {
+    /// The summary of a replay of `source` that has released nothing yet.
+    fn nothing_yet(source: String, pacing: Pacing) -> ReplaySummary {
+        ReplaySummary {
+            source,
+            pacing,
+            frames_released: 0,
+            frames_dropped: 0,
+            source_errors: 0,
+            jitter: JitterSummary::default(),
+            elapsed: Duration::ZERO,
+            stopped_early: false,
+        }
+    }
 }
 
 /// A running replay; the consumer's end.
@@ -260,16 +284,7 @@ fn produce<S: FrameSource>(
     } else {
         1.0
     };
-    let mut summary = ReplaySummary {
-        source: source.describe(),
-        pacing: options.pacing,
-        frames_released: 0,
-        frames_dropped: 0,
-        source_errors: 0,
-        jitter: JitterSummary::default(),
-        elapsed: Duration::ZERO,
-        stopped_early: false,
-    };
+    let mut summary = ReplaySummary::nothing_yet(source.describe(), options.pacing);
     let mut delays_us: Vec<u64> = Vec::new();
     let mut first_ts: Option<Duration> = None;
     loop {
@@ -304,7 +319,8 @@ fn produce<S: FrameSource>(
                 }
                 Some(due)
             }
-            Pacing::AsFastAsPossible => None,
+            // `Replay` has no virtual clock of its own: frames go as fast as taken.
+            Pacing::AsFastAsPossible | Pacing::Virtual => None,
         };
         let sent = match options.when_full {
             WhenFull::Block => tx.send(Ok(frame)).map_err(|_| ()),
@@ -330,4 +346,72 @@ fn produce<S: FrameSource>(
     summary.jitter = JitterSummary::from_samples(delays_us);
     summary.elapsed = start.elapsed();
     summary
+}
+
+/// A replay on a virtual clock: the source is read on the caller's thread, one frame per
+/// request, and time is the frames' timestamps relative to the first frame. A deadline is a
+/// virtual instant: a frame due after it is kept for the next request (so a try that runs out
+/// of time leaves the next frame to the next try, as a camera that kept running would not,
+/// but deterministically).
+pub struct SteppedReplay<S> {
+    source: S,
+    /// The first frame's timestamp: virtual zero.
+    base: Option<Duration>,
+    /// A frame read but due after the deadline it was read for.
+    pending: Option<Frame>,
+    /// Virtual time of the latest frame handed over.
+    now: Duration,
+    summary: ReplaySummary,
+    started: Instant,
+}
+
+impl<S: FrameSource> SteppedReplay<S> {
+    pub fn new(source: S) -> SteppedReplay<S> {
+        let summary = ReplaySummary::nothing_yet(source.describe(), Pacing::Virtual);
+        SteppedReplay {
+            source,
+            base: None,
+            pending: None,
+            now: Duration::ZERO,
+            summary,
+            started: Instant::now(),
+        }
+    }
+
+    /// Virtual time: the latest frame's timestamp relative to the first frame.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// The next frame due at or before the virtual `deadline`; `TimedOut` (the frame kept)
+    /// when the next one is due later.
+    pub fn next_before(&mut self, deadline: Duration) -> Next {
+        let frame = match self.pending.take() {
+            Some(f) => f,
+            None => match self.source.next_frame() {
+                None => return Next::Ended,
+                Some(Err(e)) => {
+                    self.summary.source_errors += 1;
+                    return Next::Error(e);
+                }
+                Some(Ok(f)) => f,
+            },
+        };
+        let base = *self.base.get_or_insert(frame.timestamp);
+        let at = frame.timestamp.saturating_sub(base);
+        if at > deadline {
+            self.pending = Some(frame);
+            return Next::TimedOut;
+        }
+        self.now = self.now.max(at);
+        self.summary.frames_released += 1;
+        Next::Frame(frame)
+    }
+
+    /// What was taken (no jitter: nothing was paced).
+    pub fn finish(mut self) -> ReplaySummary {
+        self.summary.stopped_early = self.pending.is_some() || self.source.next_frame().is_some();
+        self.summary.elapsed = self.started.elapsed();
+        self.summary
+    }
 }

@@ -5,7 +5,7 @@
 mod matcher_support;
 
 use camera_replay::matcher::{AcquireFailure, MatcherConfig, QualityConfig};
-use matcher_support::{lfw, lfw_genuine_pairs, matcher};
+use matcher_support::{lfw, lfw_fold_pairs, matcher};
 
 fn percentile(v: &mut [f32], p: f32) -> f32 {
     v.sort_by(f32::total_cmp);
@@ -20,11 +20,15 @@ fn lfw_faces_pass_and_defocused_faces_fail() {
         ..MatcherConfig::default()
     });
     // Every 6th same-person pair of fold 1: 50 probe images.
-    let pairs: Vec<_> = lfw_genuine_pairs().into_iter().step_by(6).collect();
+    let pairs: Vec<_> = lfw_fold_pairs(1)
+        .into_iter()
+        .filter(|p| p.genuine)
+        .step_by(6)
+        .collect();
     let (mut iod, mut sharp, mut blurred) = (Vec::new(), Vec::new(), Vec::new());
     let mut rejected_sharp = Vec::new();
     let mut refused_blur = 0;
-    for (person, _, n) in &pairs {
+    for (person, n) in pairs.iter().map(|p| &p.b) {
         let img = lfw(person, *n);
         let t = match m.probe(&img) {
             Ok(t) => t,

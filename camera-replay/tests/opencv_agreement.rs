@@ -18,6 +18,14 @@
 //! unchanged) and [`image_folder_frames_decode_and_score_as_opencv`] from an image folder (LFW
 //! files linked in place); both also score their frames within [`MAX_SCORE_DIFF`] of OpenCV.
 //!
+//! [`padded_enrolment_of_tight_crops_agrees_with_opencv`] does the same for enrolment of chip-like
+//! tight crops: every image cut to OpenCV's face box and turned grey, padded with
+//! `cv2.copyMakeBorder` under the default margin and border, then detected, aligned and
+//! embedded; the crops and padded images must be OpenCV's pixels, the faces and the scores
+//! against the wide images OpenCV's (same tolerances). Measured when the reference was
+//! written: no face in any of the 51 crops unpadded (ours and OpenCV's), a face in 50 padded,
+//! max |score diff| 0.00010 over 43 pairs, faces within 0.0001 px.
+//!
 //! It needs the face runtime, the cached photos and the LFW face set (`../shared/data`, or
 //! `MYNA_HIL_FACE_SET`): when any is missing it fails (it never skips) and says to run
 //! `bash .ci/setup`.
@@ -27,9 +35,11 @@ mod matcher_support;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use camera_replay::matcher::enrolment::pad;
+use camera_replay::matcher::tight::{self, TightCrop};
 use camera_replay::matcher::{
-    decode_image, largest, AcquireFailure, Face, FaceMatcher, MatcherConfig, QualityConfig,
-    Template,
+    decode_image, largest, AcquireFailure, EnrolmentConfig, Face, FaceMatcher, MatcherConfig,
+    QualityConfig, Template,
 };
 use camera_replay::source::{self, FrameSource, MjpegAviWriter, SourceKind, SourceOptions};
 use serde_json::Value;
@@ -133,6 +143,76 @@ fn opencv_face(entry: &Value) -> Option<Face> {
     })
 }
 
+/// The largest difference of a box coordinate or landmark between two faces, in pixels.
+fn face_offset(ours: &Face, cv: &Face) -> f32 {
+    (0..4)
+        .map(|k| (ours.bbox[k] - cv.bbox[k]).abs())
+        .chain(
+            (0..5).flat_map(|k| {
+                (0..2).map(move |c| (ours.landmarks[k][c] - cv.landmarks[k][c]).abs())
+            }),
+        )
+        .fold(0f32, f32::max)
+}
+
+/// Problems (empty when none) of our faces against OpenCV's `entry` (`faces`, `chosen`).
+fn faces_differ(name: &str, ours: &[Face], entry: &Value) -> Vec<String> {
+    let theirs = entry["faces"].as_array().map_or(0, Vec::len);
+    let mut problems = Vec::new();
+    if ours.len() != theirs {
+        problems.push(format!("{name}: {} faces, OpenCV {theirs}", ours.len()));
+    }
+    match (largest(ours), opencv_face(entry)) {
+        (Some(face), Some(cv)) if face_offset(&face, &cv) > BOX_TOLERANCE_PX => {
+            problems.push(format!(
+                "{name}: face differs by {:.3} px: ours {face:?}, OpenCV {cv:?}",
+                face_offset(&face, &cv)
+            ))
+        }
+        (Some(_), None) => problems.push(format!("{name}: we found a face, OpenCV did not")),
+        (None, Some(_)) => problems.push(format!("{name}: OpenCV found a face, we did not")),
+        _ => {}
+    }
+    problems
+}
+
+/// Scores every pair of `pairs` that OpenCV scored, `a` from `a_side` and `b` from `b_side`:
+/// the largest |ours − OpenCV| and one report line per pair (largest difference last); a pair
+/// off by more than
+/// [`MAX_SCORE_DIFF`] or without our template is a problem.
+fn score_pairs(
+    pairs: &Value,
+    a_side: &HashMap<&str, Template>,
+    b_side: &HashMap<&str, Template>,
+    problems: &mut Vec<String>,
+) -> (f32, Vec<String>) {
+    let mut max_diff = 0f32;
+    let mut report = Vec::new();
+    for p in pairs.as_array().expect("pairs") {
+        let (a, b) = (p["a"].as_str().unwrap(), p["b"].as_str().unwrap());
+        let Some(cv) = p["score"].as_f64().map(|v| v as f32) else {
+            continue;
+        };
+        let (Some(ta), Some(tb)) = (a_side.get(a), b_side.get(b)) else {
+            problems.push(format!("{a} / {b}: OpenCV scored {cv}, we found no face"));
+            continue;
+        };
+        let score = camera_replay::matcher::compare(ta, tb);
+        let diff = (score - cv).abs();
+        max_diff = max_diff.max(diff);
+        report.push(format!(
+            "{diff:.5}  ours {score:+.5}  opencv {cv:+.5}  {a} / {b}"
+        ));
+        if diff > MAX_SCORE_DIFF {
+            problems.push(format!(
+                "{a} / {b}: ours {score:.5}, OpenCV {cv:.5}, |diff| {diff:.5} > {MAX_SCORE_DIFF}"
+            ));
+        }
+    }
+    report.sort();
+    (max_diff, report)
+}
+
 fn matcher() -> FaceMatcher {
     let config = MatcherConfig {
         // OpenCV has no quality gate: compare the bare pipelines.
@@ -171,79 +251,138 @@ fn scores_and_boxes_agree_with_opencv() {
             "{name}: decoded size differs from OpenCV's"
         );
         let faces = m.detect(&img).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let expected = opencv_face(entry);
-        let chosen = largest(&faces);
-        match (expected, chosen) {
-            (None, None) => continue,
-            (Some(_), None) => {
-                problems.push(format!("{name}: OpenCV found a face, we did not"));
-                continue;
-            }
-            (None, Some(_)) => {
-                problems.push(format!("{name}: we found a face, OpenCV did not"));
-                continue;
-            }
-            (Some(cv), Some(face)) => {
-                // Same pixels in (our JPEG decoder matches libjpeg-turbo's), same network: the
-                // boxes and landmarks agree to about 1e-4 px; 0.1 px leaves room for another
-                // CPU's float rounding.
-                let tol = BOX_TOLERANCE_PX;
-                let worst = (0..4)
-                    .map(|k| (face.bbox[k] - cv.bbox[k]).abs())
-                    .chain((0..5).flat_map(|k| {
-                        (0..2).map(move |c| (face.landmarks[k][c] - cv.landmarks[k][c]).abs())
-                    }))
-                    .fold(0f32, f32::max);
-                max_box = max_box.max(worst);
-                if worst > tol {
-                    problems.push(format!(
-                        "{name}: face differs by {worst:.3} px (tolerance {tol:.2}): ours {face:?}, OpenCV {cv:?}"
-                    ));
-                }
-                if faces.len() != entry["faces"].as_array().unwrap().len() {
-                    problems.push(format!(
-                        "{name}: {} faces, OpenCV {}",
-                        faces.len(),
-                        entry["faces"].as_array().unwrap().len()
-                    ));
-                }
-                let template = m
-                    .template_for(&img, &face)
-                    .unwrap_or_else(|e: AcquireFailure| panic!("{name}: {e}"));
-                ours.insert(name.as_str(), template);
-            }
+        // Same pixels in (our JPEG decoder matches libjpeg-turbo's), same network: the boxes
+        // and landmarks agree to about 1e-4 px; BOX_TOLERANCE_PX leaves room for another
+        // CPU's float rounding.
+        problems.extend(faces_differ(name, &faces, entry));
+        if let (Some(face), Some(cv)) = (largest(&faces), opencv_face(entry)) {
+            max_box = max_box.max(face_offset(&face, &cv));
+            let template = m
+                .template_for(&img, &face)
+                .unwrap_or_else(|e: AcquireFailure| panic!("{name}: {e}"));
+            ours.insert(name.as_str(), template);
         }
     }
 
-    let mut max_diff = 0f32;
-    let mut report = Vec::new();
-    for p in doc["pairs"].as_array().expect("pairs") {
-        let (a, b) = (p["a"].as_str().unwrap(), p["b"].as_str().unwrap());
-        let Some(cv) = p["score"].as_f64().map(|v| v as f32) else {
-            continue;
-        };
-        let (Some(ta), Some(tb)) = (ours.get(a), ours.get(b)) else {
-            problems.push(format!("{a} / {b}: OpenCV scored {cv}, we found no face"));
-            continue;
-        };
-        let score = camera_replay::matcher::compare(ta, tb);
-        let diff = (score - cv).abs();
-        max_diff = max_diff.max(diff);
-        report.push(format!(
-            "{diff:.5}  ours {score:+.5}  opencv {cv:+.5}  {a} / {b}"
-        ));
-        if diff > MAX_SCORE_DIFF {
-            problems.push(format!(
-                "{a} / {b}: ours {score:.5}, OpenCV {cv:.5}, |diff| {diff:.5} > {MAX_SCORE_DIFF}"
-            ));
-        }
-    }
-    report.sort();
+    let (max_diff, report) = score_pairs(&doc["pairs"], &ours, &ours, &mut problems);
     println!("{}", report.join("\n"));
     println!(
         "max |score diff| {max_diff:.5} over {} pairs; worst box/landmark offset {max_box:.5} px",
         report.len()
     );
+    assert!(
+        problems.is_empty(),
+        "disagreements with OpenCV:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Padded enrolment of tight crops (`tight` in the reference, steps 6–9 of
+/// `opencv_reference.py`): every image of the reference cut to OpenCV's face box and turned
+/// grey, then enrolled as [`FaceMatcher::enrol`] does under the reference's margin and border
+/// (the defaults). The crops and the padded images must have OpenCV's pixels, the faces found
+/// with and without the border OpenCV's faces, and the scores of the tight enrolments against
+/// the wide images OpenCV's scores.
+#[test]
+fn padded_enrolment_of_tight_crops_agrees_with_opencv() {
+    let doc = reference();
+    let tight = &doc["tight"];
+    let enrolment = EnrolmentConfig {
+        margin: tight["margin"].as_f64().expect("tight margin") as f32,
+        border: tight["border"]
+            .as_str()
+            .expect("tight border")
+            .parse()
+            .expect("tight border"),
+    };
+    assert_eq!(
+        enrolment,
+        EnrolmentConfig::default(),
+        "the reference was written for other enrolment settings: rerun opencv_reference.py"
+    );
+    let mut m = matcher();
+    m.set_enrolment(enrolment);
+    let crops = tight["crops"].as_object().expect("tight crops");
+    let (mut problems, mut max_box) = (Vec::new(), 0f32);
+    let (mut enrolled, mut wide) = (HashMap::new(), HashMap::new());
+    let (mut unpadded_found, mut padded_found) = (0, 0);
+    for (name, c) in crops {
+        let img = load(name);
+        let rect: Vec<u32> = f32s(&c["rect"]).iter().map(|v| *v as u32).collect();
+        let rect = [rect[0], rect[1], rect[2], rect[3]];
+        // Our own box gives the same rectangle (a coordinate within BOX_TOLERANCE_PX of a whole
+        // pixel may round the other way: 1 px).
+        let face = largest(&m.detect(&img).unwrap_or_else(|e| panic!("{name}: {e}")));
+        let ours_rect = face.and_then(|f| tight::face_crop_rect(&f, img.width(), img.height()));
+        if !ours_rect.is_some_and(|r| (0..4).all(|k| r[k].abs_diff(rect[k]) <= 1)) {
+            problems.push(format!("{name}: crop {ours_rect:?}, OpenCV's {rect:?}"));
+        }
+        if let Some(f) = face {
+            let t = m
+                .template_for(&img, &f)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            wide.insert(name.as_str(), t);
+        }
+        let grey = tight::tight_crop(&img, rect, &TightCrop::grey()).expect("rect inside");
+        if pixel_hash(&grey) != c["grey_hash"].as_str().expect("grey_hash") {
+            problems.push(format!("{name}: grey crop differs from cv2.cvtColor's"));
+        }
+        let unpadded = m.detect(&grey).unwrap_or_else(|e| panic!("{name}: {e}"));
+        unpadded_found += usize::from(!unpadded.is_empty());
+        problems.extend(faces_differ(
+            &format!("{name} (tight)"),
+            &unpadded,
+            &c["unpadded"],
+        ));
+
+        let (px, py) = enrolment.padding(grey.width(), grey.height());
+        assert_eq!(
+            [px, py],
+            [c["padding"][0].as_u64(), c["padding"][1].as_u64()].map(|v| v.unwrap() as u32),
+            "{name}: padding"
+        );
+        let padded = pad(&grey, px, py, enrolment.border);
+        if pixel_hash(&padded) != c["padded_hash"].as_str().expect("padded_hash") {
+            problems.push(format!(
+                "{name}: padded crop differs from cv2.copyMakeBorder's"
+            ));
+        }
+        let faces = m.detect(&padded).unwrap_or_else(|e| panic!("{name}: {e}"));
+        problems.extend(faces_differ(
+            &format!("{name} (padded)"),
+            &faces,
+            &c["padded"],
+        ));
+        match (m.enrol(&grey), opencv_face(&c["padded"])) {
+            (Ok(t), Some(cv)) => {
+                // enrol reports the face on the crop: OpenCV's on the padded image, moved back.
+                let offset = face_offset(&t.face, &cv.translated(-(px as f32), -(py as f32)));
+                max_box = max_box.max(offset);
+                if offset > BOX_TOLERANCE_PX {
+                    problems.push(format!("{name}: enrolled face differs by {offset:.3} px"));
+                }
+                padded_found += 1;
+                enrolled.insert(name.as_str(), t);
+            }
+            (Err(AcquireFailure::NoFace), None) => {}
+            (ours, cv) => problems.push(format!(
+                "{name}: enrol gave {:?}, OpenCV's face {cv:?}",
+                ours.map(|t| t.face)
+            )),
+        }
+    }
+    let (max_diff, report) = score_pairs(&tight["pairs"], &enrolled, &wide, &mut problems);
+    println!("{}", report.join("\n"));
+    println!(
+        "{} tight crops (margin {}, {}): faces in {unpadded_found} unpadded, {padded_found} \
+         padded; max |score diff| {max_diff:.5} over {} pairs; worst box/landmark offset \
+         {max_box:.5} px",
+        crops.len(),
+        enrolment.margin,
+        enrolment.border,
+        report.len()
+    );
+    assert!(!report.is_empty(), "no tight pair scored");
     assert!(
         problems.is_empty(),
         "disagreements with OpenCV:\n{}",

@@ -273,3 +273,65 @@ fn jitter_summary_percentiles() {
         JitterSummary::default()
     );
 }
+
+#[test]
+fn a_virtual_clock_takes_every_frame_whatever_the_load() {
+    use camera_replay::replay::SteppedReplay;
+    // 30 fps, deadlines at 0.1 s steps of virtual time: the frames each window gets are
+    // fixed by their timestamps, even when the consumer is slow (it sleeps between frames).
+    let take = |slow: bool| {
+        let mut r = SteppedReplay::new(MemorySource::new(frames(30, 30.0), 30.0, "virtual"));
+        let mut windows = Vec::new();
+        for step in 1..=4u64 {
+            let deadline = Duration::from_millis(100 * step);
+            let mut got = Vec::new();
+            loop {
+                match r.next_before(deadline) {
+                    Next::Frame(f) => {
+                        assert!(f.timestamp <= deadline);
+                        assert_eq!(r.now(), f.timestamp);
+                        got.push(f.index);
+                        if slow {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                    }
+                    Next::TimedOut => break,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            windows.push(got);
+        }
+        (windows, r.finish())
+    };
+    let (fast, summary) = take(false);
+    let (slow, _) = take(true);
+    assert_eq!(fast, slow);
+    // 0..=0.1 s holds frames 0..=3, (0.1, 0.2] frames 4..=6, ...
+    assert_eq!(fast[0], vec![0, 1, 2, 3]);
+    assert_eq!(fast[1], vec![4, 5, 6]);
+    assert_eq!(fast.concat(), (0..=12).collect::<Vec<_>>());
+    assert_eq!(summary.pacing, Pacing::Virtual);
+    assert_eq!((summary.frames_released, summary.frames_dropped), (13, 0));
+    // Frames 13.. were never taken.
+    assert!(summary.stopped_early);
+}
+
+#[test]
+fn a_virtual_clock_passes_errors_and_ends() {
+    use camera_replay::replay::SteppedReplay;
+    let (src, _, _, _) = scripted(4, Some(1));
+    let mut r = SteppedReplay::new(src);
+    let mut seen = Vec::new();
+    loop {
+        match r.next_before(Duration::from_secs(3600)) {
+            Next::Frame(f) => seen.push(format!("f{}", f.index)),
+            Next::Error(e) => seen.push(format!("e:{e}")),
+            Next::Ended => break,
+            Next::TimedOut => panic!("nothing is due after an hour"),
+        }
+    }
+    assert_eq!(seen, ["f0", "e:scripted: frame 1: bad", "f2", "f3"]);
+    let s = r.finish();
+    assert_eq!((s.frames_released, s.source_errors), (3, 1));
+    assert!(!s.stopped_early);
+}

@@ -32,6 +32,17 @@ pub fn escape_chars(text: &str, escaped: impl Fn(char) -> bool) -> Cow<'_, str> 
     Cow::Owned(out)
 }
 
+/// `text` made safe for one cell of a Markdown table: control characters (a newline would
+/// end the row) escaped as [`escape_controls`] does, and `|` (which would start a new cell)
+/// written `\|`.
+pub fn markdown_cell(text: &str) -> Cow<'_, str> {
+    let visible = escape_controls(text);
+    if !visible.contains('|') {
+        return visible;
+    }
+    Cow::Owned(visible.replace('|', "\\|"))
+}
+
 /// `c` as its ASCII form when it is a full-width form of one (`０`→`0`, `Ａ`→`A`, the
 /// ideographic space → a space), the part of NFKC that matters when a number or a word is
 /// written to slip past a check; any other character unchanged.
@@ -52,6 +63,12 @@ fn needs_escape(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_markdown_cell_keeps_its_row() {
+        assert_eq!(markdown_cell("a/b.jpg"), "a/b.jpg");
+        assert_eq!(markdown_cell("a|b\nc"), "a\\|b\\x0ac");
+    }
 
     #[test]
     fn full_width_forms_fold_to_ascii() {

@@ -6,7 +6,7 @@
 use crate::cards::LoadedCard;
 use crate::clips::{ClipFile, ClipFormat};
 use crate::reader::{FaceCamera, FacePolicy, TryOutcome};
-use crate::scenario::{Camera, CameraSource, Case};
+use crate::scenario::{Camera, CameraSource, Case, MatcherSettings};
 use camera_replay::attack::{AttackClip, AttackOptions};
 use camera_replay::frame::{Frame, RgbImage};
 use camera_replay::liveness::{self, AttackCue, LivenessConfig};
@@ -14,7 +14,9 @@ use camera_replay::matcher::{
     rgb_from_luma, FaceMatcher, FaceTracker, MatcherConfig, TrackerConfig,
 };
 use camera_replay::perturb::{FaceBox, Perturbation, Perturbed};
-use camera_replay::replay::{Next, Pacing, Replay, ReplayOptions, ReplaySummary, WhenFull};
+use camera_replay::replay::{
+    Next, Pacing, Replay, ReplayOptions, ReplaySummary, SteppedReplay, WhenFull,
+};
 use camera_replay::source::{ClipSpec, FrameSource, LiveClip, SourceOptions};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,11 +42,39 @@ impl MatcherPool {
         FaceMatcher::load(&MatcherConfig::default()).map_err(|e| format!("face matcher: {e}"))
     }
 
-    pub fn give_back(&self, matcher: FaceMatcher) {
+    /// Takes a matcher back, its settings reset to the defaults (a case's `matcher:` never
+    /// leaks into the next case).
+    pub fn give_back(&self, mut matcher: FaceMatcher) {
+        with_settings(&mut matcher, &MatcherSettings::default());
         if let Ok(mut idle) = self.idle.lock() {
             idle.push(matcher);
         }
     }
+}
+
+/// Where the face is in a photo (the largest the detector finds), so a clip made from it
+/// frames the face as a camera would; `None` when it finds none.
+pub fn framing(matcher: &mut FaceMatcher, photo: &RgbImage) -> Option<FaceBox> {
+    matcher
+        .detect(photo)
+        .ok()
+        .and_then(|faces| camera_replay::matcher::largest(&faces))
+        .map(|f| FaceBox::from_xywh(f.bbox))
+}
+
+/// `matcher` with a case's settings (the defaults where the case says nothing).
+pub fn with_settings(matcher: &mut FaceMatcher, settings: &MatcherSettings) {
+    let default = MatcherConfig::default();
+    let mut detector = default.detector;
+    if let Some(t) = settings.detector_threshold {
+        detector.score_threshold = t;
+    }
+    let mut enrolment = default.enrolment;
+    if let Some(m) = settings.enrol_margin {
+        enrolment.margin = m;
+    }
+    matcher.set_thresholds(detector, default.quality, default.threshold);
+    matcher.set_enrolment(enrolment);
 }
 
 /// The camera's frames, not started yet.
@@ -56,8 +86,91 @@ enum Footage {
     Clip(std::path::PathBuf),
 }
 
+/// Which clock the camera runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Clock {
+    /// The in-process reader: frames on the clip's own clock, taken one by one, never
+    /// dropped, so CPU load cannot change what a try sees (nor the verdict).
+    Virtual,
+    /// A device's camera (the reference device playing a clip it was sent): real time,
+    /// frames the reader is too slow for are dropped, as a camera driver would.
+    RealTime,
+}
+
+/// Wall time the in-process face path spent working on frames of its virtual clock (the
+/// matcher and the liveness check). In process a try's "3 s" are 3 s of the clip, however
+/// long the machine takes to look at them; the engine adds this time to the step's deadline,
+/// so a loaded machine cannot turn a slow try into a missed deadline either. A device under
+/// test has no such credit: its speed is part of what is measured.
+#[derive(Clone, Debug, Default)]
+pub struct StoppedClock(Arc<Mutex<Stopped>>);
+
+#[derive(Debug, Default)]
+struct Stopped {
+    total: Duration,
+    /// A try in progress since then: its time counts as it runs, so a deadline never falls
+    /// in the middle of a try the credit would have covered.
+    since: Option<Instant>,
+}
+
+impl StoppedClock {
+    fn start(&self) {
+        if let Ok(mut s) = self.0.lock() {
+            s.since = Some(Instant::now());
+        }
+    }
+
+    fn stop(&self) {
+        if let Ok(mut s) = self.0.lock() {
+            if let Some(t) = s.since.take() {
+                s.total += t.elapsed();
+            }
+        }
+    }
+
+    /// Credits the time until the guard is dropped.
+    fn running(&self) -> Running {
+        self.start();
+        Running(self.clone())
+    }
+
+    /// All the time credited so far, a try in progress included.
+    pub fn total(&self) -> Duration {
+        self.0.lock().map_or(Duration::ZERO, |s| {
+            s.total + s.since.map_or(Duration::ZERO, |t| t.elapsed())
+        })
+    }
+}
+
+/// Credits a [`StoppedClock`] while it lives.
+struct Running(StoppedClock);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// A playing camera.
+enum Playing {
+    Virtual(SteppedReplay<Box<dyn FrameSource>>),
+    RealTime(Replay),
+}
+
+impl Playing {
+    fn finish(self) -> ReplaySummary {
+        match self {
+            Playing::Virtual(r) => r.finish(),
+            Playing::RealTime(r) => r.finish(),
+        }
+    }
+}
+
 /// The camera and matcher of one case.
 pub struct FaceKit {
+    clock: Clock,
+    /// Credited with the time of every try on the virtual clock.
+    stopped: StoppedClock,
     policy: FacePolicy,
     earlier_failures: u8,
     pool: MatcherPool,
@@ -65,7 +178,7 @@ pub struct FaceKit {
     tracker: Option<FaceTracker>,
     footage: Footage,
     camera: Camera,
-    replay: Option<Replay>,
+    replay: Option<Playing>,
     timings: Vec<(String, Duration)>,
 }
 
@@ -118,17 +231,13 @@ impl FaceKit {
     pub fn for_case(case: &Case, card: &LoadedCard, pool: &MatcherPool) -> Result<FaceKit, String> {
         let camera = camera_of(case, card)?;
         let mut matcher = pool.lend()?;
+        with_settings(&mut matcher, &case.matcher);
         let footage = match &camera.source {
             CameraSource::Photo(name) => {
                 let path = crate::photos::photo_path(name).map_err(|e| e.to_string())?;
                 let photo = camera_replay::matcher::load_image(&path)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
-                // Where the face is in the photo, so the clip frames it like a camera would.
-                let face = matcher
-                    .detect(&photo)
-                    .ok()
-                    .and_then(|faces| camera_replay::matcher::largest(&faces))
-                    .map(|f| FaceBox::from_xywh(f.bbox));
+                let face = framing(&mut matcher, &photo);
                 Footage::Photo { photo, face }
             }
             CameraSource::Clip { path, .. } => {
@@ -143,6 +252,8 @@ impl FaceKit {
             }
         };
         Ok(FaceKit {
+            clock: Clock::Virtual,
+            stopped: StoppedClock::default(),
             policy: FacePolicy::default(),
             earlier_failures: camera.earlier_failures,
             pool: pool.clone(),
@@ -153,6 +264,11 @@ impl FaceKit {
             replay: None,
             timings: Vec::new(),
         })
+    }
+
+    /// The clock the engine credits a step's deadline from.
+    pub fn stopped_clock(&self) -> StoppedClock {
+        self.stopped.clone()
     }
 
     /// The kit of a device that is handed a recorded clip (the reference DUT's camera): a
@@ -185,6 +301,8 @@ impl FaceKit {
         };
         camera_replay::source::open(path, &options).map_err(|e| format!("camera clip: {e}"))?;
         Ok(FaceKit {
+            clock: Clock::RealTime,
+            stopped: StoppedClock::default(),
             policy: FacePolicy::default(),
             earlier_failures: 0,
             pool: pool.clone(),
@@ -320,6 +438,7 @@ impl FaceCamera for FaceKit {
 
     /// Decodes the chip photo (greyscale JPEG 2000) and enrols it.
     fn enrol_chip_photo(&mut self, jp2: &[u8]) -> Result<(), String> {
+        let _credit = self.credit();
         let started = Instant::now();
         let grey = crate::photos::decode_chip_photo(jp2).map_err(|e| e.to_string())?;
         self.timings
@@ -341,24 +460,51 @@ impl FaceCamera for FaceKit {
         }
     }
 
-    /// Starts the camera: the footage plays at its frame rate from now on.
+    /// Starts the camera: the footage plays at its frame rate from now on (on the virtual
+    /// clock in process, in real time on a device).
     fn start_camera(&mut self) -> Result<(), String> {
         let source = self.source()?;
-        self.replay = Some(Replay::start(
-            source,
-            ReplayOptions {
-                pacing: Pacing::RealTime,
-                // A camera drops frames the reader is too slow for.
-                when_full: WhenFull::Drop,
-                ..ReplayOptions::default()
-            },
-        ));
+        self.replay = Some(match self.clock {
+            Clock::Virtual => Playing::Virtual(SteppedReplay::new(source)),
+            Clock::RealTime => Playing::RealTime(Replay::start(
+                source,
+                ReplayOptions {
+                    pacing: Pacing::RealTime,
+                    // A camera drops frames the reader is too slow for.
+                    when_full: WhenFull::Drop,
+                    ..ReplayOptions::default()
+                },
+            )),
+        });
         Ok(())
     }
 
     /// One try: up to `frames_per_try` frames within `try_time`, scored against the chip
     /// photo, then the presentation-attack check on the same frames.
     fn attempt(&mut self) -> TryOutcome {
+        let _credit = self.credit();
+        self.attempt_on_camera()
+    }
+
+    /// Durations of the kit's sub-steps so far (decode, per-frame work).
+    fn timings(&mut self) -> Vec<(String, Duration)> {
+        std::mem::take(&mut self.timings)
+    }
+
+    /// Stops the camera; what the replay measured (frames, drops, release jitter).
+    fn stop_camera(&mut self) -> Option<ReplaySummary> {
+        self.replay.take().map(Playing::finish)
+    }
+}
+
+impl FaceKit {
+    /// On the virtual clock, the stopped clock running until the guard is dropped.
+    fn credit(&self) -> Option<Running> {
+        (self.clock == Clock::Virtual).then(|| self.stopped.running())
+    }
+
+    /// The body of [`FaceCamera::attempt`].
+    fn attempt_on_camera(&mut self) -> TryOutcome {
         let mut outcome = TryOutcome {
             frames: 0,
             best_score: None,
@@ -370,12 +516,21 @@ impl FaceCamera for FaceKit {
             outcome.camera_ended = true;
             return outcome;
         };
+        // The try's time runs on the camera's clock.
+        let virtual_deadline = match replay {
+            Playing::Virtual(r) => r.now() + self.policy.try_time,
+            Playing::RealTime(_) => Duration::ZERO,
+        };
         let deadline = Instant::now() + self.policy.try_time;
         let mut seen: Vec<Frame> = Vec::new();
         let mut boxes: Vec<FaceBox> = Vec::new();
         let mut work = Duration::ZERO;
         while seen.len() < self.policy.frames_per_try {
-            match replay.next_before(deadline) {
+            let next = match replay {
+                Playing::Virtual(r) => r.next_before(virtual_deadline),
+                Playing::RealTime(r) => r.next_before(deadline),
+            };
+            match next {
                 Next::Frame(frame) => {
                     let result = tracker.process(&frame);
                     work += result.timings.total();
@@ -416,16 +571,6 @@ impl FaceCamera for FaceKit {
             }
         }
         outcome
-    }
-
-    /// Durations of the kit's sub-steps so far (decode, per-frame work).
-    fn timings(&mut self) -> Vec<(String, Duration)> {
-        std::mem::take(&mut self.timings)
-    }
-
-    /// Stops the camera; what the replay measured (frames, drops, release jitter).
-    fn stop_camera(&mut self) -> Option<ReplaySummary> {
-        self.replay.take().map(Replay::finish)
     }
 }
 
@@ -529,4 +674,26 @@ pub fn compare_files(
         threshold: config.threshold,
         faces,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stopped_clock_counts_a_try_while_it_runs_and_after() {
+        let clock = StoppedClock::default();
+        assert_eq!(clock.total(), Duration::ZERO);
+        let running = clock.running();
+        std::thread::sleep(Duration::from_millis(20));
+        // In progress: already counted, so a deadline checked now is extended.
+        let during = clock.total();
+        assert!(during >= Duration::from_millis(20), "{during:?}");
+        drop(running);
+        let after = clock.total();
+        assert!(after >= during);
+        std::thread::sleep(Duration::from_millis(20));
+        // Stopped: time no longer counts.
+        assert_eq!(clock.total(), after);
+    }
 }

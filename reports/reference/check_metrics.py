@@ -7,9 +7,12 @@ Usage:
 
 Each file is a CSV with a header naming at least the columns `kind` (genuine | impostor) and
 `score` (a similarity: higher = more alike), such as the raw score file the harness writes
-(kind,subject_a,image_a,subject_b,image_b,score). For every file one JSON object is printed on
-its own line:
+(kind,subject_a,image_a,subject_b,image_b,score,failure; older files lack `failure`). A row with
+a non-empty `failure` (and an empty score) is a comparison that could not be made: it is left out
+of every number below, which are per-comparison rates (FMR / FNMR), and only counted in "lost".
+For every file one JSON object is printed on its own line:
 
+- "genuine", "impostor": the comparisons made (scored); "lost": {"genuine": n, "impostor": n}.
 - "pyeer": pyeer.eer_info.get_eer_stats(genuine, impostor) as it is:
   eer, eer_low, eer_high, eer_th (FVC2000 EER: see pyeer.eer_stats.get_eer_values),
   fmr100 / fmr100_th and fmr1000 / fmr1000_th (pyeer's "FNMR at FMR = 1e-2 / 1e-3": the FNMR at
@@ -32,19 +35,24 @@ import numpy as np
 
 def read_scores(path):
     gen, imp = [], []
+    lost = {"genuine": 0, "impostor": 0}
     with open(path, newline="") as f:
         rows = csv.DictReader(f)
         if rows.fieldnames is None or "kind" not in rows.fieldnames or "score" not in rows.fieldnames:
             raise SystemExit(f"{path}: need a header with 'kind' and 'score' columns")
         for n, row in enumerate(rows, start=2):
-            kind, score = row["kind"], float(row["score"])
-            if kind == "genuine":
-                gen.append(score)
-            elif kind == "impostor":
-                imp.append(score)
-            else:
+            kind = row["kind"]
+            if kind not in lost:
                 raise SystemExit(f"{path}: line {n}: unknown kind {kind!r}")
-    return np.array(gen, dtype=np.float64), np.array(imp, dtype=np.float64)
+            failure, score = (row.get("failure") or "").strip(), row["score"].strip()
+            if failure:
+                # Not compared: no score; the generalised rates count it, these do not.
+                if score:
+                    raise SystemExit(f"{path}: line {n}: both a score and a failure")
+                lost[kind] += 1
+                continue
+            (gen if kind == "genuine" else imp).append(float(score))
+    return np.array(gen, dtype=np.float64), np.array(imp, dtype=np.float64), lost
 
 
 def pyeer_metrics(gen, imp):
@@ -87,8 +95,8 @@ def main(paths):
     if not paths:
         raise SystemExit(__doc__)
     for path in paths:
-        gen, imp = read_scores(path)
-        out = {"file": path, "genuine": len(gen), "impostor": len(imp)}
+        gen, imp, lost = read_scores(path)
+        out = {"file": path, "genuine": len(gen), "impostor": len(imp), "lost": lost}
         if len(gen) and len(imp):
             out["pyeer"] = pyeer_metrics(gen, imp)
             out["nist"] = [nist_fnmr_at_fmr(gen, imp, t) for t in (1e-2, 1e-3, 1e-4)]

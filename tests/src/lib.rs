@@ -237,6 +237,30 @@ pub fn face_set_dir() -> PathBuf {
     repo_root().join(set)
 }
 
+/// The face set (LFW), which must be there: the face tests fail, never skip, without it.
+pub fn lfw_set() -> PathBuf {
+    let dir = face_set_dir();
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the face set lives beside the repository, or where MYNA_HIL_FACE_SET \
+         points",
+        dir.display()
+    );
+    dir
+}
+
+/// `<dir>/set`: a face set of these LFW people, as links to their folders (no image is
+/// copied).
+pub fn linked_face_set(dir: &Path, people: &[&str]) -> PathBuf {
+    let lfw = lfw_set();
+    let set = dir.join("set");
+    std::fs::create_dir_all(&set).expect("create the set folder");
+    for p in people {
+        std::os::unix::fs::symlink(lfw.join(p), set.join(p)).expect("link a person's folder");
+    }
+    set
+}
+
 /// A shipped profile, with its photo from the cache.
 pub fn shipped_profile(name: &str) -> card_emulator::CardProfile {
     let path = repo_root()

@@ -3,22 +3,11 @@
 //! `accuracy` on a small face set. Photos come from the cache and ../shared/data; nothing
 //! here is written into the repository.
 
-use myna_hil_tests::{face_set_dir, fresh_dir, repo_root, run_myna_hil, text};
+use myna_hil_tests::{fresh_dir, linked_face_set, repo_root, run_myna_hil, text};
 use std::path::{Path, PathBuf};
 
 fn photo(name: &str) -> PathBuf {
     harness::photos::photo_path(name).unwrap_or_else(|e| panic!("{e}: run `bash .ci/setup`"))
-}
-
-fn lfw() -> PathBuf {
-    let dir = face_set_dir();
-    assert!(
-        dir.is_dir(),
-        "{} is missing: the face set lives beside the repository, or where MYNA_HIL_FACE_SET \
-         points",
-        dir.display()
-    );
-    dir
 }
 
 #[test]
@@ -201,17 +190,15 @@ fn recorded_clips_good_corrupt_unreadable_or_faceless_each_get_their_verdict() {
 #[test]
 fn accuracy_on_a_small_face_set_writes_scores_metrics_and_plots() {
     let dir = fresh_dir("accuracy");
-    let set = dir.join("set");
-    std::fs::create_dir_all(&set).unwrap();
-    let people = [
-        "Abel_Pacheco",
-        "Akhmed_Zakayev",
-        "Amber_Tamblyn",
-        "Angela_Bassett",
-    ];
-    for p in people {
-        std::os::unix::fs::symlink(lfw().join(p), set.join(p)).unwrap();
-    }
+    let set = linked_face_set(
+        &dir,
+        &[
+            "Abel_Pacheco",
+            "Akhmed_Zakayev",
+            "Amber_Tamblyn",
+            "Angela_Bassett",
+        ],
+    );
     let out = dir.join("out");
     let run = run_myna_hil(&[
         "accuracy",
@@ -243,13 +230,16 @@ fn accuracy_on_a_small_face_set_writes_scores_metrics_and_plots() {
     ] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
-    let records = reports::accuracy::read_raw_scores(&out.join("baseline/scores.csv")).unwrap();
-    assert!(records
+    let rows = reports::accuracy::read_raw_rows(&out.join("baseline/scores.csv")).unwrap();
+    let kinds: Vec<_> = rows
         .iter()
-        .any(|r| r.kind == reports::accuracy::ComparisonKind::Genuine));
-    assert!(records
-        .iter()
-        .any(|r| r.kind == reports::accuracy::ComparisonKind::Impostor));
+        .filter_map(|r| match r {
+            reports::accuracy::RawRow::Scored(r) => Some(r.kind),
+            reports::accuracy::RawRow::Lost(_) => None,
+        })
+        .collect();
+    assert!(kinds.contains(&reports::accuracy::ComparisonKind::Genuine));
+    assert!(kinds.contains(&reports::accuracy::ComparisonKind::Impostor));
     let overview = std::fs::read_to_string(out.join("accuracy.md")).unwrap();
     assert!(
         overview.contains("| baseline |") && overview.contains("still-photo"),
@@ -275,4 +265,148 @@ fn accuracy_on_a_small_face_set_writes_scores_metrics_and_plots() {
     let err = text(&run.stderr);
     assert!(err.contains("pairs.txt:3:"), "{err}");
     assert!(err.contains("Nobody"), "{err}");
+}
+
+/// Three LFW people (linked, read in place) and one whose two images hold no face.
+fn set_with_a_faceless_person(dir: &Path) -> PathBuf {
+    let set = linked_face_set(dir, &["Abel_Pacheco", "Akhmed_Zakayev", "Amber_Tamblyn"]);
+    std::fs::create_dir_all(set.join("Blank_Person")).unwrap();
+    for (i, grey) in [(1, 90u8), (2, 160)] {
+        image::RgbImage::from_pixel(250, 250, image::Rgb([grey; 3]))
+            .save(set.join(format!("Blank_Person/{i:04}.png")))
+            .unwrap();
+    }
+    set
+}
+
+#[test]
+fn accuracy_counts_lost_comparisons_and_fails_on_warnings_when_asked() {
+    let dir = fresh_dir("accuracy-lost");
+    let set = set_with_a_faceless_person(&dir);
+    let out = dir.join("out");
+    let run_with = |extra: &[&str], out: &Path| {
+        let mut args = vec![
+            "accuracy",
+            set.to_str().unwrap(),
+            "--impostors",
+            "80",
+            "--bootstrap",
+            "200",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        run_myna_hil(&args)
+    };
+    let run = run_with(&[], &out);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let err = text(&run.stderr);
+    assert!(err.contains("fta-above-limit"), "{err}");
+
+    // The lost comparisons are rows with their failure, never dropped.
+    let rows = reports::accuracy::read_raw_rows(&out.join("baseline/scores.csv")).unwrap();
+    let lost: Vec<_> = rows
+        .iter()
+        .filter_map(|r| match r {
+            reports::accuracy::RawRow::Lost(l) => Some(l),
+            reports::accuracy::RawRow::Scored(_) => None,
+        })
+        .collect();
+    assert!(
+        lost.iter()
+            .any(|l| l.kind == reports::accuracy::ComparisonKind::Genuine
+                && l.failure == "enrolment: NoFace"),
+        "{lost:?}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("baseline/summary.json")).unwrap())
+            .unwrap();
+    let s = &summary["summary"];
+    assert_eq!(s["lost"]["genuine"]["count"], 1, "{s}");
+    assert!(s["fte"]["count"].as_u64() >= Some(1), "{s}");
+    assert!(s["generalised"]["eer"]["eer"].is_number(), "{s}");
+    assert_eq!(s["bootstrap"]["replicates"], 200, "{s}");
+    assert_eq!(summary["failures"][0]["kind"], "NoFace", "{summary}");
+    // One row per side and kind in the failure table, not one per file.
+    let md = std::fs::read_to_string(out.join("baseline/summary.md")).unwrap();
+    assert_eq!(md.matches("| NoFace |").count(), 2, "{md}");
+    let overview = std::fs::read_to_string(out.join("accuracy.md")).unwrap();
+    assert!(overview.contains("generalised EER"), "{overview}");
+    assert!(overview.contains("## Warnings"), "{overview}");
+
+    // --fail-on-warning: exit 1 on the listed code, 0 when only others are raised.
+    let again = |codes: &str, name: &str| {
+        run_with(&["--fail-on-warning", codes], &dir.join(name))
+            .status
+            .code()
+    };
+    assert_eq!(again("fte-above-limit", "fail"), Some(1));
+    assert_eq!(again("bpcer-above-limit", "pass"), Some(0));
+    // Bad options are refused before anything runs.
+    let bad = run_with(&["--fail-on-warning", "fta-too-high"], &dir.join("bad"));
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("fta-above-limit"),
+        "lists the codes"
+    );
+    assert!(!dir.join("bad").exists());
+    let bad = run_with(&["--enrol-margin", "9"], &dir.join("bad"));
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    assert!(!dir.join("bad").exists());
+}
+
+#[test]
+fn accuracy_takes_the_folds_asked_for() {
+    let dir = fresh_dir("accuracy-folds");
+    let set = set_with_a_faceless_person(&dir);
+    // Two folds of one genuine and one impostor pair each.
+    let pairs = dir.join("pairs.txt");
+    std::fs::write(
+        &pairs,
+        "2\t1\nAbel_Pacheco\t1\t2\nAbel_Pacheco\t1\tAmber_Tamblyn\t1\n\
+         Akhmed_Zakayev\t1\t2\nAkhmed_Zakayev\t1\tBlank_Person\t1\n",
+    )
+    .unwrap();
+    let run = |folds: &str, name: &str| {
+        run_myna_hil(&[
+            "accuracy",
+            set.to_str().unwrap(),
+            "--pairs",
+            pairs.to_str().unwrap(),
+            "--folds",
+            folds,
+            "--out",
+            dir.join(name).to_str().unwrap(),
+        ])
+    };
+    let two = run("2", "two");
+    assert_eq!(two.status.code(), Some(0), "{}", text(&two.stderr));
+    let rows = reports::accuracy::read_raw_rows(&dir.join("two/baseline/scores.csv")).unwrap();
+    assert_eq!(rows.len(), 2, "only fold 2's pairs");
+    let md = std::fs::read_to_string(dir.join("two/accuracy.md")).unwrap();
+    assert!(md.contains("(folds 2 only)"), "{md}");
+    assert!(!md.contains("tuning split"), "{md}");
+    let one = run("1-2", "one");
+    assert_eq!(one.status.code(), Some(0));
+    let md = std::fs::read_to_string(dir.join("one/accuracy.md")).unwrap();
+    assert!(md.contains("tuning split"), "fold 1 is flagged: {md}");
+    let bad = run("3", "bad");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("no fold 3"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
+
+#[test]
+fn the_accuracy_page_lists_every_warning_code() {
+    let page = std::fs::read_to_string(repo_root().join("docs/accuracy.md")).unwrap();
+    for code in reports::accuracy::WarningCode::ALL {
+        assert!(
+            page.contains(&format!("| `{}` |", code.name())),
+            "docs/accuracy.md does not explain `{}`",
+            code.name()
+        );
+    }
 }

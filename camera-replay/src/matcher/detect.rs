@@ -34,6 +34,21 @@ impl Face {
         }
     }
 
+    /// The same face moved by `(dx, dy)` pixels (e.g. from a padded image back to the
+    /// original: minus the padding).
+    pub fn translated(&self, dx: f32, dy: f32) -> Face {
+        Face {
+            bbox: [
+                self.bbox[0] + dx,
+                self.bbox[1] + dy,
+                self.bbox[2],
+                self.bbox[3],
+            ],
+            landmarks: self.landmarks.map(|[x, y]| [x + dx, y + dy]),
+            score: self.score,
+        }
+    }
+
     /// Distance between the two eye landmarks.
     pub fn interocular(&self) -> f32 {
         let [r, l] = [self.landmarks[0], self.landmarks[1]];

@@ -17,11 +17,13 @@
 
 pub mod align;
 pub mod detect;
+pub mod enrolment;
 pub mod imageops;
 /// The baseline JPEG decoder lives in [`crate::codec::jpeg`]; its old path stays.
 pub use crate::codec::jpeg;
 pub mod prelu;
 pub mod quality;
+pub mod tight;
 mod track;
 
 use std::path::Path;
@@ -34,6 +36,7 @@ use ort::value::TensorRef;
 use crate::runtime::{self, RuntimeError, RuntimePaths, SessionOptions};
 
 pub use detect::{DetectorConfig, Face};
+pub use enrolment::{EnrolmentConfig, PadBorder};
 pub use quality::QualityConfig;
 pub use track::{FaceTracker, FrameMatch, FrameResult, TrackerConfig};
 
@@ -61,6 +64,9 @@ pub struct MatcherConfig {
     pub session: SessionOptions,
     pub detector: DetectorConfig,
     pub quality: QualityConfig,
+    /// How [`FaceMatcher::enrol`] pads its image before detection (the probe side never
+    /// pads).
+    pub enrolment: EnrolmentConfig,
     /// Cosine similarity at or above which two faces match.
     pub threshold: f32,
     /// Rewrite SFace's PRelu activations for ONNX Runtime (same function, about twice as
@@ -76,6 +82,7 @@ impl Default for MatcherConfig {
             session: SessionOptions::default(),
             detector: DetectorConfig::default(),
             quality: QualityConfig::default(),
+            enrolment: EnrolmentConfig::default(),
             threshold: DEFAULT_THRESHOLD,
             fast_prelu: true,
         }
@@ -153,6 +160,34 @@ impl AcquireFailure {
     /// [`AcquireFailure::Engine`], a fault of the test system.
     pub fn is_failure_to_acquire(&self) -> bool {
         !matches!(self, AcquireFailure::Engine(_))
+    }
+
+    /// The same failure with its face (if any) moved by `(dx, dy)`.
+    pub fn translated(self, dx: f32, dy: f32) -> AcquireFailure {
+        match self {
+            AcquireFailure::BadLandmarks { face } => AcquireFailure::BadLandmarks {
+                face: face.translated(dx, dy),
+            },
+            AcquireFailure::FaceTooSmall {
+                face,
+                interocular_px,
+                min_px,
+            } => AcquireFailure::FaceTooSmall {
+                face: face.translated(dx, dy),
+                interocular_px,
+                min_px,
+            },
+            AcquireFailure::TooBlurred {
+                face,
+                sharpness,
+                min,
+            } => AcquireFailure::TooBlurred {
+                face: face.translated(dx, dy),
+                sharpness,
+                min,
+            },
+            other => other,
+        }
     }
 
     /// The face the failure is about, when one was found.
@@ -297,6 +332,7 @@ pub struct FaceMatcher {
     canvas: PlanarCanvas,
     resized: RgbImage,
     scratch: ResizeScratch,
+    padded: RgbImage,
     crop: RgbImage,
     crop_planes: Vec<f32>,
     candidates: Vec<Face>,
@@ -366,6 +402,7 @@ impl FaceMatcher {
             canvas: PlanarCanvas::new(DETECT_SIDE),
             resized: RgbImage::new(1, 1),
             scratch: ResizeScratch::default(),
+            padded: RgbImage::new(1, 1),
             crop: RgbImage::new(CROP_SIDE, CROP_SIDE),
             crop_planes: vec![0.0; 3 * (CROP_SIDE * CROP_SIDE) as usize],
             candidates: Vec::new(),
@@ -387,6 +424,11 @@ impl FaceMatcher {
         self.config.detector = detector;
         self.config.quality = quality;
         self.config.threshold = threshold;
+    }
+
+    /// Changes how [`FaceMatcher::enrol`] pads its image.
+    pub fn set_enrolment(&mut self, enrolment: EnrolmentConfig) {
+        self.config.enrolment = enrolment;
     }
 
     /// All faces in the image, best score first, in image coordinates.
@@ -551,7 +593,11 @@ impl FaceMatcher {
 
     /// Detects, takes the largest face (highest score among equals), gates and embeds it.
     pub fn acquire(&mut self, img: &RgbImage) -> Result<Template, AcquireFailure> {
-        let t0 = Instant::now();
+        self.acquire_since(img, Instant::now())
+    }
+
+    /// [`FaceMatcher::acquire`], its detection time counted from `t0`.
+    fn acquire_since(&mut self, img: &RgbImage, t0: Instant) -> Result<Template, AcquireFailure> {
         let faces = self.detect(img)?;
         let face = largest(&faces).ok_or(AcquireFailure::NoFace)?;
         let timings = StepTimings {
@@ -563,8 +609,31 @@ impl FaceMatcher {
 
     /// The reference template from an enrolment image (e.g. the chip photo; for a
     /// greyscale image use [`rgb_from_luma`] or [`decode_image`] first).
+    ///
+    /// The image is first padded as [`MatcherConfig::enrolment`] says
+    /// ([`enrolment::pad`], `cv2.copyMakeBorder`); detection, alignment and the quality gate
+    /// run on the padded image (a landmark near the edge keeps its context in the warp), and
+    /// the template's `face` (and the face of a failure) is given in the coordinates of
+    /// `img`. The time spent padding counts as detection.
     pub fn enrol(&mut self, img: &RgbImage) -> Result<Template, AcquireFailure> {
-        self.acquire(img)
+        let t0 = Instant::now();
+        let (w, h) = img.dimensions();
+        let (px, py) = self.config.enrolment.padding(w, h);
+        if w < MIN_IMAGE_SIDE || h < MIN_IMAGE_SIDE || (px, py) == (0, 0) {
+            return self.acquire_since(img, t0);
+        }
+        let mut padded = std::mem::take(&mut self.padded);
+        enrolment::pad_into(img, px, py, self.config.enrolment.border, &mut padded);
+        let result = self.acquire_since(&padded, t0);
+        self.padded = padded;
+        let (dx, dy) = (-(px as f32), -(py as f32));
+        match result {
+            Ok(mut t) => {
+                t.face = t.face.translated(dx, dy);
+                Ok(t)
+            }
+            Err(e) => Err(e.translated(dx, dy)),
+        }
     }
 
     /// A probe template from a camera image.

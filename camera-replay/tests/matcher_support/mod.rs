@@ -61,24 +61,6 @@ pub fn lfw(person: &str, number: u32) -> image::RgbImage {
     must_load(&lfw_root().join(person).join(format!("{number:04}.jpg")))
 }
 
-/// The same-person pairs of LFW fold 1 (person, first image, second image).
-pub fn lfw_genuine_pairs() -> Vec<(String, u32, u32)> {
-    let text = std::fs::read_to_string(lfw_root().join("pairs_folds1-5.txt")).expect("pairs file");
-    text.lines()
-        .skip(1)
-        .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .filter(|f| f.len() == 3)
-        .take(300)
-        .map(|f| {
-            (
-                f[0].to_string(),
-                f[1].parse().unwrap(),
-                f[2].parse().unwrap(),
-            )
-        })
-        .collect()
-}
-
 pub fn matcher(config: &MatcherConfig) -> FaceMatcher {
     FaceMatcher::load(config).unwrap_or_else(|e| panic!("matcher tests need the face runtime: {e}"))
 }
@@ -87,4 +69,135 @@ pub fn matcher(config: &MatcherConfig) -> FaceMatcher {
 pub fn obama_frame(x: u32) -> image::RgbImage {
     let img = photo("obama.jpg");
     image::imageops::crop_imm(&img, x, 0, 640, 480).to_image()
+}
+
+/// One line of LFW View 2's pairs file: two images (person, LFW image number) and whether
+/// they show the same person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LfwPair {
+    pub a: (String, u32),
+    pub b: (String, u32),
+    pub genuine: bool,
+}
+
+/// The pairs of LFW View 2 fold `fold` (1-based): its 300 same-person lines, then its 300
+/// different-person lines. Fold 1 (the first 600 pairs) is the tuning split; folds 2–5 are
+/// for evaluation only.
+pub fn lfw_fold_pairs(fold: usize) -> Vec<LfwPair> {
+    let text = std::fs::read_to_string(lfw_root().join("pairs_folds1-5.txt")).expect("pairs file");
+    let mut lines = text.lines();
+    let head: Vec<usize> = lines
+        .next()
+        .expect("pairs header")
+        .split_whitespace()
+        .map(|v| v.parse().expect("pairs header"))
+        .collect();
+    let (folds, per) = (head[0], head[1]);
+    assert!((1..=folds).contains(&fold), "fold {fold} of {folds}");
+    lines
+        .skip((fold - 1) * 2 * per)
+        .take(2 * per)
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match f.len() {
+                3 => LfwPair {
+                    a: (f[0].into(), f[1].parse().unwrap()),
+                    b: (f[0].into(), f[2].parse().unwrap()),
+                    genuine: true,
+                },
+                4 => LfwPair {
+                    a: (f[0].into(), f[1].parse().unwrap()),
+                    b: (f[2].into(), f[3].parse().unwrap()),
+                    genuine: false,
+                },
+                _ => panic!("bad pairs line {l:?}"),
+            }
+        })
+        .collect()
+}
+
+/// The images of `pairs`, each once, sorted.
+pub fn pair_images(pairs: &[LfwPair]) -> Vec<(String, u32)> {
+    let set: std::collections::BTreeSet<_> = pairs
+        .iter()
+        .flat_map(|p| [p.a.clone(), p.b.clone()])
+        .collect();
+    set.into_iter().collect()
+}
+
+/// Equal error rate (the mean of FNMR and FMR where they cross, scores at or above a
+/// threshold accepted), from genuine and impostor scores.
+pub fn eer(genuine: &[f32], impostor: &[f32]) -> f32 {
+    if genuine.is_empty() || impostor.is_empty() {
+        return f32::NAN;
+    }
+    let mut ts: Vec<f32> = genuine.iter().chain(impostor).copied().collect();
+    ts.sort_by(f32::total_cmp);
+    let (mut best, mut gap) = (f32::NAN, f32::INFINITY);
+    for t in ts {
+        let fnmr = genuine.iter().filter(|s| **s < t).count() as f32 / genuine.len() as f32;
+        let fmr = impostor.iter().filter(|s| **s >= t).count() as f32 / impostor.len() as f32;
+        if (fnmr - fmr).abs() < gap {
+            gap = (fnmr - fmr).abs();
+            best = (fnmr + fmr) / 2.0;
+        }
+    }
+    best
+}
+
+/// Runs `f` over `items` on one thread per matcher (each thread owns one matcher), results
+/// in the order of `items`.
+pub fn par_map<T: Sync, R: Send>(
+    items: &[T],
+    matchers: &mut [FaceMatcher],
+    f: impl Fn(&mut FaceMatcher, &T) -> R + Sync,
+) -> Vec<R> {
+    let n = matchers.len().max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    let results = std::sync::Mutex::new(&mut out);
+    std::thread::scope(|s| {
+        for m in matchers.iter_mut().take(n) {
+            let (next, results, f) = (&next, &results, &f);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= items.len() {
+                    break;
+                }
+                let r = f(m, &items[i]);
+                results.lock().unwrap()[i] = Some(r);
+            });
+        }
+    });
+    out.into_iter()
+        .map(|r| r.expect("every item mapped"))
+        .collect()
+}
+
+/// Threads for the LFW measurements: `MYNA_HIL_TEST_THREADS`, else 2.
+pub fn test_threads() -> usize {
+    std::env::var("MYNA_HIL_TEST_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(2)
+}
+
+/// The tight crop of an image's face ([`camera_replay::matcher::tight`]): the largest face
+/// YuNet finds at OpenCV's settings (`m` must have the default detector), and its box cut and
+/// finished as `how` says. `None` when no face is found.
+pub fn tight_crop_of(
+    m: &mut FaceMatcher,
+    img: &image::RgbImage,
+    how: &camera_replay::matcher::tight::TightCrop,
+) -> Option<(camera_replay::matcher::Face, image::RgbImage)> {
+    use camera_replay::matcher::{largest, tight, DetectorConfig};
+    assert_eq!(
+        m.config().detector,
+        DetectorConfig::default(),
+        "tight crops are cut at OpenCV's detector settings"
+    );
+    let face = largest(&m.detect(img).ok()?)?;
+    let rect = tight::face_crop_rect(&face, img.width(), img.height())?;
+    Some((face, tight::tight_crop(img, rect, how)?))
 }

@@ -33,6 +33,30 @@ pub struct CampaignArgs {
     /// Operating threshold (cosine) [default: SFace's 0.363].
     #[arg(long)]
     pub threshold: Option<f32>,
+    /// Face detector score threshold (YuNet), in (0, 1) [default: OpenCV's 0.9].
+    #[arg(long, value_name = "SCORE")]
+    pub detector_threshold: Option<f32>,
+    /// Border added around each enrolment image before detection, as a fraction of its
+    /// width and height (0 turns padding off) [default: 0.5, tuned on LFW fold 1].
+    #[arg(long, value_name = "FRACTION")]
+    pub enrol_margin: Option<f32>,
+    /// Only the pairs of these folds of the pairs file, e.g. `2-5` or `1,3`: LFW fold 1 is
+    /// the tuning split of every tuned constant, so an honest report uses `2-5`.
+    #[arg(long, value_name = "FOLDS", requires = "pairs")]
+    pub folds: Option<String>,
+    /// A failure-to-acquire (or -enrol) rate above this gets a warning.
+    #[arg(long, default_value_t = 0.02, value_name = "RATE")]
+    pub fta_limit: f64,
+    /// Subject-level bootstrap replicates for the intervals (0 turns the bootstrap off and
+    /// leaves only comparison-level Clopper-Pearson intervals).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub bootstrap: u32,
+    /// Exit 1 when the report has a warning (any, or only the codes listed, comma
+    /// separated, e.g. `fta-above-limit,too-few-impostors`).
+    #[arg(long, value_name = "CODES", num_args = 0..=1, default_missing_value = "all")]
+    pub fail_on_warning: Option<String>,
+    #[command(flatten)]
+    pub device: super::device_args::DeviceArgs,
     /// Worker threads, each with its own matcher.
     #[arg(long, default_value_t = default_threads())]
     pub threads: usize,
@@ -45,6 +69,72 @@ fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// How a campaign that ran ended: the warnings of its reports, and whether a policy's claim
+/// failed.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub warnings: Vec<reports::accuracy::Warning>,
+    /// A device campaign's policy was not met (or the evidence cannot support its claim).
+    pub policy_failed: bool,
+}
+
+impl Outcome {
+    /// Whether `--fail-on-warning` (as given in `args`) turns this outcome into a failure.
+    pub fn fails(&self, args: &CampaignArgs) -> Result<bool, CampaignError> {
+        if self.policy_failed {
+            return Ok(true);
+        }
+        let Some(codes) = &args.fail_on_warning else {
+            return Ok(false);
+        };
+        if codes == "all" {
+            return Ok(!self.warnings.is_empty());
+        }
+        let mut wanted = Vec::new();
+        for name in codes.split(',').map(str::trim) {
+            let code = reports::accuracy::WarningCode::from_name(name).ok_or_else(|| {
+                let known: Vec<&str> = reports::accuracy::WarningCode::ALL
+                    .iter()
+                    .map(|c| c.name())
+                    .collect();
+                CampaignError::Input(format!(
+                    "--fail-on-warning: `{name}` is not a warning code; known: all, {}",
+                    known.join(", ")
+                ))
+            })?;
+            wanted.push(code);
+        }
+        Ok(self.warnings.iter().any(|w| wanted.contains(&w.code)))
+    }
+}
+
+/// `--folds`: `2-5`, `1,3`, `2-3,5` → the fold numbers, each ≥ 1.
+pub fn parse_folds(spec: &str) -> Result<Vec<u32>, CampaignError> {
+    let bad = || {
+        CampaignError::Input(format!(
+            "--folds {spec}: expected fold numbers from 1, e.g. 2-5 or 1,3"
+        ))
+    };
+    let mut out = Vec::new();
+    for part in spec.split(',').map(str::trim) {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let (lo, hi): (u32, u32) = (
+            lo.parse().map_err(|_| bad())?,
+            hi.parse().map_err(|_| bad())?,
+        );
+        if lo == 0 || hi < lo || hi - lo > 1000 {
+            return Err(bad());
+        }
+        out.extend(lo..=hi);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CampaignError {
     #[error("{0}")]
@@ -54,6 +144,9 @@ pub enum CampaignError {
     Bench(String),
     #[error("{0}")]
     Output(String),
+    /// Diagnostics already rendered (file:line:column, caret, hint) of an input file.
+    #[error("{0}")]
+    Diagnostics(String),
 }
 
 impl crate::failure::Classified for CampaignError {
@@ -61,10 +154,14 @@ impl crate::failure::Classified for CampaignError {
     fn class(&self) -> crate::failure::FailureClass {
         match self {
             CampaignError::Bench(_) => crate::failure::FailureClass::Bench,
-            CampaignError::Input(_) | CampaignError::Output(_) => {
+            CampaignError::Input(_) | CampaignError::Output(_) | CampaignError::Diagnostics(_) => {
                 crate::failure::FailureClass::Input
             }
         }
+    }
+
+    fn rendered(&self) -> bool {
+        matches!(self, CampaignError::Diagnostics(_))
     }
 }
 

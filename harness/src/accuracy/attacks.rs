@@ -31,9 +31,9 @@ pub fn run_attacks(
     set: &FaceSet,
     pairs: &[Pair],
     args: &CampaignArgs,
+    species: &[AttackSpecies],
     matchers: &mut [FaceMatcher],
 ) -> Result<PadSummary, CampaignError> {
-    let species = chosen_species(&args.attacks)?;
     let sources: Vec<&Pair> = pairs
         .iter()
         .filter(|p| p.genuine)
@@ -45,7 +45,7 @@ pub fn run_attacks(
             pair,
             species: None,
         });
-        for s in &species {
+        for s in species {
             jobs.push(Job {
                 pair,
                 species: Some(*s),
@@ -93,7 +93,8 @@ pub fn run_attacks(
     pad_summary(&counts, 0.95).map_err(|e| CampaignError::Output(e.to_string()))
 }
 
-fn chosen_species(names: &[String]) -> Result<Vec<AttackSpecies>, CampaignError> {
+/// The species `--attack` names (`all` for every one), checked before anything runs.
+pub(super) fn chosen_species(names: &[String]) -> Result<Vec<AttackSpecies>, CampaignError> {
     let mut out = Vec::new();
     for name in names {
         if name == "all" {
@@ -119,11 +120,7 @@ fn judged_bona_fide(
 ) -> Result<bool, String> {
     let photo =
         camera_replay::matcher::load_image(&set.path_of(&job.pair.b)).map_err(|e| e.to_string())?;
-    let face = matcher
-        .detect(&photo)
-        .ok()
-        .and_then(|f| camera_replay::matcher::largest(&f))
-        .map(|f| FaceBox::from_xywh(f.bbox));
+    let face = crate::face::framing(matcher, &photo);
     let spec = ClipSpec {
         frames: FRAMES,
         seed: image_seed(seed, &job.pair.b),

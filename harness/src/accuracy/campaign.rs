@@ -4,15 +4,17 @@
 //! chip photo is). Each image is acquired once per condition and role, on `threads`
 //! workers with a matcher each. Raw scores, metrics and plots go to `out/<condition>/`.
 
-use super::args::{CampaignArgs, CampaignError};
+use super::args::{parse_folds, CampaignArgs, CampaignError, Outcome};
 use super::face_set::{FaceImage, FaceSet, Pair};
 use super::workers::{image_seed, parallel_map};
 use camera_replay::matcher::{rgb_from_luma, FaceMatcher, MatcherConfig, Template};
 use camera_replay::perturb::Perturbation;
 use reports::accuracy::{
-    AccuracyOptions, AccuracySummary, AcquisitionCounts, ComparisonKind, ScoreRecord, Scores,
+    AccuracyOptions, AccuracySummary, AcquisitionCounts, BootstrapOptions, ComparisonKind,
+    LostRecord, Proportion, RawRow, ScoreRecord, Scores,
 };
-use std::collections::HashMap;
+use reports::plots::PlotContext;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::path::Path;
 use std::time::Instant;
@@ -29,23 +31,35 @@ struct Condition {
 pub struct ConditionResult {
     pub name: String,
     pub summary: AccuracySummary,
-    pub records: Vec<ScoreRecord>,
-    /// Acquisitions that failed, by reason.
-    pub failures: Vec<(String, usize)>,
+    /// Every comparison attempted: scored, or lost with why.
+    pub rows: Vec<RawRow>,
+    /// Failed acquisitions by side and kind, most frequent first.
+    pub failures: Vec<FailureRow>,
 }
 
-pub fn run_campaign(args: &CampaignArgs) -> Result<(), CampaignError> {
+/// One row of the failure table: the images of one side that failed in one way.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FailureRow {
+    /// `enrolment` or `probe`.
+    pub side: &'static str,
+    /// The kind of failure, e.g. `NoFace` (camera_replay's `FailureKind`).
+    pub kind: String,
+    pub images: usize,
+    /// One image it happened to, for a reader who wants to look.
+    pub example: String,
+}
+
+pub fn run_campaign(args: &CampaignArgs) -> Result<Outcome, CampaignError> {
+    // Every option is checked before anything runs.
+    Outcome::default().fails(args)?;
+    if super::device::wanted(args) {
+        return super::device::run_device_campaign(args);
+    }
+    let config = matcher_config(args)?;
+    let options = accuracy_options(args, &config)?;
+    let species = super::attacks::chosen_species(&args.attacks)?;
     let set = FaceSet::open(&args.set).map_err(|e| CampaignError::Input(e.to_string()))?;
-    let pairs = match &args.pairs {
-        Some(file) => set
-            .read_pairs(file)
-            .map_err(|e| CampaignError::Input(e.to_string()))?,
-        None => {
-            let mut pairs = set.genuine_pairs();
-            pairs.extend(set.impostor_pairs(args.impostors, args.seed));
-            pairs
-        }
-    };
+    let pairs = campaign_pairs(&set, args)?;
     let mut conditions = vec![Condition {
         name: "baseline".into(),
         perturbation: None,
@@ -53,29 +67,28 @@ pub fn run_campaign(args: &CampaignArgs) -> Result<(), CampaignError> {
     for spec in &args.perturb {
         conditions.push(condition(spec)?);
     }
-    let mut config = MatcherConfig::default();
-    if let Some(t) = args.threshold {
-        config.threshold = t;
-    }
     let _ = writeln!(
         std::io::stderr(),
-        "accuracy: {} people, {} images, {} pairs ({} genuine), {} condition(s), {} thread(s)",
+        "accuracy: {} people, {} images, {} pairs ({} genuine){}, {} condition(s), {} thread(s)",
         set.people.len(),
         set.image_count(),
         pairs.len(),
         pairs.iter().filter(|p| p.genuine).count(),
+        args.folds
+            .as_ref()
+            .map(|f| format!(" of folds {f}"))
+            .unwrap_or_default(),
         conditions.len(),
         args.threads.max(1)
     );
-    let matchers = load_matchers(&config, args.threads.max(1))?;
+    let mut matchers = load_matchers(&config, args.threads.max(1))?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| CampaignError::Output(format!("{}: {e}", args.out.display())))?;
     let mut results = Vec::new();
-    let mut matchers = matchers;
     for c in &conditions {
         let started = Instant::now();
-        let result = run_condition(&set, &pairs, c, args, &config, &mut matchers)?;
-        write_condition(&args.out.join(&c.name), &result)?;
+        let result = run_condition(&pairs, c, args, &options, &set, &mut matchers)?;
+        write_condition(&args.out.join(&c.name), &result, args, &config)?;
         let _ = writeln!(
             std::io::stderr(),
             "accuracy: {} done in {:.1} s: {}",
@@ -85,23 +98,121 @@ pub fn run_campaign(args: &CampaignArgs) -> Result<(), CampaignError> {
         );
         results.push(result);
     }
-    let pad = if args.attacks.is_empty() {
+    let pad = if species.is_empty() {
         None
     } else {
         Some(super::attacks::run_attacks(
             &set,
             &pairs,
             args,
+            &species,
             &mut matchers,
         )?)
     };
-    write_overview(&args.out, args, &results, pad.as_ref())?;
+    write_overview(&args.out, args, &config, &results, pad.as_ref())?;
+    let mut outcome = Outcome::default();
+    outcome.warnings.extend(
+        results
+            .iter()
+            .flat_map(|r| r.summary.warnings.iter())
+            .chain(pad.iter().flat_map(|p| p.warnings.iter()))
+            .cloned(),
+    );
+    if !outcome.warnings.is_empty() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "accuracy: warnings (listed in accuracy.md): {}",
+            warning_counts(&outcome.warnings)
+        );
+    }
     let _ = writeln!(
         std::io::stderr(),
         "accuracy: reports in {}",
         args.out.display()
     );
-    Ok(())
+    Ok(outcome)
+}
+
+/// The matcher as the options say: operating threshold, detector score threshold and
+/// enrolment margin, each checked.
+pub(super) fn matcher_config(args: &CampaignArgs) -> Result<MatcherConfig, CampaignError> {
+    let mut config = MatcherConfig::default();
+    if let Some(t) = args.threshold {
+        if !(-1.0..=1.0).contains(&t) {
+            return Err(CampaignError::Input(format!(
+                "--threshold {t}: a cosine similarity is in [-1, 1]"
+            )));
+        }
+        config.threshold = t;
+    }
+    if let Some(t) = args.detector_threshold {
+        if !(t > 0.0 && t < 1.0) {
+            return Err(CampaignError::Input(format!(
+                "--detector-threshold {t}: a detector score is in (0, 1)"
+            )));
+        }
+        config.detector.score_threshold = t;
+    }
+    if let Some(m) = args.enrol_margin {
+        if !(0.0..=MAX_ENROL_MARGIN).contains(&m) {
+            return Err(CampaignError::Input(format!(
+                "--enrol-margin {m}: in [0, {MAX_ENROL_MARGIN}] (a fraction of the image's side)"
+            )));
+        }
+        config.enrolment.margin = m;
+    }
+    Ok(config)
+}
+
+/// The largest enrolment margin accepted: 4 sides of border already dwarf the face.
+pub const MAX_ENROL_MARGIN: f32 = 4.0;
+
+fn accuracy_options(
+    args: &CampaignArgs,
+    config: &MatcherConfig,
+) -> Result<AccuracyOptions, CampaignError> {
+    let options = AccuracyOptions {
+        // Through its decimal form: 0.363, not 0.3630000054836273.
+        operating_threshold: config.threshold.to_string().parse().ok(),
+        bootstrap: (args.bootstrap > 0).then_some(BootstrapOptions {
+            replicates: args.bootstrap,
+            seed: args.seed,
+        }),
+        fta_limit: args.fta_limit,
+        ..AccuracyOptions::default()
+    };
+    if !(options.fta_limit >= 0.0 && options.fta_limit < 1.0) {
+        return Err(CampaignError::Input(format!(
+            "--fta-limit {}: a rate in [0, 1)",
+            options.fta_limit
+        )));
+    }
+    Ok(options)
+}
+
+/// The pairs of the pairs file (only the folds asked for), or all genuine pairs and the
+/// seeded impostor draw.
+fn campaign_pairs(set: &FaceSet, args: &CampaignArgs) -> Result<Vec<Pair>, CampaignError> {
+    let Some(file) = &args.pairs else {
+        let mut pairs = set.genuine_pairs();
+        pairs.extend(set.impostor_pairs(args.impostors, args.seed));
+        return Ok(pairs);
+    };
+    let mut pairs = set
+        .read_pairs(file)
+        .map_err(|e| CampaignError::Input(e.to_string()))?;
+    if let Some(spec) = &args.folds {
+        let folds = parse_folds(spec)?;
+        let present = pairs.iter().filter_map(|p| p.fold).max().unwrap_or(0);
+        if let Some(f) = folds.iter().find(|f| **f > present) {
+            return Err(CampaignError::Input(format!(
+                "--folds {spec}: {} has {present} folds, no fold {f}",
+                file.display()
+            )));
+        }
+        pairs.retain(|p| p.fold.is_some_and(|f| folds.contains(&f)));
+    }
+    Ok(pairs)
 }
 
 fn condition(spec: &str) -> Result<Condition, CampaignError> {
@@ -130,35 +241,39 @@ pub(super) fn load_matchers(
 }
 
 /// Which side of a comparison an image is on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Role {
     Enrolment,
     Probe,
 }
 
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Enrolment => "enrolment",
+            Role::Probe => "probe",
+        }
+    }
+}
+
+/// A template, or the kind of failure (`NoFace`, …).
 type Acquired = Result<Template, String>;
 
 fn run_condition(
-    set: &FaceSet,
     pairs: &[Pair],
     condition: &Condition,
     args: &CampaignArgs,
-    config: &MatcherConfig,
+    options: &AccuracyOptions,
+    set: &FaceSet,
     matchers: &mut [FaceMatcher],
 ) -> Result<ConditionResult, CampaignError> {
-    // Without a perturbation or greyscale, an image is the same in both roles.
-    let one_role = condition.perturbation.is_none() && !args.grey_enrolment;
-    let role = |r: Role| if one_role { Role::Enrolment } else { r };
+    // Each image is acquired once per role it plays: enrolment pads and may turn grey, the
+    // probe may be perturbed.
     let mut work: Vec<(FaceImage, Role)> = pairs
         .iter()
-        .flat_map(|p| {
-            [
-                (p.a.clone(), role(Role::Enrolment)),
-                (p.b.clone(), role(Role::Probe)),
-            ]
-        })
+        .flat_map(|p| [(p.a.clone(), Role::Enrolment), (p.b.clone(), Role::Probe)])
         .collect();
-    work.sort_by(|x, y| (&x.0, x.1 as u8).cmp(&(&y.0, y.1 as u8)));
+    work.sort();
     work.dedup();
     let acquired = parallel_map(
         &work,
@@ -171,51 +286,87 @@ fn run_condition(
         .zip(&acquired)
         .map(|((img, r), a)| ((img, *r), a))
         .collect();
-    let mut records = Vec::new();
+    let mut rows = Vec::with_capacity(pairs.len());
     for p in pairs {
-        let a = lookup[&(&p.a, role(Role::Enrolment))];
-        let b = lookup[&(&p.b, role(Role::Probe))];
-        if let (Ok(a), Ok(b)) = (a, b) {
-            records.push(ScoreRecord {
-                kind: if p.genuine {
-                    ComparisonKind::Genuine
-                } else {
-                    ComparisonKind::Impostor
-                },
-                subject_a: p.a.person.clone(),
-                image_a: format!("{}/{}", p.a.person, p.a.file),
-                subject_b: p.b.person.clone(),
-                image_b: format!("{}/{}", p.b.person, p.b.file),
-                score: f64::from(camera_replay::matcher::compare(a, b)),
-            });
-        }
+        let kind = if p.genuine {
+            ComparisonKind::Genuine
+        } else {
+            ComparisonKind::Impostor
+        };
+        let (subject_a, image_a) = (p.a.person.clone(), format!("{}/{}", p.a.person, p.a.file));
+        let (subject_b, image_b) = (p.b.person.clone(), format!("{}/{}", p.b.person, p.b.file));
+        rows.push(
+            match (
+                lookup[&(&p.a, Role::Enrolment)],
+                lookup[&(&p.b, Role::Probe)],
+            ) {
+                (Ok(a), Ok(b)) => RawRow::Scored(ScoreRecord {
+                    kind,
+                    subject_a,
+                    image_a,
+                    subject_b,
+                    image_b,
+                    score: f64::from(camera_replay::matcher::compare(a, b)),
+                }),
+                (a, b) => {
+                    // The enrolment side's failure first: without a reference there is no
+                    // comparison to make.
+                    let failure = match (a, b) {
+                        (Err(why), _) => format!("enrolment: {why}"),
+                        (_, Err(why)) => format!("probe: {why}"),
+                        _ => unreachable!("one side failed"),
+                    };
+                    RawRow::Lost(LostRecord {
+                        kind,
+                        subject_a,
+                        image_a,
+                        subject_b,
+                        image_b,
+                        failure,
+                    })
+                }
+            },
+        );
     }
-    let mut failures: HashMap<String, usize> = HashMap::new();
-    for a in &acquired {
-        if let Err(why) = a {
-            *failures.entry(why.clone()).or_default() += 1;
+    let counts = |role: Role| {
+        let of_role = work.iter().zip(&acquired).filter(|((_, r), _)| *r == role);
+        AcquisitionCounts {
+            attempts: of_role.clone().count() as u64,
+            failures: of_role.filter(|(_, a)| a.is_err()).count() as u64,
         }
-    }
-    let mut scores = Scores::from_records(&records);
-    scores.acquisition = Some(AcquisitionCounts {
-        attempts: acquired.len() as u64,
-        failures: acquired.iter().filter(|a| a.is_err()).count() as u64,
-    });
-    let options = AccuracyOptions {
-        // Through its decimal form: 0.363, not 0.3630000054836273.
-        operating_threshold: config.threshold.to_string().parse().ok(),
-        ..AccuracyOptions::default()
     };
-    let summary = reports::accuracy::summarise(&scores, &options)
+    let mut scores = Scores::from_rows(&rows);
+    scores.enrolment = Some(counts(Role::Enrolment));
+    scores.acquisition = Some(counts(Role::Probe));
+    let summary = reports::accuracy::summarise(&scores, options)
         .map_err(|e| CampaignError::Output(format!("{}: {e}", condition.name)))?;
-    let mut failures: Vec<(String, usize)> = failures.into_iter().collect();
-    failures.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     Ok(ConditionResult {
         name: condition.name.clone(),
         summary,
-        records,
-        failures,
+        rows,
+        failures: failure_table(&work, &acquired),
     })
+}
+
+/// The failed acquisitions grouped by side and kind, most frequent first.
+fn failure_table(work: &[(FaceImage, Role)], acquired: &[Acquired]) -> Vec<FailureRow> {
+    let mut groups: BTreeMap<(Role, &str), (usize, &FaceImage)> = BTreeMap::new();
+    for ((img, role), a) in work.iter().zip(acquired) {
+        if let Err(kind) = a {
+            groups.entry((*role, kind.as_str())).or_insert((0, img)).0 += 1;
+        }
+    }
+    let mut rows: Vec<FailureRow> = groups
+        .into_iter()
+        .map(|((role, kind), (images, example))| FailureRow {
+            side: role.name(),
+            kind: kind.to_owned(),
+            images,
+            example: format!("{}/{}", example.person, example.file),
+        })
+        .collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.images));
+    rows
 }
 
 fn acquire(
@@ -227,7 +378,9 @@ fn acquire(
     args: &CampaignArgs,
 ) -> Acquired {
     let path = set.path_of(img);
-    let mut pixels = camera_replay::matcher::load_image(&path).map_err(|e| e.to_string())?;
+    // An image that cannot be read is a failure of its kind too, never a lost row.
+    let mut pixels =
+        camera_replay::matcher::load_image(&path).map_err(|e| format!("{:?}", e.kind()))?;
     match role {
         Role::Enrolment if args.grey_enrolment => {
             pixels = rgb_from_luma(&image::DynamicImage::ImageRgb8(pixels).to_luma8());
@@ -243,7 +396,7 @@ fn acquire(
         Role::Enrolment => matcher.enrol(&pixels),
         Role::Probe => matcher.probe(&pixels),
     };
-    // One reason per kind, so the failure table groups them.
+    // The kind only, so the failure table groups them (never a file name or a number).
     acquired.map_err(|e| format!("{:?}", e.kind()))
 }
 
@@ -258,15 +411,35 @@ fn one_line(s: &AccuracySummary) -> String {
     )
 }
 
-fn write_condition(dir: &Path, r: &ConditionResult) -> Result<(), CampaignError> {
+/// How the enrolment samples were taken, for titles and the overview.
+fn enrolment_words(args: &CampaignArgs, config: &MatcherConfig) -> String {
+    let tone = if args.grey_enrolment {
+        "greyscale (as on the chip)"
+    } else {
+        "as recorded"
+    };
+    let margin = config.enrolment.margin;
+    if margin > 0.0 {
+        format!("{tone}, padded {margin}")
+    } else {
+        format!("{tone}, unpadded")
+    }
+}
+
+fn write_condition(
+    dir: &Path,
+    r: &ConditionResult,
+    args: &CampaignArgs,
+    config: &MatcherConfig,
+) -> Result<(), CampaignError> {
     let out = |e: String| CampaignError::Output(format!("{}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(|e| out(e.to_string()))?;
-    reports::accuracy::write_raw_scores(&dir.join("scores.csv"), &r.records)
+    reports::accuracy::write_raw_rows(&dir.join("scores.csv"), &r.rows)
         .map_err(|e| out(e.to_string()))?;
     let json = serde_json::json!({
         "condition": r.name,
         "summary": r.summary,
-        "failures_to_acquire": r.failures.iter().map(|(k, n)| serde_json::json!({"reason": k, "count": n})).collect::<Vec<_>>(),
+        "failures": r.failures,
     });
     write_atomic(
         &dir.join("summary.json"),
@@ -276,48 +449,86 @@ fn write_condition(dir: &Path, r: &ConditionResult) -> Result<(), CampaignError>
     )
     .map_err(out)?;
     let mut md = format!("# Accuracy: {}\n\n{}", r.name, r.summary.to_markdown());
-    if !r.failures.is_empty() {
-        md.push_str("\n## Failures to acquire\n\n| reason | count |\n|---|---:|\n");
-        for (k, n) in &r.failures {
-            md.push_str(&format!("| {k} | {n} |\n"));
-        }
-    }
+    md.push_str(&failure_markdown(&r.failures));
     write_atomic(&dir.join("summary.md"), md.as_bytes()).map_err(out)?;
-    // A condition where nothing could be compared (every probe failed to acquire) has
-    // its numbers but no plots.
-    if !r.records.is_empty() {
-        reports::plots::accuracy_plots(&Scores::from_records(&r.records), &r.summary, dir)
+    let context = PlotContext {
+        condition: r.name.clone(),
+        enrolment: enrolment_words(args, config),
+    };
+    // A condition where nothing could be compared (every probe failed to acquire) has its
+    // numbers but no plots.
+    let scores = Scores::from_rows(&r.rows);
+    if !scores.genuine.is_empty() || !scores.impostor.is_empty() {
+        reports::plots::accuracy_plots_in(&scores, &r.summary, &context, dir)
             .map_err(|e| out(e.to_string()))?;
     }
     Ok(())
 }
 
+/// The failure table: one row per side and kind (never per file).
+fn failure_markdown(failures: &[FailureRow]) -> String {
+    if failures.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "\n## Failures to enrol and to acquire\n\n| side | kind | images | for example |\n|---|---|---:|---|\n",
+    );
+    for f in failures {
+        md.push_str(&format!(
+            "| {} | {} | {} | `{}` |\n",
+            f.side,
+            f.kind,
+            f.images,
+            common::text::markdown_cell(&f.example)
+        ));
+    }
+    md
+}
+
 fn write_overview(
     out: &Path,
     args: &CampaignArgs,
+    config: &MatcherConfig,
     results: &[ConditionResult],
     pad: Option<&reports::accuracy::PadSummary>,
 ) -> Result<(), CampaignError> {
     let mut md = String::from("# Accuracy campaign\n\n");
     md.push_str(&format!(
-        "Face set `{}`{}; enrolment {}; threshold {}.\n\n",
+        "Face set `{}`{}; enrolment {}; detector score ≥ {}; threshold {}.\n\n",
         args.set.display(),
         args.pairs
             .as_ref()
-            .map(|p| format!(", pairs `{}`", p.display()))
+            .map(|p| format!(
+                ", pairs `{}`{}",
+                p.display(),
+                args.folds
+                    .as_ref()
+                    .map(|f| format!(" (folds {f} only)"))
+                    .unwrap_or_default()
+            ))
             .unwrap_or_else(|| format!(
                 ", all genuine pairs + {} impostor pairs (seed {})",
                 args.impostors, args.seed
             )),
-        if args.grey_enrolment {
-            "greyscale (as on the chip)"
-        } else {
-            "as recorded"
-        },
-        args.threshold
-            .unwrap_or(camera_replay::matcher::DEFAULT_THRESHOLD),
+        enrolment_words(args, config),
+        config.detector.score_threshold,
+        config.threshold,
     ));
-    md.push_str("| condition | genuine | impostor | FTA | EER | FNMR@FMR=1e-2 | FNMR@FMR=1e-3 | FMR / FNMR at threshold |\n|---|---:|---:|---:|---:|---:|---:|---|\n");
+    if args
+        .folds
+        .as_deref()
+        .is_some_and(|f| parse_folds(f).is_ok_and(|f| f.contains(&TUNING_FOLD)))
+        || (args.pairs.is_some() && args.folds.is_none())
+    {
+        md.push_str(&format!(
+            "**Fold {TUNING_FOLD} is the tuning split** of the matcher's tuned constants \
+             (enrolment margin, quality gate): a report on it is not an independent \
+             evaluation; use `--folds 2-5`.\n\n"
+        ));
+    }
+    md.push_str("Per comparison (FMR, FNMR: lost comparisons left out) and generalised (FAR, FRR: every lost comparison counted as a rejection, ISO/IEC 19795-1).\n\n");
+    md.push_str("| condition | genuine | impostor | FTE | FTA | lost genuine / impostor | EER | generalised EER | FNMR@FMR=1e-3 | FMR / FNMR at threshold | FAR / FRR at threshold |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
+    let pct = |p: Option<&Proportion>| p.map_or("n/a".into(), |p| format!("{:.4}", p.rate));
     for r in results {
         let s = &r.summary;
         let at = |target: f64| {
@@ -326,31 +537,65 @@ fn write_overview(
                 .find(|f| (f.target_fmr - target).abs() < target * 1e-9)
                 .map_or("n/a".into(), |f| format!("{:.4}", f.fnmr.rate))
         };
+        let lost = s.lost.as_ref().map_or("n/a".into(), |l| {
+            let n = |p: &Option<Proportion>| p.as_ref().map_or(0, |p| p.count);
+            format!("{} / {}", n(&l.genuine), n(&l.impostor))
+        });
+        let generalised = s.generalised.as_ref();
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.name,
             s.genuine_comparisons,
             s.impostor_comparisons,
-            s.fta
-                .as_ref()
-                .map_or("n/a".into(), |f| format!("{:.4}", f.rate)),
+            pct(s.fte.as_ref()),
+            pct(s.fta.as_ref()),
+            lost,
             s.eer
                 .as_ref()
                 .map_or("n/a".into(), |e| format!("{:.4}", e.eer)),
-            at(1e-2),
+            generalised.map_or("n/a".into(), |g| format!("{:.4}", g.eer.eer)),
             at(1e-3),
             s.at_threshold.as_ref().map_or("n/a".into(), |o| format!(
                 "{:.4} / {:.4}",
                 o.fmr.rate, o.fnmr.rate
             )),
+            generalised
+                .and_then(|g| g.at_threshold.as_ref())
+                .map_or("n/a".into(), |o| format!(
+                    "{:.4} / {:.4}",
+                    o.far.rate, o.frr.rate
+                )),
         ));
+    }
+    let warnings: Vec<String> = results
+        .iter()
+        .flat_map(|r| {
+            r.summary
+                .warnings
+                .iter()
+                .map(move |w| format!("- {}: {w}", r.name))
+        })
+        .chain(
+            pad.iter()
+                .flat_map(|p| p.warnings.iter().map(|w| format!("- attacks: {w}"))),
+        )
+        .collect();
+    if !warnings.is_empty() {
+        md.push_str(&format!("\n## Warnings\n\n{}\n", warnings.join("\n")));
     }
     if let Some(pad) = pad {
         md.push_str("\n## Presentation attacks\n\n");
         md.push_str(&pad.to_markdown());
     }
     let json = serde_json::json!({
-        "conditions": results.iter().map(|r| serde_json::json!({"condition": r.name, "summary": r.summary})).collect::<Vec<_>>(),
+        "matcher": {
+            "threshold": config.threshold,
+            "detector_score_threshold": config.detector.score_threshold,
+            "enrolment_margin": config.enrolment.margin,
+            "grey_enrolment": args.grey_enrolment,
+        },
+        "folds": args.folds.as_deref().map(parse_folds).transpose()?,
+        "conditions": results.iter().map(|r| serde_json::json!({"condition": r.name, "summary": r.summary, "failures": r.failures})).collect::<Vec<_>>(),
         "presentation_attacks": pad,
     });
     let err = |e: String| CampaignError::Output(format!("{}: {e}", out.display()));
@@ -363,6 +608,22 @@ fn write_overview(
     )
     .map_err(err)
 }
+
+/// `zero-rate ×14, too-few-impostors ×2`: how many warnings of each code.
+pub(super) fn warning_counts(warnings: &[reports::accuracy::Warning]) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for w in warnings {
+        *counts.entry(w.code.name()).or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|(code, n)| format!("{code} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The LFW View 2 fold every tuned constant was chosen on (docs/enrolment.md).
+pub const TUNING_FOLD: u32 = 1;
 
 /// [`common::fs::write_atomic`] with the path in its error.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {

@@ -26,6 +26,8 @@ pub struct Pair {
     pub a: FaceImage,
     pub b: FaceImage,
     pub genuine: bool,
+    /// The pairs file's fold (1-based), for pairs read from one.
+    pub fold: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +118,7 @@ impl FaceSet {
                         a: image(person, a),
                         b: image(person, b),
                         genuine: true,
+                        fold: None,
                     });
                 }
             }
@@ -151,6 +154,7 @@ impl FaceSet {
                 a: images[i].clone(),
                 b: images[j].clone(),
                 genuine: false,
+                fold: None,
             });
         }
         out
@@ -232,6 +236,7 @@ impl FaceSet {
                 genuine: f.len() == 3,
                 a,
                 b,
+                fold: Some((out.len() / (2 * per_fold.max(1))) as u32 + 1),
             });
         }
         if out.len() != folds * per_fold * 2 {

@@ -5,8 +5,10 @@
 mod args;
 mod attacks;
 mod campaign;
+pub mod device;
+mod device_args;
 pub mod face_set;
 mod workers;
 
-pub use args::{CampaignArgs, CampaignError};
+pub use args::{CampaignArgs, CampaignError, Outcome};
 pub use campaign::run_campaign;

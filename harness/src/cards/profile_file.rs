@@ -4,6 +4,7 @@
 //! rejected. The photo is named, not embedded: it comes from the photo cache and is turned
 //! into the chip's greyscale JPEG 2000 by the photo resolver given to [`parse_profile`].
 
+use crate::photos::PhotoCrop;
 use crate::yaml::{Diagnostics, Document, Map, Node};
 use card_emulator::profile::{
     CardKind, CardProfile, CertificateSetting, Faults, Holder, KeySlot, PinSetting, Secret, Sex,
@@ -29,25 +30,26 @@ impl crate::failure::Classified for ProfileError {
     }
 }
 
-/// Turns a photo name from the file into chip-photo bytes (JPEG 2000), or says why not.
-pub type PhotoResolver<'a> = &'a dyn Fn(&str) -> Result<Vec<u8>, String>;
+/// Turns a photo name from the file (and the file's `photo_crop`, if any) into chip-photo
+/// bytes (JPEG 2000), or says why not.
+pub type PhotoResolver<'a> = &'a dyn Fn(&str, Option<PhotoCrop>) -> Result<Vec<u8>, String>;
 
-/// The real resolver: the named photo from the photo cache (checked by SHA-256), made into
-/// the chip's greyscale JPEG 2000.
-pub fn cached_photo(name: &str) -> Result<Vec<u8>, String> {
+/// The real resolver: the named photo from the photo cache (checked by SHA-256), cut to the
+/// crop, made into the chip's greyscale JPEG 2000.
+pub fn cached_photo(name: &str, crop: Option<PhotoCrop>) -> Result<Vec<u8>, String> {
     let path = crate::photos::photo_path(name).map_err(|e| e.to_string())?;
     let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    crate::photos::encode_chip_photo(&bytes).map_err(|e| e.to_string())
+    crate::photos::encode_chip_photo_cropped(&bytes, crop).map_err(|e| e.to_string())
 }
 
 /// A resolver for checks that do not need pixels: every known name gives empty bytes.
-pub fn no_photos(_: &str) -> Result<Vec<u8>, String> {
+pub fn no_photos(_: &str, _: Option<PhotoCrop>) -> Result<Vec<u8>, String> {
     Ok(Vec::new())
 }
 
 /// A [`PhotoResolver`] for checking files: a known photo name resolves to no bytes (nothing
 /// is loaded), an unknown one is an error listing the known names.
-pub fn named_photos(name: &str) -> Result<Vec<u8>, String> {
+pub fn named_photos(name: &str, _: Option<PhotoCrop>) -> Result<Vec<u8>, String> {
     let names: Vec<&str> = crate::photos::KNOWN_PHOTOS
         .iter()
         .map(|(n, _)| *n)
@@ -102,6 +104,7 @@ pub const TOP_KEYS: &[&str] = &[
     "kind",
     "holder",
     "photo",
+    "photo_crop",
     "patient_photo",
     "card_expiry_year",
     "security_code",
@@ -254,16 +257,23 @@ fn convert(root: Node<'_, '_>, photos: PhotoResolver<'_>) -> Option<ProfileFile>
     let holder = map.get("holder").and_then(holder);
     let chip_photo = optional(&map, "photo", None, |n| known_photo(n).map(Some));
     let patient_photo = optional(&map, "patient_photo", None, |n| known_photo(n).map(Some));
-    let photo_jp2 = match (map.get("photo"), chip_photo.as_ref()) {
-        (Some(n), Some(Some(name))) => match photos(name) {
+    let crop = optional(&map, "photo_crop", None, |n| photo_crop(n).map(Some));
+    if let (Some(n), None) = (map.get("photo_crop"), map.get("photo")) {
+        n.report(
+            "a crop without a photo",
+            Some("add `photo`, or remove `photo_crop`"),
+        );
+    }
+    let photo_jp2 = match (map.get("photo"), chip_photo.as_ref(), crop) {
+        (Some(n), Some(Some(name)), Some(crop)) => match photos(name, crop) {
             Ok(bytes) => Some(Some(bytes)),
             Err(why) => {
                 n.report(&format!("photo `{name}` is not available"), Some(&why));
                 None
             }
         },
-        (None, _) => Some(None),
-        (Some(_), _) => None,
+        (None, _, _) => Some(None),
+        (Some(_), _, _) => None,
     };
     let card_expiry_year = map
         .get("card_expiry_year")
@@ -488,6 +498,40 @@ fn pin(
 }
 
 /// The card's faults, and whether its chip photo is corrupt.
+/// The keys of `photo_crop`, all required.
+pub const PHOTO_CROP_KEYS: &[&str] = &["x", "y", "width", "height"];
+/// Range of each `photo_crop` number (pixels of the source photo).
+pub const PHOTO_CROP_PIXELS: std::ops::RangeInclusive<i64> = 0..=20_000;
+
+/// `photo_crop: { x, y, width, height }`; whether it lies inside the photo is checked when
+/// the photo is read.
+fn photo_crop(node: Node<'_, '_>) -> Option<PhotoCrop> {
+    let map = node.map(PHOTO_CROP_KEYS)?;
+    let mut values = [0u32; 4];
+    let mut ok = true;
+    for (key, v) in PHOTO_CROP_KEYS.iter().zip(&mut values) {
+        map.required(key);
+        match map.get(key).and_then(|n| n.integer(PHOTO_CROP_PIXELS)) {
+            Some(i) => *v = i as u32,
+            None => ok = false,
+        }
+    }
+    let [x, y, width, height] = values;
+    if ok && (width == 0 || height == 0) {
+        node.report(
+            "an empty crop",
+            Some("width and height are at least 1 pixel"),
+        );
+        return None;
+    }
+    ok.then_some(PhotoCrop {
+        x,
+        y,
+        width,
+        height,
+    })
+}
+
 fn faults(node: Node<'_, '_>) -> Option<(Faults, bool)> {
     let map = node.map(FAULT_KEYS)?;
     let corrupt_photo = optional(&map, "corrupt_photo", false, |n| n.boolean());

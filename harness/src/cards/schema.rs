@@ -113,6 +113,12 @@ pub fn profile_json_schema() -> Value {
             ),
             "holder" => holder(),
             "photo" => photo("the chip photo (DF27)"),
+            "photo_crop" => mapping(PHOTO_CROP_KEYS, PHOTO_CROP_KEYS, |key| {
+                Some(integer(
+                    PHOTO_CROP_PIXELS,
+                    &format!("the crop's {key} in pixels of the source photo"),
+                ))
+            }),
             "patient_photo" => photo("the patient who brings this card, as the camera sees them"),
             "card_expiry_year" => integer(
                 CARD_EXPIRY_YEARS,

@@ -60,8 +60,16 @@ fn dispatch(cli: Cli) -> Result<Exit, CliError> {
             tools::face_compare(&a, &b, enrolment, threshold)
         }
         Command::Accuracy(args) => {
-            crate::accuracy::run_campaign(&args)?;
-            Ok(Exit::Ok)
+            // A report that could not be written is never a bad input: exit 4.
+            let outcome = crate::accuracy::run_campaign(&args).map_err(|e| match e {
+                crate::accuracy::CampaignError::Output(m) => CliError::Unwritten(m),
+                other => other.into(),
+            })?;
+            Ok(if outcome.fails(&args)? {
+                Exit::CasesFailed
+            } else {
+                Exit::Ok
+            })
         }
         Command::ServeQualification(args) => tools::serve_qualification(args),
     }

@@ -54,6 +54,54 @@ pub fn encode_chip_photo(image_bytes: &[u8]) -> Result<Vec<u8>, PhotoError> {
     encode_jp2(&prepare_chip_photo(image_bytes)?)
 }
 
+/// A rectangle of a source photo in whole pixels: what a tight chip photo is cut to before it
+/// is brought to the chip's 4:5 and size (a card whose photo is the face and little else).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhotoCrop {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl std::fmt::Display for PhotoCrop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "x {} y {}, {}×{} px",
+            self.x, self.y, self.width, self.height
+        )
+    }
+}
+
+/// [`encode_chip_photo`] of the `crop` of the photo (the whole photo for `None`).
+pub fn encode_chip_photo_cropped(
+    image_bytes: &[u8],
+    crop: Option<PhotoCrop>,
+) -> Result<Vec<u8>, PhotoError> {
+    let grey = decode_source(image_bytes)?.to_luma8();
+    let grey = match crop {
+        None => grey,
+        Some(c) => {
+            let inside =
+                |o: u32, len: u32, side: u32| o.checked_add(len).is_some_and(|e| e <= side);
+            if c.width == 0
+                || c.height == 0
+                || !inside(c.x, c.width, grey.width())
+                || !inside(c.y, c.height, grey.height())
+            {
+                return Err(PhotoError::CropOutside {
+                    crop: c,
+                    width: grey.width(),
+                    height: grey.height(),
+                });
+            }
+            imageops::crop_imm(&grey, c.x, c.y, c.width, c.height).to_image()
+        }
+    };
+    encode_jp2(&fit_to_chip(&grey))
+}
+
 /// Decode a JPEG, PNG or PNM photo and bring it to the chip's size:
 /// greyscale, cropped to 4:5 (centred across, near the top down), resized to 240 × 300.
 pub fn prepare_chip_photo(image_bytes: &[u8]) -> Result<GrayImage, PhotoError> {
@@ -608,6 +656,36 @@ mod tests {
         assert_eq!(portrait_crop_4x5(400, 1000), (0, 62, 400, 500));
         assert_eq!(portrait_crop_4x5(240, 300), (0, 0, 240, 300));
         assert_eq!(portrait_crop_4x5(1, 1), (0, 0, 1, 1));
+    }
+
+    #[test]
+    fn a_crop_is_cut_first_and_must_lie_inside() {
+        let png = png_bytes(&synthetic(480, 600));
+        let crop = |x, y, width, height| {
+            Some(PhotoCrop {
+                x,
+                y,
+                width,
+                height,
+            })
+        };
+        let jp2 = encode_chip_photo_cropped(&png, crop(100, 50, 200, 250)).expect("inside");
+        let grey = decode_chip_photo(&jp2).expect("decode");
+        assert_eq!(grey.dimensions(), (PHOTO_WIDTH, PHOTO_HEIGHT));
+        assert_ne!(
+            jp2,
+            encode_chip_photo(&png).unwrap(),
+            "the crop changed the photo"
+        );
+        for (x, y, w, h) in [
+            (400, 0, 81, 10),
+            (0, 600, 1, 1),
+            (0, 0, 0, 5),
+            (u32::MAX, 0, 2, 2),
+        ] {
+            let e = encode_chip_photo_cropped(&png, crop(x, y, w, h)).unwrap_err();
+            assert!(e.to_string().contains("480×600"), "{e}");
+        }
     }
 
     #[test]

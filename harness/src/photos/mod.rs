@@ -9,8 +9,8 @@ pub use cache::{
     cache_dir, person_of, photo_path, photo_path_in, CACHE_ENV, KNOWN_PHOTOS, PERSON_OF_PHOTO,
 };
 pub use chip::{
-    decode_chip_photo, encode_chip_photo, encode_jp2, prepare_chip_photo, COMPRESSION_RATIO,
-    PHOTO_HEIGHT, PHOTO_WIDTH,
+    decode_chip_photo, encode_chip_photo, encode_chip_photo_cropped, encode_jp2,
+    prepare_chip_photo, PhotoCrop, COMPRESSION_RATIO, PHOTO_HEIGHT, PHOTO_WIDTH,
 };
 pub use list::{photo_rows, photo_rows_in, Cached, PhotoRow};
 use std::path::PathBuf;
@@ -42,4 +42,10 @@ pub enum PhotoError {
     Jp2Encode(String),
     #[error("JPEG 2000 decoding failed: {0}")]
     Jp2Decode(String),
+    #[error("the crop {crop} is not inside the {width}×{height} photo (or is empty)")]
+    CropOutside {
+        crop: PhotoCrop,
+        width: u32,
+        height: u32,
+    },
 }

@@ -49,6 +49,7 @@ pub const SCENARIO_KEYS: &[&str] = &[
     "consent_history",
     "service",
     "camera",
+    "matcher",
     "step_deadline",
     "steps",
     "expect",
@@ -173,6 +174,14 @@ pub const CAMERA_KEYS: &[&str] = &[
     "frames",
     "earlier_failures",
 ];
+
+/// The keys of `matcher:` (the reference reader's face matcher in this case).
+pub const MATCHER_KEYS: &[&str] = &["detector_threshold", "enrol_margin"];
+/// Range of `matcher.detector_threshold` (a YuNet score; 0 and 1 would take everything or
+/// nothing).
+pub const DETECTOR_THRESHOLDS: std::ops::RangeInclusive<f64> = 0.01..=0.99;
+/// Range of `matcher.enrol_margin` (a fraction of the enrolment image's side).
+pub const ENROL_MARGINS: std::ops::RangeInclusive<f64> = 0.0..=4.0;
 
 /// Ranges of the camera's numbers.
 pub const CAMERA_FPS: std::ops::RangeInclusive<f64> = 1.0..=120.0;
@@ -477,6 +486,15 @@ pub struct Camera {
     pub origin: Origin,
 }
 
+/// The reference reader's face matcher settings for one case; `None`: the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MatcherSettings {
+    /// Face detector score threshold (camera_replay's `DetectorConfig::score_threshold`).
+    pub detector_threshold: Option<f32>,
+    /// Border added around the chip photo before detection (`EnrolmentConfig::margin`).
+    pub enrol_margin: Option<f32>,
+}
+
 /// Where the camera's frames come from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CameraSource {
@@ -534,6 +552,8 @@ pub struct Case {
     pub service: ServiceFault,
     /// The camera; `None` means the card profile's patient, live, with default settings.
     pub camera: Option<Camera>,
+    /// The reference reader's matcher settings (a device under test uses its own).
+    pub matcher: MatcherSettings,
     pub step_deadline: Duration,
     pub steps: Vec<Step>,
     pub expect: Expect,
@@ -699,6 +719,7 @@ pub fn conformance_cases(
                 consent_history: Vec::new(),
                 service: ServiceFault::None,
                 camera: None,
+                matcher: MatcherSettings::default(),
                 step_deadline,
                 steps: Vec::new(),
                 expect: Expect::default(),

@@ -563,6 +563,9 @@ fn convert_case<'a, 'y>(
         None => Some(None),
         Some(n) => camera(n).map(Some),
     };
+    let matcher = lookup("matcher")
+        .map(matcher_settings)
+        .unwrap_or(Some(MatcherSettings::default()));
     let step_deadline = lookup("step_deadline")
         .map(|n| n.duration())
         .unwrap_or(Some(DEFAULT_STEP_DEADLINE));
@@ -594,6 +597,7 @@ fn convert_case<'a, 'y>(
         consent_history: consent_history?,
         service: service?,
         camera: camera?,
+        matcher: matcher?,
         step_deadline: step_deadline?,
         steps: steps?,
         expect: expect?,
@@ -734,6 +738,21 @@ fn choice_of<T: Clone>(node: &Node<'_, '_>, table: &[(&str, T)]) -> Option<T> {
         .map(|(i, (n, _))| (*n, i))
         .collect();
     node.choice(&indexed).map(|i| table[i].1.clone())
+}
+
+/// `matcher: { detector_threshold: 0.6, enrol_margin: 0 }`.
+fn matcher_settings(node: Node<'_, '_>) -> Option<MatcherSettings> {
+    let map = node.map(MATCHER_KEYS)?;
+    let detector = map
+        .get("detector_threshold")
+        .map(|n| n.number(DETECTOR_THRESHOLDS).map(|v| v as f32));
+    let margin = map
+        .get("enrol_margin")
+        .map(|n| n.number(ENROL_MARGINS).map(|v| v as f32));
+    Some(MatcherSettings {
+        detector_threshold: detector.map_or(Some(None), |v| v.map(Some))?,
+        enrol_margin: margin.map_or(Some(None), |v| v.map(Some))?,
+    })
 }
 
 /// `camera: { photo: obama2.jpg, perturb: { blur: 2 }, attack: still_photo, seed: 3 }` or

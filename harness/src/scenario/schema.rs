@@ -351,6 +351,19 @@ fn scenario_keys() -> Value {
             "consent_history" => consent_history(),
             "service" => service(),
             "camera" => camera(),
+            "matcher" => mapping(MATCHER_KEYS, &[], |key| {
+                Some(match key {
+                    "detector_threshold" => number(
+                        DETECTOR_THRESHOLDS,
+                        "the reference reader's face detector score threshold [default 0.9]",
+                    ),
+                    "enrol_margin" => number(
+                        ENROL_MARGINS,
+                        "border added around the chip photo before detection, a fraction of its side [default 0.5]",
+                    ),
+                    _ => return None,
+                })
+            }),
             "step_deadline" => duration("default deadline of every step"),
             "steps" => json!({ "type": "array", "items": step() }),
             "expect" => expect(),

@@ -43,6 +43,23 @@
 //! threshold whose FMR is *closest* to α (first such threshold on ties), which may have an FMR
 //! above α. [`DetCurve::fnmr_at_fmr_nearest`] implements that one, for the comparison with pyeer
 //! only; the summary reports the NIST one.
+//!
+//! # Generalised rates (ISO/IEC 19795-1: FAR and FRR)
+//!
+//! FMR and FNMR count only the comparisons that were made. A pair whose sample failed to enrol
+//! or to acquire gives no score; the transaction still happened. [`GeneralisedCurve`] counts
+//! such a *lost* comparison as a false rejection at every threshold when it is genuine, and as a
+//! correct rejection at every threshold when it is an impostor. With L_g and L_i lost:
+//!
+//! - FAR(t) = #{impostor scores ≥ t} / (#impostor + L_i),
+//! - FRR(t) = (#{genuine scores < t} + L_g) / (#genuine + L_g).
+//!
+//! This is the standard's FAR = FMR·(1 − FTA) and FRR = FTA + FNMR·(1 − FTA) for one attempt
+//! per transaction, counted comparison by comparison. The generalised EER, FRR at a FAR target
+//! and the rates at a threshold use the same definitions as above on these rates (thresholds
+//! still the observed scores and +∞). One difference: when so many impostor comparisons were
+//! lost that accepting every scored impostor keeps FAR within the target, the FAR-target
+//! threshold is the lowest score (no impostor score needs rejecting: no boundary).
 
 use super::stats::Proportion;
 use super::AccuracyError;
@@ -88,6 +105,101 @@ pub struct OperatingPoint {
     pub threshold: f64,
     pub fmr: Proportion,
     pub fnmr: Proportion,
+}
+
+/// The generalised EER: the EER definition applied to FAR and FRR.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GeneralisedEer {
+    /// (FAR + FRR) / 2 at the chosen threshold.
+    pub eer: f64,
+    pub low: f64,
+    pub high: f64,
+    /// Accept `score >= threshold`; `None` is "above every score".
+    pub threshold: Option<f64>,
+    pub far: f64,
+    pub frr: f64,
+}
+
+/// FRR at the smallest threshold whose FAR is at most `target_far`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FrrAtFar {
+    pub target_far: f64,
+    /// Accept `score >= threshold`; `None` only when no comparison was scored.
+    pub threshold: Option<f64>,
+    /// The highest impostor score rejected to keep FAR ≤ target; `None` when every scored
+    /// impostor may be accepted (so many impostor comparisons were lost).
+    pub boundary_score: Option<f64>,
+    pub far: Proportion,
+    pub frr: Proportion,
+    /// Impostor transactions (scored + lost) needed by the rule of 3 for this target.
+    pub impostors_needed: u64,
+    pub enough_impostors: bool,
+}
+
+/// FAR and FRR at one given threshold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GeneralisedPoint {
+    pub threshold: f64,
+    pub far: Proportion,
+    pub frr: Proportion,
+}
+
+/// FAR(t) and FRR(t): a [`DetCurve`] with the lost comparisons counted (see the module docs).
+#[derive(Clone, Copy)]
+pub struct GeneralisedCurve<'a> {
+    counts: CurveCounts<'a>,
+}
+
+impl GeneralisedCurve<'_> {
+    pub fn len(&self) -> usize {
+        self.counts.thresholds.len()
+    }
+
+    /// Never true (there is always the +∞ point).
+    pub fn is_empty(&self) -> bool {
+        self.counts.thresholds.is_empty()
+    }
+
+    /// Point `j` as (threshold, FAR, FRR) in a [`DetPoint`] (its `fmr` is FAR, `fnmr` FRR).
+    pub fn point(&self, j: usize) -> DetPoint {
+        DetPoint {
+            threshold: self.counts.thresholds[j],
+            fmr: self.counts.fmr(j),
+            fnmr: self.counts.fnmr(j),
+        }
+    }
+
+    pub fn points(&self) -> impl Iterator<Item = DetPoint> + '_ {
+        (0..self.len()).map(|j| self.point(j))
+    }
+
+    pub fn eer(&self) -> GeneralisedEer {
+        let e = self.counts.eer();
+        GeneralisedEer {
+            eer: e.eer,
+            low: e.low,
+            high: e.high,
+            threshold: e.threshold,
+            far: e.fmr,
+            frr: e.fnmr,
+        }
+    }
+
+    /// FRR at the smallest threshold with FAR ≤ `target`, 0 < target < 1.
+    pub fn frr_at_far(&self, target: f64, confidence: f64) -> FrrAtFar {
+        self.counts.frr_at_far(target, confidence)
+    }
+
+    /// FAR and FRR at `threshold` with Clopper-Pearson intervals.
+    pub fn at_threshold(&self, threshold: f64, confidence: f64) -> GeneralisedPoint {
+        let c = &self.counts;
+        let (fa, fr) = c.errors(c.index_at_threshold(threshold));
+        GeneralisedPoint {
+            threshold,
+            far: Proportion::new(fa, c.impostor_trials(), confidence).expect("impostor trials"),
+            frr: Proportion::new(fr, c.genuine_trials(), confidence).expect("genuine trials"),
+        }
+    }
 }
 
 /// pyeer's operating point for a target FMR (see the module documentation): for comparison
@@ -169,7 +281,8 @@ fn first_false(n: usize, pred: impl Fn(usize) -> bool) -> usize {
     lo
 }
 
-/// The counts behind a curve, borrowed: shared by [`DetCurve`] and the bootstrap.
+/// The counts behind a curve, borrowed: shared by [`DetCurve`], [`GeneralisedCurve`] and the
+/// bootstrap. With `lost_*` 0 the rates are FMR and FNMR; otherwise FAR and FRR.
 #[derive(Clone, Copy)]
 pub(crate) struct CurveCounts<'a> {
     pub thresholds: &'a [f64],
@@ -177,15 +290,43 @@ pub(crate) struct CurveCounts<'a> {
     pub false_non_matches: &'a [u64],
     pub genuine: u64,
     pub impostor: u64,
+    /// Genuine comparisons not made: a false rejection at every threshold.
+    pub lost_genuine: u64,
+    /// Impostor comparisons not made: a correct rejection at every threshold.
+    pub lost_impostor: u64,
 }
 
 impl CurveCounts<'_> {
-    fn fmr(&self, j: usize) -> f64 {
-        self.false_matches[j] as f64 / self.impostor as f64
+    // With nothing lost these are exactly the FMR / FNMR divisions (x + 0 is exact), so the
+    // per-comparison numbers stay bit-identical to pyeer's.
+    pub fn fmr(&self, j: usize) -> f64 {
+        self.false_matches[j] as f64 / (self.impostor + self.lost_impostor) as f64
     }
 
-    fn fnmr(&self, j: usize) -> f64 {
-        self.false_non_matches[j] as f64 / self.genuine as f64
+    pub fn fnmr(&self, j: usize) -> f64 {
+        (self.false_non_matches[j] + self.lost_genuine) as f64
+            / (self.genuine + self.lost_genuine) as f64
+    }
+
+    pub fn impostor_trials(&self) -> u64 {
+        self.impostor + self.lost_impostor
+    }
+
+    pub fn genuine_trials(&self) -> u64 {
+        self.genuine + self.lost_genuine
+    }
+
+    /// (false matches or accepts, false non-matches or rejects) at index `j`, with lost ones.
+    pub fn errors(&self, j: usize) -> (u64, u64) {
+        (
+            self.false_matches[j],
+            self.false_non_matches[j] + self.lost_genuine,
+        )
+    }
+
+    /// The index of the first threshold ≥ `threshold` (the decision `score >= threshold`).
+    pub fn index_at_threshold(&self, threshold: f64) -> usize {
+        self.thresholds.partition_point(|&t| t < threshold)
     }
 
     pub fn eer(&self) -> Eer {
@@ -212,10 +353,32 @@ impl CurveCounts<'_> {
         }
     }
 
-    /// The index of the smallest threshold with FMR ≤ target (≥ 1: the lowest threshold has
-    /// FMR 1), for 0 < target < 1.
+    /// The index of the smallest threshold with FMR ≤ target, for 0 < target < 1 (≥ 1 without
+    /// lost impostors: the lowest threshold has FMR 1; may be 0 for FAR).
     pub fn index_at_fmr(&self, target: f64) -> usize {
         first_false(self.thresholds.len(), |j| self.fmr(j) > target)
+    }
+
+    pub fn frr_at_far(&self, target: f64, confidence: f64) -> FrrAtFar {
+        let j = self.index_at_fmr(target);
+        let boundary = j.checked_sub(1).map(|b| self.thresholds[b]);
+        let t = self.thresholds[j];
+        let needed = rule_of_three_needed(target);
+        let (fa, fr) = self.errors(j);
+        FrrAtFar {
+            target_far: target,
+            threshold: match boundary {
+                Some(b) => Some(next_up(b)),
+                None => t.is_finite().then_some(t),
+            },
+            boundary_score: boundary,
+            far: Proportion::new(fa, self.impostor_trials(), confidence)
+                .expect("impostor trials present"),
+            frr: Proportion::new(fr, self.genuine_trials(), confidence)
+                .expect("genuine trials present"),
+            impostors_needed: needed,
+            enough_impostors: self.impostor_trials() >= needed,
+        }
     }
 
     pub fn fnmr_at_fmr(&self, target: f64, confidence: f64) -> FnmrAtFmr {
@@ -297,6 +460,20 @@ impl DetCurve {
             false_non_matches: &self.false_non_matches,
             genuine: self.genuine,
             impostor: self.impostor,
+            lost_genuine: 0,
+            lost_impostor: 0,
+        }
+    }
+
+    /// The generalised curve (FAR and FRR) of these scores with `lost_genuine` genuine and
+    /// `lost_impostor` impostor comparisons that could not be made (see the module docs).
+    pub fn generalised(&self, lost_genuine: u64, lost_impostor: u64) -> GeneralisedCurve<'_> {
+        GeneralisedCurve {
+            counts: CurveCounts {
+                lost_genuine,
+                lost_impostor,
+                ..self.counts()
+            },
         }
     }
 

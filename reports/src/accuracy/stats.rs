@@ -75,6 +75,21 @@ pub fn clopper_pearson(x: u64, n: u64, confidence: f64) -> Interval {
     Interval { lower, upper }
 }
 
+/// The one-sided upper confidence bound of a rate observed as 0 in `trials` trials:
+/// 1 − (1 − confidence)^(1/trials) (exact; ≈ 3 / trials at 95%, the "rule of 3"). What a 0 can
+/// honestly be reported as: "≤ this".
+///
+/// # Panics
+/// If `trials == 0` or `confidence` is not inside (0, 1).
+pub fn zero_upper_bound(trials: u64, confidence: f64) -> f64 {
+    assert!(trials > 0, "zero_upper_bound with no trials");
+    assert!(
+        confidence > 0.0 && confidence < 1.0,
+        "confidence {confidence} not in (0, 1)"
+    );
+    -((1.0 - confidence).ln() / trials as f64).exp_m1()
+}
+
 fn ln_beta(a: f64, b: f64) -> f64 {
     libm::lgamma(a) + libm::lgamma(b) - libm::lgamma(a + b)
 }
@@ -217,6 +232,15 @@ mod tests {
         let exact = 1.0 - 0.025f64.powf(1.0 / 30_000.0);
         assert!(close(i.upper, exact, 1e-9), "{} vs {exact}", i.upper);
         assert!(close(i.upper, 1.229_550_888_738e-4, 1e-9), "{}", i.upper);
+    }
+
+    #[test]
+    fn zero_upper_bound_is_the_rule_of_three() {
+        let b = zero_upper_bound(500, 0.95);
+        assert!(close(b, 1.0 - 0.05f64.powf(1.0 / 500.0), 1e-12), "{b}");
+        assert!(b > 0.0059 && b < 0.0060, "{b}");
+        // The one-sided 95% bound is the two-sided 90% Clopper-Pearson upper bound.
+        assert!(close(b, clopper_pearson(0, 500, 0.90).upper, 1e-12));
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! The accuracy section: the numbers of [`AccuracySummary`] (and of a [`PadSummary`]) as
-//! tables, their warnings set apart before anything is trusted, and the DET curve and the
+//! tables, their typed warnings set apart before anything is trusted, per-comparison and
+//! generalised rates side by side, both kinds of interval labelled, and the DET curve and the
 //! score histograms drawn by [`crate::plots`] (the same figures as its `.svg` files, inline).
+//! The words come from [`crate::accuracy::markdown`], so the page and the Markdown agree.
 
 use super::{escape, HtmlAccuracy, HtmlError};
-use crate::accuracy::markdown::{eer_where, interval, level, pct, proportion, stats};
+use crate::accuracy::markdown::{
+    facts, interval, level, pct, proportion, rate_rows, target_rows, RATES_NOTE, TARGETS_NOTE,
+};
 use crate::accuracy::pad::PadSummary;
-use crate::accuracy::AccuracySummary;
+use crate::accuracy::{AccuracySummary, Warning};
 use std::fmt::Write;
 
 fn row(out: &mut String, key: &str, value: &str) {
@@ -17,13 +21,19 @@ fn row(out: &mut String, key: &str, value: &str) {
     );
 }
 
-fn warnings(out: &mut String, warnings: &[String]) {
+fn warnings(out: &mut String, warnings: &[Warning]) {
     if warnings.is_empty() {
         return;
     }
     out.push_str("<div class=\"warn\"><strong>Warnings</strong><ul>");
     for w in warnings {
-        let _ = write!(out, "<li>{}</li>", escape(w));
+        let _ = write!(
+            out,
+            "<li data-warning=\"{}\"><code>{}</code>: {}</li>",
+            escape(w.code.name()),
+            escape(w.code.name()),
+            escape(&w.message)
+        );
     }
     out.push_str("</ul></div>");
 }
@@ -56,84 +66,105 @@ pub(super) fn section(out: &mut String, a: &HtmlAccuracy<'_>) -> Result<(), Html
 }
 
 fn verification(out: &mut String, s: &AccuracySummary) {
-    let ci = level(s.confidence);
     warnings(out, &s.warnings);
     out.push_str("<table class=\"kv\" id=\"accuracy-summary\">");
-    row(
-        out,
-        "genuine comparisons",
-        &format!("{} ({})", s.genuine_comparisons, stats(&s.genuine_scores)),
-    );
-    row(
-        out,
-        "impostor comparisons",
-        &format!("{} ({})", s.impostor_comparisons, stats(&s.impostor_scores)),
-    );
-    if let Some(e) = &s.eer {
-        let (at, boot) = eer_where(s, e);
-        row(
-            out,
-            "EER",
-            &format!(
-                "{} (FMR {}, FNMR {} at {at}){boot}",
-                pct(e.eer),
-                pct(e.fmr),
-                pct(e.fnmr)
-            ),
-        );
+    for (k, v) in facts(s) {
+        row(out, &k, &v);
     }
-    if let Some(f) = &s.fta {
-        row(out, "failure to acquire (FTA)", &proportion(f));
-    }
-    if let Some(op) = &s.at_threshold {
-        row(
-            out,
-            &format!("at threshold {}", op.threshold),
-            &format!("FMR {}, FNMR {}", proportion(&op.fmr), proportion(&op.fnmr)),
-        );
-    }
-    row(out, "intervals", &format!("Clopper-Pearson, {ci}"));
     out.push_str("</table>");
-    if s.fnmr_at_fmr.is_empty() {
-        return;
-    }
-    out.push_str(
-        "<h3>FNMR at fixed FMR</h3><table id=\"fnmr-at-fmr\"><thead><tr><th>FMR target</th>\
-         <th>accept score &gt;</th><th>FMR achieved</th><th>FNMR</th>",
-    );
-    if s.bootstrap.is_some() {
-        out.push_str("<th>FNMR bootstrap</th>");
-    }
-    out.push_str("<th>impostors needed (rule of 3)</th></tr></thead><tbody>");
-    for (i, op) in s.fnmr_at_fmr.iter().enumerate() {
+
+    let rows = rate_rows(s);
+    if !rows.is_empty() {
+        let generalised = s.generalised.is_some();
         let _ = write!(
             out,
-            "<tr><td>{}</td><td class=\"n\">{:.6}</td><td>{}</td><td>{}</td>",
-            escape(&format!("{:e}", op.target_fmr)),
-            op.boundary_score,
-            escape(&proportion(&op.fmr)),
-            escape(&proportion(&op.fnmr))
+            "<h3>Per comparison and generalised</h3><p class=\"muted\">{}</p>\
+             <table id=\"accuracy-rates\"><thead><tr><th>rate</th>\
+             <th>per comparison (FMR / FNMR)</th>",
+            escape(RATES_NOTE)
         );
-        if let Some(b) = &s.bootstrap {
-            let cell = b
-                .fnmr_at_fmr
-                .get(i)
-                .map(|t| interval(&t.fnmr))
-                .unwrap_or_else(|| "–".into());
-            let _ = write!(out, "<td>{}</td>", escape(&cell));
+        if generalised {
+            out.push_str("<th>generalised (FAR / FRR)</th>");
         }
+        out.push_str("</tr></thead><tbody>");
+        for r in &rows {
+            let _ = write!(
+                out,
+                "<tr><th>{}</th><td>{}</td>",
+                escape(&r.what),
+                escape(&r.per_comparison)
+            );
+            if let Some(g) = &r.generalised {
+                let _ = write!(out, "<td>{}</td>", escape(g));
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</tbody></table>");
+        if !generalised {
+            out.push_str(
+                "<p class=\"muted\">Generalised rates (FAR / FRR) are not given: the lost \
+                 comparisons were not recorded.</p>",
+            );
+        }
+    }
+
+    for (generalised, id, title, fa, fr) in [
+        (
+            false,
+            "fnmr-at-fmr",
+            "FNMR at fixed FMR (per comparison)",
+            "FMR",
+            "FNMR",
+        ),
+        (
+            true,
+            "frr-at-far",
+            "FRR at fixed FAR (generalised)",
+            "FAR",
+            "FRR",
+        ),
+    ] {
+        let rows = target_rows(s, generalised);
+        if rows.is_empty() {
+            continue;
+        }
+        let boot = rows[0].bootstrap.is_some();
         let _ = write!(
             out,
-            "<td>{} {}</td></tr>",
-            op.impostors_needed,
-            if op.enough_impostors {
-                "(enough)"
-            } else {
-                "<strong>(too few)</strong>"
-            }
+            "<h3>{}</h3><p class=\"muted\">{}</p><table id=\"{id}\"><thead><tr><th>{fa} target</th>\
+             <th>accept score &gt;</th><th>{fa} achieved</th><th>{fr}</th>",
+            escape(title),
+            escape(TARGETS_NOTE)
         );
+        if boot {
+            let _ = write!(out, "<th>{fr} bootstrap</th>");
+        }
+        out.push_str("<th>impostors needed (rule of 3)</th></tr></thead><tbody>");
+        for r in rows {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td>",
+                escape(&r.target),
+                escape(&r.boundary),
+                escape(&r.false_accepts),
+                escape(&r.false_rejects)
+            );
+            if let Some(b) = &r.bootstrap {
+                let _ = write!(out, "<td>{}</td>", escape(b));
+            }
+            let _ = write!(
+                out,
+                "<td>{} {}</td></tr>",
+                r.needed,
+                if r.enough {
+                    "(enough)"
+                } else {
+                    "<strong>(too few)</strong>"
+                }
+            );
+        }
+        out.push_str("</tbody></table>");
     }
-    out.push_str("</tbody></table>");
 }
 
 fn pad_section(out: &mut String, s: &PadSummary) {
@@ -164,11 +195,12 @@ fn pad_section(out: &mut String, s: &PadSummary) {
         row(
             out,
             "highest APCER",
-            &format!("{} ({})", proportion(&m.apcer), m.species),
+            &format!("{} ({})", proportion(&m.apcer, s.confidence), m.species),
         );
     }
     if let Some(b) = &s.bpcer {
-        row(out, "BPCER", &proportion(b));
+        row(out, "BPCER", &proportion(b, s.confidence));
     }
+    row(out, "intervals", &format!("{ci} {}", s.interval_method));
     out.push_str("</table>");
 }

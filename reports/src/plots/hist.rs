@@ -1,6 +1,9 @@
-//! Histograms: genuine/impostor score distributions, and latency per scenario step.
+//! Histograms: genuine/impostor score distributions, and latency per scenario step. Marker
+//! lines (thresholds, percentiles) carry text labels beside them (see `labels.rs`), so two
+//! lines with nearby values stay readable; the legend names only the data sets.
 
-use super::{err, render, Figure, PlotError, PlotFiles};
+use super::labels::{self, LineLabel};
+use super::{draw_titles, err, render, Figure, PlotError, PlotFiles};
 use crate::latency::percentile;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -44,6 +47,8 @@ struct Series {
 
 pub(super) struct Histogram {
     title: String,
+    /// A second, smaller title line (the counts behind the figure).
+    subtitle: Option<String>,
     x_desc: String,
     y_desc: String,
     /// Bin edges: lo + i·width.
@@ -92,6 +97,13 @@ fn bin_range<'a>(sets: impl Iterator<Item = &'a [f64]>, bins: usize) -> (f64, f6
     (lo - pad, (hi - lo + 2.0 * pad) / bins as f64)
 }
 
+impl Histogram {
+    pub(super) fn set_titles(&mut self, title: String, subtitle: Option<String>) {
+        self.title = title;
+        self.subtitle = subtitle;
+    }
+}
+
 impl Figure for Histogram {
     fn name(&self) -> String {
         self.title.clone()
@@ -106,18 +118,19 @@ impl Figure for Histogram {
             .iter()
             .flat_map(|s| s.heights.iter().copied())
             .fold(0.0, f64::max);
+        // Headroom above the bars for the legend (about 4% of the height per entry) and the
+        // rows of marker labels.
+        let rows = self.markers.len() as f64;
         let y1 = if self.counts && top < 10.0 {
-            // Few samples: whole-number ticks 0..=top+1.
-            top.ceil() + 1.0
+            // Few samples: whole-number ticks.
+            (top.ceil() + 1.0 + 0.6 * rows).ceil()
         } else if top > 0.0 {
-            // Headroom for the legend box (about 4% of the height per entry) above the bars.
-            let entries = self.series.len() + self.markers.len();
-            top * (1.08 + 0.06 * entries as f64)
+            top * (1.08 + 0.06 * self.series.len() as f64 + 0.05 * rows)
         } else {
             1.0
         };
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, ("sans-serif", 24))
+        let area = draw_titles(root, &self.title, self.subtitle.as_deref())?;
+        let mut chart = ChartBuilder::on(&area)
             .margin(20)
             .x_label_area_size(60)
             .y_label_area_size(90)
@@ -169,6 +182,7 @@ impl Figure for Histogram {
                 });
         }
 
+        let mut line_labels = Vec::new();
         for (m, colour) in self.markers.iter().zip(MARKERS.iter().cycle()) {
             if !(m.value >= x0 && m.value <= x1) {
                 continue;
@@ -181,10 +195,14 @@ impl Figure for Histogram {
                     5,
                     style,
                 ))
-                .map_err(err)?
-                .label(m.label.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+                .map_err(err)?;
+            line_labels.push(LineLabel {
+                x: chart.backend_coord(&(m.value, y1)).0,
+                text: m.label.clone(),
+                colour: *colour,
+            });
         }
+        let (px, py) = chart.plotting_area().get_pixel_range();
 
         // Bars are tall in the upper corners only where they reach up there.
         let tops = self.series.iter().flat_map(|s| {
@@ -193,8 +211,12 @@ impl Figure for Histogram {
                 .enumerate()
                 .map(move |(i, &h)| ((i as f64 + 0.5) / self.bins as f64, h / y1))
         });
+        // The labels' rows hang from the top of the plot; keep the legend off them too.
+        let placed = labels::layout(root, &line_labels, (px.start, px.end), py.start + 4)?;
         let corner = super::emptiest_corner(
-            tops,
+            tops.chain(labels::occupied(&placed, (px, py)))
+                .collect::<Vec<_>>()
+                .into_iter(),
             &[
                 SeriesLabelPosition::UpperRight,
                 SeriesLabelPosition::UpperLeft,
@@ -208,6 +230,7 @@ impl Figure for Histogram {
             .border_style(BLACK.mix(0.4))
             .draw()
             .map_err(err)?;
+        labels::paint(root, &placed)?;
         Ok(())
     }
 }
@@ -271,6 +294,7 @@ pub(super) fn score_figure(
     }
     Ok(Histogram {
         title: "Comparison scores".into(),
+        subtitle: None,
         x_desc: "similarity score (accept when score ≥ threshold)".into(),
         y_desc: "share of the comparisons of its kind per bin".into(),
         lo,
@@ -325,6 +349,7 @@ pub fn latency_histograms(
         let p95 = percentile(&ms, 0.95);
         let figure = Histogram {
             title: format!("Latency of step \"{step}\" (n = {})", ms.len()),
+            subtitle: None,
             x_desc: "duration (ms)".into(),
             y_desc: "samples per bin".into(),
             lo,

@@ -1,11 +1,23 @@
 //! Plots of the accuracy and latency results, each written as PNG and SVG.
 //!
-//! - [`det_plot`]: the DET curve on normal-deviate axes, the EER point and the FNMR@FMR
-//!   operating points marked;
+//! - [`det_plot`] / [`det_plot_in`]: the DET curve on normal-deviate axes, the EER point, the
+//!   FNMR@FMR operating points and the operating threshold marked; the part of the curve the
+//!   data cannot support (FMR below 3 / #impostor, FNMR below 3 / #genuine) dashed and lighter,
+//!   with a note; a rate of 0 drawn as an open marker at its one-sided upper bound, labelled
+//!   "0 of N", never on the axis edge as if it were a small rate; the generalised curve
+//!   (FAR / FRR, lost comparisons counted) beside the per-comparison one when comparisons were
+//!   lost;
 //! - [`score_histograms`]: genuine and impostor score distributions with threshold lines;
 //! - [`latency_histograms`]: one latency histogram per scenario step, median and p95 marked;
-//! - [`accuracy_plots`]: the DET plot and the score histograms of one accuracy run in one call;
-//!   [`accuracy_svgs`]: the same two figures as SVG text, for the HTML report.
+//! - [`accuracy_plots_in`]: the DET plot and the score histograms of one accuracy run in one
+//!   call, titled with a [`PlotContext`] (condition, enrolment) and the run's numbers (N genuine,
+//!   N impostor, FTA, FTE, lost comparisons); [`accuracy_svgs_in`]: the same two figures as SVG
+//!   text, for the HTML report. [`accuracy_plots`] and [`accuracy_svgs`] are these without a
+//!   context.
+//!
+//! Threshold and target lines carry their own text labels, placed so that lines with nearby
+//! values (the operating threshold beside an FNMR@FMR threshold) do not hide each other
+//! (`labels.rs`).
 //!
 //! Drawing is `plotters` without system fonts: DejaVu Sans is embedded in the binary and
 //! registered with plotters' `ab_glyph` text renderer. The bitmap is encoded to PNG with the
@@ -14,8 +26,9 @@
 
 mod det;
 mod hist;
+mod labels;
 
-pub use det::det_plot;
+pub use det::{det_plot, det_plot_in};
 pub use hist::{latency_histograms, score_histograms, Marker};
 
 use crate::accuracy::{AccuracySummary, DetCurve, Scores};
@@ -135,6 +148,135 @@ pub(crate) fn svg_string(figure: &impl Figure) -> Result<String, PlotError> {
     Ok(svg)
 }
 
+/// What the figures of one accuracy run are of, for their titles.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PlotContext {
+    /// The condition measured, e.g. `baseline` or `blur=2`; empty: not named.
+    pub condition: String,
+    /// How the enrolment samples were taken, e.g. `as recorded` or `greyscale (as on the
+    /// chip)`; empty: not named.
+    pub enrolment: String,
+}
+
+/// The two title lines of an accuracy figure: what and of which condition; the counts a
+/// reviewer needs to judge it (N genuine / N impostor, FTA, FTE, lost comparisons).
+pub(crate) fn titles(
+    what: &str,
+    summary: &AccuracySummary,
+    context: &PlotContext,
+) -> (String, String) {
+    let mut title = what.to_string();
+    if !context.condition.is_empty() {
+        title.push_str(&format!(" — {}", context.condition));
+    }
+    if !context.enrolment.is_empty() {
+        let sep = if context.condition.is_empty() {
+            " — "
+        } else {
+            ", "
+        };
+        title.push_str(&format!("{sep}enrolment {}", context.enrolment));
+    }
+    let mut sub = format!(
+        "N genuine = {}, N impostor = {} comparisons",
+        summary.genuine_comparisons, summary.impostor_comparisons
+    );
+    for (name, p) in [("FTA", &summary.fta), ("FTE", &summary.fte)] {
+        match p {
+            Some(p) => sub.push_str(&format!(
+                " · {name} {} ({} / {})",
+                pct(p.rate),
+                p.count,
+                p.trials
+            )),
+            None if name == "FTA" => sub.push_str(" · FTA not recorded"),
+            None => {}
+        }
+    }
+    if let Some(l) = &summary.lost {
+        let n = |p: &Option<crate::accuracy::Proportion>| p.as_ref().map_or(0, |p| p.count);
+        let (g, i) = (n(&l.genuine), n(&l.impostor));
+        if g + i > 0 {
+            sub.push_str(&format!(" · lost: {g} genuine, {i} impostor"));
+        }
+    }
+    (title, sub)
+}
+
+/// Draws the title and the subtitle and returns the area below them. A subtitle wider than
+/// the figure is broken at its ` · ` separators onto as many lines as it needs.
+pub(crate) fn draw_titles<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: Option<&str>,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    let mut area = root.titled(title, ("sans-serif", 24)).map_err(err)?;
+    let Some(s) = subtitle else {
+        return Ok(area);
+    };
+    let grey = BLACK.mix(0.75);
+    let style = TextStyle::from(("sans-serif", 16).into_font()).color(&grey);
+    let room = area.dim_in_pixel().0 as i32 - 24;
+    let mut lines: Vec<String> = Vec::new();
+    for part in s.split(" · ") {
+        let joined = match lines.last() {
+            Some(l) => format!("{l} · {part}"),
+            None => part.to_string(),
+        };
+        let (w, _) = area.estimate_text_size(&joined, &style).map_err(err)?;
+        match lines.last_mut() {
+            Some(l) if w as i32 <= room => *l = joined,
+            None => lines.push(joined),
+            Some(_) => lines.push(part.to_string()),
+        }
+    }
+    for l in &lines {
+        area = area.titled(l, style.clone()).map_err(err)?;
+    }
+    Ok(area)
+}
+
+/// Draws `notes` at the bottom of `area`, each wrapped to the width, and returns the area
+/// above them.
+pub(crate) fn draw_notes<DB: DrawingBackend>(
+    area: DrawingArea<DB, Shift>,
+    notes: &[String],
+) -> Result<DrawingArea<DB, Shift>, String> {
+    if notes.is_empty() {
+        return Ok(area);
+    }
+    let (w, h) = area.dim_in_pixel();
+    let grey = BLACK.mix(0.8);
+    let style = TextStyle::from(("sans-serif", 15).into_font()).color(&grey);
+    let room = w as i32 - 48;
+    let mut lines: Vec<String> = Vec::new();
+    for n in notes {
+        let mut line = String::new();
+        for word in n.split(' ') {
+            let longer = if line.is_empty() {
+                word.to_string()
+            } else {
+                format!("{line} {word}")
+            };
+            let (tw, _) = area.estimate_text_size(&longer, &style).map_err(err)?;
+            if tw as i32 > room && !line.is_empty() {
+                lines.push(std::mem::replace(&mut line, format!("  {word}")));
+            } else {
+                line = longer;
+            }
+        }
+        lines.push(line);
+    }
+    let step = 19;
+    let (upper, lower) = area.split_vertically(h as i32 - step * lines.len() as i32 - 8);
+    for (i, l) in lines.iter().enumerate() {
+        lower
+            .draw_text(l, &style, (24, 2 + step * i as i32))
+            .map_err(err)?;
+    }
+    Ok(upper)
+}
+
 /// The files of [`accuracy_plots`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccuracyPlots {
@@ -144,15 +286,25 @@ pub struct AccuracyPlots {
     pub scores: PlotFiles,
 }
 
-/// `<dir>/det.{png,svg}` and `<dir>/scores.{png,svg}` for `scores` and its `summary` (from
-/// [`crate::accuracy::summarise`] with the same scores): the score histograms mark the
-/// summary's operating threshold and the FNMR@FMR thresholds.
+/// [`accuracy_plots_in`] without a context (titles name no condition or enrolment).
 pub fn accuracy_plots(
     scores: &Scores,
     summary: &AccuracySummary,
     dir: &Path,
 ) -> Result<AccuracyPlots, PlotError> {
-    let (det, hist) = accuracy_figures(scores, summary)?;
+    accuracy_plots_in(scores, summary, &PlotContext::default(), dir)
+}
+
+/// `<dir>/det.{png,svg}` and `<dir>/scores.{png,svg}` for `scores` and its `summary` (from
+/// [`crate::accuracy::summarise`] with the same scores), titled with `context`: the score
+/// histograms mark the summary's operating threshold and the FNMR@FMR thresholds.
+pub fn accuracy_plots_in(
+    scores: &Scores,
+    summary: &AccuracySummary,
+    context: &PlotContext,
+    dir: &Path,
+) -> Result<AccuracyPlots, PlotError> {
+    let (det, hist) = accuracy_figures(scores, summary, context)?;
     Ok(AccuracyPlots {
         det: det.map(|f| render(&f, dir, "det")).transpose()?,
         scores: render(&hist, dir, "scores")?,
@@ -167,12 +319,21 @@ pub struct AccuracySvgs {
     pub scores: String,
 }
 
-/// The same figures as [`accuracy_plots`], as SVG documents in strings (nothing written).
+/// [`accuracy_svgs_in`] without a context.
 pub fn accuracy_svgs(
     scores: &Scores,
     summary: &AccuracySummary,
 ) -> Result<AccuracySvgs, PlotError> {
-    let (det, hist) = accuracy_figures(scores, summary)?;
+    accuracy_svgs_in(scores, summary, &PlotContext::default())
+}
+
+/// The same figures as [`accuracy_plots_in`], as SVG documents in strings (nothing written).
+pub fn accuracy_svgs_in(
+    scores: &Scores,
+    summary: &AccuracySummary,
+    context: &PlotContext,
+) -> Result<AccuracySvgs, PlotError> {
+    let (det, hist) = accuracy_figures(scores, summary, context)?;
     Ok(AccuracySvgs {
         det: det.map(|f| svg_string(&f)).transpose()?,
         scores: svg_string(&hist)?,
@@ -183,13 +344,14 @@ pub fn accuracy_svgs(
 fn accuracy_figures(
     scores: &Scores,
     summary: &AccuracySummary,
+    context: &PlotContext,
 ) -> Result<(Option<det::DetFigure>, hist::Histogram), PlotError> {
     let det = if scores.genuine.is_empty() || scores.impostor.is_empty() {
         None
     } else {
         let curve = DetCurve::new(&scores.genuine, &scores.impostor)
             .map_err(|e| PlotError::Data(e.to_string()))?;
-        Some(det::det_figure(&curve, summary))
+        Some(det::det_figure(&curve, summary, context))
     };
     let mut markers = Vec::new();
     if let Some(op) = &summary.at_threshold {
@@ -208,7 +370,12 @@ fn accuracy_figures(
             op.boundary_score,
         ));
     }
-    let hist = hist::score_figure(&scores.genuine, &scores.impostor, &markers)?;
+    let (title, mut subtitle) = titles("Comparison scores", summary, context);
+    if summary.lost.is_some() {
+        subtitle.push_str(" (lost ones have no score: not drawn)");
+    }
+    let mut hist = hist::score_figure(&scores.genuine, &scores.impostor, &markers)?;
+    hist.set_titles(title, Some(subtitle));
     Ok((det, hist))
 }
 
@@ -272,6 +439,127 @@ mod tests {
         assert_eq!(pct(0.0027), "0.27%");
         assert_eq!(pct(0.398), "39.8%");
         assert_eq!(pct(0.0), "0%");
+    }
+
+    use crate::accuracy::{summarise, AccuracyOptions, Lost, Subjects};
+
+    /// The `y` of the SVG `<text>` element holding exactly `text`.
+    fn text_y(svg: &str, text: &str) -> f64 {
+        let end = svg
+            .find(&format!(">\n{text}\n</text>"))
+            .unwrap_or_else(|| panic!("no text {text:?}"));
+        let start = svg[..end].rfind("<text").unwrap();
+        let y = svg[start..end].split(" y=\"").nth(1).unwrap();
+        y[..y.find('"').unwrap()].parse().unwrap()
+    }
+
+    fn context() -> PlotContext {
+        PlotContext {
+            condition: "blur=2".into(),
+            enrolment: "greyscale (as on the chip)".into(),
+        }
+    }
+
+    /// Where to keep the figures for a look: `$REPORTS_PLOT_DIR/<name>` or a temporary folder.
+    fn out_dir(name: &str) -> std::path::PathBuf {
+        match std::env::var_os("REPORTS_PLOT_DIR") {
+            Some(d) => std::path::PathBuf::from(d).join(name),
+            None => {
+                std::env::temp_dir().join(format!("reports-unit-{name}-{}", std::process::id()))
+            }
+        }
+    }
+
+    #[test]
+    fn zero_rates_are_open_markers_at_their_bound_with_notes() {
+        // Perfectly separated: every error rate is 0 of N.
+        let scores = Scores::new(
+            vec![0.9; 50],
+            (0..40).map(|i| f64::from(i) / 400.0).collect(),
+        );
+        let opts = AccuracyOptions {
+            operating_threshold: Some(0.5),
+            ..AccuracyOptions::default()
+        };
+        let summary = summarise(&scores, &opts).unwrap();
+        let svgs = accuracy_svgs_in(&scores, &summary, &context()).unwrap();
+        let det = svgs.det.unwrap();
+        for words in [
+            "DET curve — blur=2, enrolment greyscale (as on the chip)",
+            "N genuine = 50, N impostor = 40 comparisons · FTA not recorded",
+            "EER 0 (0 of 40 impostor, 0 of 50 genuine)",
+            "threshold 0.5: FMR 0 of 40, FNMR 0 of 50",
+            "FMR 0 of 40, FNMR 0 of 50",
+            "Open markers: a rate of 0 (0 of N), drawn at its one-sided 95% upper bound",
+            "No point of the curve is on the axes",
+        ] {
+            assert!(det.contains(words), "DET lacks {words:?}");
+        }
+        assert!(svgs.scores.contains("Comparison scores — blur=2"));
+        let dir = out_dir("zero-rates");
+        let files = accuracy_plots_in(&scores, &summary, &context(), &dir).unwrap();
+        assert!(files.det.is_some());
+        if std::env::var_os("REPORTS_PLOT_DIR").is_none() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn lost_comparisons_draw_the_generalised_curve() {
+        let mut rng = common::rng::Rng::new(11);
+        let mut s = Scores::new(
+            (0..400).map(|_| 0.45 + 0.4 * rng.next_f64()).collect(),
+            (0..60).map(|_| 0.5 * rng.next_f64()).collect(),
+        );
+        s.subjects = Some(Subjects {
+            genuine: (0..400).map(|i| i % 40).collect(),
+            impostor: (0..60).map(|i| i % 40).collect(),
+        });
+        s.lost = Some(Lost {
+            genuine_subjects: vec![1, 2, 3],
+            impostor_subjects: vec![4, 5],
+        });
+        let opts = AccuracyOptions {
+            operating_threshold: Some(0.363),
+            ..AccuracyOptions::default()
+        };
+        let summary = summarise(&s, &opts).unwrap();
+        let svgs = accuracy_svgs_in(&s, &summary, &context()).unwrap();
+        let det = svgs.det.unwrap();
+        for words in [
+            "lost: 3 genuine, 2 impostor",
+            "generalised (FAR / FRR), 3 + 2 lost counted",
+            "Grey: generalised FAR / FRR (ISO/IEC 19795-1): the 3 genuine and 2 impostor",
+            "false reject rate (FRR)",
+            "generalised EER",
+            // 60 impostors: the 1e-2 target line and beyond-support part are labelled.
+            "FMR ≤ 1%",
+            "3 / N impostor",
+        ] {
+            assert!(det.contains(words), "DET lacks {words:?}");
+        }
+        assert!(svgs.scores.contains("(lost ones have no score: not drawn)"));
+        let dir = out_dir("lost");
+        accuracy_plots_in(&s, &summary, &context(), &dir).unwrap();
+        if std::env::var_os("REPORTS_PLOT_DIR").is_none() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn nearby_threshold_labels_do_not_hide_each_other() {
+        let markers = [
+            Marker::new("operating threshold 0.363", 0.363),
+            Marker::new("FMR ≤ 0.1% (score > 0.3631)", 0.3631),
+            Marker::new("FMR ≤ 1% (score > 0.2000)", 0.2),
+        ];
+        let hist = hist::score_figure(&[0.5, 0.6, 0.7], &[0.0, 0.1, 0.2], &markers).unwrap();
+        let svg = svg_string(&hist).unwrap();
+        let a = text_y(&svg, "operating threshold 0.363");
+        let b = text_y(&svg, "FMR ≤ 0.1% (score &gt; 0.3631)");
+        let c = text_y(&svg, "FMR ≤ 1% (score &gt; 0.2000)");
+        assert!((a - b).abs() >= f64::from(labels::ROW) - 1.0, "{a} {b}");
+        assert_eq!(a.min(b), c, "a far line shares the first row");
     }
 
     #[test]

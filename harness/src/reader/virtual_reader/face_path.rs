@@ -7,6 +7,7 @@
 use super::VirtualReader;
 use crate::reader::events::{EventKind, FaceResult};
 use crate::rules::CardFailure;
+use camera_replay::replay::Pacing;
 use card_emulator::card::AID_SURFACE;
 use card_emulator::{commands, StatusWord};
 use std::time::Instant;
@@ -35,13 +36,19 @@ impl VirtualReader {
         self.timings.extend(kit.timings());
         if let Some(camera) = kit.stop_camera() {
             let j = camera.jitter;
-            self.log(EventKind::Note {
-                text: format!(
+            let text = match camera.pacing {
+                // Nothing paced, nothing dropped: the frames are the clip's, in order.
+                Pacing::Virtual => format!(
+                    "camera (virtual clock): {} frames taken, {} unreadable",
+                    camera.frames_released, camera.source_errors
+                ),
+                _ => format!(
                     "camera: {} frames released, {} dropped, {} unreadable; release jitter p50 {} µs, p95 {} µs, max {} µs",
                     camera.frames_released, camera.frames_dropped, camera.source_errors,
                     j.p50_us, j.p95_us, j.max_us
                 ),
-            });
+            };
+            self.log(EventKind::Note { text });
         }
         match outcome {
             Ok(()) => {
