@@ -72,3 +72,62 @@ fn lfw_faces_pass_and_defocused_faces_fail() {
         "only {refused_blur} of {n} blurred faces refused"
     );
 }
+
+/// The measurement behind `QualityConfig`'s defaults, on the tuning split only: every image of
+/// LFW fold 1 (folds 2–5 are never looked at here). Minutes of work:
+/// `cargo test -p camera-replay --test matcher_quality -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn quality_gate_measurement_on_fold_1() {
+    let mut m = matcher(&MatcherConfig {
+        quality: QualityConfig::disabled(),
+        ..MatcherConfig::default()
+    });
+    let mut images: Vec<(String, u32)> = lfw_fold_pairs(1)
+        .into_iter()
+        .flat_map(|p| [p.a, p.b])
+        .collect();
+    images.sort();
+    images.dedup();
+    let (mut iod, mut sharp) = (Vec::new(), Vec::new());
+    let mut blurred: Vec<(f32, Vec<f32>)> = [1.0f32, 1.5, 2.0, 3.0]
+        .into_iter()
+        .map(|s| (s, Vec::new()))
+        .collect();
+    for (person, n) in &images {
+        let img = lfw(person, *n);
+        let Ok(t) = m.probe(&img) else { continue };
+        iod.push(t.quality.interocular_px);
+        sharp.push(t.quality.sharpness);
+        for (sigma, out) in &mut blurred {
+            let soft = image::imageops::blur(&img, *sigma * t.quality.interocular_px / 35.2);
+            if let Ok(b) = m.template_for(&soft, &t.face) {
+                out.push(b.quality.sharpness);
+            }
+        }
+    }
+    let n = iod.len();
+    println!(
+        "fold 1: {} images, {n} with a face; eye distance min {:.1} p1 {:.1} median {:.1}; \
+         sharpness min {:.1} p1 {:.1} median {:.1}",
+        images.len(),
+        percentile(&mut iod, 0.0),
+        percentile(&mut iod, 0.01),
+        percentile(&mut iod, 0.5),
+        percentile(&mut sharp, 0.0),
+        percentile(&mut sharp, 0.01),
+        percentile(&mut sharp, 0.5),
+    );
+    for (sigma, mut v) in blurred {
+        let refused = v
+            .iter()
+            .filter(|s| **s < QualityConfig::default().min_sharpness)
+            .count();
+        println!(
+            "blur σ = {sigma} crop px: sharpness median {:.1} p95 {:.1}; refused {refused} of {}",
+            percentile(&mut v, 0.5),
+            percentile(&mut v, 0.95),
+            v.len()
+        );
+    }
+}
