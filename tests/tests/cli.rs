@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 fn check_accepts_every_shipped_profile() {
     let out = run_myna_hil(&["check", "scenarios/cards", "scenarios/cards/faults"]);
     assert_exit_0(&out);
-    assert!(text(&out.stdout).contains("14 file(s) checked, 0 with errors"));
+    assert!(text(&out.stdout).contains("15 file(s) checked, 0 with errors"));
 }
 
 #[test]

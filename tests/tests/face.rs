@@ -410,3 +410,48 @@ fn the_accuracy_page_lists_every_warning_code() {
         );
     }
 }
+
+#[test]
+fn a_tight_chip_photo_enrols_only_with_its_border() {
+    // The shipped tight-photo card, once as shipped (padded: a match) and once with the
+    // reference reader's padding turned off by the scenario (no face on the chip photo: no
+    // match, the PIN). `matcher:` tunes the reference reader only, so this case is not part
+    // of the shipped suite a device runs.
+    let dir = fresh_dir("tight-unpadded");
+    let card = repo_root().join("scenarios/cards/tight-photo.yaml");
+    let clinic = repo_root().join("scenarios/reception/_clinic.yaml");
+    let scenario = dir.join("unpadded.yaml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "title: Without padding a tightly cropped chip photo does not enrol\n\
+             include: [{}]\ncard: {}\nmatcher: {{ enrol_margin: 0 }}\n\
+             steps: [place_card, {{ choose: face }}, {{ enter_pin: correct }}, {{ consent: all }}]\n\
+             expect: {{ face: no_match, route: card_pin }}\n",
+            clinic.display(),
+            card.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let run = run_myna_hil(&[
+        "run",
+        scenario.to_str().unwrap(),
+        repo_root()
+            .join("scenarios/reception/face-tight-chip-photo.yaml")
+            .to_str()
+            .unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stdout));
+    let results = std::fs::read_to_string(out.join("results.json")).unwrap();
+    assert!(
+        results.contains("chip photo unusable"),
+        "the unpadded photo found no face"
+    );
+    assert!(
+        results.contains("face try 1"),
+        "the padded one went on to the camera"
+    );
+}
