@@ -84,28 +84,37 @@ impl Outcome {
         if self.policy_failed {
             return Ok(true);
         }
-        let Some(codes) = &args.fail_on_warning else {
-            return Ok(false);
-        };
-        if codes == "all" {
-            return Ok(!self.warnings.is_empty());
-        }
-        let mut wanted = Vec::new();
-        for name in codes.split(',').map(str::trim) {
-            let code = reports::accuracy::WarningCode::from_name(name).ok_or_else(|| {
-                let known: Vec<&str> = reports::accuracy::WarningCode::ALL
-                    .iter()
-                    .map(|c| c.name())
-                    .collect();
+        Ok(failing_codes(args)?
+            .is_some_and(|codes| self.warnings.iter().any(|w| codes.contains(&w.code))))
+    }
+}
+
+/// The warning codes `--fail-on-warning` names (every code for `all`, or with no list), or
+/// `None` without the option; an unknown code is an input error, found before anything runs.
+pub fn failing_codes(
+    args: &CampaignArgs,
+) -> Result<Option<Vec<reports::accuracy::WarningCode>>, CampaignError> {
+    use reports::accuracy::WarningCode;
+    let Some(codes) = &args.fail_on_warning else {
+        return Ok(None);
+    };
+    if codes == "all" {
+        return Ok(Some(WarningCode::ALL.to_vec()));
+    }
+    codes
+        .split(',')
+        .map(str::trim)
+        .map(|name| {
+            WarningCode::from_name(name).ok_or_else(|| {
+                let known: Vec<&str> = WarningCode::ALL.iter().map(|c| c.name()).collect();
                 CampaignError::Input(format!(
                     "--fail-on-warning: `{name}` is not a warning code; known: all, {}",
                     known.join(", ")
                 ))
-            })?;
-            wanted.push(code);
-        }
-        Ok(self.warnings.iter().any(|w| wanted.contains(&w.code)))
-    }
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// `--folds`: `2-5`, `1,3`, `2-3,5` → the fold numbers, each ≥ 1.

@@ -4,7 +4,7 @@
 //! chip photo is). Each image is acquired once per condition and role, on `threads`
 //! workers with a matcher each. Raw scores, metrics and plots go to `out/<condition>/`.
 
-use super::args::{parse_folds, CampaignArgs, CampaignError, Outcome};
+use super::args::{failing_codes, parse_folds, CampaignArgs, CampaignError, Outcome};
 use super::face_set::{FaceImage, FaceSet, Pair};
 use super::workers::{image_seed, parallel_map};
 use camera_replay::matcher::{rgb_from_luma, FaceMatcher, MatcherConfig, Template};
@@ -51,7 +51,7 @@ pub struct FailureRow {
 
 pub fn run_campaign(args: &CampaignArgs) -> Result<Outcome, CampaignError> {
     // Every option is checked before anything runs.
-    Outcome::default().fails(args)?;
+    failing_codes(args)?;
     if super::device::wanted(args) {
         return super::device::run_device_campaign(args);
     }
