@@ -34,7 +34,10 @@ where step 4 found a face:
   7. detection on the crop as it is (steps 2-4), to show what an unpadded enrolment finds;
   8. cv2.copyMakeBorder with px = floor(margin * w + 0.5) columns left and right and
      py = floor(margin * h + 0.5) rows top and bottom (MARGIN, BORDER: the enrolment defaults
-     of camera-replay/src/matcher/enrolment.rs), then steps 2-5 on the padded image;
+     of camera-replay/src/matcher/enrolment.rs), then steps 2-5 on the padded image; where
+     step 3 finds no face there, steps 3-5 again with a second detector at score
+     FALLBACK_SCORE_THRESHOLD (EnrolmentConfig::fallback_score_threshold); that detector's
+     faces are recorded for every crop ("padded_fallback");
   9. the score of the padded enrolment of a pair's first image against the wide image of its
      second (as step 5).
 
@@ -64,6 +67,7 @@ TOP_K = 5000
 # Enrolment padding: EnrolmentConfig::default() (the agreement test requires the same).
 MARGIN = 0.5
 BORDER = "mean"  # replicate | reflect | reflect101 | mean | constant:R,G,B
+FALLBACK_SCORE_THRESHOLD = 0.6
 
 PHOTOS = [
     "obama.jpg",
@@ -200,7 +204,7 @@ def pad(img):
     return out, px, py
 
 
-def tight_reference(det, rec, decoded, chosen, features, pairs):
+def tight_reference(det, det_low, rec, decoded, chosen, features, pairs):
     """Steps 6-9 for every image with a chosen face, and the scores of the pairs."""
     crops, padded_features = {}, {}
     for ref in sorted(chosen):
@@ -213,13 +217,17 @@ def tight_reference(det, rec, decoded, chosen, features, pairs):
         faces, best = detect(det, grey)
         padded, px, py = pad(grey)
         pfaces, pbest = detect(det, padded)
+        lfaces, lbest = detect(det_low, padded)
         if pbest is not None:
             padded_features[ref] = rec.feature(rec.alignCrop(padded, pfaces[pbest])).copy()
+        elif lbest is not None:
+            padded_features[ref] = rec.feature(rec.alignCrop(padded, lfaces[lbest])).copy()
         crops[ref] = {
             "rect": rect, "grey_hash": pixel_hash(grey),
             "unpadded": {"faces": face_entries(faces), "chosen": best},
             "padding": [px, py], "padded_hash": pixel_hash(padded),
             "padded": {"faces": face_entries(pfaces), "chosen": pbest},
+            "padded_fallback": {"faces": face_entries(lfaces), "chosen": lbest},
         }
     out_pairs = []
     for a, b, kind in pairs:
@@ -228,7 +236,8 @@ def tight_reference(det, rec, decoded, chosen, features, pairs):
             if a in padded_features and b in features:
                 score = round(float(rec.match(padded_features[a], features[b], cv2.FaceRecognizerSF_FR_COSINE)), 6)
             out_pairs.append({"a": a, "b": b, "kind": kind, "score": score})
-    return {"margin": MARGIN, "border": BORDER, "crops": crops, "pairs": out_pairs}
+    return {"margin": MARGIN, "border": BORDER, "fallback_score_threshold": FALLBACK_SCORE_THRESHOLD,
+            "crops": crops, "pairs": out_pairs}
 
 
 def main():
@@ -241,6 +250,7 @@ def main():
             sys.exit(f"missing {p}: run `bash .ci/setup` (LFW lives in ../shared/data)")
     cv2.setNumThreads(1)
     det = cv2.FaceDetectorYN.create(yunet, "", (SIDE, SIDE), SCORE_THRESHOLD, NMS_THRESHOLD, TOP_K)
+    det_low = cv2.FaceDetectorYN.create(yunet, "", (SIDE, SIDE), FALLBACK_SCORE_THRESHOLD, NMS_THRESHOLD, TOP_K)
     rec = cv2.FaceRecognizerSF.create(sface, "")
 
     pairs = [(f"photos:{a}", f"photos:{b}", "photos") for a, b in itertools.combinations(PHOTOS, 2)]
@@ -279,7 +289,7 @@ def main():
         "nms_threshold": NMS_THRESHOLD,
         "images": images,
         "pairs": out_pairs,
-        "tight": tight_reference(det, rec, decoded, chosen, features, pairs),
+        "tight": tight_reference(det, det_low, rec, decoded, chosen, features, pairs),
     }
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
@@ -289,9 +299,11 @@ def main():
     tight = doc["tight"]
     unpadded = sum(c["unpadded"]["chosen"] is None for c in tight["crops"].values())
     padded = sum(c["padded"]["chosen"] is None for c in tight["crops"].values())
+    second = sum(c["padded"]["chosen"] is None and c["padded_fallback"]["chosen"] is None
+                 for c in tight["crops"].values())
     print(f"wrote {OUT}: {len(images)} images, {len(out_pairs)} pairs, {len(missing)} without a face; "
           f"{len(tight['crops'])} tight crops, no face in {unpadded} unpadded, {padded} padded "
-          f"(margin {MARGIN}, {BORDER})")
+          f"(margin {MARGIN}, {BORDER}), {second} after the second try at {FALLBACK_SCORE_THRESHOLD}")
 
 
 if __name__ == "__main__":

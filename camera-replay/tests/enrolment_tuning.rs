@@ -15,7 +15,7 @@ mod matcher_support;
 use std::collections::HashMap;
 use std::time::Instant;
 
-use camera_replay::matcher::enrolment::TIGHT_ENROLMENT_SCORE_THRESHOLD;
+use camera_replay::matcher::enrolment::FALLBACK_SCORE_THRESHOLD;
 use camera_replay::matcher::tight::TightCrop;
 use camera_replay::matcher::{
     compare, DetectorConfig, EnrolmentConfig, FaceMatcher, MatcherConfig, PadBorder, Template,
@@ -132,13 +132,18 @@ fn measure(config: &MatcherConfig, set: &HashMap<Key, RgbImage>, f: &Fold1) -> R
     }
 }
 
+/// One detection at `score` (no second try at a lower one).
 fn config(score: f32, margin: f32, border: PadBorder) -> MatcherConfig {
     MatcherConfig {
         detector: DetectorConfig {
             score_threshold: score,
             ..DetectorConfig::default()
         },
-        enrolment: EnrolmentConfig { margin, border },
+        enrolment: EnrolmentConfig {
+            margin,
+            border,
+            fallback_score_threshold: None,
+        },
         ..MatcherConfig::default()
     }
 }
@@ -214,17 +219,7 @@ fn fold1_tight_margins() {
 fn fold1_wide_before_after() {
     let t0 = Instant::now();
     let f = fold1();
-    let wide: HashMap<Key, RgbImage> = f
-        .images
-        .iter()
-        .map(|(p, n)| ((p.clone(), *n), lfw(p, *n)))
-        .collect();
-    println!(
-        "LFW fold 1: {} pairs, {} images, {} wide probes acquired",
-        f.pairs.len(),
-        f.images.len(),
-        f.probes.len()
-    );
+    let wide = wide_set(&f);
     let old = MatcherConfig {
         enrolment: EnrolmentConfig::unpadded(),
         ..MatcherConfig::default()
@@ -233,25 +228,9 @@ fn fold1_wide_before_after() {
         "{}",
         measure(&old, &wide, &f).line("old default (unpadded @0.9)")
     );
-    let new = MatcherConfig::default();
-    println!(
-        "{}",
-        measure(&new, &wide, &f).line(&format!(
-            "new default (m={} {} @{})",
-            new.enrolment.margin, new.enrolment.border, new.detector.score_threshold
-        ))
-    );
-    let low = config(
-        TIGHT_ENROLMENT_SCORE_THRESHOLD,
-        new.enrolment.margin,
-        new.enrolment.border,
-    );
-    println!(
-        "{}",
-        measure(&low, &wide, &f).line(&format!(
-            "default border @{TIGHT_ENROLMENT_SCORE_THRESHOLD}"
-        ))
-    );
+    for (label, c) in score_rows() {
+        println!("{}", measure(&c, &wide, &f).line(&label));
+    }
     let grid: Vec<(f32, PadBorder)> = std::env::var("TUNE_WIDE_GRID")
         .map(|_| {
             [0.25f32, 0.5, 1.0]
@@ -263,6 +242,62 @@ fn fold1_wide_before_after() {
     for (margin, border) in grid {
         let row = measure(&config(0.9, margin, border), &wide, &f);
         println!("{}", row.line(&format!("{border} m={margin} @0.9")));
+    }
+    println!("{:.0} s", t0.elapsed().as_secs_f32());
+}
+
+/// The wide LFW images of fold 1, as published.
+fn wide_set(f: &Fold1) -> HashMap<Key, RgbImage> {
+    println!(
+        "LFW fold 1: {} pairs, {} images, {} wide probes acquired",
+        f.pairs.len(),
+        f.images.len(),
+        f.probes.len()
+    );
+    f.images
+        .iter()
+        .map(|(p, n)| ((p.clone(), *n), lfw(p, *n)))
+        .collect()
+}
+
+/// The default border and margin with the three ways to set the score: one detection at
+/// 0.9, one at [`FALLBACK_SCORE_THRESHOLD`], and the default (0.9, then the fallback where
+/// 0.9 found nothing).
+fn score_rows() -> [(String, MatcherConfig); 3] {
+    let d = MatcherConfig::default();
+    let (m, b) = (d.enrolment.margin, d.enrolment.border);
+    [
+        (format!("m={m} {b} @0.9 only"), config(0.9, m, b)),
+        (
+            format!("m={m} {b} @{FALLBACK_SCORE_THRESHOLD} only"),
+            config(FALLBACK_SCORE_THRESHOLD, m, b),
+        ),
+        (
+            format!(
+                "default: @{} then @{:?}",
+                d.detector.score_threshold, d.enrolment.fallback_score_threshold
+            ),
+            d,
+        ),
+    ]
+}
+
+/// The decision on the score: the three ways of [`score_rows`] on fold 1's wide images and
+/// on its tight crops.
+#[test]
+#[ignore = "measurement (minutes): run with --ignored --nocapture"]
+fn fold1_fallback_score() {
+    let t0 = Instant::now();
+    let f = fold1();
+    let wide = wide_set(&f);
+    let tight = tight_set(&f.images);
+    println!("{} tight crops", tight.len());
+    for (label, c) in score_rows() {
+        println!("{}", measure(&c, &wide, &f).line(&format!("wide  {label}")));
+        println!(
+            "{}",
+            measure(&c, &tight, &f).line(&format!("tight {label}"))
+        );
     }
     println!("{:.0} s", t0.elapsed().as_secs_f32());
 }

@@ -6,9 +6,9 @@
 //! enrolled under [`settings`]; FTA is the share of crops not enrolled. The pairs score the
 //! tight enrolment of their first image against the wide probe of their second.
 //!
-//! Whole evaluation set (2988 crops), measured: default border at score 0.6 FTA 0.03 %, the
-//! defaults (score 0.9) 1.24 %: the 0.9 default misses issue 13's 1 % on tight crops, so a
-//! tight chip photo should be enrolled at [`TIGHT_ENROLMENT_SCORE_THRESHOLD`]; unpadded 99.9 %.
+//! Whole evaluation set (2988 crops), measured before the second try existed: the default
+//! border at score 0.9 FTA 1.24 % (above issue 13's 1 %), at score 0.6 0.03 %, unpadded 99.9 %.
+//! The defaults now detect again at [`FALLBACK_SCORE_THRESHOLD`](camera_replay::matcher::enrolment::FALLBACK_SCORE_THRESHOLD) where 0.9 found nothing.
 //!
 //! CI runs a fixed sample, every [`SAMPLE_STRIDE`]th line of folds 2–5 (240 pairs, 459
 //! images); the whole set (2400 pairs, 3004 images) is
@@ -21,7 +21,6 @@ mod matcher_support;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use camera_replay::matcher::enrolment::TIGHT_ENROLMENT_SCORE_THRESHOLD;
 use camera_replay::matcher::tight::TightCrop;
 use camera_replay::matcher::{
     compare, DetectorConfig, EnrolmentConfig, FaceMatcher, FailureKind, MatcherConfig, Template,
@@ -32,25 +31,25 @@ use matcher_support::{
 
 /// The CI sample takes every 10th line of folds 2–5 (about 50 s on 2 threads).
 const SAMPLE_STRIDE: usize = 10;
-/// Issue 13's target: at most 1 % of the tight crops not enrolled.
+/// Issue 13's target for the defaults: at most 1 % of the tight crops not enrolled.
 const MAX_FTA: f32 = 0.01;
-/// A guard on the defaults at score 0.9 (measured 1.24 % on the whole set), not a target.
-const MAX_DEFAULT_FTA: f32 = 0.02;
+/// A guard on one detection at 0.9 (measured 1.24 % on the whole set), not a target.
+const MAX_ONE_TRY_FTA: f32 = 0.02;
 /// Unpadded enrolment must fail on at least half of them, or the set is not tight.
 const MIN_UNPADDED_FTA: f32 = 0.5;
 
-/// The enrolments measured, each with the detector's score threshold: the default border at
-/// [`TIGHT_ENROLMENT_SCORE_THRESHOLD`] (held to [`MAX_FTA`]), the defaults (held to
-/// [`MAX_DEFAULT_FTA`]) and no border (held to fail).
+/// The enrolments measured, each with the detector's score threshold: the defaults (padding,
+/// 0.9, then [`FALLBACK_SCORE_THRESHOLD`](camera_replay::matcher::enrolment::FALLBACK_SCORE_THRESHOLD); held to [`MAX_FTA`]), the default padding with one
+/// detection at 0.9 (held to [`MAX_ONE_TRY_FTA`]) and no border (held to fail).
 fn settings() -> [(&'static str, EnrolmentConfig, f32); 3] {
     let score = DetectorConfig::default().score_threshold;
+    let one_try = EnrolmentConfig {
+        fallback_score_threshold: None,
+        ..EnrolmentConfig::default()
+    };
     [
-        (
-            "tight chip photo",
-            EnrolmentConfig::default(),
-            TIGHT_ENROLMENT_SCORE_THRESHOLD,
-        ),
         ("defaults", EnrolmentConfig::default(), score),
+        ("one detection", one_try, score),
         ("unpadded", EnrolmentConfig::unpadded(), score),
     ]
 }
@@ -132,10 +131,11 @@ fn run(stride: usize) {
             }
         }
         println!(
-            "{label:<26} margin {} {}, score {score}: FTA {:.2} % ({failed}/{crops}: {failures:?}); \
+            "{label:<14} margin {} {}, score {score} then {:?}: FTA {:.2} % ({failed}/{crops}: {failures:?}); \
              EER {:.2} % ({} genuine + {} impostor pairs)",
             enrolment.margin,
             enrolment.border,
+            enrolment.fallback_below(*score),
             100.0 * failed as f32 / crops as f32,
             100.0 * eer(&scores[1], &scores[0]),
             scores[1].len(),
@@ -166,7 +166,7 @@ fn run(stride: usize) {
         "only {crops} of {} images gave a tight crop",
         images.len()
     );
-    let limits = [(fta[0], MAX_FTA), (fta[1], MAX_DEFAULT_FTA)];
+    let limits = [(fta[0], MAX_FTA), (fta[1], MAX_ONE_TRY_FTA)];
     for ((label, _, score), (fta, max)) in settings().iter().zip(limits) {
         assert!(
             fta <= max,

@@ -156,7 +156,7 @@ fn query_on(handle: &tokio::runtime::Handle, client: QualificationClient, f: &Fi
 }
 
 fn pin_path(c: &mut Criterion, f: &Fixture) {
-    let first = run_case(&f.case, &f.context());
+    let first = run_case(&f.case, &f.context()).result;
     assert_eq!(
         first.verdict,
         Verdict::Pass,
@@ -195,7 +195,7 @@ fn pin_path(c: &mut Criterion, f: &Fixture) {
         let ctx = f.context();
         group.bench_function("pin_case_in_process", |b| {
             b.iter(|| {
-                let result = run_case(black_box(&f.case), &ctx);
+                let result = run_case(black_box(&f.case), &ctx).result;
                 assert_eq!(result.verdict, Verdict::Pass, "{:?}", result.reason);
                 result
             })
@@ -297,7 +297,7 @@ fn step_breakdown(f: &Fixture, n: u32) {
     let cpu_before = process_cpu_seconds();
     let start = Instant::now();
     for _ in 0..n {
-        let result = run_case(&f.case, &ctx);
+        let result = run_case(&f.case, &ctx).result;
         for m in result.measurements.iter().filter(|m| m.unit == "ms") {
             match sums.iter_mut().find(|(name, _)| *name == m.name) {
                 Some((_, sum)) => *sum += m.value,

@@ -73,6 +73,9 @@ pub fn with_settings(matcher: &mut FaceMatcher, settings: &MatcherSettings) {
     if let Some(m) = settings.enrol_margin {
         enrolment.margin = m;
     }
+    if let Some(t) = settings.enrol_fallback_threshold {
+        enrolment.fallback_score_threshold = (t > 0.0).then_some(t);
+    }
     matcher.set_thresholds(detector, default.quality, default.threshold);
     matcher.set_enrolment(enrolment);
 }

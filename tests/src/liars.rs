@@ -3,7 +3,8 @@
 //! front of the honest reference device `myna-dut-ref` that twists what the device says
 //! (the card and the service still see the honest device's work, so only the claim is
 //! false); [`Liar::Fake`] is a device of its own that never touches the card or the
-//! service and claims a PIN path anyway.
+//! service and claims a PIN path anyway, and [`Liar::BlindFace`] one that also claims a
+//! face path: a non-match without ever reading the chip's photo.
 
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -18,6 +19,9 @@ pub enum Liar {
     /// Claims the whole PIN path (VERIFY 9000, qualification, outcome) without touching the
     /// card or the service.
     Fake,
+    /// [`Liar::Fake`] with a camera: takes every clip, and on the face path reports a try and
+    /// `no_match` without touching the card (no 照合番号B, no chip photo), then the PIN path.
+    BlindFace,
     /// Adds a note with this text after the patient's keys are pressed (a PIN, a 個人番号).
     Leaky(String),
     /// Reports every VERIFY as `9000`, also a wrong PIN's.
@@ -52,7 +56,10 @@ pub fn start(liar: Liar, upstream: &str) -> String {
             let liar = liar.clone();
             match liar {
                 Liar::Fake => {
-                    std::thread::spawn(move || fake_session(harness));
+                    std::thread::spawn(move || fake_session(harness, false));
+                }
+                Liar::BlindFace => {
+                    std::thread::spawn(move || fake_session(harness, true));
                 }
                 _ => {
                     let Ok(device) = TcpStream::connect(&upstream) else {
@@ -211,8 +218,9 @@ impl Twist {
     }
 }
 
-/// The fake device: a complete-looking PIN path, no card, no service.
-fn fake_session(harness: TcpStream) {
+/// The fake device: a complete-looking PIN path, no card, no service; `face`: a camera too,
+/// and a face path that rejects without looking at the chip.
+fn fake_session(harness: TcpStream, face: bool) {
     let mut out = harness.try_clone().expect("clone");
     let t0 = Instant::now();
     let mut send = |v: Value| out.write_all(format!("{v}\n").as_bytes()).is_ok();
@@ -227,11 +235,21 @@ fn fake_session(harness: TcpStream) {
         let mut events: Vec<Value> = Vec::new();
         match v["type"].as_str().unwrap_or_default() {
             "hello" => {
+                let capabilities = if face {
+                    json!(["pin", "face", "camera_clips", "consent"])
+                } else {
+                    json!(["pin", "consent", "registration"])
+                };
                 send(
                     json!({"type": "hello", "protocol": "myna-hil-dut", "version": 1,
                     "vendor": "Liars K.K.", "model": "fake", "firmware": "0",
-                    "capabilities": ["pin", "consent", "registration"]}),
+                    "capabilities": capabilities}),
                 );
+                continue;
+            }
+            // Every clip is already held: nothing needs to cross the link.
+            "clip_offer" => {
+                send(json!({"type": "clip_have", "id": id, "offset": v["size"]}));
                 continue;
             }
             "card_present" => {
@@ -239,6 +257,15 @@ fn fake_session(harness: TcpStream) {
                 events.push(json!({"type": "screen", "name": "choose_method"}));
             }
             "choose_method" => {
+                if v["method"] == "face" {
+                    events.push(json!({"type": "screen", "name": "face_auth"}));
+                    events.push(json!({"type": "screen", "name": "face_camera"}));
+                    events.push(json!({"type": "face_attempt", "attempt": 1, "frames": 16,
+                        "best_score": 0.1, "matched": false, "presentation": "bona fide"}));
+                    events.push(json!({"type": "face_result", "result": "no_match",
+                        "consecutive_failures": 1}));
+                    events.push(json!({"type": "screen", "name": "face_failed"}));
+                }
                 // A different shuffle each time: the pad is not what gives the fake away.
                 shuffle = shuffle.wrapping_mul(6364136223846793005).wrapping_add(1);
                 let mut digits: Vec<u64> = (0..10).collect();

@@ -2,7 +2,8 @@
 //! dut:tcp:…` against the reference device `myna-dut-ref`, the emulated cards in the vpcd
 //! readers of the real pcscd, a handful of LFW people read in place. The campaign records
 //! the device's decisions, the FIDO-modelled policy cannot be supported by so few
-//! transactions (exit 1), and a permissive policy passes (exit 0).
+//! transactions (exit 1), a permissive policy passes (exit 0), and a device that rejects
+//! without reading the chip's photo gets errors, not rejections.
 //!
 //! Needs pcscd with vsmartcard-vpcd, the face runtime and the face set (`bash .ci/setup`).
 
@@ -88,8 +89,9 @@ fn a_small_campaign_against_the_reference_device() {
     let decisions = ["accepted", "rejected", "attack_rejected", "error"];
     for t in transactions {
         assert!(decisions.contains(&t["decision"].as_str().unwrap()), "{t}");
-        // Every transaction reached a decision of the device, timed.
+        // Every transaction reached a decision of the device, timed, backed by the card.
         assert_ne!(t["decision"], "error", "{t}");
+        assert_eq!(t["unbacked"], false, "{t}");
         assert!(t["millis"].as_f64().unwrap() > 0.0, "{t}");
     }
     let counts = &r["summary"]["counts"];
@@ -182,10 +184,44 @@ fn a_small_campaign_against_the_reference_device() {
         "{err}"
     );
 
+    // A device that rejects without reading the chip's photo decided nothing: each of its
+    // rejections is an error of the campaign, not a rejection to count.
+    let blind = myna_hil_tests::liars::start(myna_hil_tests::liars::Liar::BlindFace, &addr);
+    let out3 = dir.join("blind");
+    let run = campaign(
+        &set,
+        &format!("dut:tcp:{blind}"),
+        &out3,
+        &["--genuine", "1", "--impostors", "1"],
+    );
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("accuracy: 2 transaction(s): the device reported a face decision the bench does not back"),
+        "{stderr}"
+    );
+    let r3 = report(&out3);
+    let transactions = r3["transactions"].as_array().unwrap();
+    assert_eq!(transactions.len(), 2, "{stderr}");
+    for t in transactions {
+        assert_eq!(
+            (&t["decision"], &t["unbacked"]),
+            (&"error".into(), &true.into()),
+            "{t}"
+        );
+        let why = t["why"].as_str().unwrap();
+        assert!(
+            why.contains("the device reported no match the bench does not back")
+                && why.contains("the chip's face photo was never read"),
+            "{why}"
+        );
+    }
+
     assert_no_secret(&[
         out.join("accuracy.json"),
         out.join("accuracy.md"),
         out2.join("accuracy.json"),
+        out3.join("accuracy.json"),
         log,
     ]);
     // The clips the campaign made are gone; the results stay.

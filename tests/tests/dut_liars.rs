@@ -1,6 +1,7 @@
 //! The liar's corpus (`myna_hil_tests::liars`) against the harness: a device that fakes the
 //! card and service, leaks a secret, lies about VERIFY answers or PIN tries, shows a bad
-//! PIN pad, runs its clock backwards, floods, drips or talks between cases never gets a
+//! PIN pad, rejects a face without reading the chip's photo, runs its clock backwards,
+//! floods, drips or talks between cases never gets a
 //! `pass` where its lie shows, and the reason names the lie. A lying `tries_left` never
 //! spends a real card's last try, and a dripping device leaks no thread or connection.
 
@@ -102,6 +103,27 @@ fn a_fake_that_never_touched_the_card_or_the_service_fails() {
         &valid,
         "fail",
         "the service answered no qualification for this card",
+    );
+}
+
+#[test]
+fn a_face_rejection_without_the_chip_photo_fails() {
+    // The scenario expects exactly this non-match: only the card's journal gives it away.
+    let (cases, _) = run_liar(
+        "blind-face",
+        Liar::BlindFace,
+        &[shipped("face-mismatch-then-pin")],
+    );
+    assert_eq!(cases.len(), 1);
+    assert_caught(
+        &cases,
+        "fail",
+        "the device reported face no match, but no 照合番号B VERIFY succeeded",
+    );
+    assert_caught(
+        &cases,
+        "fail",
+        "the device reported face no match, but the chip's face photo was never read",
     );
 }
 

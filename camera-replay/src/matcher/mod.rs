@@ -614,17 +614,19 @@ impl FaceMatcher {
     /// ([`enrolment::pad`], `cv2.copyMakeBorder`); detection, alignment and the quality gate
     /// run on the padded image (a landmark near the edge keeps its context in the warp), and
     /// the template's `face` (and the face of a failure) is given in the coordinates of
-    /// `img`. The time spent padding counts as detection.
+    /// `img`. Where no face reaches the detector's score threshold, a second detection runs
+    /// at [`EnrolmentConfig::fallback_score_threshold`]. The time spent padding (and on a
+    /// first detection that found nothing) counts as detection.
     pub fn enrol(&mut self, img: &RgbImage) -> Result<Template, AcquireFailure> {
         let t0 = Instant::now();
         let (w, h) = img.dimensions();
         let (px, py) = self.config.enrolment.padding(w, h);
         if w < MIN_IMAGE_SIDE || h < MIN_IMAGE_SIDE || (px, py) == (0, 0) {
-            return self.acquire_since(img, t0);
+            return self.enrol_since(img, t0);
         }
         let mut padded = std::mem::take(&mut self.padded);
         enrolment::pad_into(img, px, py, self.config.enrolment.border, &mut padded);
-        let result = self.acquire_since(&padded, t0);
+        let result = self.enrol_since(&padded, t0);
         self.padded = padded;
         let (dx, dy) = (-(px as f32), -(py as f32));
         match result {
@@ -633,6 +635,22 @@ impl FaceMatcher {
                 Ok(t)
             }
             Err(e) => Err(e.translated(dx, dy)),
+        }
+    }
+
+    /// [`FaceMatcher::acquire_since`], then, if no face reached the detector's threshold,
+    /// once more at [`EnrolmentConfig::fallback_score_threshold`].
+    fn enrol_since(&mut self, img: &RgbImage, t0: Instant) -> Result<Template, AcquireFailure> {
+        let first = self.acquire_since(img, t0);
+        let usual = self.config.detector.score_threshold;
+        match (first, self.config.enrolment.fallback_below(usual)) {
+            (Err(AcquireFailure::NoFace), Some(low)) => {
+                self.config.detector.score_threshold = low;
+                let second = self.acquire_since(img, t0);
+                self.config.detector.score_threshold = usual;
+                second
+            }
+            (first, _) => first,
         }
     }
 

@@ -7,6 +7,7 @@
 use super::args::{failing_codes, parse_folds, CampaignArgs, CampaignError, Outcome};
 use super::face_set::{FaceImage, FaceSet, Pair};
 use super::workers::{image_seed, parallel_map};
+use crate::scenario::{DETECTOR_THRESHOLDS, ENROL_FALLBACK_THRESHOLDS, ENROL_MARGINS};
 use camera_replay::matcher::{rgb_from_luma, FaceMatcher, MatcherConfig, Template};
 use camera_replay::perturb::Perturbation;
 use reports::accuracy::{
@@ -16,6 +17,7 @@ use reports::accuracy::{
 use reports::plots::PlotContext;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::time::Instant;
 
@@ -133,8 +135,9 @@ pub fn run_campaign(args: &CampaignArgs) -> Result<Outcome, CampaignError> {
     Ok(outcome)
 }
 
-/// The matcher as the options say: operating threshold, detector score threshold and
-/// enrolment margin, each checked.
+/// The matcher as the options say: operating threshold, detector score threshold,
+/// enrolment margin and second-try threshold, each checked against the ranges a scenario's
+/// `matcher:` has.
 pub(super) fn matcher_config(args: &CampaignArgs) -> Result<MatcherConfig, CampaignError> {
     let mut config = MatcherConfig::default();
     if let Some(t) = args.threshold {
@@ -145,27 +148,44 @@ pub(super) fn matcher_config(args: &CampaignArgs) -> Result<MatcherConfig, Campa
         }
         config.threshold = t;
     }
-    if let Some(t) = args.detector_threshold {
-        if !(t > 0.0 && t < 1.0) {
-            return Err(CampaignError::Input(format!(
-                "--detector-threshold {t}: a detector score is in (0, 1)"
-            )));
+    let within = |option: &str, v: f32, range: &RangeInclusive<f64>, what: &str| {
+        if range.contains(&f64::from(v)) {
+            Ok(v)
+        } else {
+            Err(CampaignError::Input(format!(
+                "--{option} {v}: in [{}, {}] ({what})",
+                range.start(),
+                range.end()
+            )))
         }
-        config.detector.score_threshold = t;
+    };
+    if let Some(t) = args.detector_threshold {
+        config.detector.score_threshold = within(
+            "detector-threshold",
+            t,
+            &DETECTOR_THRESHOLDS,
+            "a detector score",
+        )?;
     }
     if let Some(m) = args.enrol_margin {
-        if !(0.0..=MAX_ENROL_MARGIN).contains(&m) {
-            return Err(CampaignError::Input(format!(
-                "--enrol-margin {m}: in [0, {MAX_ENROL_MARGIN}] (a fraction of the image's side)"
-            )));
-        }
-        config.enrolment.margin = m;
+        config.enrolment.margin = within(
+            "enrol-margin",
+            m,
+            &ENROL_MARGINS,
+            "a fraction of the image's side",
+        )?;
+    }
+    if let Some(t) = args.enrol_fallback_threshold {
+        let t = within(
+            "enrol-fallback-threshold",
+            t,
+            &ENROL_FALLBACK_THRESHOLDS,
+            "a detector score; 0: no second try",
+        )?;
+        config.enrolment.fallback_score_threshold = (t > 0.0).then_some(t);
     }
     Ok(config)
 }
-
-/// The largest enrolment margin accepted: 4 sides of border already dwarf the face.
-pub const MAX_ENROL_MARGIN: f32 = 4.0;
 
 fn accuracy_options(
     args: &CampaignArgs,
@@ -419,10 +439,20 @@ fn enrolment_words(args: &CampaignArgs, config: &MatcherConfig) -> String {
         "as recorded"
     };
     let margin = config.enrolment.margin;
-    if margin > 0.0 {
-        format!("{tone}, padded {margin}")
+    let padding = if margin > 0.0 {
+        format!("padded {margin}")
     } else {
-        format!("{tone}, unpadded")
+        "unpadded".to_string()
+    };
+    match config
+        .enrolment
+        .fallback_below(config.detector.score_threshold)
+    {
+        Some(t) => format!(
+            "{tone}, {padding}, a second detection at score ≥ {t} where none reached {}",
+            config.detector.score_threshold
+        ),
+        None => format!("{tone}, {padding}"),
     }
 }
 
@@ -592,6 +622,7 @@ fn write_overview(
             "threshold": config.threshold,
             "detector_score_threshold": config.detector.score_threshold,
             "enrolment_margin": config.enrolment.margin,
+            "enrolment_fallback_score_threshold": config.enrolment.fallback_below(config.detector.score_threshold),
             "grey_enrolment": args.grey_enrolment,
         },
         "folds": args.folds.as_deref().map(parse_folds).transpose()?,

@@ -4,6 +4,7 @@
 //! waits at most the step's deadline. A reader that overruns is abandoned (its thread ends
 //! when its I/O deadlines fire) and the case ends in `error`; teardown always runs.
 
+use super::ground_truth::FaceClaim;
 use super::oracle::{self, Unjudgeable};
 use super::verdict::{judge_case, Observed};
 use crate::cards::LoadedCard;
@@ -42,11 +43,25 @@ pub struct CaseContext<'a> {
     pub card_reader: Option<(&'a str, Policy)>,
 }
 
+/// A finished case: its result, and the face decision the reader reported in it, typed and
+/// held to the card's journal (for campaigns that count decisions, `accuracy --reader`).
+pub struct CaseRun {
+    pub result: CaseResult,
+    pub face: Option<FaceClaim>,
+}
+
+impl From<CaseResult> for CaseRun {
+    /// A case that never reached a reader: no face decision.
+    fn from(result: CaseResult) -> Self {
+        CaseRun { result, face: None }
+    }
+}
+
 /// Runs one case of any kind (a reception scenario or a conformance check) on the test
 /// bench `ctx` describes: the reference reader or a device under test; the card in process,
 /// in a vpcd reader, in a named reader or on the device. Never fails: a bench fault is the
 /// case's `error`.
-pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
+pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseRun {
     let start = Instant::now();
     // A panic is the harness's own bug: the case still gets its result (and the run its
     // record), never a silent gap.
@@ -59,33 +74,35 @@ pub fn run_case(case: &Case, ctx: &CaseContext<'_>) -> CaseResult {
             .map(|s| (*s).to_owned())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_owned());
-        error_result(case, start, format!("bench: the harness panicked: {what}"))
+        error_result(case, start, format!("bench: the harness panicked: {what}")).into()
     })
 }
 
-fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseResult {
+fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseRun {
     if let CaseKind::Conformance { check } = &case.kind {
-        return run_conformance_case(case, *check, ctx, start);
+        return run_conformance_case(case, *check, ctx, start).into();
     }
     if let Some(why) = ctx
         .real_card
         .and_then(|policy| refused_on_a_real_card(case, policy))
     {
-        return not_run(case, Verdict::Skip, start, why);
+        return not_run(case, Verdict::Skip, start, why).into();
     }
     if let Some(why) = ctx.device.and_then(|d| {
         let steps: Vec<StepKind> = case.steps.iter().map(|s| s.kind.clone()).collect();
         crate::dut::driver::missing_capability(d.hello(), &steps)
     }) {
-        return not_run(case, Verdict::Skip, start, why);
+        return not_run(case, Verdict::Skip, start, why).into();
     }
     let (situation, face) = match oracle::situation(case, ctx.card) {
         Ok(s) => s,
-        Err(why @ Unjudgeable::NoCamera(_)) => return error_result(case, start, why.to_string()),
+        Err(why @ Unjudgeable::NoCamera(_)) => {
+            return error_result(case, start, why.to_string()).into()
+        }
     };
     let mut bench = match Bench::up(case, ctx) {
         Ok(b) => b,
-        Err(why) => return error_result(case, start, format!("bench: {why}")),
+        Err(why) => return error_result(case, start, format!("bench: {why}")).into(),
     };
     let run = bench.run_steps(case, ctx);
     let stack_failed = bench.stack_failed.clone();
@@ -126,7 +143,10 @@ fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseRes
         None => (verdict, reason),
     };
     let evidence = evidence(&observed);
-    result(case, verdict, reason, start, measurements, evidence)
+    CaseRun {
+        result: result(case, verdict, reason, start, measurements, evidence),
+        face: super::ground_truth::face_claim(&observed),
+    }
 }
 
 /// A card channel that remembers a failure of the PC/SC stack itself.

@@ -4,12 +4,14 @@
 //! must have reached the card with that status word; a route through the card needs the
 //! card's own work behind it (a PIN verified and a signature computed; 照合番号B verified
 //! and the photo read; the certificate read) and the service's answer to this card's
-//! certificate, whose share the reader must report; a registration the reader shows as
-//! done must have reached the service. A claim without its trace is the reader's `fail`.
+//! certificate, whose share the reader must report; a face decision (a match, a non-match,
+//! a rejected attack) compares the camera with the chip's photo, so it needs 照合番号B
+//! verified and the photo read; a registration the reader shows as done must have reached
+//! the service. A claim without its trace is the reader's `fail`.
 
 use super::verdict::Observed;
 use crate::qualification::{CertificateKey, CertificateStatus, Endpoint, Served};
-use crate::reader::EventKind;
+use crate::reader::{EventKind, FaceResult};
 use crate::rules::Route;
 use card_emulator::card::{Data, Exchange, KeyRef, Operation};
 use card_emulator::PinRef;
@@ -21,9 +23,13 @@ pub fn contradictions(observed: &Observed, certificate: Option<&CertificateKey>)
     let mut found = Vec::new();
     if let Some(journal) = observed.journal.as_deref() {
         found.extend(verify_claims(observed, journal));
+        let face = face_claim(observed);
         if let Some(outcome) = &observed.outcome {
-            found.extend(route_claims(outcome.route, journal));
+            // A face route's photo work is the face decision's, named once, by the decision.
+            let decided = face.as_ref().is_some_and(|f| f.result.compares_photo());
+            found.extend(route_claims(outcome.route, journal, decided));
         }
+        found.extend(face.into_iter().flat_map(|f| f.unbacked));
     }
     if let (Some(key), true) = (certificate, observed.journal.is_some()) {
         found.extend(service_claims(observed, &observed.served, key));
@@ -154,20 +160,76 @@ fn verify_claims(observed: &Observed, journal: &[Exchange]) -> Option<String> {
     })
 }
 
-/// What a route through the card needs the card to have done.
-fn route_claims(route: Route, journal: &[Exchange]) -> Vec<String> {
-    let did = |operation: Operation| {
-        journal
-            .iter()
-            .any(|x| x.operation == operation && x.sw == 0x9000)
+/// The face decision a reader reported (the end of its last face path), and the card work it
+/// lacks: a decision that compares the camera with the chip's photo ([`FaceResult::
+/// compares_photo`]) needs 照合番号B verified and the photo read; `locked` and `unavailable`
+/// need nothing. Without a journal (no emulated card) nothing is held against it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaceClaim {
+    pub result: FaceResult,
+    /// Why the card's journal does not back it, one sentence each (empty: backed).
+    pub unbacked: Vec<String>,
+}
+
+/// The last `face_result` of `observed`, held to the card's journal.
+pub fn face_claim(observed: &Observed) -> Option<FaceClaim> {
+    let result = observed.events.iter().rev().find_map(|e| match e.kind {
+        EventKind::FaceResult { result, .. } => Some(result),
+        _ => None,
+    })?;
+    let unbacked = match observed.journal.as_deref() {
+        Some(journal) if result.compares_photo() => photo_work(journal)
+            .into_iter()
+            .filter(|(done, _)| !done)
+            .map(|(_, why)| format!("the device reported face {result}, but {why}"))
+            .collect(),
+        _ => Vec::new(),
     };
-    let read = |data: Data| {
-        journal.iter().any(|x| {
-            matches!(x.operation, Operation::ReadBinary(Some(d), n) if d == data && n > 0)
-                && x.sw == 0x9000
-        })
-    };
+    Some(FaceClaim { result, unbacked })
+}
+
+/// Whether an operation succeeded on the card (answered `9000`).
+fn did(journal: &[Exchange], operation: Operation) -> bool {
+    journal
+        .iter()
+        .any(|x| x.operation == operation && x.sw == 0x9000)
+}
+
+/// Whether a READ BINARY of `data` returned bytes.
+fn read(journal: &[Exchange], data: Data) -> bool {
+    journal.iter().any(|x| {
+        matches!(x.operation, Operation::ReadBinary(Some(d), n) if d == data && n > 0)
+            && x.sw == 0x9000
+    })
+}
+
+/// What comparing a face with the chip's photo needs the card to have done.
+fn photo_work(journal: &[Exchange]) -> [(bool, &'static str); 2] {
+    [
+        (
+            did(
+                journal,
+                Operation::Verify {
+                    pin: Some(PinRef::SurfaceCodeB),
+                    with_data: true,
+                },
+            ),
+            "no 照合番号B VERIFY succeeded",
+        ),
+        (
+            read(journal, Data::Surface),
+            "the chip's face photo was never read",
+        ),
+    ]
+}
+
+/// What a route through the card needs the card to have done; `face_decided`: a face
+/// decision was reported, which answers for the photo work itself ([`face_claim`]).
+fn route_claims(route: Route, journal: &[Exchange], face_decided: bool) -> Vec<String> {
+    let did = |operation: Operation| did(journal, operation);
+    let read = |data: Data| read(journal, data);
     let mut missing = Vec::new();
+    let photo = photo_work(journal);
     let needs: &[(bool, &str)] = match route {
         Route::CardPin => &[
             (
@@ -186,15 +248,13 @@ fn route_claims(route: Route, journal: &[Exchange]) -> Vec<String> {
                 "the authentication certificate was never read",
             ),
         ],
+        Route::CardFace if face_decided => &[(
+            read(Data::AuthCertificate),
+            "the authentication certificate was never read",
+        )],
         Route::CardFace => &[
-            (
-                did(Operation::Verify {
-                    pin: Some(PinRef::SurfaceCodeB),
-                    with_data: true,
-                }),
-                "no 照合番号B VERIFY succeeded",
-            ),
-            (read(Data::Surface), "the chip's face photo was never read"),
+            photo[0],
+            photo[1],
             (
                 read(Data::AuthCertificate),
                 "the authentication certificate was never read",
@@ -289,6 +349,83 @@ mod tests {
         assert!(found[0].contains("did not report"));
         assert!(found.iter().any(|f| f.contains("照合番号B")));
         assert!(found.iter().any(|f| f.contains("face photo")));
+    }
+
+    fn face(result: FaceResult) -> Event {
+        Event {
+            at: Duration::ZERO,
+            kind: EventKind::FaceResult {
+                result,
+                consecutive_failures: 1,
+            },
+        }
+    }
+
+    const SURFACE_CODE: Operation = Operation::Verify {
+        pin: Some(PinRef::SurfaceCodeB),
+        with_data: true,
+    };
+
+    #[test]
+    fn a_face_decision_rests_on_the_chip_photo() {
+        let photo_path = vec![
+            x(SURFACE_CODE, 0x9000),
+            x(Operation::ReadBinary(Some(Data::Surface), 3000), 0x9000),
+        ];
+        for result in [
+            FaceResult::Matched,
+            FaceResult::NoMatch,
+            FaceResult::AttackRejected,
+        ] {
+            // Backed: 照合番号B verified, the photo read.
+            let mut o = observed(&[0x9000], None, photo_path.clone());
+            o.events.push(face(result));
+            let claim = face_claim(&o).unwrap();
+            assert_eq!((claim.result, claim.unbacked.len()), (result, 0));
+            assert_eq!(contradictions(&o, None), Vec::<String>::new());
+            // 照合番号B refused, the photo never read.
+            let mut o = observed(&[0x6983], None, vec![x(SURFACE_CODE, 0x6983)]);
+            o.events.push(face(result));
+            let found = contradictions(&o, None);
+            assert_eq!(
+                found,
+                [
+                    format!("the device reported face {result}, but no 照合番号B VERIFY succeeded"),
+                    format!(
+                        "the device reported face {result}, but the chip's face photo was never read"
+                    ),
+                ]
+            );
+            assert_eq!(face_claim(&o).unwrap().unbacked, found);
+        }
+        // Locked and unavailable compare nothing: nothing to back.
+        for result in [FaceResult::Locked, FaceResult::Unavailable] {
+            let mut o = observed(&[], None, Vec::new());
+            o.events.push(face(result));
+            assert!(face_claim(&o).unwrap().unbacked.is_empty());
+            assert!(contradictions(&o, None).is_empty());
+        }
+        // No journal (a real card): nothing held against it; no face path: no claim.
+        let mut o = observed(&[], None, Vec::new());
+        o.journal = None;
+        o.events.push(face(FaceResult::NoMatch));
+        assert!(face_claim(&o).unwrap().unbacked.is_empty());
+        assert_eq!(face_claim(&observed(&[], None, Vec::new())), None);
+    }
+
+    #[test]
+    fn a_face_route_names_the_missing_photo_once() {
+        let mut o = observed(&[], Some(Route::CardFace), Vec::new());
+        o.events.push(face(FaceResult::Matched));
+        let found = contradictions(&o, None);
+        assert_eq!(
+            found.iter().filter(|f| f.contains("face photo")).count(),
+            1,
+            "{found:?}"
+        );
+        assert!(found
+            .iter()
+            .any(|f| f.contains("authentication certificate")));
     }
 
     fn served(key: &CertificateKey, route: Endpoint, ratio: Option<u8>) -> Served {

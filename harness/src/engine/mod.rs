@@ -9,7 +9,8 @@ pub mod oracle;
 mod verdict;
 mod vpcd_pool;
 
-pub use case_runner::{planned, run_case, CaseContext};
+pub use case_runner::{planned, run_case, CaseContext, CaseRun};
+pub use ground_truth::FaceClaim;
 pub use verdict::{judge_case, Observed};
 pub use vpcd_pool::vpcd_reader_name;
 
@@ -109,11 +110,13 @@ impl crate::failure::Classified for RunError {
     }
 }
 
-/// A finished case: its position among the cases given, its result, how many have
-/// finished so far (this one included) and how many there are.
+/// A finished case: its position among the cases given, its result, the face decision the
+/// reader reported in it, how many have finished so far (this one included) and how many
+/// there are.
 pub struct Finished {
     pub seq: usize,
     pub result: CaseResult,
+    pub face: Option<FaceClaim>,
     pub done: usize,
     pub total: usize,
 }
@@ -238,8 +241,7 @@ fn run_inner(
                         _ => None,
                     },
                 };
-                let result = run_case(&case, &ctx);
-                shared.finished(index, result);
+                shared.finished(index, run_case(&case, &ctx));
             }));
         }
         for t in tasks {
@@ -265,11 +267,12 @@ struct Shared {
 
 impl Shared {
     /// Hands a finished case to the caller.
-    fn finished(&self, seq: usize, result: CaseResult) {
+    fn finished(&self, seq: usize, run: CaseRun) {
         let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
         (self.on_result)(Finished {
             seq,
-            result,
+            result: run.result,
+            face: run.face,
             done,
             total: self.total,
         });

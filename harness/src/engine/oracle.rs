@@ -36,13 +36,14 @@ pub enum FacePrediction {
     /// The camera shows the chip photo's person, live: a match (or, where the scenario
     /// says so, a non-match: a false non-match breaks no rule, a false match does).
     Match,
-    /// Another person, or no usable chip photo or 照合番号B: no match.
+    /// Another person, or a chip photo read but with no usable face: no match.
     NoMatch,
     /// A presentation attack: rejected.
     AttackRejected,
     /// Locked by earlier failures: not attempted.
     Locked,
-    /// No face path on this token (a smartphone has no card-surface application).
+    /// No face path on this token (a smartphone has no card-surface application), or no
+    /// chip photo to compare with (照合番号B blocked, no photo on the chip).
     Unavailable,
 }
 
@@ -103,6 +104,13 @@ pub fn predict_face(
     if earlier >= crate::rules::FACE_LOCK_AFTER {
         return Ok(FacePrediction::Locked);
     }
+    // In the reader's order: 照合番号B and the photo, its enrolment, then the camera.
+    if profile.surface_code_tries == 0 || profile.photo_jp2.is_none() {
+        return Ok(FacePrediction::Unavailable);
+    }
+    if faces.chip_photo_corrupt {
+        return Ok(FacePrediction::NoMatch);
+    }
     let (person, attack) = presenter(case, profile, faces)?;
     if attack {
         return Ok(FacePrediction::AttackRejected);
@@ -111,8 +119,7 @@ pub fn predict_face(
         .chip_photo
         .as_deref()
         .and_then(crate::photos::person_of);
-    let usable_chip = profile.photo_jp2.is_some() && !faces.chip_photo_corrupt;
-    if profile.surface_code_tries == 0 || !usable_chip || chip_person != Some(person.as_str()) {
+    if chip_person != Some(person.as_str()) {
         return Ok(FacePrediction::NoMatch);
     }
     Ok(FacePrediction::Match)
@@ -457,14 +464,22 @@ mod face_tests {
     fn a_card_that_cannot_show_its_photo_never_matches() {
         let (mut p, mut f) = card("obama.jpg");
         let c = case(Some(camera("obama2.jpg", None, 0)));
+        // A photo read but unusable: compared with nothing, a non-match.
         f.chip_photo_corrupt = true;
         assert_eq!(predict_face(&c, &p, &f).unwrap(), FacePrediction::NoMatch);
+        // No photo to read (照合番号B blocked, none on the chip): the path cannot run.
         f.chip_photo_corrupt = false;
         p.surface_code_tries = 0;
-        assert_eq!(predict_face(&c, &p, &f).unwrap(), FacePrediction::NoMatch);
+        assert_eq!(
+            predict_face(&c, &p, &f).unwrap(),
+            FacePrediction::Unavailable
+        );
         p.surface_code_tries = 10;
         p.photo_jp2 = None;
-        assert_eq!(predict_face(&c, &p, &f).unwrap(), FacePrediction::NoMatch);
+        assert_eq!(
+            predict_face(&c, &p, &f).unwrap(),
+            FacePrediction::Unavailable
+        );
         p.token = TokenKind::Smartphone;
         assert_eq!(
             predict_face(&c, &p, &f).unwrap(),
@@ -518,7 +533,13 @@ mod face_tests {
             let should_match =
                 same && attack.is_none() && earlier < crate::rules::FACE_LOCK_AFTER && !corrupt && tries > 0;
             prop_assert_eq!(predicted == FacePrediction::Match, should_match);
-            if attack.is_some() && earlier < crate::rules::FACE_LOCK_AFTER {
+            // In the reader's order: the lock, the photo (none to read; unusable), the camera.
+            let unlocked = earlier < crate::rules::FACE_LOCK_AFTER;
+            if unlocked && tries == 0 {
+                prop_assert_eq!(predicted, FacePrediction::Unavailable);
+            } else if unlocked && corrupt {
+                prop_assert_eq!(predicted, FacePrediction::NoMatch);
+            } else if unlocked && attack.is_some() {
                 prop_assert_eq!(predicted, FacePrediction::AttackRejected);
             }
         }

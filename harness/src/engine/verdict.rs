@@ -284,6 +284,8 @@ fn prediction_name(p: FacePrediction) -> &'static str {
         FacePrediction::NoMatch => "no_match (the camera does not show the chip's person)",
         FacePrediction::AttackRejected => "attack_rejected",
         FacePrediction::Locked => "locked",
-        FacePrediction::Unavailable => "no face path on this card",
+        FacePrediction::Unavailable => {
+            "no face path on this card (no card-surface application, 照合番号B blocked or no chip photo)"
+        }
     }
 }

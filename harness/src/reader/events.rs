@@ -57,6 +57,18 @@ pub enum FaceResult {
     Unavailable,
 }
 
+impl FaceResult {
+    /// Whether this end compares the camera with the chip's photo (so the reader must have
+    /// read it): a match, a non-match or a rejected attack. `locked` and `unavailable` end
+    /// the path before any comparison.
+    pub fn compares_photo(self) -> bool {
+        matches!(
+            self,
+            FaceResult::Matched | FaceResult::NoMatch | FaceResult::AttackRejected
+        )
+    }
+}
+
 impl fmt::Display for FaceResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

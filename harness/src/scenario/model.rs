@@ -176,12 +176,18 @@ pub const CAMERA_KEYS: &[&str] = &[
 ];
 
 /// The keys of `matcher:` (the reference reader's face matcher in this case).
-pub const MATCHER_KEYS: &[&str] = &["detector_threshold", "enrol_margin"];
+pub const MATCHER_KEYS: &[&str] = &[
+    "detector_threshold",
+    "enrol_margin",
+    "enrol_fallback_threshold",
+];
 /// Range of `matcher.detector_threshold` (a YuNet score; 0 and 1 would take everything or
 /// nothing).
 pub const DETECTOR_THRESHOLDS: std::ops::RangeInclusive<f64> = 0.01..=0.99;
 /// Range of `matcher.enrol_margin` (a fraction of the enrolment image's side).
 pub const ENROL_MARGINS: std::ops::RangeInclusive<f64> = 0.0..=4.0;
+/// Range of `matcher.enrol_fallback_threshold` (a YuNet score; 0 turns the second try off).
+pub const ENROL_FALLBACK_THRESHOLDS: std::ops::RangeInclusive<f64> = 0.0..=0.99;
 
 /// Ranges of the camera's numbers.
 pub const CAMERA_FPS: std::ops::RangeInclusive<f64> = 1.0..=120.0;
@@ -493,6 +499,9 @@ pub struct MatcherSettings {
     pub detector_threshold: Option<f32>,
     /// Border added around the chip photo before detection (`EnrolmentConfig::margin`).
     pub enrol_margin: Option<f32>,
+    /// Score of the second detection on the chip photo where the first found no face
+    /// (`EnrolmentConfig::fallback_score_threshold`); 0: no second try.
+    pub enrol_fallback_threshold: Option<f32>,
 }
 
 /// Where the camera's frames come from.

@@ -749,9 +749,13 @@ fn matcher_settings(node: Node<'_, '_>) -> Option<MatcherSettings> {
     let margin = map
         .get("enrol_margin")
         .map(|n| n.number(ENROL_MARGINS).map(|v| v as f32));
+    let fallback = map
+        .get("enrol_fallback_threshold")
+        .map(|n| n.number(ENROL_FALLBACK_THRESHOLDS).map(|v| v as f32));
     Some(MatcherSettings {
         detector_threshold: detector.map_or(Some(None), |v| v.map(Some))?,
         enrol_margin: margin.map_or(Some(None), |v| v.map(Some))?,
+        enrol_fallback_threshold: fallback.map_or(Some(None), |v| v.map(Some))?,
     })
 }
 

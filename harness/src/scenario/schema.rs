@@ -361,6 +361,10 @@ fn scenario_keys() -> Value {
                         ENROL_MARGINS,
                         "border added around the chip photo before detection, a fraction of its side [default 0.5]",
                     ),
+                    "enrol_fallback_threshold" => number(
+                        ENROL_FALLBACK_THRESHOLDS,
+                        "detector score threshold of a second try on the chip photo where the first found no face; 0: none [default 0.6]",
+                    ),
                     _ => return None,
                 })
             }),

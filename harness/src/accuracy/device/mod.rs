@@ -60,6 +60,10 @@ fn refuse_matcher_options(args: &CampaignArgs) -> Result<(), CampaignError> {
         (args.threshold.is_some(), "--threshold"),
         (args.detector_threshold.is_some(), "--detector-threshold"),
         (args.enrol_margin.is_some(), "--enrol-margin"),
+        (
+            args.enrol_fallback_threshold.is_some(),
+            "--enrol-fallback-threshold",
+        ),
         (args.grey_enrolment, "--grey-enrolment"),
     ];
     match given.iter().find(|(g, _)| *g) {
@@ -193,8 +197,16 @@ pub fn run_device_campaign(args: &CampaignArgs) -> Result<Outcome, CampaignError
     for w in &summary.warnings {
         say(format!("accuracy: warning: {w}"));
     }
+    let unbacked = records.iter().filter(|r| r.unbacked).count();
+    if unbacked > 0 {
+        say(format!(
+            "accuracy: {unbacked} transaction(s): the device reported a face decision the bench \
+             does not back (no 照合番号B verified, or the chip's photo never read)"
+        ));
+    }
     say(format!("accuracy: reports in {}", args.out.display()));
     Ok(Outcome {
+        unbacked,
         warnings: summary.warnings.clone(),
         policy_failed: summary
             .claims
@@ -321,8 +333,8 @@ fn prepare_and_run(
     drop(matcher);
 
     let total = cases.len();
-    let done: Arc<Mutex<Vec<Option<reports::CaseResult>>>> =
-        Arc::new(Mutex::new(vec![None; total]));
+    type Done = Option<(reports::CaseResult, Option<crate::engine::FaceClaim>)>;
+    let done: Arc<Mutex<Vec<Done>>> = Arc::new(Mutex::new(vec![None; total]));
     let sink = done.clone();
     let options = crate::engine::RunOptions {
         jobs: 1,
@@ -331,7 +343,7 @@ fn prepare_and_run(
         device: Some(device),
     };
     crate::engine::run(cases, cards, &options, move |f| {
-        let (decision, _) = transactions::decision(&f.result);
+        let (decision, _) = transactions::decision(&f.result, f.face.as_ref());
         if f.done % 25 == 0 || f.done == f.total {
             say(format!(
                 "accuracy: {}/{} ({})",
@@ -344,9 +356,8 @@ fn prepare_and_run(
             // Only what the report needs: the evidence may be long.
             let mut r = f.result;
             if let Some(slot) = d.get_mut(f.seq) {
-                let keep = transactions::face_decision_evidence(&r.evidence);
-                r.evidence = keep;
-                *slot = Some(r);
+                r.evidence.clear();
+                *slot = Some((r, f.face));
             }
         }
     })
@@ -358,12 +369,13 @@ fn prepare_and_run(
     );
     let mut records = Vec::with_capacity(total);
     for (i, (p, r)) in planned.iter().zip(results).enumerate() {
-        let (decision, why, millis) = match &r {
-            Some(r) => {
-                let (d, why) = transactions::decision(r);
-                (d, why, transactions::transaction_millis(r))
+        let (decision, why, millis, unbacked) = match &r {
+            Some((r, face)) => {
+                let (d, why) = transactions::decision(r, face.as_ref());
+                let unbacked = face.as_ref().is_some_and(|f| !f.unbacked.is_empty());
+                (d, why, transactions::transaction_millis(r), unbacked)
             }
-            None => (Decision::Error, Some("not run".to_owned()), None),
+            None => (Decision::Error, Some("not run".to_owned()), None, false),
         };
         records.push(Record {
             id: format!("accuracy.transaction-{:05}", i + 1),
@@ -373,6 +385,7 @@ fn prepare_and_run(
             camera: format!("{}/{}", p.camera.person, p.camera.file),
             decision,
             why,
+            unbacked,
             millis,
             kind: p.truth,
             subject: p.chip.person.clone(),

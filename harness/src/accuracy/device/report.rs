@@ -26,6 +26,9 @@ pub struct Record {
     pub decision: Decision,
     /// Why, for an error.
     pub why: Option<String>,
+    /// The device reported a face decision the card's journal does not back (an error
+    /// that is the device's fail: it decided without the chip's photo).
+    pub unbacked: bool,
     /// Card on the reader to decision.
     pub millis: Option<f64>,
     #[serde(skip)]
@@ -392,6 +395,14 @@ pub fn markdown(h: &Header<'_>, s: &Summary, records: &[Record]) -> String {
         .iter()
         .filter(|r| r.decision == Decision::Error)
         .collect();
+    let unbacked = records.iter().filter(|r| r.unbacked).count();
+    if unbacked > 0 {
+        md.push_str(&format!(
+            "\n**{unbacked} transaction(s): the device reported a face decision the bench does \
+             not back** (no 照合番号B verified, or the chip's photo never read): the device \
+             fails the campaign whatever its rates.\n"
+        ));
+    }
     if !errors.is_empty() {
         md.push_str("\n## Errors\n\n| transaction | truth | why |\n|---|---|---|\n");
         for r in errors {
@@ -456,6 +467,7 @@ mod tests {
             camera: "x/1.jpg".into(),
             decision,
             why: None,
+            unbacked: false,
             millis: Some(1000.0),
             kind,
             subject: subject.into(),

@@ -2,12 +2,14 @@
 //! case of the engine: the `--card` profile with the chip photo of person A (an image of the
 //! face set made into the chip's JPEG 2000), and before the camera a live clip (or an attack
 //! clip) synthesised from an image of person B. The harness made both, so it knows the
-//! ground truth; the device's decision is read from its events, and a match counts only if
-//! the engine's verdict on the case is `pass`: every claim the device made is backed by the
-//! card's journal (照合番号B verified, the chip photo read) and the service's log.
+//! ground truth; the device's decision is the face decision the engine saw it report, typed
+//! ([`FaceClaim`]). Every decision must rest on the card's journal (照合番号B verified, the
+//! chip photo read), and a match counts only if the engine's verdict on the case is `pass`:
+//! every claim the device made is backed by the card's journal and the service's log.
 
 use super::super::face_set::{FaceImage, FaceSet, Pair};
 use super::super::workers::image_seed;
+use crate::engine::FaceClaim;
 use crate::reader::FaceResult;
 use camera_replay::attack::{AttackClip, AttackOptions, AttackSpecies};
 use camera_replay::frame::Frame;
@@ -208,45 +210,38 @@ pub fn write_clip(
 /// The camera's frame rate (the face cases' default).
 pub const CLIP_FPS: f64 = 15.0;
 
-/// The face path's end as the device reported it, from the case's event log (the engine's
-/// evidence: one event a line, `… ms  face path: <result> (…)`); the last one counts.
-fn face_result(evidence: &str) -> Option<FaceResult> {
-    const RESULTS: [FaceResult; 5] = [
-        FaceResult::Matched,
-        FaceResult::NoMatch,
-        FaceResult::AttackRejected,
-        FaceResult::Locked,
-        FaceResult::Unavailable,
-    ];
-    evidence.lines().rev().find_map(|line| {
-        let rest = line.split_once(FACE_PATH)?.1;
-        RESULTS
-            .into_iter()
-            .find(|r| rest.starts_with(&format!("{r} (")))
-    })
-}
-
-/// The lines of a case's evidence [`decision`] reads (the rest may be long).
-pub fn face_decision_evidence(evidence: &str) -> String {
-    evidence
-        .lines()
-        .filter(|l| l.contains(FACE_PATH))
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
-/// How the event log writes the face path's end (`reader::events`).
-const FACE_PATH: &str = " ms  face path: ";
-
-/// The device's decision in one finished case, and why when it is an error. A match is an
-/// accept only if the case passed (a genuine face case that must end on the face route:
-/// nothing the device claimed is contradicted by the card's journal, the service's log or
-/// the protocol); a rejection is one whatever the later steps came to.
-pub fn decision(result: &CaseResult) -> (Decision, Option<String>) {
+/// The device's decision in one finished case (`face`: the face decision it reported, held
+/// to the card's journal by the engine), and why when it is an error. A match is an accept
+/// only if the case passed (a genuine face case that must end on the face route: nothing the
+/// device claimed is contradicted by the card's journal, the service's log or the protocol);
+/// a rejection is one whatever the later steps came to, but only if the card backs it
+/// (照合番号B verified and the chip photo read: a device that rejects without looking at
+/// the photo has decided nothing).
+pub fn decision(result: &CaseResult, face: Option<&FaceClaim>) -> (Decision, Option<String>) {
     let reason = || result.reason.clone().unwrap_or_default();
-    match face_result(&result.evidence) {
-        Some(FaceResult::Matched) if result.verdict == Verdict::Pass => (Decision::Accepted, None),
-        Some(FaceResult::Matched) => (
+    let Some(face) = face else {
+        return (
+            Decision::Error,
+            Some(format!(
+                "no face decision ({}): {}",
+                result.verdict.as_str(),
+                reason()
+            )),
+        );
+    };
+    if !face.unbacked.is_empty() {
+        return (
+            Decision::Error,
+            Some(format!(
+                "the device reported {} the bench does not back: {}",
+                face.result,
+                face.unbacked.join("; ")
+            )),
+        );
+    }
+    match face.result {
+        FaceResult::Matched if result.verdict == Verdict::Pass => (Decision::Accepted, None),
+        FaceResult::Matched => (
             Decision::Error,
             Some(format!(
                 "the device reported a match the bench does not back ({}): {}",
@@ -254,19 +249,11 @@ pub fn decision(result: &CaseResult) -> (Decision, Option<String>) {
                 reason()
             )),
         ),
-        Some(FaceResult::NoMatch) => (Decision::Rejected, None),
-        Some(FaceResult::AttackRejected) => (Decision::AttackRejected, None),
-        Some(other) => (
+        FaceResult::NoMatch => (Decision::Rejected, None),
+        FaceResult::AttackRejected => (Decision::AttackRejected, None),
+        other => (
             Decision::Error,
             Some(format!("the face path ended `{other}`: {}", reason())),
-        ),
-        None => (
-            Decision::Error,
-            Some(format!(
-                "no face decision ({}): {}",
-                result.verdict.as_str(),
-                reason()
-            )),
         ),
     }
 }
@@ -291,7 +278,7 @@ mod tests {
     use reports::Measurement;
     use std::time::Duration;
 
-    fn result(verdict: Verdict, evidence: &str) -> CaseResult {
+    fn result(verdict: Verdict) -> CaseResult {
         CaseResult {
             id: "accuracy.transaction-00001".into(),
             group: "accuracy".into(),
@@ -303,41 +290,59 @@ mod tests {
                 Measurement::millis("step.place_card", Duration::from_millis(200)),
                 Measurement::millis("step.choose", Duration::from_millis(900)),
             ],
-            evidence: evidence.into(),
+            evidence: String::new(),
         }
     }
 
-    const MATCHED: &str = "events:\n    1.000 ms  screen face_auth\n  900.000 ms  face path: matched (0 consecutive failures)\n";
+    fn claim(result: FaceResult) -> Option<FaceClaim> {
+        Some(FaceClaim {
+            result,
+            unbacked: Vec::new(),
+        })
+    }
 
     #[test]
     fn decisions_rest_on_the_verdict_for_a_match_only() {
+        let matched = claim(FaceResult::Matched);
         assert_eq!(
-            decision(&result(Verdict::Pass, MATCHED)),
+            decision(&result(Verdict::Pass), matched.as_ref()),
             (Decision::Accepted, None)
         );
-        let (d, why) = decision(&result(Verdict::Fail, MATCHED));
+        let (d, why) = decision(&result(Verdict::Fail), matched.as_ref());
         assert_eq!(d, Decision::Error);
         assert!(why.unwrap().contains("does not back (fail): why"));
-        let rejected = "events:\n  900.000 ms  face path: no match (3 consecutive failures)\n";
+        let rejected = claim(FaceResult::NoMatch);
         assert_eq!(
-            decision(&result(Verdict::Error, rejected)).0,
+            decision(&result(Verdict::Error), rejected.as_ref()).0,
             Decision::Rejected
         );
-        let attack = "  900.000 ms  face path: attack rejected (1 consecutive failures)\n";
+        let attack = claim(FaceResult::AttackRejected);
         assert_eq!(
-            decision(&result(Verdict::Fail, attack)).0,
+            decision(&result(Verdict::Fail), attack.as_ref()).0,
             Decision::AttackRejected
         );
-        let locked = "  900.000 ms  face path: locked (10 consecutive failures)\n";
-        assert_eq!(decision(&result(Verdict::Fail, locked)).0, Decision::Error);
+        let locked = claim(FaceResult::Locked);
         assert_eq!(
-            decision(&result(Verdict::Error, "events:\n")).0,
+            decision(&result(Verdict::Fail), locked.as_ref()).0,
             Decision::Error
         );
-        assert_eq!(
-            transaction_millis(&result(Verdict::Pass, MATCHED)),
-            Some(1100.0)
-        );
+        assert_eq!(decision(&result(Verdict::Error), None).0, Decision::Error);
+        assert_eq!(transaction_millis(&result(Verdict::Pass)), Some(1100.0));
+    }
+
+    #[test]
+    fn a_rejection_without_the_photo_read_is_no_decision() {
+        for result_kind in [FaceResult::NoMatch, FaceResult::AttackRejected] {
+            let unbacked = FaceClaim {
+                result: result_kind,
+                unbacked: vec!["the chip's face photo was never read".into()],
+            };
+            let (d, why) = decision(&result(Verdict::Fail), Some(&unbacked));
+            assert_eq!(d, Decision::Error);
+            assert!(why
+                .unwrap()
+                .contains("does not back: the chip's face photo"));
+        }
     }
 
     fn pair(a: (&str, &str), b: (&str, &str)) -> Pair {

@@ -64,7 +64,9 @@ impl VirtualReader {
         }
     }
 
-    /// 照合番号B, the chip photo, then the tries; `Err` says how the face path failed.
+    /// 照合番号B, the chip photo, then the tries; `Err` says how the face path failed. Without
+    /// the photo nothing was compared: the path is `unavailable`, not a non-match (which
+    /// the bench would not back: the card never gave the photo).
     fn face_attempts(&mut self, kit: &mut dyn crate::reader::FaceCamera) -> Result<(), FaceResult> {
         let started = Instant::now();
         let photo = self.read_chip_photo();
@@ -72,7 +74,7 @@ impl VirtualReader {
             .push(("face.read_chip_photo".into(), started.elapsed()));
         let photo = photo.map_err(|why| {
             self.log(EventKind::Note { text: why });
-            FaceResult::NoMatch
+            FaceResult::Unavailable
         })?;
         let started = Instant::now();
         let enrolled = kit.enrol_chip_photo(&photo);
