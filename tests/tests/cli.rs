@@ -236,3 +236,50 @@ fn a_filter_that_selects_nothing_is_bad_input_unless_allowed() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn rules_explain_works_on_every_shipped_reception_case_and_names_the_rules() {
+    let out = run_myna_hil(&["rules", "explain", "scenarios/reception"]);
+    assert_exit_0(&out);
+    let said = text(&out.stdout);
+    let check = run_myna_hil(&["check", "scenarios/reception"]);
+    let cases: usize = text(&check.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.split(" (")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .sum();
+    assert!(cases > 100, "{}", text(&check.stdout));
+    // One block per case, each ending on the legal routes.
+    assert_eq!(
+        said.matches("\n  legal routes    ").count(),
+        cases,
+        "{said}"
+    );
+    let block = said
+        .split("\n\n")
+        .find(|b| b.starts_with("reception.income-certain-income "))
+        .unwrap_or_else(|| panic!("{said}"));
+    for line in [
+        "income          一定以上所得 (certain_income, the scenario's `income`)",
+        "limit category  B04 一般 (the record's `limit_category`)",
+        "rule `share.75_plus.certain_income`",
+        "payment         ¥18000 of ¥200000 (share ¥40000, limit ¥18000) rule `payment.capped`",
+    ] {
+        assert!(block.contains(line), "`{line}` not in:\n{block}");
+    }
+    // A filter that selects nothing is refused.
+    let none = run_myna_hil(&[
+        "rules",
+        "explain",
+        "scenarios/reception",
+        "--filter",
+        "nope",
+    ]);
+    assert_eq!(none.status.code(), Some(2));
+}

@@ -79,6 +79,11 @@ pub enum Command {
         #[command(subcommand)]
         command: PlanCommand,
     },
+    /// The reception rules: which rules decide a case, and why.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Camera clips of face cases, for benches that play them outside the adapter link.
     Clips {
         #[command(subcommand)]
@@ -215,16 +220,8 @@ pub struct RunArgs {
     /// Run only shard K of N (stable by case id), e.g. 1/3.
     #[arg(long, value_parser = Partition::parse, value_name = "K/N")]
     pub partition: Option<Partition>,
-    /// Set a scenario variable (repeatable; wins over the files; must name a variable of
-    /// some selected scenario).
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
-    pub vars: Vec<(String, String)>,
-    /// Run only cases with this tag (repeatable: all must match).
-    #[arg(long = "tag", value_name = "TAG")]
-    pub tags: Vec<String>,
-    /// Run only cases whose id contains this text.
-    #[arg(long, value_name = "TEXT")]
-    pub filter: Option<String>,
+    #[command(flatten)]
+    pub selection: CaseSelection,
     /// Exit 0 when the filters select no case (without it, selecting nothing is exit 2: a
     /// mistyped filter must not look like a green run).
     #[arg(long)]
@@ -340,6 +337,50 @@ pub enum ClipsCommand {
     Export(ClipsExportArgs),
 }
 
+/// Which cases of the scenario files a command takes (`run`, `rules explain`, `clips
+/// export`): the same options everywhere.
+#[derive(Args, Debug)]
+pub struct CaseSelection {
+    /// Set a scenario variable (repeatable; wins over the files; must name a variable of
+    /// some selected scenario).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Only cases with this tag (repeatable: all must match).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Only cases whose id contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+}
+
+impl CaseSelection {
+    /// The tags and id filter.
+    pub fn filter(&self) -> crate::scenario::suite::Filter {
+        crate::scenario::suite::Filter {
+            tags: self.tags.clone(),
+            id_contains: self.filter.clone(),
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// Print, for each selected case, the chain of rules that decides it: the day and rule
+    /// set, the patient (age band, income, limit category), the card path and face path the
+    /// oracle predicts, then route, share, limit, data, claim insurer and payment, each with
+    /// the rule id that decided it (docs/reception-rules.md, "Rule ids").
+    Explain(RulesExplainArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RulesExplainArgs {
+    /// Scenario files or folders of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub selection: CaseSelection,
+}
+
 #[derive(Args, Debug)]
 pub struct ClipsExportArgs {
     /// Folder to write into (made if missing); clips already there are replaced atomically.
@@ -350,15 +391,8 @@ pub struct ClipsExportArgs {
     /// Clip format: y4m (lossless) or avi_mjpeg.
     #[arg(long, default_value = "y4m", value_parser = parse_clip_format, value_name = "FORMAT")]
     pub format: crate::clips::ClipFormat,
-    /// Set a scenario variable, as for `run`.
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
-    pub vars: Vec<(String, String)>,
-    /// Only cases with this tag (repeatable: all must match).
-    #[arg(long = "tag", value_name = "TAG")]
-    pub tags: Vec<String>,
-    /// Only cases whose id contains this text.
-    #[arg(long, value_name = "TEXT")]
-    pub filter: Option<String>,
+    #[command(flatten)]
+    pub selection: CaseSelection,
 }
 
 /// A clip format by its name (`y4m`, `avi_mjpeg`).

@@ -6,7 +6,7 @@
 use super::args::ClipsExportArgs;
 use super::{say, CliError, Exit};
 use crate::clips::{ClipFile, ClipFormat};
-use crate::scenario::suite::{self, Filter};
+use crate::scenario::suite;
 use crate::scenario::Method;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -51,11 +51,8 @@ pub(super) fn export(args: ClipsExportArgs) -> Result<Exit, CliError> {
         }
     }
     let files = suite::scenario_files(&args.paths)?;
-    let filter = Filter {
-        tags: args.tags,
-        id_contains: args.filter,
-    };
-    let cases: Vec<_> = suite::load_all(&files, &args.vars)?
+    let filter = args.selection.filter();
+    let cases: Vec<_> = suite::load_all(&files, &args.selection.vars)?
         .into_iter()
         .filter(|c| filter.accepts(c) && c.chooses(Method::Face) && c.card.is_some())
         .collect();

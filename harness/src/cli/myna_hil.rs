@@ -1,6 +1,8 @@
 //! `myna-hil`: the test and certification harness's command line.
 
-use super::args::{Cli, ClipsCommand, Command, FaceCommand, PlanCommand, ReportCommand};
+use super::args::{
+    Cli, ClipsCommand, Command, FaceCommand, PlanCommand, ReportCommand, RulesCommand,
+};
 use super::{certify, clips, finish, plan, run, tools, CliError, Exit};
 use clap::Parser;
 use std::process::ExitCode;
@@ -42,6 +44,9 @@ fn dispatch(cli: Cli) -> Result<Exit, CliError> {
         Command::Clips {
             command: ClipsCommand::Export(args),
         } => clips::export(args),
+        Command::Rules {
+            command: RulesCommand::Explain(args),
+        } => tools::explain(args),
         Command::Face {
             command:
                 FaceCommand::Compare {

@@ -8,7 +8,7 @@ use super::{say, warn, CliError, Exit};
 use crate::cards::cached_photo;
 use crate::channel::guard::Policy;
 use crate::engine::{CardSite, Partition, RunOptions};
-use crate::scenario::suite::{self, Filter};
+use crate::scenario::suite;
 use crate::scenario::Case;
 use reports::cases::{Cases, Tally};
 use reports::junit::RunStamp;
@@ -27,11 +27,8 @@ pub(super) fn run_scenarios(args: RunArgs) -> Result<Exit, CliError> {
     let cards = card_site(&args.card, device_address.is_some(), args.allow_destructive)?;
     let files = suite::scenario_files(&args.paths)?;
     // Everything is read and checked before the first case runs.
-    let cases = suite::load_all(&files, &args.vars)?;
-    let filter = Filter {
-        tags: args.tags,
-        id_contains: args.filter,
-    };
+    let cases = suite::load_all(&files, &args.selection.vars)?;
+    let filter = args.selection.filter();
     let loaded = cases.len();
     let cases: Vec<Case> = cases
         .into_iter()

@@ -173,3 +173,29 @@ pub(super) fn serve_qualification(args: ServeArgs) -> Result<Exit, CliError> {
     });
     served.map(|()| Exit::Ok).map_err(CliError::bench)
 }
+
+/// `rules explain`: the chain of rules of every selected case, loaded as `run` loads them.
+pub(super) fn explain(args: super::args::RulesExplainArgs) -> Result<Exit, CliError> {
+    let files = suite::scenario_files(&args.paths)?;
+    let filter = args.selection.filter();
+    let cases: Vec<_> = suite::load_all(&files, &args.selection.vars)?
+        .into_iter()
+        .filter(|c| filter.accepts(c) && c.kind == crate::scenario::CaseKind::Reception)
+        .collect();
+    if cases.is_empty() {
+        return Err(CliError::bad_input(format!(
+            "no reception case in {} file(s) after the filters",
+            files.len()
+        )));
+    }
+    let cards = crate::cards::load_cards(
+        cases.iter().filter_map(|c| c.card.as_deref()),
+        &crate::cards::cached_photo,
+    )?;
+    suite::born_after_visit(&cases, &crate::cards::birth_dates(&cards))?;
+    for case in &cases {
+        let card = case.card.as_deref().and_then(|p| cards.get(p));
+        say(crate::engine::explain::explain(case, card.map(|c| &**c)));
+    }
+    Ok(Exit::Ok)
+}

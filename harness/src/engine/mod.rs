@@ -4,6 +4,7 @@
 //! per case does not grow with the run.
 
 mod case_runner;
+pub mod explain;
 mod ground_truth;
 pub mod oracle;
 mod verdict;

@@ -125,19 +125,26 @@ pub fn predict_face(
     Ok(FacePrediction::Match)
 }
 
-/// The patient the desk knows: birth date from the card (or a default adult), income from
-/// the insurance record's limit category.
+/// The patient the desk knows: birth date from the card (or a default adult); the limit
+/// category from the insurance record, else from the scenario's `income` for the age, else
+/// the default for the age; the co-payment class from `income`, else from the category.
 pub fn patient(case: &Case, profile: Option<&CardProfile>) -> Patient {
     let birth = profile
         .map(|p| p.holder.birth_date)
         .unwrap_or(time::macros::date!(1980 - 01 - 01));
+    let income = case.patient.income;
     let limit = case
         .insurance
         .as_ref()
         .and_then(|i| i.limit_category.as_deref())
         .and_then(|code| LimitCategory::from_code(code).ok())
+        .or_else(|| income.map(|i| i.limit_category(birth, case.date)))
         .unwrap_or_else(|| LimitCategory::default_for(birth, case.date));
-    Patient::new(birth, limit)
+    let patient = Patient::new(birth, limit);
+    match income {
+        Some(i) => patient.with_income(i.copayment_class()),
+        None => patient,
+    }
 }
 
 /// The documents of every `show` step.
@@ -366,7 +373,7 @@ pub fn situation(
             card_path,
             Some(CardPath::Failed(CardFailure::ServiceDown))
         ))
-        .with_insurer_known(case.insurance.is_some());
+        .with_insurer_known(case.patient.knows_insurer);
     if let Some(path) = card_path {
         s = s.with_card(path);
     }

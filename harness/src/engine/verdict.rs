@@ -49,6 +49,17 @@ impl Observed {
         })
     }
 
+    /// The status words of the VERIFYs the reader reported, in order.
+    fn verify_sws(&self) -> Vec<u16> {
+        self.events
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::VerifyAnswered { sw } => Some(sw),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn screens(&self) -> Vec<&str> {
         self.events
             .iter()
@@ -82,46 +93,96 @@ pub fn judge_case(
         .map(|o| format!("{o}: "))
         .unwrap_or_default();
 
-    // A scenario that contradicts the rules is a broken test, not a broken reader.
-    let contradictions = [
-        e.route
-            .filter(|r| *r != rules.route)
-            .map(|r| format!("route {r}, the rules say {}", rules.route)),
+    // A scenario that contradicts the rules is a broken test, not a broken reader; each
+    // contradiction names the rule that decided the value in dispute.
+    let payment = expected_payment(case, situation, &rules);
+    let claim = claim_insurer(case, &rules);
+    let contradictions: Vec<(String, &str)> = [
+        e.route.filter(|r| *r != rules.route).map(|r| {
+            (
+                format!("route {r}, the rules say {}", rules.route),
+                rules.rule,
+            )
+        }),
         e.share_percent
             .filter(|s| *s != rules.share_percent)
-            .map(|s| format!("share {s}%, the rules say {}%", rules.share_percent)),
+            .map(|s| {
+                (
+                    format!("share {s}%, the rules say {}%", rules.share_percent),
+                    rules.share_rule,
+                )
+            }),
         e.limit_applied
             .filter(|l| *l != rules.limit_applied)
-            .map(|l| format!("limit_applied {l}, the rules say {}", rules.limit_applied)),
+            .map(|l| {
+                (
+                    format!("limit_applied {l}, the rules say {}", rules.limit_applied),
+                    rules.limit_rule,
+                )
+            }),
         e.qualification_data_only
             .filter(|d| *d != rules.qualification_data_only)
             .map(|d| {
-                format!(
-                    "qualification_data_only {d}, the rules say {}",
-                    rules.qualification_data_only
+                (
+                    format!(
+                        "qualification_data_only {d}, the rules say {}",
+                        rules.qualification_data_only
+                    ),
+                    rules.rule,
                 )
             }),
-    ];
-    let face_contradiction = match (e.face, face) {
-        (Some(wanted), Some(predicted)) if !predicted.allows(wanted) => Some(format!(
-            "face {}, the rules say {}",
-            face_name(wanted),
-            prediction_name(predicted)
-        )),
-        (Some(wanted), None) => Some(format!(
-            "face {}, but the case never chooses the face path",
-            face_name(wanted)
-        )),
-        _ => None,
-    };
-    for c in contradictions
-        .into_iter()
-        .flatten()
-        .chain(face_contradiction)
-    {
+        match (e.payment_yen, &payment) {
+            (Some(_), Err(why)) => Some((format!("a payment, but {why}"), PAYMENT_UNKNOWN)),
+            (Some(want), Ok(p)) if want != p.yen => Some((
+                format!(
+                    "payment ¥{want}, the rules say ¥{}{}",
+                    p.yen,
+                    payment_words(p)
+                ),
+                p.rule,
+            )),
+            _ => None,
+        },
+        match (&e.claim_insurer, &claim) {
+            (Some(_), Err(why)) => {
+                Some((format!("a claim insurer, but {why}"), rules.insurer_rule))
+            }
+            (Some(want), Ok(got)) if want != got => Some((
+                format!(
+                    "claim_insurer {}, the rules say {}",
+                    claim_name(want),
+                    claim_name(got)
+                ),
+                rules.insurer_rule,
+            )),
+            _ => None,
+        },
+        match (e.face, face) {
+            (Some(wanted), Some(predicted)) if !predicted.allows(wanted) => Some((
+                format!(
+                    "face {}, the rules say {}",
+                    face_name(wanted),
+                    prediction_name(predicted)
+                ),
+                FACE_RULE,
+            )),
+            (Some(wanted), None) => Some((
+                format!(
+                    "face {}, but the case never chooses the face path",
+                    face_name(wanted)
+                ),
+                FACE_RULE,
+            )),
+            _ => None,
+        },
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for (c, rule) in contradictions {
         fail(
             Verdict::Error,
-            format!("{origin}the scenario expects {c} (rule `{}`)", rules.rule),
+            format!("{origin}the scenario expects {c} (rule `{rule}`)"),
             &mut verdict,
         );
     }
@@ -142,7 +203,10 @@ pub fn judge_case(
                 };
                 fail(
                     Verdict::Fail,
-                    format!("route {}, the rules say {} ({note})", o.route, rules.route),
+                    format!(
+                        "route {}, the rules say {} ({note}; rule `{}`)",
+                        o.route, rules.route, rules.rule
+                    ),
                     &mut verdict,
                 );
             }
@@ -150,8 +214,8 @@ pub fn judge_case(
                 fail(
                     Verdict::Fail,
                     format!(
-                        "share {}%, the rules say {}%",
-                        o.share_percent, rules.share_percent
+                        "share {}%, the rules say {}% (rule `{}`)",
+                        o.share_percent, rules.share_percent, rules.share_rule
                     ),
                     &mut verdict,
                 );
@@ -160,8 +224,8 @@ pub fn judge_case(
                 fail(
                     Verdict::Fail,
                     format!(
-                        "limit_applied {}, the rules say {}",
-                        o.limit_applied, rules.limit_applied
+                        "limit_applied {}, the rules say {} (rule `{}`)",
+                        o.limit_applied, rules.limit_applied, rules.limit_rule
                     ),
                     &mut verdict,
                 );
@@ -170,11 +234,31 @@ pub fn judge_case(
                 fail(
                     Verdict::Fail,
                     format!(
-                        "qualification_data_only {}, the rules say {}",
-                        o.qualification_data_only, rules.qualification_data_only
+                        "qualification_data_only {}, the rules say {} (rule `{}`)",
+                        o.qualification_data_only, rules.qualification_data_only, rules.rule
                     ),
                     &mut verdict,
                 );
+            }
+            // What the reader's outcome makes the patient pay, against the rules.
+            if let (Some(cost), Ok(want)) = (case.patient.cost_yen, &payment) {
+                let paid = crate::rules::payment(
+                    o.share_percent,
+                    o.limit_applied,
+                    situation.patient.limit,
+                    cost,
+                    case.date,
+                );
+                if let Some(paid) = paid.ok().filter(|p| p.yen != want.yen) {
+                    fail(
+                        Verdict::Fail,
+                        format!(
+                            "the reader's outcome makes the patient pay ¥{}, the rules say ¥{} (rule `{}`)",
+                            paid.yen, want.yen, want.rule
+                        ),
+                        &mut verdict,
+                    );
+                }
             }
         }
     }
@@ -208,6 +292,55 @@ pub fn judge_case(
                 &mut verdict,
             );
             break;
+        }
+    }
+    if let Some(exactly) = &e.screens_exactly {
+        if shown != *exactly {
+            fail(
+                Verdict::Fail,
+                format!(
+                    "{origin}screens shown: {}; expected exactly: {}",
+                    shown.join(", "),
+                    exactly.join(", ")
+                ),
+                &mut verdict,
+            );
+        }
+    }
+    for absent in &e.screens_absent {
+        if shown.contains(&absent.as_str()) {
+            fail(
+                Verdict::Fail,
+                format!(
+                    "{origin}screen `{absent}` was shown (shown: {})",
+                    shown.join(", ")
+                ),
+                &mut verdict,
+            );
+        }
+    }
+    if let Some(want) = &e.verify_sws {
+        let got = observed.verify_sws();
+        if got != *want {
+            let hex = |v: &[u16]| {
+                if v.is_empty() {
+                    "none".to_owned()
+                } else {
+                    v.iter()
+                        .map(|s| format!("{s:04X}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            };
+            fail(
+                Verdict::Fail,
+                format!(
+                    "{origin}VERIFYs answered {}; expected {}",
+                    hex(&got),
+                    hex(want)
+                ),
+                &mut verdict,
+            );
         }
     }
     if let Some(sw) = e.last_verify_sw {
@@ -258,6 +391,69 @@ pub fn judge_case(
     }
     let reason = (!reasons.is_empty()).then(|| reasons.join("; "));
     (verdict, reason, measurements)
+}
+
+/// The rule behind a face contradiction: the oracle's prediction from the card, the camera
+/// and the lock (`engine::oracle::predict_face`).
+const FACE_RULE: &str = "face.prediction";
+
+/// The rule id of an expected payment the rules cannot compute (no `cost`, no limit table).
+const PAYMENT_UNKNOWN: &str = "payment.unknown";
+
+/// What the patient pays by the rules; `Err` says why it cannot be known.
+fn expected_payment(
+    case: &Case,
+    situation: &Situation,
+    rules: &crate::rules::Outcome,
+) -> Result<crate::rules::Payment, String> {
+    let cost = case
+        .patient
+        .cost_yen
+        .ok_or("the case gives no `cost` (the month's cost of care)")?;
+    crate::rules::payment(
+        rules.share_percent,
+        rules.limit_applied,
+        situation.patient.limit,
+        cost,
+        case.date,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// How a payment came about, for a message.
+fn payment_words(p: &crate::rules::Payment) -> String {
+    match p.limit_yen {
+        Some(limit) if p.yen == limit && p.share_yen > limit => {
+            format!(" (the share ¥{} capped at the limit ¥{limit})", p.share_yen)
+        }
+        Some(limit) => format!(" (the share, under the limit ¥{limit})"),
+        None => " (the share, no limit at the counter)".into(),
+    }
+}
+
+/// The insurer number the claim uses by the rules; `Err` when the bench cannot know it.
+fn claim_insurer(
+    case: &Case,
+    rules: &crate::rules::Outcome,
+) -> Result<crate::scenario::ClaimInsurer, String> {
+    use crate::scenario::ClaimInsurer;
+    if rules.route == crate::rules::Route::NotConfirmed {
+        return Ok(ClaimInsurer::NoClaim);
+    }
+    if let Some(n) = rules.insurer_number {
+        return Ok(ClaimInsurer::Number(n.to_owned()));
+    }
+    case.insurance
+        .as_ref()
+        .map(|i| ClaimInsurer::Number(i.insurer_number.clone()))
+        .ok_or_else(|| "the case has no `insurance`: the insurer's own number is unknown".into())
+}
+
+fn claim_name(c: &crate::scenario::ClaimInsurer) -> String {
+    match c {
+        crate::scenario::ClaimInsurer::Number(n) => n.clone(),
+        crate::scenario::ClaimInsurer::NoClaim => "none (no claim)".into(),
+    }
 }
 
 fn observed_face(expect: FaceExpect) -> FaceResult {

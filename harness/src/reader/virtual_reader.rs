@@ -155,6 +155,8 @@ impl VirtualReader {
     }
 
     fn screen(&mut self, name: &str) {
+        // The reference reader speaks the vocabulary scenarios are checked against.
+        debug_assert!(crate::scenario::is_screen(name), "screen `{name}`");
         self.log(EventKind::Screen { name: name.into() });
     }
 
@@ -556,7 +558,9 @@ impl VirtualReader {
             .consent
             .visit(&patient, &facility, self.setup.today, step)
             .map_err(|e| DriverError::NotNow(e.to_string()))?;
-        if matches!(choice, ConsentChoice::Individually(_)) {
+        // Reuse applies the stored choice as it is (the guide's step 3): no further screen,
+        // even for an earlier choice of individual items.
+        if matches!(step, ConsentStep::Choose(ConsentChoice::Individually(_))) {
             self.screen("consent_items");
         }
         self.consent = Some(choice);

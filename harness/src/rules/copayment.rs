@@ -81,6 +81,8 @@ pub fn age_on(birth: Date, on: Date) -> u16 {
 /// until the next row for the same band and income.
 #[derive(Debug, Clone, Copy)]
 pub struct ShareRow {
+    /// The rule's id in reports and `rules explain` (docs/rule-ids.md).
+    pub rule: &'static str,
     pub band: AgeBand,
     pub incomes: &'static [IncomeClass],
     /// First day in force. `Date::MIN` where the sources give no start: in force for every
@@ -98,42 +100,49 @@ const ALL_INCOMES: &[IncomeClass] = &[
 /// The co-payment table (docs/reception-rules.md, "Co-payment by age" \[firm]).
 pub const SHARE_TABLE: &[ShareRow] = &[
     ShareRow {
+        rule: "share.preschool",
         band: AgeBand::Preschool,
         incomes: ALL_INCOMES,
         since: Date::MIN,
         percent: 20,
     },
     ShareRow {
+        rule: "share.school_to_69",
         band: AgeBand::SchoolTo69,
         incomes: ALL_INCOMES,
         since: Date::MIN,
         percent: 30,
     },
     ShareRow {
+        rule: "share.70_74",
         band: AgeBand::SeventyTo74,
         incomes: &[IncomeClass::General, IncomeClass::CertainIncome],
         since: Date::MIN,
         percent: 20,
     },
     ShareRow {
+        rule: "share.70_74.active",
         band: AgeBand::SeventyTo74,
         incomes: &[IncomeClass::ActiveLevel],
         since: Date::MIN,
         percent: 30,
     },
     ShareRow {
+        rule: "share.75_plus",
         band: AgeBand::SeventyFivePlus,
         incomes: &[IncomeClass::General, IncomeClass::CertainIncome],
         since: Date::MIN,
         percent: 10,
     },
     ShareRow {
+        rule: "share.75_plus.certain_income",
         band: AgeBand::SeventyFivePlus,
         incomes: &[IncomeClass::CertainIncome],
         since: date!(2022 - 10 - 01),
         percent: 20,
     },
     ShareRow {
+        rule: "share.75_plus.active",
         band: AgeBand::SeventyFivePlus,
         incomes: &[IncomeClass::ActiveLevel],
         since: Date::MIN,
@@ -146,12 +155,16 @@ pub const SHARE_TABLE: &[ShareRow] = &[
 /// The table covers every band and income from `Date::MIN`, so the last-resort 30 is never
 /// used (a unit test checks the coverage).
 pub fn copayment_percent(birth: Date, on: Date, income: IncomeClass) -> u8 {
+    share_row(birth, on, income).map_or(30, |row| row.percent)
+}
+
+/// The row of [`SHARE_TABLE`] that decides the share on `on` (its `rule` names it).
+pub fn share_row(birth: Date, on: Date, income: IncomeClass) -> Option<&'static ShareRow> {
     let band = age_band(birth, on);
     SHARE_TABLE
         .iter()
         .filter(|row| row.band == band && row.incomes.contains(&income) && row.since <= on)
         .max_by_key(|row| row.since)
-        .map_or(30, |row| row.percent)
 }
 
 #[cfg(test)]

@@ -143,8 +143,10 @@ fn step_3_return_visit_verbal_check() {
     assert_eq!(outcome.share_percent, 30);
     assert_eq!(outcome.insurer_number, None);
     assert!(!outcome.limit_applied);
+    // The facility's records of the last visit name the insurer, whatever the patient knows.
     let unknown = judge(&s.clone().with_insurer_known(false));
-    assert_eq!(unknown.insurer_number, Some("77777777"));
+    assert_eq!(unknown.insurer_number, None);
+    assert_eq!(unknown.insurer_rule, rule_names::INSURER_RECORDS);
 }
 
 #[test]
@@ -156,7 +158,11 @@ fn step_4_first_visit_statement_form() {
     assert_eq!(outcome.route, Route::StatementForm);
     assert_eq!(outcome.share_percent, 30);
     assert_eq!(outcome.insurer_number, Some("77777777"));
+    assert_eq!(outcome.insurer_rule, rule_names::INSURER_UNKNOWN);
     assert_eq!(outcome.rule, rule_names::STATEMENT_FORM);
+    let named = judge(&s.with_insurer_known(true));
+    assert_eq!(named.insurer_number, None);
+    assert_eq!(named.insurer_rule, rule_names::INSURER_PATIENT);
 }
 
 #[test]

@@ -37,8 +37,16 @@ pub struct Outcome {
     /// statement form with the insurer unknown); `None`: the insurer's own number (from the
     /// qualification result, the document, or the facility's records).
     pub insurer_number: Option<&'static str>,
-    /// The rule that decided, for reports (`card.valid`, `ladder.portal_screen`, …).
+    /// The rule that decided the route (and with it `qualification_data_only`), for
+    /// reports (`card.valid`, `ladder.portal_screen`, …).
     pub rule: &'static str,
+    /// The rule that decided `share_percent` (a row of the co-payment table, or
+    /// `not_confirmed.full_cost`).
+    pub share_rule: &'static str,
+    /// The rule that decided `limit_applied`.
+    pub limit_rule: &'static str,
+    /// The rule that decided the claim's insurer.
+    pub insurer_rule: &'static str,
 }
 
 /// Rule names of the routes not in the document table.
@@ -49,6 +57,22 @@ pub mod rule_names {
     pub const STATEMENT_FORM: &str = "ladder.statement_form";
     pub const NOT_INSURED: &str = "not_confirmed.not_insured";
     pub const NOTHING_ACCEPTED: &str = "not_confirmed.nothing_accepted";
+    /// Not confirmed: the patient pays the full cost (10割).
+    pub const FULL_COST: &str = "not_confirmed.full_cost";
+    /// A card route: the limit applies at the counter with no paper certificate.
+    pub const LIMIT_CARD: &str = "limit.card_route";
+    /// Any other route: no limit at the counter (the patient claims it back later).
+    pub const LIMIT_FALLBACK: &str = "limit.fallback";
+    /// The insurer is named by the qualification result or the document shown.
+    pub const INSURER_SHOWN: &str = "insurer.shown";
+    /// A return visit's verbal check: the facility's records of the last visit name it.
+    pub const INSURER_RECORDS: &str = "insurer.facility_records";
+    /// The statement form: the patient names the insurer.
+    pub const INSURER_PATIENT: &str = "insurer.patient_names";
+    /// The statement form, the patient cannot name it: the unknown-insurer number.
+    pub const INSURER_UNKNOWN: &str = "insurer.unknown";
+    /// Not confirmed: no claim.
+    pub const INSURER_NONE: &str = "insurer.no_claim";
 }
 
 /// A legal route with what it implies.
@@ -145,15 +169,30 @@ fn candidates(s: &Situation) -> Vec<Candidate> {
 }
 
 fn outcome(s: &Situation, candidate: Candidate) -> Outcome {
-    let unknown_insurer =
-        !s.insurer_known && matches!(candidate.route, Route::VerbalCheck | Route::StatementForm);
+    // Only the statement form depends on what the patient can tell: the verbal check of a
+    // return visit takes the insurer from the facility's records of the last visit.
+    let insurer_rule = match candidate.route {
+        Route::StatementForm if s.insurer_known => rule_names::INSURER_PATIENT,
+        Route::StatementForm => rule_names::INSURER_UNKNOWN,
+        Route::VerbalCheck => rule_names::INSURER_RECORDS,
+        _ => rule_names::INSURER_SHOWN,
+    };
+    let card = candidate.route.is_card();
     Outcome {
         route: candidate.route,
         share_percent: s.patient.copayment_percent(s.on),
-        limit_applied: candidate.route.is_card(),
+        limit_applied: card,
         qualification_data_only: candidate.data_only,
-        insurer_number: unknown_insurer.then_some(s.rule_set.policy().unknown_insurer_number),
+        insurer_number: (insurer_rule == rule_names::INSURER_UNKNOWN)
+            .then_some(s.rule_set.policy().unknown_insurer_number),
         rule: candidate.rule,
+        share_rule: s.patient.share_rule(s.on),
+        limit_rule: if card {
+            rule_names::LIMIT_CARD
+        } else {
+            rule_names::LIMIT_FALLBACK
+        },
+        insurer_rule,
     }
 }
 
@@ -169,6 +208,9 @@ fn not_confirmed(s: &Situation) -> Outcome {
         } else {
             rule_names::NOT_INSURED
         },
+        share_rule: rule_names::FULL_COST,
+        limit_rule: rule_names::LIMIT_FALLBACK,
+        insurer_rule: rule_names::INSURER_NONE,
     }
 }
 

@@ -33,8 +33,9 @@
 //! - The interim rule's "online lookup confirms" = [`Situation::online_lookup`] and the patient
 //!   is insured, and not when the card failed with [`CardFailure::ServiceDown`]
 //!   ([`rule_set::Policy::service_down_blocks_lookup`]).
-//! - Insurer number 77777777 only on `verbal_check` / `statement_form` when
-//!   [`Situation::insurer_known`] is false; card and document routes name the insurer.
+//! - Insurer number 77777777 only on `statement_form` when [`Situation::insurer_known`]
+//!   (the patient can name the insurer) is false; a return visit's `verbal_check` takes the
+//!   insurer from the facility's records of the last visit; card and document routes name it.
 //! - `limit_applied` is true on every card route (grace included: the limit category is
 //!   qualification data); false on every fallback, even a 資格確認書.
 //! - Age edges for a birth on 29 February: the age is attained on 28 February in a common
@@ -50,7 +51,9 @@ pub mod copayment;
 pub mod documents;
 pub mod face;
 pub mod high_cost;
+pub mod income;
 pub mod ladder;
+pub mod payment;
 pub mod route;
 pub mod rule_set;
 pub mod situation;
@@ -67,7 +70,9 @@ pub use copayment::{copayment_percent, AgeBand, IncomeClass};
 pub use documents::{Document, DocumentKind};
 pub use face::FACE_LOCK_AFTER;
 pub use high_cost::{monthly_limit, LimitCategory, Scope};
+pub use income::Income;
 pub use ladder::{judge, legal_routes, outcome_for, Outcome};
+pub use payment::{payment, Payment};
 pub use route::Route;
 pub use rule_set::{Policy, RuleSet};
 pub use situation::{
@@ -96,4 +101,88 @@ pub enum RuleError {
         scope: Scope,
         on: Date,
     },
+}
+
+/// Every rule id a verdict, a report or `rules explain` may name, with what it decides
+/// (docs/reception-rules.md, "Rule ids", holds the same table: a test keeps them equal).
+pub fn rule_ids() -> Vec<(&'static str, &'static str)> {
+    use ladder::rule_names as n;
+    let mut ids = vec![
+        (n::CARD_VALID, "route: the card path succeeded with a valid certificate"),
+        (
+            n::CARD_GRACE,
+            "route: the card path succeeded in the certificate's grace period (qualification data only)",
+        ),
+    ];
+    ids.extend(
+        documents::ACCEPTANCES
+            .iter()
+            .map(|a| (a.rule, "route: the document shown is accepted on the day")),
+    );
+    ids.extend([
+        (
+            n::VERBAL_CHECK,
+            "route: return visit, nothing accepted: staff confirm verbally",
+        ),
+        (
+            n::STATEMENT_FORM,
+            "route: first visit, nothing accepted: 被保険者資格申立書",
+        ),
+        (
+            n::NOT_INSURED,
+            "route: the qualification is invalid: not confirmed",
+        ),
+        (
+            n::NOTHING_ACCEPTED,
+            "route: nothing confirms the qualification: not confirmed",
+        ),
+    ]);
+    ids.extend(copayment::SHARE_TABLE.iter().map(|row| {
+        (
+            row.rule,
+            "share: the co-payment table's row for the age band and income",
+        )
+    }));
+    ids.extend([
+        (
+            "share.default",
+            "share: no row (never reached: the table covers every band and income)",
+        ),
+        (n::FULL_COST, "share: not confirmed, the patient pays 100 %"),
+        (
+            n::LIMIT_CARD,
+            "limit: a card route applies the high-cost limit at the counter",
+        ),
+        (n::LIMIT_FALLBACK, "limit: any other route applies none"),
+        (
+            n::INSURER_SHOWN,
+            "claim insurer: named by the qualification result or the document",
+        ),
+        (
+            n::INSURER_RECORDS,
+            "claim insurer: a return visit's verbal check, from the facility's records",
+        ),
+        (
+            n::INSURER_PATIENT,
+            "claim insurer: the statement form, as the patient names it",
+        ),
+        (
+            n::INSURER_UNKNOWN,
+            "claim insurer: the statement form, nobody can name it: 77777777",
+        ),
+        (n::INSURER_NONE, "claim insurer: not confirmed, no claim"),
+        (
+            payment::rule_names::SHARE,
+            "payment: the share of the cost, rounded to 10 yen, under the limit or with none",
+        ),
+        (
+            payment::rule_names::CAPPED,
+            "payment: the share capped at the month's high-cost limit",
+        ),
+        (
+            "face.prediction",
+            "face: the oracle's prediction from the card, the camera and the lock",
+        ),
+    ]);
+    ids
 }

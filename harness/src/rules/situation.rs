@@ -145,6 +145,11 @@ impl Patient {
     pub fn copayment_percent(&self, on: Date) -> u8 {
         copayment_percent(self.birth, on, self.income)
     }
+
+    /// The rule (row of the co-payment table) that decides the normal share on `on`.
+    pub fn share_rule(&self, on: Date) -> &'static str {
+        super::copayment::share_row(self.birth, on, self.income).map_or("share.default", |r| r.rule)
+    }
 }
 
 /// One reception: the question the oracle answers.
@@ -161,8 +166,9 @@ pub struct Situation {
     /// The facility can look a qualification up online by a document's numbers (needed by the
     /// interim rule). The lookup confirms only an insured patient.
     pub online_lookup: bool,
-    /// The patient or the facility's records can name the insurer. When not, the verbal-check
-    /// and statement-form routes claim with the rule set's unknown-insurer number (77777777).
+    /// The patient can name their insurer on the statement form. When not, the claim uses
+    /// the rule set's unknown-insurer number (77777777). (A return visit's verbal check
+    /// takes it from the facility's records; card and document routes show it.)
     pub insurer_known: bool,
 }
 

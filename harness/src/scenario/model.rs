@@ -1,7 +1,7 @@
 //! The typed scenario: what happens at the front desk and what must come of it.
 //! Built from YAML by [`super::parse`]; the engine never sees YAML.
 
-use crate::rules::{ConsentChoice, ConsentItems, ConsentStep, Route, RuleSet, Visit};
+use crate::rules::{ConsentChoice, ConsentItems, ConsentStep, Income, Route, RuleSet, Visit};
 use crate::yaml::Spot;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -46,6 +46,9 @@ pub const SCENARIO_KEYS: &[&str] = &[
     "visit",
     "rule_set",
     "insurance",
+    "income",
+    "cost",
+    "patient_knows_insurer",
     "consent_history",
     "service",
     "camera",
@@ -54,6 +57,16 @@ pub const SCENARIO_KEYS: &[&str] = &[
     "steps",
     "expect",
 ];
+
+/// `income:`, the names of the rules' income classes.
+pub const INCOMES: &[(&str, Income)] = &Income::NAMES;
+
+/// `cost:` and `expect.payment:`, in yen (a month's care; 1,000,000,000 is far beyond any
+/// clinic's month and keeps every product exact).
+pub const YEN: std::ops::RangeInclusive<i64> = 0..=1_000_000_000;
+
+/// `expect.claim_insurer:` when no claim is made (not confirmed: the patient pays 10割).
+pub const NO_CLAIM: &str = "none";
 
 /// The most cases one matrix may make unless [`MAX_CASES_ENV`] says otherwise: a matrix is
 /// refused before it is expanded (its size is the product of its lists' lengths), so a
@@ -257,11 +270,55 @@ pub const EXPECT_KEYS: &[&str] = &[
     "share",
     "limit_applied",
     "qualification_data_only",
+    "payment",
+    "claim_insurer",
     "screens",
+    "screens_exactly",
+    "screens_absent",
     "last_verify_sw",
+    "verify_sws",
     "latency",
     "face",
 ];
+
+/// The screen names of the harness's vocabulary (docs/adapter-protocol.md, `screen`), which
+/// `expect.screens`, `screens_exactly` and `screens_absent` may name; besides these, the
+/// desk's `desk_<route>` ([`DESK_SCREEN_PREFIX`] and a route of [`ROUTES`]).
+pub const SCREENS: &[&str] = &[
+    "idle",
+    "reading_card",
+    "card_error",
+    "choose_method",
+    "pin_entry",
+    "pin_wrong",
+    "pin_locked",
+    "face_auth",
+    "face_camera",
+    "face_retry",
+    "face_ok",
+    "face_failed",
+    "face_locked",
+    "querying",
+    "registration",
+    "registration_terms",
+    "registration_done",
+    "consent",
+    "consent_reuse",
+    "consent_items",
+    "result",
+    "not_insured",
+];
+
+/// How the desk's screens begin: `desk_portal_pdf`.
+pub const DESK_SCREEN_PREFIX: &str = "desk_";
+
+/// Whether `name` is a screen of the vocabulary.
+pub fn is_screen(name: &str) -> bool {
+    SCREENS.contains(&name)
+        || name
+            .strip_prefix(DESK_SCREEN_PREFIX)
+            .is_some_and(|route| ROUTES.iter().any(|(r, _)| *r == route))
+}
 
 /// `expect.share:`, in percent.
 pub const SHARES: &[(&str, u8)] = &[("10%", 10), ("20%", 20), ("30%", 30), ("100%", 100)];
@@ -441,14 +498,54 @@ pub struct Expect {
     pub share_percent: Option<u8>,
     pub limit_applied: Option<bool>,
     pub qualification_data_only: Option<bool>,
+    /// What the patient pays at the counter, in yen (needs the case's `cost`).
+    pub payment_yen: Option<u64>,
+    /// The insurer number the claim uses.
+    pub claim_insurer: Option<ClaimInsurer>,
     /// Screens that must have been shown, in this order (others may come between).
     pub screens: Vec<String>,
+    /// The screens shown, all of them, in this order.
+    pub screens_exactly: Option<Vec<String>>,
+    /// Screens that must not have been shown.
+    pub screens_absent: Vec<String>,
     /// Status word of the last VERIFY the reader sent, e.g. 63C0.
     pub last_verify_sw: Option<u16>,
+    /// Status words of every VERIFY the reader sent, in order.
+    pub verify_sws: Option<Vec<u16>>,
     pub latency: Vec<LatencyLimit>,
     /// How the face path must end.
     pub face: Option<FaceExpect>,
     pub origin: Option<Origin>,
+}
+
+/// `expect.claim_insurer:`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimInsurer {
+    /// This insurer number (the insurer's own, or 77777777).
+    Number(String),
+    /// No claim: not confirmed.
+    NoClaim,
+}
+
+/// What the desk learns of the patient besides the card and the service's record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatientInputs {
+    /// The income class the insurer records (`None`: as the limit category implies).
+    pub income: Option<Income>,
+    /// The month's cost of care (10割), in yen, for `expect.payment`.
+    pub cost_yen: Option<u64>,
+    /// The patient can name their insurer on the statement form (default: yes).
+    pub knows_insurer: bool,
+}
+
+impl Default for PatientInputs {
+    fn default() -> Self {
+        PatientInputs {
+            income: None,
+            cost_yen: None,
+            knows_insurer: true,
+        }
+    }
 }
 
 /// Limit certificate category for the record the service holds (docs/reception-rules.md result field).
@@ -557,6 +654,8 @@ pub struct Case {
     pub card: Option<PathBuf>,
     /// Insurance record held by the service; `None` means the service knows no one.
     pub insurance: Option<Insurance>,
+    /// Income, the month's cost, what the patient can tell.
+    pub patient: PatientInputs,
     pub consent_history: Vec<PastConsent>,
     pub service: ServiceFault,
     /// The camera; `None` means the card profile's patient, live, with default settings.
@@ -725,6 +824,7 @@ pub fn conformance_cases(
                 rule_set: RuleSet::Seed,
                 card: Some(card.clone()),
                 insurance: None,
+                patient: PatientInputs::default(),
                 consent_history: Vec::new(),
                 service: ServiceFault::None,
                 camera: None,

@@ -549,6 +549,7 @@ fn convert_case<'a, 'y>(
         Some(n) if is_none(&n) => Some(None),
         Some(n) => insurance(n).map(Some),
     };
+    let patient = patient_inputs(lookup, insurance.as_ref().and_then(|i| i.as_ref()));
     let consent_history = lookup("consent_history")
         .map(|n| {
             let items = n.list()?;
@@ -594,6 +595,7 @@ fn convert_case<'a, 'y>(
         rule_set: rule_set?,
         card: card?,
         insurance: insurance?,
+        patient: patient?,
         consent_history: consent_history?,
         service: service?,
         camera: camera?,
@@ -602,6 +604,55 @@ fn convert_case<'a, 'y>(
         steps: steps?,
         expect: expect?,
         variables: Vec::new(),
+    })
+}
+
+/// `income:`, `cost:` and `patient_knows_insurer:`; an income that contradicts the record's
+/// limit category is reported at `income`.
+fn patient_inputs<'a, 'y>(
+    lookup: &dyn Fn(&str) -> Option<Node<'a, 'y>>,
+    insurance: Option<&Insurance>,
+) -> Option<PatientInputs> {
+    let income = match lookup("income") {
+        None => Some(None),
+        Some(n) => {
+            let income = n.choice(INCOMES)?;
+            let code = insurance.and_then(|i| i.limit_category.as_deref());
+            let category = code.and_then(|c| crate::rules::LimitCategory::from_code(c).ok());
+            if let (Some(code), Some(category)) = (code, category) {
+                if !income.goes_with(category) {
+                    let codes: Vec<&str> =
+                        income.limit_categories().iter().map(|c| c.code()).collect();
+                    n.report(
+                        &format!(
+                            "income `{}` ({}) contradicts the record's limit_category {code} ({})",
+                            income.name(),
+                            income.label(),
+                            category.label()
+                        ),
+                        Some(&format!(
+                            "{} goes with limit_category {}",
+                            income.label(),
+                            codes.join(", ")
+                        )),
+                    );
+                    return None;
+                }
+            }
+            Some(Some(income))
+        }
+    };
+    let cost = match lookup("cost") {
+        None => Some(None),
+        Some(n) => n.integer(YEN).map(|v| Some(v as u64)),
+    };
+    let knows = lookup("patient_knows_insurer")
+        .map(|n| n.boolean())
+        .unwrap_or(Some(true));
+    Some(PatientInputs {
+        income: income?,
+        cost_yen: cost?,
+        knows_insurer: knows?,
     })
 }
 
@@ -1059,6 +1110,15 @@ fn shown(node: &Node<'_, '_>) -> Option<Shown> {
 
 fn expect(node: Node<'_, '_>) -> Option<Expect> {
     let map = node.map(EXPECT_KEYS)?;
+    // A list of screen names of the vocabulary (a name outside it is a typo: it could never
+    // be shown, so an expectation on it could never be judged).
+    let screen_list = |key: &str| match map.get(key) {
+        None => Some(None),
+        Some(n) => n
+            .list()
+            .and_then(|l| l.iter().map(screen_name).collect::<Option<Vec<_>>>())
+            .map(Some),
+    };
     let face = match map.get("face") {
         None => Some(None),
         Some(n) => n.choice(FACE_EXPECTS).map(Some),
@@ -1079,25 +1139,30 @@ fn expect(node: Node<'_, '_>) -> Option<Expect> {
         .get("qualification_data_only")
         .map(|n| n.boolean().map(Some))
         .unwrap_or(Some(None));
-    let screens = map
-        .get("screens")
-        .map(|n| {
-            n.list()
-                .map(|l| l.iter().filter_map(|s| s.string()).collect())
-        })
-        .unwrap_or(Some(Vec::new()));
+    let screens = screen_list("screens");
     let last_verify_sw = match map.get("last_verify_sw") {
         None => Some(None),
-        Some(n) => {
-            let text = n.string()?;
-            match u16::from_str_radix(&text, 16) {
-                Ok(v) if text.len() == 4 => Some(Some(v)),
-                _ => {
-                    n.report("expected a status word in hex, e.g. \"63C2\"", None);
-                    None
-                }
-            }
-        }
+        Some(n) => status_word(&n).map(Some),
+    };
+    let verify_sws = match map.get("verify_sws") {
+        None => Some(None),
+        Some(n) => n
+            .list()
+            .and_then(|l| l.iter().map(status_word).collect::<Option<Vec<_>>>())
+            .map(Some),
+    };
+    let screens_exactly = screen_list("screens_exactly");
+    let screens_absent = screen_list("screens_absent");
+    let payment = match map.get("payment") {
+        None => Some(None),
+        Some(n) => n.integer(YEN).map(|v| Some(v as u64)),
+    };
+    let claim_insurer = match map.get("claim_insurer") {
+        None => Some(None),
+        Some(n) if n.text().as_deref() == Some(NO_CLAIM) => Some(Some(ClaimInsurer::NoClaim)),
+        Some(n) => n
+            .digits(INSURER_NUMBER_DIGITS, "the insurer number (or `none`)")
+            .map(|d| Some(ClaimInsurer::Number(d))),
     };
     let latency = match map.get("latency") {
         None => Some(Vec::new()),
@@ -1108,12 +1173,43 @@ fn expect(node: Node<'_, '_>) -> Option<Expect> {
         share_percent: share?,
         limit_applied: limit_applied?,
         qualification_data_only: data_only?,
-        screens: screens?,
+        screens: screens?.unwrap_or_default(),
+        screens_exactly: screens_exactly?,
+        screens_absent: screens_absent?.unwrap_or_default(),
         last_verify_sw: last_verify_sw?,
+        verify_sws: verify_sws?,
+        payment_yen: payment?,
+        claim_insurer: claim_insurer?,
         latency: latency?,
         face: face?,
         origin: Some(origin(&node)),
     })
+}
+
+/// A screen name of the vocabulary ([`is_screen`]).
+fn screen_name(n: &Node<'_, '_>) -> Option<String> {
+    let name = n.string()?;
+    if is_screen(&name) {
+        return Some(name);
+    }
+    let hint = match crate::yaml::closest(&name, SCREENS) {
+        Some(close) => format!("did you mean `{close}`? (or desk_<route>)"),
+        None => format!("one of {} or desk_<route>", SCREENS.join(", ")),
+    };
+    n.report(&format!("unknown screen `{name}`"), Some(&hint));
+    None
+}
+
+/// A status word in hex, e.g. `"63C2"`.
+fn status_word(n: &Node<'_, '_>) -> Option<u16> {
+    let text = n.string()?;
+    match u16::from_str_radix(&text, 16) {
+        Ok(v) if text.len() == 4 => Some(v),
+        _ => {
+            n.report("expected a status word in hex, e.g. \"63C2\"", None);
+            None
+        }
+    }
 }
 
 /// `latency: { enter_pin: { max: 2s, marginal: 1s }, total: { max: 10s } }`.

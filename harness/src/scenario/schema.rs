@@ -294,7 +294,24 @@ fn expect() -> Value {
             "share" => choice(SHARES, "the co-payment share"),
             "limit_applied" => boolean("the high-cost limit is applied"),
             "qualification_data_only" => boolean("only qualification data is passed"),
-            "screens" => strings("screens that must have been shown, in this order"),
+            "payment" => integer(
+                YEN,
+                "what the patient pays at the counter, in yen (needs `cost`)",
+            ),
+            "claim_insurer" => json!({
+                "anyOf": [
+                    { "enum": [NO_CLAIM], "description": "no claim (not confirmed)" },
+                    or_var(base::digits(INSURER_NUMBER_DIGITS, "the insurer number the claim uses"))
+                ]
+            }),
+            "screens" => screens("screens that must have been shown, in this order"),
+            "screens_exactly" => screens("every screen shown, in this order, and no other"),
+            "screens_absent" => screens("screens that must not have been shown"),
+            "verify_sws" => json!({
+                "type": "array",
+                "items": or_var(json!({ "type": "string", "pattern": "^[0-9A-Fa-f]{4}$" })),
+                "description": "status words of every VERIFY the reader sent, in order, in hex"
+            }),
             "last_verify_sw" => or_var(json!({
                 "type": "string",
                 "pattern": "^[0-9A-Fa-f]{4}$",
@@ -305,6 +322,42 @@ fn expect() -> Value {
             _ => return None,
         })
     })
+}
+
+/// A list of screen names of the vocabulary ([`SCREENS`], `desk_<route>`).
+fn screens(description: &str) -> Value {
+    let routes: Vec<&str> = ROUTES.iter().map(|(n, _)| *n).collect();
+    json!({
+        "type": "array",
+        "items": {
+            "anyOf": [
+                { "enum": SCREENS },
+                { "type": "string", "pattern": format!("^{DESK_SCREEN_PREFIX}({})$", routes.join("|")) },
+                var()
+            ]
+        },
+        "description": description
+    })
+}
+
+/// `income` and the record's `limit_category` in one file must go together
+/// ([`crate::rules::Income::limit_categories`]).
+fn income_goes_with_the_limit_category() -> Value {
+    let rules: Vec<Value> = INCOMES
+        .iter()
+        .map(|(name, income)| {
+            let codes: Vec<&str> = income.limit_categories().iter().map(|c| c.code()).collect();
+            json!({
+                "if": { "required": ["income"], "properties": { "income": { "const": name } } },
+                "then": { "properties": { "insurance": { "anyOf": [
+                    { "not": { "type": "object" } },
+                    { "not": { "required": ["limit_category"] } },
+                    { "properties": { "limit_category": { "enum": codes } } }
+                ] } } }
+            })
+        })
+        .collect();
+    Value::Array(rules)
 }
 
 /// An include's name ends in one of [`INCLUDE_EXTENSIONS`].
@@ -348,6 +401,14 @@ fn scenario_keys() -> Value {
             "visit" => choice(VISITS, "first or return visit"),
             "rule_set" => choice(RULE_SETS, "the rule set"),
             "insurance" => insurance(),
+            "income" => choice(
+                INCOMES,
+                "the income class the insurer records (一般, 一定以上所得, 現役並みⅠ-Ⅲ, 低所得Ⅱ/Ⅰ); must go with the record's limit_category",
+            ),
+            "cost" => integer(YEN, "the month's cost of care (10割), in yen, for expect.payment"),
+            "patient_knows_insurer" => boolean(
+                "the patient can name their insurer on the statement form [default true]",
+            ),
             "consent_history" => consent_history(),
             "service" => service(),
             "camera" => camera(),
@@ -396,6 +457,7 @@ fn defs() -> Value {
         "scenario_keys": scenario_keys(),
         "scenario": {
             "$ref": "#/$defs/scenario_keys",
+            "allOf": income_goes_with_the_limit_category(),
             "if": { "not": { "required": ["include"] } },
             "then": { "required": REQUIRED_SCENARIO_KEYS }
         },
