@@ -32,7 +32,6 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Public};
 use openssl::sign::Verifier;
 use reports::Verdict;
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
@@ -57,8 +56,8 @@ impl Fixture {
         let file = repo_root().join("scenarios/reception/pin-valid.yaml");
         let cases = harness::scenario::load_cases(&file, &[])
             .unwrap_or_else(|d| panic!("{}: {d}", file.display()));
-        let cards: BTreeMap<PathBuf, Arc<LoadedCard>> = harness::cards::load_cards(
-            cases.iter().filter_map(|c| c.card.as_deref()),
+        let cards: harness::cards::LoadedCards = harness::cards::load_cards(
+            cases.iter().filter_map(harness::scenario::Case::card_key),
             &harness::cards::cached_photo,
         )
         .unwrap_or_else(|e| panic!("cards ({e}); photos: run .ci/fetch-photos"));
@@ -67,9 +66,8 @@ impl Fixture {
             .find(|c| c.id.ends_with(CASE))
             .unwrap_or_else(|| panic!("no case {CASE} in {}", file.display()));
         let card = case
-            .card
-            .as_ref()
-            .and_then(|p| cards.get(p))
+            .card_key()
+            .and_then(|k| cards.get(&k))
             .cloned()
             .expect("the PIN case brings a card");
         let pki = TestPki::shared().expect("test PKI");

@@ -551,7 +551,7 @@ pub fn run_conformance(
         deadline * 2,
     );
     let loaded = harness::cards::load_cards(
-        cases.iter().filter_map(|c| c.card.as_deref()),
+        cases.iter().filter_map(harness::scenario::Case::card_key),
         &harness::cards::cached_photo,
     )
     .unwrap_or_else(|e| panic!("{e}"));

@@ -102,7 +102,7 @@ fn the_example_adapter_is_certified_for_every_non_face_reception_case() {
         text(&out.stderr),
         std::fs::read_to_string(&log).unwrap_or_default()
     );
-    assert!(said.contains("64 of 108 case(s) selected"), "{said}");
+    assert!(said.contains("69 of 113 case(s) selected"), "{said}");
     assert!(
         said.contains("CERTIFIED: every mandatory case passed"),
         "{said}"

@@ -14,8 +14,16 @@ pub use schema::profile_json_schema;
 use crate::qualification::CertificateKey;
 use card_emulator::{CardImage, CardProfile};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
+
+/// Which card a case uses: its profile file, and the holder's birth date when the scenario
+/// sets one (`birth_date:`), which the card is then built with (the chip's birth date, the
+/// certificates' holder and 照合番号B follow it).
+pub type CardKey = (PathBuf, Option<time::Date>);
+
+/// The cards of a run, each built once per key.
+pub type LoadedCards = BTreeMap<CardKey, Arc<LoadedCard>>;
 
 /// A card profile with its built image, shared by every case that uses it.
 pub struct LoadedCard {
@@ -47,19 +55,30 @@ impl crate::failure::Classified for CardsError {
     }
 }
 
-/// Every card profile a run names, loaded and built once, before anything runs: a
-/// broken profile stops the run before its first case.
-pub fn load_cards<'a>(
-    paths: impl IntoIterator<Item = &'a Path>,
+/// Every card a run names, each profile read once and each card built once, before anything
+/// runs: a broken profile stops the run before its first case.
+pub fn load_cards(
+    keys: impl IntoIterator<Item = CardKey>,
     photos: PhotoResolver<'_>,
-) -> Result<BTreeMap<PathBuf, Arc<LoadedCard>>, CardsError> {
+) -> Result<LoadedCards, CardsError> {
     let mut cards = BTreeMap::new();
-    for path in paths {
-        if cards.contains_key(path) {
+    let mut files: BTreeMap<PathBuf, ProfileFile> = BTreeMap::new();
+    for key in keys {
+        if cards.contains_key(&key) {
             continue;
         }
-        let file = load_profile_file(path, photos)?;
-        let profile = file.profile;
+        let (path, born) = &key;
+        let path = path.as_path();
+        if !files.contains_key(path) {
+            files.insert(path.to_path_buf(), load_profile_file(path, photos)?);
+        }
+        let Some(file) = files.get(path) else {
+            continue;
+        };
+        let mut profile = file.profile.clone();
+        if let Some(born) = born {
+            profile.holder.birth_date = *born;
+        }
         let build = |message: String| CardsError::Build {
             path: path.to_path_buf(),
             message,
@@ -68,23 +87,23 @@ pub fn load_cards<'a>(
         let certificate_key =
             CertificateKey::from_der(&image.auth_certificate).map_err(|e| build(e.to_string()))?;
         cards.insert(
-            path.to_path_buf(),
+            key.clone(),
             Arc::new(LoadedCard {
                 profile,
                 image: Arc::new(image),
                 certificate_key,
-                faces: file.faces,
+                faces: file.faces.clone(),
             }),
         );
     }
     Ok(cards)
 }
 
-/// The holder's birth date of each loaded card, by profile path (to check them against the
-/// cases' visit dates: `scenario::suite::born_after_visit`).
-pub fn birth_dates(cards: &BTreeMap<PathBuf, Arc<LoadedCard>>) -> BTreeMap<PathBuf, time::Date> {
+/// The holder's birth date of each loaded card, by key (to check them against the cases'
+/// visit dates: `scenario::suite::born_after_visit`).
+pub fn birth_dates(cards: &LoadedCards) -> BTreeMap<CardKey, time::Date> {
     cards
         .iter()
-        .map(|(path, card)| (path.clone(), card.profile.holder.birth_date))
+        .map(|(key, card)| (key.clone(), card.profile.holder.birth_date))
         .collect()
 }

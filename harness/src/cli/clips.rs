@@ -66,16 +66,15 @@ pub(super) fn export(args: ClipsExportArgs) -> Result<Exit, CliError> {
         .and_then(|()| common::fs::probe_folder(&args.dir))
         .map_err(|e| CliError::bad_input(format!("{}: {e}", args.dir.display())))?;
     let cards = crate::cards::load_cards(
-        cases.iter().filter_map(|c| c.card.as_deref()),
+        cases.iter().filter_map(crate::scenario::Case::card_key),
         &crate::cards::cached_photo,
     )?;
     let pool = crate::face::MatcherPool::new();
     let mut clips: BTreeMap<String, (ClipFile, Vec<String>)> = BTreeMap::new();
     for case in &cases {
         let card = case
-            .card
-            .as_deref()
-            .and_then(|p| cards.get(p))
+            .card_key()
+            .and_then(|k| cards.get(&k))
             .ok_or_else(|| CliError::bench(format!("{}: card not loaded", case.id)))?;
         let kit = crate::face::FaceKit::for_case(case, card, &pool)
             .map_err(|e| CliError::bench(format!("{}: {e}", case.id)))?;

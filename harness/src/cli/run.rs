@@ -159,10 +159,7 @@ pub(super) fn run_cases(
     reports: &ReportArgs,
 ) -> Result<Exit, CliError> {
     // Every profile is read and built before anything runs: a broken file never half-runs.
-    let loaded = crate::cards::load_cards(
-        cases.iter().filter_map(|c| c.card.as_deref()),
-        &cached_photo,
-    )?;
+    let loaded = crate::cards::load_cards(cases.iter().filter_map(Case::card_key), &cached_photo)?;
     suite::born_after_visit(&cases, &crate::cards::birth_dates(&loaded))?;
     // Every output is checked before the first case: a run never finds out at the end
     // that its results have nowhere to go.

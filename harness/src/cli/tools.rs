@@ -65,17 +65,19 @@ pub(super) fn check(paths: &[PathBuf], vars: &[(String, String)]) -> Result<Exit
 fn birth_dates(
     cases: &[crate::scenario::Case],
     read: &mut BTreeMap<PathBuf, Option<time::Date>>,
-) -> BTreeMap<PathBuf, time::Date> {
-    for card in cases.iter().filter_map(|c| c.card.as_ref()) {
-        read.entry(card.clone()).or_insert_with(|| {
-            crate::cards::load_profile(card, &crate::cards::named_photos)
+) -> BTreeMap<crate::cards::CardKey, time::Date> {
+    let mut out = BTreeMap::new();
+    for key in cases.iter().filter_map(crate::scenario::Case::card_key) {
+        let born = *read.entry(key.0.clone()).or_insert_with(|| {
+            crate::cards::load_profile(&key.0, &crate::cards::named_photos)
                 .ok()
                 .map(|p| p.holder.birth_date)
         });
+        if let Some(born) = key.1.or(born) {
+            out.insert(key, born);
+        }
     }
-    read.iter()
-        .filter_map(|(path, born)| Some((path.clone(), (*born)?)))
-        .collect()
+    out
 }
 
 pub(super) fn schema(format: SchemaFormat) -> Result<Exit, CliError> {
@@ -189,12 +191,12 @@ pub(super) fn explain(args: super::args::RulesExplainArgs) -> Result<Exit, CliEr
         )));
     }
     let cards = crate::cards::load_cards(
-        cases.iter().filter_map(|c| c.card.as_deref()),
+        cases.iter().filter_map(crate::scenario::Case::card_key),
         &crate::cards::cached_photo,
     )?;
     suite::born_after_visit(&cases, &crate::cards::birth_dates(&cards))?;
     for case in &cases {
-        let card = case.card.as_deref().and_then(|p| cards.get(p));
+        let card = case.card_key().and_then(|k| cards.get(&k));
         say(crate::engine::explain::explain(case, card.map(|c| &**c)));
     }
     Ok(Exit::Ok)

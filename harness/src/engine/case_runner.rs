@@ -112,7 +112,11 @@ fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseRun
         super::ground_truth::contradictions(&observed, ctx.card.map(|c| &c.certificate_key));
     observed.breaches.extend(contradicted);
     let (verdict, reason, mut measurements) = match run {
-        Ok(mut step_times) => {
+        Ok(StepsRun {
+            times: mut step_times,
+            refused,
+        }) => {
+            observed.refused = refused;
             step_times.extend(observed.timings.iter().cloned());
             judge_case(case, &situation, face, &observed, &step_times)
         }
@@ -332,6 +336,12 @@ struct Bench<'a> {
     face_clock: Option<crate::face::StoppedClock>,
 }
 
+/// The steps of a case that ran: each one's time, and the refusals the scenario expected.
+struct StepsRun {
+    times: Vec<(String, Duration)>,
+    refused: Vec<String>,
+}
+
 /// A case's card behind the guard, and the vpcd reader it holds (if any).
 type CaseCard<'a> = (
     GuardedChannel<Box<dyn CardChannel>>,
@@ -489,9 +499,10 @@ impl<'a> Bench<'a> {
         &mut self,
         case: &Case,
         ctx: &CaseContext<'a>,
-    ) -> Result<Vec<(String, Duration)>, (Verdict, String)> {
+    ) -> Result<StepsRun, (Verdict, String)> {
         let broke = |why: String| (Verdict::Error, why);
         let mut times = Vec::new();
+        let mut refused = Vec::new();
         for step in &case.steps {
             let deadline = step.deadline.unwrap_or(case.step_deadline);
             let started = Instant::now();
@@ -542,6 +553,12 @@ impl<'a> Bench<'a> {
                 .map_err(|_| broke("the reader thread stopped".to_owned()))?;
             match self.reply_within(started, deadline) {
                 Ok(Ok(())) => {}
+                // A refusal the scenario expects: noted, and the case goes on.
+                Ok(Err(DriverError::NotNow(_)))
+                    if case.expect.refused.iter().any(|n| n == step.kind.name()) =>
+                {
+                    refused.push(step.kind.name().to_owned());
+                }
                 Ok(Err(DriverError::Unsupported(why))) => {
                     return Err(broke(format!("{}: {why}", step.origin)))
                 }
@@ -565,7 +582,7 @@ impl<'a> Bench<'a> {
             }
             times.push((step.kind.name().to_owned(), started.elapsed()));
         }
-        Ok(times)
+        Ok(StepsRun { times, refused })
     }
 
     /// The reader's reply to a step started at `started`, waiting until its deadline plus the
@@ -679,6 +696,7 @@ fn reader_thread(
         timings: report.timings,
         trace: report.trace,
         breaches: report.breaches,
+        refused: Vec::new(),
         journal: report.journal,
         served: Vec::new(),
     });

@@ -42,9 +42,10 @@ pub fn explain(case: &Case, card: Option<&LoadedCard>) -> String {
         AgeBand::SeventyTo74 => "70 to 74",
         AgeBand::SeventyFivePlus => "後期高齢者, 75 and over",
     };
-    let born = match card {
-        Some(c) => format!("the card's holder, born {}", c.profile.holder.birth_date),
-        None => format!("no card: an adult born {} is assumed", p.birth),
+    let born = match (card, case.patient.birth_date) {
+        (Some(_), Some(d)) => format!("the card's holder, born {d} (the scenario's `birth_date`)"),
+        (Some(c), None) => format!("the card's holder, born {}", c.profile.holder.birth_date),
+        (None, _) => format!("no card: an adult born {} is assumed", p.birth),
     };
     line(
         "patient",
@@ -103,7 +104,8 @@ pub fn explain(case: &Case, card: Option<&LoadedCard>) -> String {
         line("face path", face_words(face).into());
     }
     if !situation.documents.is_empty() {
-        line("documents", format!("{:?}", situation.documents));
+        let shown: Vec<String> = situation.documents.iter().map(document_words).collect();
+        line("documents", shown.join("; "));
     }
     let rules = judge(&situation);
     let rule = |value: String, rule: &str| format!("{value:<16} rule `{rule}`");
@@ -159,6 +161,22 @@ pub fn explain(case: &Case, card: Option<&LoadedCard>) -> String {
         .collect();
     line("legal routes", legal.join(", "));
     out
+}
+
+fn document_words(d: &crate::rules::Document) -> String {
+    use crate::rules::Document;
+    match d {
+        Document::PortalScreen => "the Mynaportal screen".into(),
+        Document::PortalPdf => "the Mynaportal PDF".into(),
+        Document::QualificationNotice => "資格情報のお知らせ".into(),
+        Document::QualificationCertificate { valid_until } => {
+            format!("資格確認書, valid to {valid_until}")
+        }
+        Document::OldInsuranceCard { valid_until: None } => "old 健康保険証, no printed end".into(),
+        Document::OldInsuranceCard {
+            valid_until: Some(d),
+        } => format!("old 健康保険証, printed valid to {d}"),
+    }
 }
 
 fn face_words(face: FacePrediction) -> &'static str {

@@ -15,14 +15,12 @@ pub use ground_truth::FaceClaim;
 pub use verdict::{judge_case, Observed};
 pub use vpcd_pool::vpcd_reader_name;
 
-use crate::cards::LoadedCard;
+use crate::cards::LoadedCards;
 use crate::channel::guard::{Policy, RunSecret};
 use crate::scenario::Case;
 use card_emulator::pki::TestPki;
 use reports::CaseResult;
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -127,7 +125,7 @@ pub struct Finished {
 /// was given; a case not started after a stop is given nothing.
 pub fn run(
     cases: Vec<Case>,
-    cards: BTreeMap<PathBuf, Arc<LoadedCard>>,
+    cards: LoadedCards,
     options: &RunOptions,
     on_result: impl Fn(Finished) + Send + Sync + 'static,
 ) -> Result<(), RunError> {
@@ -137,7 +135,7 @@ pub fn run(
 /// [`run`] keeping every result, in case order: for library users and tests with few cases.
 pub fn run_collect(
     cases: Vec<Case>,
-    cards: BTreeMap<PathBuf, Arc<LoadedCard>>,
+    cards: LoadedCards,
     options: &RunOptions,
 ) -> Result<Vec<CaseResult>, RunError> {
     let collected = Arc::new(Mutex::new(Vec::new()));
@@ -158,7 +156,7 @@ pub fn run_collect(
 
 fn run_inner(
     cases: Vec<Case>,
-    cards: BTreeMap<PathBuf, Arc<LoadedCard>>,
+    cards: LoadedCards,
     options: &RunOptions,
     on_result: impl Fn(Finished) + Send + Sync + 'static,
 ) -> Result<(), String> {
@@ -219,11 +217,7 @@ fn run_inner(
                 if shared.stop.load(Ordering::SeqCst) {
                     return;
                 }
-                let card = case
-                    .card
-                    .as_ref()
-                    .and_then(|p| shared.cards.get(p))
-                    .cloned();
+                let card = case.card_key().and_then(|k| shared.cards.get(&k)).cloned();
                 let ctx = CaseContext {
                     card: card.as_deref(),
                     secret: &shared.secret,
@@ -258,7 +252,7 @@ struct Shared {
     secret: RunSecret,
     ca: Vec<u8>,
     crl: Vec<u8>,
-    cards: BTreeMap<PathBuf, Arc<LoadedCard>>,
+    cards: LoadedCards,
     done: AtomicUsize,
     stop: Arc<AtomicBool>,
     total: usize,

@@ -158,17 +158,17 @@ pub fn documents(case: &Case) -> Vec<Document> {
     out
 }
 
-/// A shown document as the rules see it. A 資格確認書 shown is taken as valid for a year
-/// from the visit [soft: scenarios may need an expired one later].
+/// A shown document as the rules see it. A 資格確認書 without `valid_until` is taken as valid
+/// for a year from the visit [soft]; an old 健康保険証 without one has no printed end.
 pub fn document(shown: Shown, on: Date) -> Option<Document> {
     Some(match shown {
         Shown::PortalScreen => Document::PortalScreen,
         Shown::PortalPdf => Document::PortalPdf,
         Shown::QualificationNotice => Document::QualificationNotice,
-        Shown::QualificationCertificate => Document::QualificationCertificate {
-            valid_until: on.saturating_add(time::Duration::days(365)),
+        Shown::QualificationCertificate { valid_until } => Document::QualificationCertificate {
+            valid_until: valid_until.unwrap_or(on.saturating_add(time::Duration::days(365))),
         },
-        Shown::OldInsuranceCard => Document::OldInsuranceCard { valid_until: None },
+        Shown::OldInsuranceCard { valid_until } => Document::OldInsuranceCard { valid_until },
         Shown::Nothing => return None,
     })
 }

@@ -20,6 +20,8 @@ pub struct Observed {
     pub trace: String,
     /// The device's breaches of the protocol's contract ([`crate::reader::ReaderReport`]).
     pub breaches: Vec<String>,
+    /// The steps the reader refused that the scenario expected it to refuse, by name.
+    pub refused: Vec<String>,
     /// What the emulated card recorded of the case, when the harness could read it.
     pub journal: Option<Vec<card_emulator::card::Exchange>>,
     /// What the case's qualification service served.
@@ -36,6 +38,7 @@ impl Observed {
             timings: Vec::new(),
             trace: String::new(),
             breaches: Vec::new(),
+            refused: Vec::new(),
             journal: None,
             served: Vec::new(),
         }
@@ -157,6 +160,7 @@ pub fn judge_case(
             )),
             _ => None,
         },
+        refusal_contradiction(case),
         match (e.face, face) {
             (Some(wanted), Some(predicted)) if !predicted.allows(wanted) => Some((
                 format!(
@@ -319,6 +323,15 @@ pub fn judge_case(
             );
         }
     }
+    for step in &e.refused {
+        if !observed.refused.contains(step) {
+            fail(
+                Verdict::Fail,
+                format!("{origin}step `{step}` was not refused"),
+                &mut verdict,
+            );
+        }
+    }
     if let Some(want) = &e.verify_sws {
         let got = observed.verify_sws();
         if got != *want {
@@ -391,6 +404,33 @@ pub fn judge_case(
     }
     let reason = (!reasons.is_empty()).then(|| reasons.join("; "));
     (verdict, reason, measurements)
+}
+
+/// A scenario that expects its consent reuse refused while the case has an earlier consent
+/// at the same facility to reuse, or the reverse is not judged here: a reuse with something
+/// to reuse must not be refused, and the scenario saying so contradicts the rules.
+fn refusal_contradiction(case: &Case) -> Option<(String, &'static str)> {
+    use crate::rules::consent::rule_names;
+    use crate::rules::ConsentStep;
+    use crate::scenario::StepKind;
+    let reuses = case
+        .steps
+        .iter()
+        .any(|s| s.kind == StepKind::Consent(ConsentStep::Reuse));
+    let expects = case.expect.refused.iter().any(|s| s == "consent");
+    let earlier = case
+        .consent_history
+        .iter()
+        .any(|p| p.facility == case.facility);
+    (expects && reuses && earlier).then(|| {
+        (
+            format!(
+                "step `consent` refused, the rules say the earlier consent at {} is reused",
+                case.facility
+            ),
+            rule_names::REUSE,
+        )
+    })
 }
 
 /// The rule behind a face contradiction: the oracle's prediction from the card, the camera

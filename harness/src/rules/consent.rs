@@ -160,6 +160,14 @@ impl fmt::Display for FacilityId {
     }
 }
 
+/// Rule ids of the consent steps.
+pub mod rule_names {
+    /// An earlier consent at the same facility: a reuse applies it as it is.
+    pub const REUSE: &str = "consent.reuse";
+    /// No earlier consent at this facility: a reuse is refused.
+    pub const NOTHING_TO_REUSE: &str = "consent.nothing_to_reuse";
+}
+
 /// The consent step of one visit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConsentStep {

@@ -183,6 +183,8 @@ pub fn rule_ids() -> Vec<(&'static str, &'static str)> {
             "face.prediction",
             "face: the oracle's prediction from the card, the camera and the lock",
         ),
+        (consent::rule_names::REUSE, "consent: an earlier consent at the same facility is reused as it is, with no further screen"),
+        (consent::rule_names::NOTHING_TO_REUSE, "consent: no earlier consent at this facility: a reuse is refused"),
     ]);
     ids
 }

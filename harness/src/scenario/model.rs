@@ -46,6 +46,7 @@ pub const SCENARIO_KEYS: &[&str] = &[
     "visit",
     "rule_set",
     "insurance",
+    "birth_date",
     "income",
     "cost",
     "patient_knows_insurer",
@@ -239,13 +240,37 @@ pub const PIN_DIGITS: usize = 4;
 /// `register:`.
 pub const REGISTER_ANSWERS: &[(&str, bool)] = &[("accept", true), ("decline", false)];
 
+/// The keys of a dated document shown (`{ qualification_certificate: { valid_until: … } }`).
+pub const SHOWN_DOCUMENT_KEYS: &[&str] = &["valid_until"];
+
+/// A shown document with its printed last day.
+pub type DatedForm = fn(Date) -> Shown;
+
+/// The documents of [`DOCUMENTS_SHOWN`] that may carry a date, with their dated form.
+pub const DATED_DOCUMENTS: &[(&str, DatedForm)] = &[
+    ("qualification_certificate", |d| {
+        Shown::QualificationCertificate {
+            valid_until: Some(d),
+        }
+    }),
+    ("old_insurance_card", |d| Shown::OldInsuranceCard {
+        valid_until: Some(d),
+    }),
+];
+
 /// `show:` (one or a list).
 pub const DOCUMENTS_SHOWN: &[(&str, Shown)] = &[
     ("portal_screen", Shown::PortalScreen),
     ("portal_pdf", Shown::PortalPdf),
     ("qualification_notice", Shown::QualificationNotice),
-    ("qualification_certificate", Shown::QualificationCertificate),
-    ("old_insurance_card", Shown::OldInsuranceCard),
+    (
+        "qualification_certificate",
+        Shown::QualificationCertificate { valid_until: None },
+    ),
+    (
+        "old_insurance_card",
+        Shown::OldInsuranceCard { valid_until: None },
+    ),
     ("nothing", Shown::Nothing),
 ];
 
@@ -277,6 +302,7 @@ pub const EXPECT_KEYS: &[&str] = &[
     "screens_absent",
     "last_verify_sw",
     "verify_sws",
+    "refused",
     "latency",
     "face",
 ];
@@ -412,8 +438,14 @@ pub enum Shown {
     PortalScreen,
     PortalPdf,
     QualificationNotice,
-    QualificationCertificate,
-    OldInsuranceCard,
+    /// 資格確認書, valid to `valid_until` (`None`: a year from the visit).
+    QualificationCertificate {
+        valid_until: Option<Date>,
+    },
+    /// The old 健康保険証, with the date printed on it, if any.
+    OldInsuranceCard {
+        valid_until: Option<Date>,
+    },
     Nothing,
 }
 
@@ -472,6 +504,14 @@ impl StepKind {
 }
 
 impl Case {
+    /// The card this case uses (`crate::cards::CardKey`): its profile, and the birth date
+    /// the scenario sets instead of the profile's.
+    pub fn card_key(&self) -> Option<(PathBuf, Option<Date>)> {
+        self.card
+            .as_ref()
+            .map(|p| (p.clone(), self.patient.birth_date))
+    }
+
     /// Whether the patient chooses `method` at some step.
     pub fn chooses(&self, method: Method) -> bool {
         self.steps
@@ -512,6 +552,8 @@ pub struct Expect {
     pub last_verify_sw: Option<u16>,
     /// Status words of every VERIFY the reader sent, in order.
     pub verify_sws: Option<Vec<u16>>,
+    /// Steps (by name) the reader must refuse (`not_now`): the case goes on after them.
+    pub refused: Vec<String>,
     pub latency: Vec<LatencyLimit>,
     /// How the face path must end.
     pub face: Option<FaceExpect>,
@@ -530,6 +572,10 @@ pub enum ClaimInsurer {
 /// What the desk learns of the patient besides the card and the service's record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PatientInputs {
+    /// The holder's birth date, instead of the card profile's (the card is built with it).
+    pub birth_date: Option<Date>,
+    /// Where `birth_date` was written (a birth after the visit is reported there).
+    pub birth_date_at: Option<Spot>,
     /// The income class the insurer records (`None`: as the limit category implies).
     pub income: Option<Income>,
     /// The month's cost of care (10割), in yen, for `expect.payment`.
@@ -541,6 +587,8 @@ pub struct PatientInputs {
 impl Default for PatientInputs {
     fn default() -> Self {
         PatientInputs {
+            birth_date: None,
+            birth_date_at: None,
             income: None,
             cost_yen: None,
             knows_insurer: true,

@@ -646,10 +646,17 @@ fn patient_inputs<'a, 'y>(
         None => Some(None),
         Some(n) => n.integer(YEN).map(|v| Some(v as u64)),
     };
+    let birth_node = lookup("birth_date");
+    let birth_date = match &birth_node {
+        None => Some(None),
+        Some(n) => n.date().map(Some),
+    };
     let knows = lookup("patient_knows_insurer")
         .map(|n| n.boolean())
         .unwrap_or(Some(true));
     Some(PatientInputs {
+        birth_date: birth_date?,
+        birth_date_at: birth_node.map(|n| n.spot()),
         income: income?,
         cost_yen: cost?,
         knows_insurer: knows?,
@@ -1104,8 +1111,28 @@ fn wait_fits(
     None
 }
 
+/// A document name, or a dated document: `{ qualification_certificate: { valid_until: D } }`.
 fn shown(node: &Node<'_, '_>) -> Option<Shown> {
-    node.choice(DOCUMENTS_SHOWN)
+    let saphyr::YamlData::Mapping(entries) = &node.yaml.data else {
+        return node.choice(DOCUMENTS_SHOWN);
+    };
+    let dated: Vec<&str> = DATED_DOCUMENTS.iter().map(|(n, _)| *n).collect();
+    let map = node.map(&dated)?;
+    if entries.len() != 1 {
+        node.report(
+            "one dated document per item",
+            Some("e.g. `{ qualification_certificate: { valid_until: 2026-03-31 } }`"),
+        );
+        return None;
+    }
+    let (dated_form, dates) = DATED_DOCUMENTS
+        .iter()
+        .find_map(|(name, form)| Some((form, map.get(name)?)))?;
+    let valid_until = dates
+        .map(SHOWN_DOCUMENT_KEYS)
+        .and_then(|m| m.required("valid_until"))
+        .and_then(|d| d.date())?;
+    Some(dated_form(valid_until))
 }
 
 fn expect(node: Node<'_, '_>) -> Option<Expect> {
@@ -1152,6 +1179,17 @@ fn expect(node: Node<'_, '_>) -> Option<Expect> {
             .map(Some),
     };
     let screens_exactly = screen_list("screens_exactly");
+    let refused = match map.get("refused") {
+        None => Some(Vec::new()),
+        Some(n) => n.list().and_then(|l| {
+            l.iter()
+                .map(|s| {
+                    let table: Vec<(&str, &str)> = STEP_NAMES.iter().map(|s| (*s, *s)).collect();
+                    s.choice(&table).map(str::to_owned)
+                })
+                .collect::<Option<Vec<_>>>()
+        }),
+    };
     let screens_absent = screen_list("screens_absent");
     let payment = match map.get("payment") {
         None => Some(None),
@@ -1178,6 +1216,7 @@ fn expect(node: Node<'_, '_>) -> Option<Expect> {
         screens_absent: screens_absent?.unwrap_or_default(),
         last_verify_sw: last_verify_sw?,
         verify_sws: verify_sws?,
+        refused: refused?,
         payment_yen: payment?,
         claim_insurer: claim_insurer?,
         latency: latency?,

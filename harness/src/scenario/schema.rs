@@ -91,7 +91,20 @@ fn consent(with_reuse: bool) -> Value {
 }
 
 fn shown() -> Value {
-    choice(DOCUMENTS_SHOWN, "a document shown at the desk")
+    let dated = |name: &str| {
+        json!({
+            "type": "object",
+            "properties": { name: mapping(SHOWN_DOCUMENT_KEYS, SHOWN_DOCUMENT_KEYS, |key| match key {
+                "valid_until" => Some(date("the last day it is valid (printed on it)")),
+                _ => None,
+            }) },
+            "required": [name],
+            "additionalProperties": false
+        })
+    };
+    let mut any = vec![choice(DOCUMENTS_SHOWN, "a document shown at the desk")];
+    any.extend(DATED_DOCUMENTS.iter().map(|(name, _)| dated(name)));
+    json!({ "anyOf": any })
 }
 
 fn service() -> Value {
@@ -307,6 +320,11 @@ fn expect() -> Value {
             "screens" => screens("screens that must have been shown, in this order"),
             "screens_exactly" => screens("every screen shown, in this order, and no other"),
             "screens_absent" => screens("screens that must not have been shown"),
+            "refused" => json!({
+                "type": "array",
+                "items": choice(&STEP_NAMES.iter().map(|s| (*s, ())).collect::<Vec<_>>(), "a step"),
+                "description": "steps the reader must refuse (the case goes on after them)"
+            }),
             "verify_sws" => json!({
                 "type": "array",
                 "items": or_var(json!({ "type": "string", "pattern": "^[0-9A-Fa-f]{4}$" })),
@@ -401,6 +419,9 @@ fn scenario_keys() -> Value {
             "visit" => choice(VISITS, "first or return visit"),
             "rule_set" => choice(RULE_SETS, "the rule set"),
             "insurance" => insurance(),
+            "birth_date" => date(
+                "the patient's birth date instead of the card profile's; the card is built with it",
+            ),
             "income" => choice(
                 INCOMES,
                 "the income class the insurer records (一般, 一定以上所得, 現役並みⅠ-Ⅲ, 低所得Ⅱ/Ⅰ); must go with the record's limit_category",

@@ -165,31 +165,41 @@ pub fn unknown_vars<'a>(
     }
 }
 
-/// Cases whose patient is born after the visit: the holder's birth date is the card
-/// profile's (`birth_dates`, by profile path, from the loaded cards), the visit date the
-/// scenario's. Such a case has no meaning (an age below zero), so it is refused before
-/// anything runs, at the scenario's `date:`; each distinct mistake once.
+/// Cases whose patient is born after the visit: the holder's birth date is the scenario's
+/// `birth_date`, else the card profile's (`birth_dates`, by card key, from the loaded
+/// cards), the visit date the scenario's. Such a case has no meaning (an age below zero), so
+/// it is refused before anything runs, at the scenario's `birth_date:` or `date:`; each
+/// distinct mistake once.
 pub fn born_after_visit(
     cases: &[Case],
-    birth_dates: &BTreeMap<PathBuf, Date>,
+    birth_dates: &BTreeMap<(PathBuf, Option<Date>), Date>,
 ) -> Result<(), Diagnostics> {
     let mut out: Vec<Diagnostic> = Vec::new();
     for case in cases {
-        let (Some(card), Some(at)) = (&case.card, &case.date_at) else {
+        let (Some(key), Some(at)) = (case.card_key(), &case.date_at) else {
             continue;
         };
-        let Some(born) = birth_dates.get(card).filter(|born| **born > case.date) else {
+        let born = case.patient.birth_date.or(birth_dates.get(&key).copied());
+        let Some(born) = born.filter(|born| *born > case.date) else {
             continue;
+        };
+        let (at, hint) = match &case.patient.birth_date_at {
+            Some(b) if case.patient.birth_date.is_some() => (
+                b,
+                "the scenario's `birth_date` must be on or before the visit date",
+            ),
+            _ => (
+                at,
+                "the holder's `birth_date` in the card profile must be on or before the visit date",
+            ),
         };
         let d = at.diagnostic(
             &format!(
                 "the visit on {} is before the patient's birth on {born} ({})",
                 case.date,
-                card.display()
+                key.0.display()
             ),
-            Some(
-                "the holder's `birth_date` in the card profile must be on or before the visit date",
-            ),
+            Some(hint),
         );
         if !out.contains(&d) {
             out.push(d);
@@ -274,7 +284,17 @@ mod tests {
         for case in &mut all {
             case.card = Some(card.to_path_buf());
         }
-        let born = |d: Date| BTreeMap::from([(card.to_path_buf(), d)]);
+        let born = |d: Date| BTreeMap::from([((card.to_path_buf(), None), d)]);
+        // The scenario's own birth date wins over the profile's, and is reported at itself.
+        let mut own = all.clone();
+        for case in &mut own {
+            case.patient.birth_date = Some(time::macros::date!(2027 - 01 - 01));
+            case.patient.birth_date_at = case.date_at.clone();
+        }
+        let err = born_after_visit(&own, &born(time::macros::date!(1980 - 01 - 01))).unwrap_err();
+        assert!(err.0[0]
+            .short()
+            .contains("before the patient's birth on 2027-01-01"));
         // Born on the day of the visit: a newborn, fine.
         assert_eq!(
             born_after_visit(&all, &born(time::macros::date!(2025 - 11 - 04))),

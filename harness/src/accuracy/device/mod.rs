@@ -135,8 +135,9 @@ pub fn run_device_campaign(args: &CampaignArgs) -> Result<Outcome, CampaignError
 
     // The rules must see a face transaction on this card end on the face route; otherwise
     // an accept could never be told from a refusal the device was right to make.
-    let checked = crate::cards::load_cards([card_path.as_path()], &crate::cards::named_photos)
-        .map_err(classified)?;
+    let checked =
+        crate::cards::load_cards([(card_path.clone(), None)], &crate::cards::named_photos)
+            .map_err(classified)?;
     let check_card = checked.values().next().ok_or_else(|| input("no card"))?;
     prototype_case(&card_path, false, dev.step_deadline, check_card)?;
 
@@ -256,7 +257,7 @@ fn prepare_and_run(
 ) -> Result<Vec<Record>, CampaignError> {
     let dev = &args.device;
     // The chip of every enrolment image: the profile with that image as its photo.
-    let mut cards: BTreeMap<PathBuf, Arc<LoadedCard>> = BTreeMap::new();
+    let mut cards: crate::cards::LoadedCards = BTreeMap::new();
     let mut card_of: HashMap<&FaceImage, PathBuf> = HashMap::new();
     for p in planned {
         if card_of.contains_key(&p.chip) {
@@ -268,7 +269,8 @@ fn prepare_and_run(
         let jp2 = crate::photos::encode_chip_photo(&bytes)
             .map_err(|e| input(format!("{}: {e}", image.display())))?;
         let resolver = move |_: &str, _: Option<crate::photos::PhotoCrop>| Ok(jp2.clone());
-        let loaded = crate::cards::load_cards([card_path], &resolver).map_err(classified)?;
+        let loaded = crate::cards::load_cards([(card_path.to_path_buf(), None)], &resolver)
+            .map_err(classified)?;
         let card = loaded
             .into_values()
             .next()
@@ -280,7 +282,7 @@ fn prepare_and_run(
             p.chip.person,
             p.chip.file
         ));
-        cards.insert(key.clone(), card);
+        cards.insert((key.clone(), None), card);
         card_of.insert(&p.chip, key);
     }
     std::fs::create_dir_all(work)
