@@ -107,7 +107,7 @@ fn the_readme_walkthrough_certifies_myna_dut_ref_and_verify_catches_every_tamper
         said.contains("signature and every file's digest verified"),
         "{said}"
     );
-    assert!(said.contains("113 selected, 0 excluded"), "{said}");
+    assert!(said.contains("114 selected, 0 excluded"), "{said}");
 
     let bundle = dir.join("run1");
     let key = dir.join("vendor.pub");
@@ -314,7 +314,7 @@ fn plan_show_selects_and_excludes_every_case_with_its_reason() {
         .filter(|l| l.trim_start().starts_with("excluded"))
         .collect();
     assert!(
-        said.contains("cases (113: 69 selected, 44 excluded)"),
+        said.contains("cases (114: 69 selected, 45 excluded)"),
         "{said}"
     );
     assert!(!excluded.is_empty());

@@ -102,7 +102,7 @@ fn the_example_adapter_is_certified_for_every_non_face_reception_case() {
         text(&out.stderr),
         std::fs::read_to_string(&log).unwrap_or_default()
     );
-    assert!(said.contains("69 of 113 case(s) selected"), "{said}");
+    assert!(said.contains("69 of 114 case(s) selected"), "{said}");
     assert!(
         said.contains("CERTIFIED: every mandatory case passed"),
         "{said}"
@@ -110,7 +110,7 @@ fn the_example_adapter_is_certified_for_every_non_face_reception_case() {
     let cases = ResultsFile::read(&bundle.join("results.json"))
         .unwrap()
         .cases;
-    assert_eq!(cases.len(), 59);
+    assert_eq!(cases.len(), 69);
     let not_passed: Vec<String> = cases
         .iter()
         .filter(|c| c.verdict.as_str() != "pass")

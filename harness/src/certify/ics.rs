@@ -66,7 +66,7 @@ pub const CAPABILITIES: &[CapabilityInfo] = &[
     },
     CapabilityInfo {
         name: "staff_visual_check",
-        hello: None,
+        hello: Some(Wire::VisualCheck),
         meaning: "the staff visual-check mode (目視確認モード)",
     },
     CapabilityInfo {

@@ -276,6 +276,7 @@ pub fn missing_capability(hello: &DeviceHello, steps: &[StepKind]) -> Option<Str
             StepKind::Choose(Method::Pin) | StepKind::EnterPin(_) => &[Capability::Pin],
             StepKind::Consent(_) => &[Capability::Consent],
             StepKind::Register(_) => &[Capability::Registration],
+            StepKind::StaffCheck(_) => &[Capability::VisualCheck],
             // The harness plays the desk for a device without one.
             StepKind::Show(_)
             | StepKind::PlaceCard
@@ -902,6 +903,7 @@ impl ReaderDriver for DutReader {
             | Stimulus::PressKeys(_)
             | Stimulus::Consent(_)
             | Stimulus::Register(_)
+            | Stimulus::StaffCheck(_)
                 if ended =>
             {
                 self.not_sent(stimulus_name(&stimulus), "the card path had ended")
@@ -986,6 +988,7 @@ fn stimulus_name(stimulus: &Stimulus) -> &'static str {
         Stimulus::PressKeys(_) => "pin_keys",
         Stimulus::Consent(_) => "consent",
         Stimulus::Register(_) => "register",
+        Stimulus::StaffCheck(_) => "staff_check",
         Stimulus::Show(_) => "show_documents",
     }
 }

@@ -231,6 +231,11 @@ pub enum ToDevice {
         id: u64,
         accept: bool,
     },
+    /// The staff's answer in the visual-check mode: the holder confirmed or not.
+    StaffCheck {
+        id: u64,
+        confirm: bool,
+    },
     /// Documents the patient shows at the front desk.
     ShowDocuments {
         id: u64,
@@ -433,6 +438,7 @@ impl WireMessage for ToDevice {
             ToDevice::PinKeys { .. } => "pin_keys",
             ToDevice::Consent { .. } => "consent",
             ToDevice::Register { .. } => "register",
+            ToDevice::StaffCheck { .. } => "staff_check",
             ToDevice::ShowDocuments { .. } => "show_documents",
             ToDevice::Reset { .. } => "reset",
         }
@@ -710,11 +716,14 @@ pub enum Capability {
     Registration,
     /// A front desk that judges shown documents (`show_documents`).
     Desk,
+    /// The staff visual-check mode for a face-authentication card whose face path failed
+    /// (`staff_check`).
+    VisualCheck,
     Other(String),
 }
 
 impl Capability {
-    pub const KNOWN: [Capability; 7] = [
+    pub const KNOWN: [Capability; 8] = [
         Capability::Pin,
         Capability::Face,
         Capability::CameraClips,
@@ -722,6 +731,7 @@ impl Capability {
         Capability::Consent,
         Capability::Registration,
         Capability::Desk,
+        Capability::VisualCheck,
     ];
 
     pub fn as_str(&self) -> &str {
@@ -733,6 +743,7 @@ impl Capability {
             Capability::Consent => "consent",
             Capability::Registration => "registration",
             Capability::Desk => "desk",
+            Capability::VisualCheck => "visual_check",
             Capability::Other(name) => name,
         }
     }
@@ -987,6 +998,7 @@ impl ToDevice {
             | ToDevice::PinKeys { id, .. }
             | ToDevice::Consent { id, .. }
             | ToDevice::Register { id, .. }
+            | ToDevice::StaffCheck { id, .. }
             | ToDevice::ShowDocuments { id, .. }
             | ToDevice::Reset { id } => Some(*id),
         }

@@ -52,12 +52,13 @@ pub use clips::ClipStore;
 
 /// What this device can do (never `desk`: the harness plays the front desk; never
 /// `camera_frames`: the camera plays clips stored on this side only).
-pub const CAPABILITIES: [Capability; 5] = [
+pub const CAPABILITIES: [Capability; 6] = [
     Capability::Pin,
     Capability::Face,
     Capability::CameraClips,
     Capability::Consent,
     Capability::Registration,
+    Capability::VisualCheck,
 ];
 
 /// The engine's defaults for a 10 s step, used when `case_start` does not say.

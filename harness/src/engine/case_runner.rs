@@ -529,6 +529,7 @@ impl<'a> Bench<'a> {
                 }
                 StepKind::Consent(c) => Job::Apply(Stimulus::Consent(*c)),
                 StepKind::Register(accept) => Job::Apply(Stimulus::Register(*accept)),
+                StepKind::StaffCheck(confirm) => Job::Apply(Stimulus::StaffCheck(*confirm)),
                 StepKind::Show(shown) => Job::Apply(Stimulus::Show(
                     shown
                         .iter()

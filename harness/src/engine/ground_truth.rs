@@ -45,7 +45,7 @@ fn service_claims(observed: &Observed, served: &[Served], key: &CertificateKey) 
         s.route == endpoint && s.status == Some(200) && s.certificate.as_ref() == Some(key)
     };
     if let Some(outcome) = &observed.outcome {
-        if matches!(outcome.route, Route::CardPin | Route::CardFace) {
+        if outcome.route.is_card() {
             let answer = served
                 .iter()
                 .rev()
@@ -248,6 +248,10 @@ fn route_claims(route: Route, journal: &[Exchange], face_decided: bool) -> Vec<S
                 "the authentication certificate was never read",
             ),
         ],
+        Route::CardVisual => &[(
+            read(Data::AuthCertificate),
+            "the authentication certificate was never read",
+        )],
         Route::CardFace if face_decided => &[(
             read(Data::AuthCertificate),
             "the authentication certificate was never read",

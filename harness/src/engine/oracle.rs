@@ -209,9 +209,20 @@ fn predict_after_face(
         return failed(CardFailure::CertificateExpired);
     }
     // A match by face (unless the scenario declares a false non-match) ends the
-    // authentication; any other face end offers the PIN, which the patient may type.
+    // authentication; any other face end offers the PIN, which the patient may type, or on
+    // a face-authentication card (no PIN) the staff visual check.
     let face_matched =
         face == Some(FacePrediction::Match) && case.expect.face != Some(FaceExpect::NoMatch);
+    if face.is_some() && !face_matched && profile.kind == CardKind::FaceAuthentication {
+        let staff = case.steps.iter().find_map(|s| match s.kind {
+            StepKind::StaffCheck(confirm) => Some(confirm),
+            _ => None,
+        });
+        return match staff {
+            Some(true) => finish_prediction(case, profile, AuthMethod::Visual),
+            _ => failed(CardFailure::FaceMismatch),
+        };
+    }
     let method = if face_matched {
         AuthMethod::Face
     } else {
@@ -345,7 +356,8 @@ fn service_at_query(case: &Case, method: AuthMethod) -> ServiceFault {
         match (&step.kind, method) {
             (StepKind::Service(f), _) => fault = f.clone(),
             (StepKind::EnterPin(PinEntry::Correct), AuthMethod::Pin)
-            | (StepKind::Choose(Method::Face), AuthMethod::Face) => break,
+            | (StepKind::Choose(Method::Face), AuthMethod::Face)
+            | (StepKind::StaffCheck(true), AuthMethod::Visual) => break,
             _ => {}
         }
     }

@@ -26,6 +26,8 @@ pub enum Stimulus {
     PressKeys(Vec<usize>),
     Consent(ConsentStep),
     Register(bool),
+    /// The staff's visual check of the holder against the card (目視確認): confirmed or not.
+    StaffCheck(bool),
     /// Documents shown at the desk.
     Show(Vec<Document>),
 }

@@ -51,6 +51,8 @@ enum State {
     PinEntry,
     Registration,
     Consent,
+    /// The staff visual-check mode (目視確認) waits for the staff's answer.
+    VisualCheck,
     /// The card path ended; the desk takes over if it failed.
     CardDone,
 }
@@ -172,6 +174,7 @@ impl VirtualReader {
                     | Stimulus::PressKeys(_)
                     | Stimulus::Consent(_)
                     | Stimulus::Register(_)
+                    | Stimulus::StaffCheck(_)
             )
         {
             self.log(EventKind::Note {
@@ -190,6 +193,7 @@ impl VirtualReader {
             Stimulus::PressKeys(positions) => self.press_keys(&positions),
             Stimulus::Consent(step) => self.consent(step),
             Stimulus::Register(accept) => self.register(accept),
+            Stimulus::StaffCheck(confirm) => self.staff_check(confirm),
             Stimulus::Show(documents) => self.desk(documents),
         }
     }
@@ -516,6 +520,21 @@ impl VirtualReader {
             .map(|d| hex::encode(openssl::sha::sha256(d)))
             .unwrap_or_default();
         PatientId(key)
+    }
+
+    /// The staff's answer in the visual-check mode: confirmed, the holder is authenticated
+    /// by the staff (`card_visual`); not, the card path ends as the face path did.
+    fn staff_check(&mut self, confirm: bool) -> Result<(), DriverError> {
+        self.expect_state(State::VisualCheck, "the staff checked the holder")?;
+        if confirm {
+            self.authenticated(crate::rules::AuthMethod::Visual);
+        } else {
+            self.fail_card_path(
+                CardFailure::FaceMismatch,
+                "the staff could not confirm the holder against the card",
+            );
+        }
+        Ok(())
     }
 
     fn register(&mut self, accept: bool) -> Result<(), DriverError> {

@@ -216,6 +216,7 @@ pub const STEP_NAMES: &[&str] = &[
     "enter_pin",
     "consent",
     "register",
+    "staff_check",
     "show",
     "service",
     "wait",
@@ -236,6 +237,9 @@ pub const PIN_WORDS: &[(&str, PinEntry)] =
 
 /// How many digits a PIN typed as digits has.
 pub const PIN_DIGITS: usize = 4;
+
+/// `staff_check:`.
+pub const STAFF_CHECK_ANSWERS: &[(&str, bool)] = &[("confirm", true), ("reject", false)];
 
 /// `register:`.
 pub const REGISTER_ANSWERS: &[(&str, bool)] = &[("accept", true), ("decline", false)];
@@ -328,6 +332,7 @@ pub const SCREENS: &[&str] = &[
     "registration",
     "registration_terms",
     "registration_done",
+    "visual_check",
     "consent",
     "consent_reuse",
     "consent_items",
@@ -471,6 +476,9 @@ pub enum StepKind {
     Consent(ConsentStep),
     /// Register the card for insurance use at the reader (accept the terms) or decline.
     Register(bool),
+    /// The staff's visual check (目視確認) after a face-authentication card's face path
+    /// failed: the holder confirmed against the card, or not.
+    StaffCheck(bool),
     /// Show documents at the desk after the card path.
     Show(Vec<Shown>),
     /// Change the qualification service's behaviour from here on.
@@ -496,6 +504,7 @@ impl StepKind {
             StepKind::EnterPin(_) => "enter_pin",
             StepKind::Consent(_) => "consent",
             StepKind::Register(_) => "register",
+            StepKind::StaffCheck(_) => "staff_check",
             StepKind::Show(_) => "show",
             StepKind::Service(_) => "service",
             StepKind::Wait(_) => "wait",

@@ -1047,6 +1047,9 @@ fn step(node: Node<'_, '_>, step_deadline: Option<Duration>) -> Option<Step> {
         "register" => {
             StepKind::Register(needs_arg("`accept` or `decline`")?.choice(REGISTER_ANSWERS)?)
         }
+        "staff_check" => {
+            StepKind::StaffCheck(needs_arg("`confirm` or `reject`")?.choice(STAFF_CHECK_ANSWERS)?)
+        }
         "show" => {
             let n = needs_arg("documents")?;
             let nodes = match &n.yaml.data {

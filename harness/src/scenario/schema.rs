@@ -151,6 +151,10 @@ fn step_argument(name: &str) -> Option<Value> {
             REGISTER_ANSWERS,
             "register the card for insurance use, or not",
         ),
+        "staff_check" => choice(
+            STAFF_CHECK_ANSWERS,
+            "the staff's visual check of the holder (目視確認) after a face-authentication card's face path failed",
+        ),
         "show" => json!({ "anyOf": [shown(), { "type": "array", "items": shown() }] }),
         "service" => service(),
         "wait" => duration("wait this long, within the step's deadline"),

@@ -116,6 +116,7 @@ pub enum Action {
     PressKeys(Vec<usize>),
     Consent(ConsentStep),
     Register(bool),
+    StaffCheck(bool),
     Show(Vec<Document>),
     Reset,
 }
@@ -162,6 +163,7 @@ impl fmt::Debug for Action {
             Action::PressKeys(p) => write!(f, "PressKeys(<{} redacted>)", p.len()),
             Action::Consent(c) => f.debug_tuple("Consent").field(c).finish(),
             Action::Register(a) => f.debug_tuple("Register").field(a).finish(),
+            Action::StaffCheck(a) => f.debug_tuple("StaffCheck").field(a).finish(),
             Action::Show(d) => f.debug_tuple("Show").field(d).finish(),
             Action::Reset => f.write_str("Reset"),
         }
@@ -194,6 +196,7 @@ impl Action {
             Stimulus::PressKeys(p) => Action::PressKeys(p.clone()),
             Stimulus::Consent(c) => Action::Consent(*c),
             Stimulus::Register(accept) => Action::Register(*accept),
+            Stimulus::StaffCheck(confirm) => Action::StaffCheck(*confirm),
             Stimulus::Show(documents) => Action::Show(documents.clone()),
         })
     }
@@ -215,6 +218,7 @@ impl Action {
             Action::PressKeys(p) => Stimulus::PressKeys(p),
             Action::Consent(c) => Stimulus::Consent(c),
             Action::Register(accept) => Stimulus::Register(accept),
+            Action::StaffCheck(confirm) => Stimulus::StaffCheck(confirm),
             Action::Show(documents) => Stimulus::Show(documents),
             other @ (Action::StartCase { .. }
             | Action::ClipOffer { .. }
@@ -238,6 +242,7 @@ impl Action {
             Action::CameraStart(CameraSource::Frames { .. }) => Capability::CameraFrames,
             Action::Consent(_) => Capability::Consent,
             Action::Register(_) => Capability::Registration,
+            Action::StaffCheck(_) => Capability::VisualCheck,
             Action::Show(_) => Capability::Desk,
             Action::StartCase { .. }
             | Action::PlaceCard(_)
@@ -355,6 +360,10 @@ impl Action {
                 id,
                 accept: *accept,
             },
+            Action::StaffCheck(confirm) => ToDevice::StaffCheck {
+                id,
+                confirm: *confirm,
+            },
             Action::Show(documents) => ToDevice::ShowDocuments {
                 id,
                 documents: documents.iter().map(|d| document_to_wire(*d)).collect(),
@@ -459,6 +468,7 @@ impl ToDevice {
                 Action::Consent(consent_from_wire(*choice, items))
             }
             ToDevice::Register { accept, .. } => Action::Register(*accept),
+            ToDevice::StaffCheck { confirm, .. } => Action::StaffCheck(*confirm),
             ToDevice::ShowDocuments { documents, .. } => {
                 Action::Show(documents.iter().map(|d| document_from_wire(*d)).collect())
             }

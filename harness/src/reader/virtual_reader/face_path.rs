@@ -8,7 +8,7 @@ use super::VirtualReader;
 use crate::reader::events::{EventKind, FaceResult};
 use crate::rules::CardFailure;
 use camera_replay::replay::Pacing;
-use card_emulator::card::AID_SURFACE;
+use card_emulator::card::{AID_JPKI, AID_SURFACE};
 use card_emulator::{commands, StatusWord};
 use std::time::Instant;
 
@@ -154,7 +154,8 @@ impl VirtualReader {
             .ok_or_else(|| "the surface record has no photo (DF27)".into())
     }
 
-    /// The face path failed: offer the PIN where the card has one, else the card path ends.
+    /// The face path failed: a face-authentication card (no PIN) goes to the staff
+    /// visual-check mode (目視確認); any other card is offered the PIN.
     fn face_failed(&mut self, result: FaceResult) {
         self.log(EventKind::FaceResult {
             result,
@@ -164,7 +165,26 @@ impl VirtualReader {
             self.screen("face_failed");
         }
         self.after_face_failure = true;
+        if self.face_card_without_pin() {
+            self.state = super::State::VisualCheck;
+            self.screen("visual_check");
+            return;
+        }
         self.offer_pin(CardFailure::FaceMismatch);
+    }
+
+    /// A face-authentication card: its JPKI application has no signature certificate (EF
+    /// 0001 not found), and so no PIN to offer. A phone has no face path to fail.
+    fn face_card_without_pin(&mut self) -> bool {
+        if self.smartphone {
+            return false;
+        }
+        let probe = self.exchange(&commands::select_aid(&AID_JPKI)).map(|_| {
+            self.transmit(&commands::select_ef(0x0001))
+                .map(|sw| sw == StatusWord::FileNotFound)
+                .unwrap_or(false)
+        });
+        probe.unwrap_or(false)
     }
 }
 
