@@ -19,12 +19,18 @@ fn every_twin_ends_in_error_naming_its_rule() {
                 .find_map(|l| l.strip_prefix("# error: "))
                 .unwrap_or_else(|| panic!("{}: no `# error: RULE` line", path.display()));
             let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-            // Each twin has its shipped original.
+            // Each twin names its shipped original on its first line, which exists.
+            let original = body
+                .lines()
+                .next()
+                .and_then(|l| l.split("scenarios/reception/").nth(1))
+                .and_then(|rest| rest.split(".yaml").next())
+                .unwrap_or_else(|| panic!("{stem}: no `Twin of scenarios/reception/…` line"));
             assert!(
                 repo_root()
-                    .join(format!("scenarios/reception/{stem}.yaml"))
+                    .join(format!("scenarios/reception/{original}.yaml"))
                     .exists(),
-                "{stem}: no shipped original"
+                "{stem}: no shipped original {original}"
             );
             rules.insert(stem, rule.to_owned());
         }

@@ -418,6 +418,7 @@ impl WireMessage for ToDevice {
         "pin_keys",
         "consent",
         "register",
+        "staff_check",
         "show_documents",
         "reset",
     ];

@@ -118,7 +118,17 @@ fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseRun
         }) => {
             observed.refused = refused;
             step_times.extend(observed.timings.iter().cloned());
-            judge_case(case, &situation, face, &observed, &step_times)
+            let verify_sws = ctx
+                .card
+                .and_then(|c| oracle::predict_verify_sws(case, &c.profile));
+            judge_case(
+                case,
+                &situation,
+                face,
+                verify_sws.as_deref(),
+                &observed,
+                &step_times,
+            )
         }
         Err((verdict, why)) => (verdict, Some(why), Vec::new()),
     };

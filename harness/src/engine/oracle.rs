@@ -248,6 +248,45 @@ fn predict_after_face(
     finish_prediction(case, profile, method)
 }
 
+/// The status words of the VERIFYs a PIN-only case makes the card answer, as the card counts
+/// its tries: `63Cn` for a wrong PIN (n tries left), `9000` for the right one, nothing after
+/// the card is blocked or the PIN verified. `None` when the case is not judged this way: no
+/// card, a face path (its 照合番号B VERIFY), a card without a PIN or a real card.
+pub fn predict_verify_sws(case: &Case, profile: &CardProfile) -> Option<Vec<u16>> {
+    // A card the reader cannot read, or whose certificate it refuses before the PIN pad.
+    let unread = profile.faults.mute
+        || profile.faults.tear_on_apdu.is_some()
+        || profile.auth_certificate.not_before > case.date
+        || certificate_status(profile.auth_certificate.not_after, case.date)
+            == CertificateStatus::Expired;
+    if unread || case.chooses(Method::Face) || profile.kind == CardKind::FaceAuthentication {
+        return None;
+    }
+    let pin = profile.auth_pin.as_ref()?;
+    let mut tries = pin.tries_left;
+    let mut out = Vec::new();
+    for step in &case.steps {
+        let StepKind::EnterPin(entry) = &step.kind else {
+            continue;
+        };
+        if tries == 0 {
+            break;
+        }
+        let right = match entry {
+            PinEntry::Correct => true,
+            PinEntry::Wrong => false,
+            PinEntry::Digits(d) => pin.value.expose() == d,
+        };
+        if right {
+            out.push(0x9000);
+            break;
+        }
+        tries -= 1;
+        out.push(0x63C0 | u16::from(tries.min(15)));
+    }
+    Some(out)
+}
+
 /// The PIN path: counts the tries as the card would; `None` when the PIN was verified.
 /// After a failed face path, a card without a PIN fails as the face did.
 fn predict_pin(case: &Case, profile: &CardProfile, after_face: bool) -> Option<CardPath> {

@@ -79,6 +79,7 @@ pub fn judge_case(
     case: &Case,
     situation: &Situation,
     face: Option<FacePrediction>,
+    verify_sws: Option<&[u16]>,
     observed: &Observed,
     step_times: &[(String, Duration)],
 ) -> (Verdict, Option<String>, Vec<Measurement>) {
@@ -161,6 +162,18 @@ pub fn judge_case(
             _ => None,
         },
         refusal_contradiction(case),
+        match (&e.verify_sws, verify_sws) {
+            (Some(want), Some(card)) if want.as_slice() != card => Some((
+                format!(
+                    "VERIFYs answered {}, the card's tries say {}",
+                    hex_sws(want),
+                    hex_sws(card)
+                ),
+                crate::rules::rule_names::PIN_TRIES,
+            )),
+            _ => None,
+        },
+        screens_contradiction(case),
         match (e.face, face) {
             (Some(wanted), Some(predicted)) if !predicted.allows(wanted) => Some((
                 format!(
@@ -335,22 +348,12 @@ pub fn judge_case(
     if let Some(want) = &e.verify_sws {
         let got = observed.verify_sws();
         if got != *want {
-            let hex = |v: &[u16]| {
-                if v.is_empty() {
-                    "none".to_owned()
-                } else {
-                    v.iter()
-                        .map(|s| format!("{s:04X}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            };
             fail(
                 Verdict::Fail,
                 format!(
                     "{origin}VERIFYs answered {}; expected {}",
-                    hex(&got),
-                    hex(want)
+                    hex_sws(&got),
+                    hex_sws(want)
                 ),
                 &mut verdict,
             );
@@ -431,6 +434,74 @@ fn refusal_contradiction(case: &Case) -> Option<(String, &'static str)> {
             rule_names::REUSE,
         )
     })
+}
+
+/// Status words in hex, comma-separated (`none` for none).
+fn hex_sws(v: &[u16]) -> String {
+    if v.is_empty() {
+        "none".to_owned()
+    } else {
+        v.iter()
+            .map(|s| format!("{s:04X}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Expected screens the rules rule out: face screens on a case that never chooses face, an
+/// items screen on a consent reuse (applied as it is), a PIN pad on a face-authentication
+/// card (which has none: the staff visual check instead).
+fn screens_contradiction(case: &Case) -> Option<(String, &'static str)> {
+    use crate::rules::rule_names as r;
+    use crate::rules::ConsentStep;
+    use crate::scenario::{Method, StepKind};
+    let e = &case.expect;
+    let expected: Vec<&str> = e
+        .screens
+        .iter()
+        .chain(e.screens_exactly.iter().flatten())
+        .map(String::as_str)
+        .collect();
+    let face_screen = expected.iter().find(|s| s.starts_with("face_"));
+    if let (Some(s), false) = (face_screen, case.chooses(Method::Face)) {
+        return Some((
+            format!("screen `{s}`, but the case never chooses the face path"),
+            r::FACE_SCREENS,
+        ));
+    }
+    let reuses = case
+        .steps
+        .iter()
+        .any(|s| s.kind == StepKind::Consent(ConsentStep::Reuse));
+    let chooses_items = case.steps.iter().any(|s| {
+        matches!(
+            s.kind,
+            StepKind::Consent(ConsentStep::Choose(
+                crate::rules::ConsentChoice::Individually(_)
+            ))
+        )
+    });
+    if reuses && !chooses_items && expected.contains(&"consent_items") {
+        return Some((
+            "screen `consent_items`, but a reused consent applies as it is".to_owned(),
+            crate::rules::consent::rule_names::REUSE,
+        ));
+    }
+    // A staff visual check is only ever offered to a face-authentication card.
+    let visual_check = case
+        .steps
+        .iter()
+        .any(|s| matches!(s.kind, StepKind::StaffCheck(_)));
+    let pin_screen = expected
+        .iter()
+        .find(|s| matches!(**s, "pin_entry" | "pin_wrong" | "pin_locked"));
+    if let (true, Some(s)) = (visual_check, pin_screen) {
+        return Some((
+            format!("screen `{s}`, but a face-authentication card has no PIN"),
+            r::VISUAL_CHECK,
+        ));
+    }
+    None
 }
 
 /// The rule behind a face contradiction: the oracle's prediction from the card, the camera

@@ -73,6 +73,13 @@ pub mod rule_names {
     pub const INSURER_UNKNOWN: &str = "insurer.unknown";
     /// Not confirmed: no claim.
     pub const INSURER_NONE: &str = "insurer.no_claim";
+    /// The card counts its PIN tries: a wrong PIN answers 63Cn, the right one 9000.
+    pub const PIN_TRIES: &str = "pin.tries";
+    /// Face screens come only on the face path.
+    pub const FACE_SCREENS: &str = "screens.face_path";
+    /// A face-authentication card has no PIN: after a failed face path, the staff visual
+    /// check (目視確認), never a PIN pad.
+    pub const VISUAL_CHECK: &str = "card.visual_check";
 }
 
 /// A legal route with what it implies.

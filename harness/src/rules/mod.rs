@@ -71,7 +71,7 @@ pub use documents::{Document, DocumentKind};
 pub use face::FACE_LOCK_AFTER;
 pub use high_cost::{monthly_limit, LimitCategory, Scope};
 pub use income::Income;
-pub use ladder::{judge, legal_routes, outcome_for, Outcome};
+pub use ladder::{judge, legal_routes, outcome_for, rule_names, Outcome};
 pub use payment::{payment, Payment};
 pub use route::Route;
 pub use rule_set::{Policy, RuleSet};
@@ -183,6 +183,9 @@ pub fn rule_ids() -> Vec<(&'static str, &'static str)> {
             "face.prediction",
             "face: the oracle's prediction from the card, the camera and the lock",
         ),
+        (n::PIN_TRIES, "VERIFY: the card counts its PIN tries (63Cn for a wrong PIN, 9000 for the right one)"),
+        (n::FACE_SCREENS, "screens: face screens come only on the face path"),
+        (n::VISUAL_CHECK, "screens: a face-authentication card has no PIN: after a failed face path the staff visual check, never a PIN pad"),
         (consent::rule_names::REUSE, "consent: an earlier consent at the same facility is reused as it is, with no further screen"),
         (consent::rule_names::NOTHING_TO_REUSE, "consent: no earlier consent at this facility: a reuse is refused"),
     ]);

@@ -143,6 +143,10 @@ fn every_to_device() -> Vec<ToDevice> {
             id: 9,
             accept: true,
         },
+        ToDevice::StaffCheck {
+            id: 9,
+            confirm: false,
+        },
         ToDevice::ShowDocuments {
             id: 10,
             documents: vec![

@@ -42,10 +42,13 @@ impl VirtualReader {
                     "camera (virtual clock): {} frames taken, {} unreadable",
                     camera.frames_released, camera.source_errors
                 ),
+                // Jitter in milliseconds with three decimals: a whole number of 4 digits in a
+                // note could read as the card's PIN (the secret check would then fail the
+                // device for its own timing, docs/adapter-protocol.md).
                 _ => format!(
-                    "camera: {} frames released, {} dropped, {} unreadable; release jitter p50 {} µs, p95 {} µs, max {} µs",
+                    "camera: {} frames released, {} dropped, {} unreadable; release jitter p50 {:.3} ms, p95 {:.3} ms, max {:.3} ms",
                     camera.frames_released, camera.frames_dropped, camera.source_errors,
-                    j.p50_us, j.p95_us, j.max_us
+                    j.p50_us as f64 / 1000.0, j.p95_us as f64 / 1000.0, j.max_us as f64 / 1000.0
                 ),
             };
             self.log(EventKind::Note { text });
