@@ -118,8 +118,11 @@ fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseRun
         }) => {
             observed.refused = refused;
             step_times.extend(observed.timings.iter().cloned());
+            // Only the harness's own emulated card counts its tries as the profile says.
+            let emulated = ctx.real_card.is_none() && ctx.card_reader.is_none();
             let verify_sws = ctx
                 .card
+                .filter(|_| emulated)
                 .and_then(|c| oracle::predict_verify_sws(case, &c.profile));
             judge_case(
                 case,
@@ -349,7 +352,8 @@ struct Bench<'a> {
 /// The steps of a case that ran: each one's time, and the refusals the scenario expected.
 struct StepsRun {
     times: Vec<(String, Duration)>,
-    refused: Vec<String>,
+    /// The indices of the steps refused as the scenario expected.
+    refused: Vec<usize>,
 }
 
 /// A case's card behind the guard, and the vpcd reader it holds (if any).
@@ -513,7 +517,8 @@ impl<'a> Bench<'a> {
         let broke = |why: String| (Verdict::Error, why);
         let mut times = Vec::new();
         let mut refused = Vec::new();
-        for step in &case.steps {
+        let expected_refusals = case.expected_refusals();
+        for (index, step) in case.steps.iter().enumerate() {
             let deadline = step.deadline.unwrap_or(case.step_deadline);
             let started = Instant::now();
             let job = match &step.kind {
@@ -565,10 +570,8 @@ impl<'a> Bench<'a> {
             match self.reply_within(started, deadline) {
                 Ok(Ok(())) => {}
                 // A refusal the scenario expects: noted, and the case goes on.
-                Ok(Err(DriverError::NotNow(_)))
-                    if case.expect.refused.iter().any(|n| n == step.kind.name()) =>
-                {
-                    refused.push(step.kind.name().to_owned());
+                Ok(Err(DriverError::NotNow(_))) if expected_refusals.contains(&index) => {
+                    refused.push(index);
                 }
                 Ok(Err(DriverError::Unsupported(why))) => {
                     return Err(broke(format!("{}: {why}", step.origin)))

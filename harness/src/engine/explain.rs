@@ -130,13 +130,17 @@ pub fn explain(case: &Case, card: Option<&LoadedCard>) -> String {
     };
     line("claim insurer", rule(insurer, rules.insurer_rule));
     if let Some(cost) = case.patient.cost_yen {
-        let paid = crate::rules::payment(
-            rules.share_percent,
-            rules.limit_applied,
-            p.limit,
-            cost,
-            case.date,
-        );
+        let paid = match crate::rules::payment::unmodelled(p, case.date) {
+            Some(why) => Err(why.to_owned()),
+            None => crate::rules::payment(
+                rules.share_percent,
+                rules.limit_applied,
+                p.limit,
+                cost,
+                case.date,
+            )
+            .map_err(|e| e.to_string()),
+        };
         line(
             "payment",
             match paid {

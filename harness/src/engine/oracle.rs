@@ -129,8 +129,11 @@ pub fn predict_face(
 /// category from the insurance record, else from the scenario's `income` for the age, else
 /// the default for the age; the co-payment class from `income`, else from the category.
 pub fn patient(case: &Case, profile: Option<&CardProfile>) -> Patient {
-    let birth = profile
-        .map(|p| p.holder.birth_date)
+    // The scenario's birth date (the card is built with it), else the card's, else an adult.
+    let birth = case
+        .patient
+        .birth_date
+        .or(profile.map(|p| p.holder.birth_date))
         .unwrap_or(time::macros::date!(1980 - 01 - 01));
     let income = case.patient.income;
     let limit = case
@@ -251,7 +254,8 @@ fn predict_after_face(
 /// The status words of the VERIFYs a PIN-only case makes the card answer, as the card counts
 /// its tries: `63Cn` for a wrong PIN (n tries left), `9000` for the right one, nothing after
 /// the card is blocked or the PIN verified. `None` when the case is not judged this way: no
-/// card, a face path (its 照合番号B VERIFY), a card without a PIN or a real card.
+/// card, a face path (its 照合番号B VERIFY), a card without a PIN (a real card is the
+/// caller's to leave out: its tries are its own).
 pub fn predict_verify_sws(case: &Case, profile: &CardProfile) -> Option<Vec<u16>> {
     // A card the reader cannot read, or whose certificate it refuses before the PIN pad.
     let unread = profile.faults.mute

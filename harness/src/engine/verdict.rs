@@ -20,8 +20,8 @@ pub struct Observed {
     pub trace: String,
     /// The device's breaches of the protocol's contract ([`crate::reader::ReaderReport`]).
     pub breaches: Vec<String>,
-    /// The steps the reader refused that the scenario expected it to refuse, by name.
-    pub refused: Vec<String>,
+    /// The steps (indices into the case's steps) the reader refused as the scenario expected.
+    pub refused: Vec<usize>,
     /// What the emulated card recorded of the case, when the harness could read it.
     pub journal: Option<Vec<card_emulator::card::Exchange>>,
     /// What the case's qualification service served.
@@ -336,11 +336,16 @@ pub fn judge_case(
             );
         }
     }
-    for step in &e.refused {
-        if !observed.refused.contains(step) {
+    for index in case.expected_refusals() {
+        if !observed.refused.contains(&index) {
+            let step = &case.steps[index];
             fail(
                 Verdict::Fail,
-                format!("{origin}step `{step}` was not refused"),
+                format!(
+                    "{}: step `{}` was not refused",
+                    step.origin,
+                    step.kind.name()
+                ),
                 &mut verdict,
             );
         }
@@ -416,16 +421,15 @@ fn refusal_contradiction(case: &Case) -> Option<(String, &'static str)> {
     use crate::rules::consent::rule_names;
     use crate::rules::ConsentStep;
     use crate::scenario::StepKind;
-    let reuses = case
-        .steps
+    let reuse_expected_refused = case
+        .expected_refusals()
         .iter()
-        .any(|s| s.kind == StepKind::Consent(ConsentStep::Reuse));
-    let expects = case.expect.refused.iter().any(|s| s == "consent");
+        .any(|&i| case.steps[i].kind == StepKind::Consent(ConsentStep::Reuse));
     let earlier = case
         .consent_history
         .iter()
         .any(|p| p.facility == case.facility);
-    (expects && reuses && earlier).then(|| {
+    (reuse_expected_refused && earlier).then(|| {
         (
             format!(
                 "step `consent` refused, the rules say the earlier consent at {} is reused",
@@ -521,6 +525,9 @@ fn expected_payment(
         .patient
         .cost_yen
         .ok_or("the case gives no `cost` (the month's cost of care)")?;
+    if let Some(why) = crate::rules::payment::unmodelled(&situation.patient, case.date) {
+        return Err(why.to_owned());
+    }
     crate::rules::payment(
         rules.share_percent,
         rules.limit_applied,

@@ -58,6 +58,12 @@ pub fn late_elderly_from(birth: Date) -> Option<Date> {
     calendar::birthday(birth, 75)
 }
 
+/// Whether the 70-and-over rules (share and high-cost categories) apply on `on`: from the
+/// 1st of the month after the 70th year is attained.
+pub fn seventy_plus_rules(birth: Date, on: Date) -> bool {
+    seventy_rules_from(birth).is_some_and(|first| on >= first)
+}
+
 /// The age band on `on`. A date before the birth counts as preschool (no panic on bad input);
 /// an edge beyond the calendar's range is never reached.
 pub fn age_band(birth: Date, on: Date) -> AgeBand {
@@ -81,7 +87,7 @@ pub fn age_on(birth: Date, on: Date) -> u16 {
 /// until the next row for the same band and income.
 #[derive(Debug, Clone, Copy)]
 pub struct ShareRow {
-    /// The rule's id in reports and `rules explain` (docs/rule-ids.md).
+    /// The rule's id in reports and `rules explain` (docs/reception-rules.md#rule-ids).
     pub rule: &'static str,
     pub band: AgeBand,
     pub incomes: &'static [IncomeClass],

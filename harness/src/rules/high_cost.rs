@@ -109,10 +109,12 @@ impl LimitCategory {
             .ok_or_else(|| RuleError::UnknownLimitCode(code.to_owned()))
     }
 
-    /// The category assumed when the record declares none: 一般 from 70, ウ below
-    /// (a choice where the sources are silent, docs/reception-rules.md).
+    /// The category assumed when the record declares none: 一般 under the 70+ rules, ウ
+    /// before (a choice where the sources are silent, docs/reception-rules.md). The 70+
+    /// rules start when the share's do, on the 1st of the month after the 70th year is
+    /// attained ([`super::copayment::seventy_rules_from`]), not on the birthday.
     pub fn default_for(birth: time::Date, on: time::Date) -> LimitCategory {
-        if super::copayment::age_on(birth, on) >= 70 {
+        if super::copayment::seventy_plus_rules(birth, on) {
             LimitCategory::General
         } else {
             LimitCategory::U

@@ -8,7 +8,7 @@
 //! 一般 = ウ or エ; 低所得 = オ or オ(境)), so a class goes with its B code and with the A codes
 //! of the same income.
 
-use super::copayment::{age_on, IncomeClass};
+use super::copayment::{seventy_plus_rules, IncomeClass};
 use super::high_cost::LimitCategory;
 use time::Date;
 
@@ -100,10 +100,11 @@ impl Income {
     }
 
     /// The limit category of this income for a patient born `birth` on `on` when the record
-    /// names none: the B code from 70, the first A code of the same income below.
+    /// names none: the B code under the 70+ rules (from the 1st of the month after the 70th
+    /// year is attained, as the share), the first A code of the same income before.
     pub fn limit_category(self, birth: Date, on: Date) -> LimitCategory {
         let codes = self.limit_categories();
-        if age_on(birth, on) >= 70 {
+        if seventy_plus_rules(birth, on) {
             codes[0]
         } else {
             codes
@@ -176,8 +177,18 @@ mod tests {
         assert_eq!(Income::General.limit_category(young, on), L::U);
         assert_eq!(Income::CertainIncome.limit_category(old, on), L::General);
         assert_eq!(Income::ActiveII.limit_category(young, on), L::I);
+        // Not on the 70th birthday: from the 1st of the next month, as the share.
+        let seventy = date!(1955 - 05 - 15);
+        assert_eq!(
+            Income::General.limit_category(seventy, date!(2025 - 05 - 20)),
+            L::U
+        );
+        assert_eq!(
+            Income::General.limit_category(seventy, date!(2025 - 06 - 01)),
+            L::General
+        );
         // The default category of LimitCategory::default_for is the general income's.
-        for birth in [old, young] {
+        for birth in [old, young, seventy] {
             assert_eq!(
                 Income::General.limit_category(birth, on),
                 LimitCategory::default_for(birth, on)

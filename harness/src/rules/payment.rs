@@ -28,6 +28,32 @@ pub struct Payment {
     pub rule: &'static str,
 }
 
+/// Why the payment of a patient on `on` is not modelled, if it is not: the 2割 配慮措置
+/// (2022-10-01 to 2025-09-30, the outpatient increase of a 後期高齢者 at 20 % capped at 3,000
+/// yen a month over the 10 % share) and the month a patient turns 75 (its limits halved,
+/// unless born on the 1st). The rules refuse to guess these amounts.
+pub fn unmodelled(patient: &super::Patient, on: Date) -> Option<&'static str> {
+    use super::copayment::{late_elderly_from, IncomeClass};
+    let relief_from = time::macros::date!(2022 - 10 - 01);
+    let relief_until = time::macros::date!(2025 - 09 - 30);
+    let seventy_five = late_elderly_from(patient.birth);
+    let late = seventy_five.is_some_and(|d| on >= d);
+    if late
+        && patient.income == IncomeClass::CertainIncome
+        && (relief_from..=relief_until).contains(&on)
+    {
+        return Some(
+            "the 2割 配慮措置 (to 2025-09-30) is not modelled: the payment is unknown to the rules",
+        );
+    }
+    let turning = seventy_five
+        .is_some_and(|d| d.day() != 1 && d.year() == on.year() && d.month() == on.month());
+    if turning {
+        return Some("the month a patient turns 75 (limits halved) is not modelled: the payment is unknown to the rules");
+    }
+    None
+}
+
 /// The rule ids of a payment.
 pub mod rule_names {
     pub const SHARE: &str = "payment.share";
@@ -118,6 +144,24 @@ mod tests {
         // 70+ 一般 outpatient: 18,000 a month.
         let old = payment(20, true, LimitCategory::General, 200_000, ON).unwrap();
         assert_eq!(old.yen, 18_000);
+    }
+
+    #[test]
+    fn the_relief_window_and_the_75th_month_are_not_guessed() {
+        use crate::rules::{IncomeClass, LimitCategory as L, Patient};
+        let old =
+            Patient::new(date!(1940 - 01 - 10), L::General).with_income(IncomeClass::CertainIncome);
+        assert!(unmodelled(&old, date!(2025 - 09 - 30)).is_some());
+        assert_eq!(unmodelled(&old, date!(2025 - 10 - 01)), None);
+        let general = old.with_income(IncomeClass::General);
+        assert_eq!(unmodelled(&general, date!(2025 - 06 - 01)), None);
+        // Turning 75 on 1950-06-15: June 2025 is not modelled; born on the 1st, it is.
+        let turning = Patient::new(date!(1950 - 06 - 15), L::General);
+        assert!(unmodelled(&turning, date!(2025 - 06 - 20)).is_some());
+        assert!(unmodelled(&turning, date!(2025 - 06 - 01)).is_some());
+        assert_eq!(unmodelled(&turning, date!(2025 - 07 - 01)), None);
+        let first = Patient::new(date!(1950 - 06 - 01), L::General);
+        assert_eq!(unmodelled(&first, date!(2025 - 06 - 20)), None);
     }
 
     #[test]

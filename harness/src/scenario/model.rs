@@ -222,6 +222,18 @@ pub const STEP_NAMES: &[&str] = &[
     "wait",
 ];
 
+/// The steps the bench carries out itself, which never reach the reader.
+pub const BENCH_STEPS: &[&str] = &["service", "wait"];
+
+/// The steps `expect.refused` may name: those that reach the reader.
+pub fn refusable_steps() -> Vec<(&'static str, &'static str)> {
+    STEP_NAMES
+        .iter()
+        .filter(|s| !BENCH_STEPS.contains(s))
+        .map(|s| (*s, *s))
+        .collect()
+}
+
 /// The steps that take no argument, and so may be written as a bare name (`- place_card`).
 pub const STEPS_WITHOUT_ARGUMENT: &[&str] = &["place_card", "remove_card"];
 
@@ -521,6 +533,24 @@ impl Case {
             .map(|p| (p.clone(), self.patient.birth_date))
     }
 
+    /// The indices (into `steps`) of the steps `expect.refused` names: for a name given n
+    /// times, the first n steps of that name.
+    pub fn expected_refusals(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            let name = step.kind.name();
+            let wanted = self.expect.refused.iter().filter(|n| *n == name).count();
+            let taken = out
+                .iter()
+                .filter(|&&j: &&usize| self.steps[j].kind.name() == name)
+                .count();
+            if taken < wanted {
+                out.push(i);
+            }
+        }
+        out
+    }
+
     /// Whether the patient chooses `method` at some step.
     pub fn chooses(&self, method: Method) -> bool {
         self.steps
@@ -561,7 +591,9 @@ pub struct Expect {
     pub last_verify_sw: Option<u16>,
     /// Status words of every VERIFY the reader sent, in order.
     pub verify_sws: Option<Vec<u16>>,
-    /// Steps (by name) the reader must refuse (`not_now`): the case goes on after them.
+    /// Steps the reader must refuse (`not_now`), by name: the first step of that name (the
+    /// first two when named twice, …). The case goes on after them; any other refusal is
+    /// still an error. [`Case::expected_refusals`] gives the steps.
     pub refused: Vec<String>,
     pub latency: Vec<LatencyLimit>,
     /// How the face path must end.

@@ -1186,10 +1186,7 @@ fn expect(node: Node<'_, '_>) -> Option<Expect> {
         None => Some(Vec::new()),
         Some(n) => n.list().and_then(|l| {
             l.iter()
-                .map(|s| {
-                    let table: Vec<(&str, &str)> = STEP_NAMES.iter().map(|s| (*s, *s)).collect();
-                    s.choice(&table).map(str::to_owned)
-                })
+                .map(|s| s.choice(&refusable_steps()).map(str::to_owned))
                 .collect::<Option<Vec<_>>>()
         }),
     };

@@ -326,8 +326,8 @@ fn expect() -> Value {
             "screens_absent" => screens("screens that must not have been shown"),
             "refused" => json!({
                 "type": "array",
-                "items": choice(&STEP_NAMES.iter().map(|s| (*s, ())).collect::<Vec<_>>(), "a step"),
-                "description": "steps the reader must refuse (the case goes on after them)"
+                "items": choice(&refusable_steps(), "a step"),
+                "description": "steps the reader must refuse, by name: the first step of that name (the first n when named n times); the case goes on after them"
             }),
             "verify_sws" => json!({
                 "type": "array",
@@ -374,7 +374,8 @@ fn income_goes_with_the_limit_category() -> Value {
                 "then": { "properties": { "insurance": { "anyOf": [
                     { "not": { "type": "object" } },
                     { "not": { "required": ["limit_category"] } },
-                    { "properties": { "limit_category": { "enum": codes } } }
+                    { "properties": { "limit_category": { "enum": codes } } },
+                    { "properties": { "limit_category": { "type": "string", "pattern": VAR_PATTERN } } }
                 ] } } }
             })
         })

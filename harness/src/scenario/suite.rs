@@ -176,10 +176,14 @@ pub fn born_after_visit(
 ) -> Result<(), Diagnostics> {
     let mut out: Vec<Diagnostic> = Vec::new();
     for case in cases {
-        let (Some(key), Some(at)) = (case.card_key(), &case.date_at) else {
+        let Some(at) = &case.date_at else {
             continue;
         };
-        let born = case.patient.birth_date.or(birth_dates.get(&key).copied());
+        let key = case.card_key();
+        let born = case
+            .patient
+            .birth_date
+            .or(key.as_ref().and_then(|k| birth_dates.get(k)).copied());
         let Some(born) = born.filter(|born| *born > case.date) else {
             continue;
         };
@@ -197,7 +201,8 @@ pub fn born_after_visit(
             &format!(
                 "the visit on {} is before the patient's birth on {born} ({})",
                 case.date,
-                key.0.display()
+                key.as_ref()
+                    .map_or("no card".into(), |k| k.0.display().to_string())
             ),
             Some(hint),
         );
