@@ -3,9 +3,10 @@
 //! so what it prints is what a run judges by. Pure: the caller loads and prints.
 
 use super::oracle::{self, FacePrediction, Unjudgeable};
+use super::verdict;
 use crate::cards::LoadedCard;
 use crate::rules::copayment::{age_band, age_on, AgeBand};
-use crate::rules::{judge, legal_routes, CardPath, CardPresentation, Income, Route};
+use crate::rules::{judge, legal_routes, CardPath, CardPresentation, Income};
 use crate::scenario::Case;
 use std::fmt::Write as _;
 
@@ -122,28 +123,16 @@ pub fn explain(case: &Case, card: Option<&LoadedCard>) -> String {
         "data only",
         rule(rules.qualification_data_only.to_string(), rules.rule),
     );
-    let insurer = match (rules.route, rules.insurer_number, &case.insurance) {
-        (Route::NotConfirmed, _, _) => "no claim".to_owned(),
-        (_, Some(n), _) => n.to_owned(),
-        (_, None, Some(i)) => i.insurer_number.clone(),
-        (_, None, None) => "the insurer's own (no record declared)".to_owned(),
+    // The verdict's own functions: what is printed is what a run judges by.
+    let insurer = match verdict::claim_insurer(case, &rules) {
+        Ok(claim) => verdict::claim_name(&claim),
+        Err(why) => format!("unknown: {why}"),
     };
     line("claim insurer", rule(insurer, rules.insurer_rule));
     if let Some(cost) = case.patient.cost_yen {
-        let paid = match crate::rules::payment::unmodelled(p, case.date) {
-            Some(why) => Err(why.to_owned()),
-            None => crate::rules::payment(
-                rules.share_percent,
-                rules.limit_applied,
-                p.limit,
-                cost,
-                case.date,
-            )
-            .map_err(|e| e.to_string()),
-        };
         line(
             "payment",
-            match paid {
+            match verdict::expected_payment(case, &situation, &rules) {
                 Ok(paid) => rule(
                     format!(
                         "¥{} of ¥{cost} (share ¥{}{})",

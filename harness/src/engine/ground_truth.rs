@@ -116,14 +116,7 @@ fn service_claims(observed: &Observed, served: &[Served], key: &CertificateKey) 
 
 /// The VERIFYs reported (of the PIN or 照合番号B), in order, against those the card answered.
 fn verify_claims(observed: &Observed, journal: &[Exchange]) -> Option<String> {
-    let reported: Vec<u16> = observed
-        .events
-        .iter()
-        .filter_map(|e| match e.kind {
-            EventKind::VerifyAnswered { sw } => Some(sw),
-            _ => None,
-        })
-        .collect();
+    let reported = observed.verify_sws();
     // Every VERIFY that presented a value: the PIN, or 照合番号B on the face path.
     let answered: Vec<u16> = journal
         .iter()
@@ -173,10 +166,7 @@ pub struct FaceClaim {
 
 /// The last `face_result` of `observed`, held to the card's journal.
 pub fn face_claim(observed: &Observed) -> Option<FaceClaim> {
-    let result = observed.events.iter().rev().find_map(|e| match e.kind {
-        EventKind::FaceResult { result, .. } => Some(result),
-        _ => None,
-    })?;
+    let result = observed.face()?;
     let unbacked = match observed.journal.as_deref() {
         Some(journal) if result.compares_photo() => photo_work(journal)
             .into_iter()

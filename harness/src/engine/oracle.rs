@@ -12,7 +12,7 @@ use crate::rules::{
 use crate::scenario::{
     CameraSource, Case, FaceExpect, Method, PinEntry, ServiceFault, Shown, StepKind,
 };
-use card_emulator::profile::{CardKind, CardProfile, TokenKind};
+use card_emulator::profile::{CardKind, CardProfile, PinSetting, TokenKind};
 use time::Date;
 
 /// Why a case cannot be judged: the scenario lacks an input the prediction needs.
@@ -204,12 +204,8 @@ fn predict_after_face(
     face: Option<FacePrediction>,
 ) -> Result<Option<CardPath>, Unjudgeable> {
     let failed = |f| Ok(Some(CardPath::Failed(f)));
-    if profile.faults.mute || profile.faults.tear_on_apdu.is_some_and(|n| n <= 6) {
-        return failed(CardFailure::ReaderError);
-    }
-    let not_after = profile.auth_certificate.not_after;
-    if certificate_status(not_after, case.date) == CertificateStatus::Expired {
-        return failed(CardFailure::CertificateExpired);
+    if let Some(failure) = fails_on_reading(case, profile) {
+        return failed(failure);
     }
     // A match by face (unless the scenario declares a false non-match) ends the
     // authentication; any other face end offers the PIN, which the patient may type, or on
@@ -251,22 +247,22 @@ fn predict_after_face(
     finish_prediction(case, profile, method)
 }
 
-/// The status words of the VERIFYs a PIN-only case makes the card answer, as the card counts
-/// its tries: `63Cn` for a wrong PIN (n tries left), `9000` for the right one, nothing after
-/// the card is blocked or the PIN verified. `None` when the case is not judged this way: no
-/// card, a face path (its 照合番号B VERIFY), a card without a PIN (a real card is the
-/// caller's to leave out: its tries are its own).
-pub fn predict_verify_sws(case: &Case, profile: &CardProfile) -> Option<Vec<u16>> {
-    // A card the reader cannot read, or whose certificate it refuses before the PIN pad.
-    let unread = profile.faults.mute
-        || profile.faults.tear_on_apdu.is_some()
-        || profile.auth_certificate.not_before > case.date
-        || certificate_status(profile.auth_certificate.not_after, case.date)
-            == CertificateStatus::Expired;
-    if unread || case.chooses(Method::Face) || profile.kind == CardKind::FaceAuthentication {
-        return None;
+/// How the card path fails when the reader reads the card, before any method is chosen: a
+/// card it cannot read, or a certificate beyond its grace period.
+fn fails_on_reading(case: &Case, profile: &CardProfile) -> Option<CardFailure> {
+    if profile.faults.mute || profile.faults.tear_on_apdu.is_some_and(|n| n <= 6) {
+        return Some(CardFailure::ReaderError);
     }
-    let pin = profile.auth_pin.as_ref()?;
+    let expired = certificate_status(profile.auth_certificate.not_after, case.date)
+        == CertificateStatus::Expired;
+    expired.then_some(CardFailure::CertificateExpired)
+}
+
+/// The case's PIN entries as the card answers them, from the PIN's tries left: the status
+/// word of each VERIFY (`63Cn` for a wrong PIN, n tries left; `9000` for the right one;
+/// none once the PIN is blocked or verified) and the tries left after them.
+fn pin_attempts(case: &Case, pin: &PinSetting) -> (Vec<u16>, u8) {
+    let right = pin.value.expose();
     let mut tries = pin.tries_left;
     let mut out = Vec::new();
     for step in &case.steps {
@@ -276,64 +272,52 @@ pub fn predict_verify_sws(case: &Case, profile: &CardProfile) -> Option<Vec<u16>
         if tries == 0 {
             break;
         }
-        let right = match entry {
-            PinEntry::Correct => true,
-            PinEntry::Wrong => false,
-            PinEntry::Digits(d) => pin.value.expose() == d,
-        };
-        if right {
+        if entry.digits(right) == right {
             out.push(0x9000);
             break;
         }
         tries -= 1;
         out.push(0x63C0 | u16::from(tries.min(15)));
     }
-    Some(out)
+    (out, tries)
 }
 
-/// The PIN path: counts the tries as the card would; `None` when the PIN was verified.
-/// After a failed face path, a card without a PIN fails as the face did.
+/// The status words of the VERIFYs a PIN-only case makes the card answer, as the card counts
+/// its tries ([`pin_attempts`]). `None` when the case is not judged this way: the card path
+/// ends before the PIN pad (or may tear during it), a face path (its 照合番号B VERIFY), a
+/// card without a PIN (a real card is the caller's to leave out: its tries are its own).
+pub fn predict_verify_sws(case: &Case, profile: &CardProfile) -> Option<Vec<u16>> {
+    let unread = fails_on_reading(case, profile).is_some() || profile.faults.tear_on_apdu.is_some();
+    if unread || case.chooses(Method::Face) || profile.kind == CardKind::FaceAuthentication {
+        return None;
+    }
+    let pin = profile.auth_pin.as_ref()?;
+    Some(pin_attempts(case, pin).0)
+}
+
+/// The PIN path: counts the tries as the card would ([`pin_attempts`]); `None` when the PIN
+/// was verified. After a failed face path, a card without a PIN fails as the face did.
 fn predict_pin(case: &Case, profile: &CardProfile, after_face: bool) -> Option<CardPath> {
     let failed = |f| Some(CardPath::Failed(f));
-    let mut tries = match (&profile.kind, &profile.auth_pin) {
+    let pin = match (&profile.kind, &profile.auth_pin) {
         (CardKind::FaceAuthentication, _) | (_, None) if after_face => {
             return failed(CardFailure::FaceMismatch)
         }
-        (CardKind::FaceAuthentication, _) | (_, None) => 0,
-        (_, Some(pin)) => pin.tries_left,
+        (CardKind::FaceAuthentication, _) | (_, None) => return failed(CardFailure::PinLocked),
+        (_, Some(pin)) => pin,
     };
-    if tries == 0 {
+    let (answers, tries_left) = pin_attempts(case, pin);
+    if answers.last() == Some(&0x9000) {
+        return None;
+    }
+    if tries_left == 0 {
         return failed(CardFailure::PinLocked);
     }
-    let mut verified = false;
-    for step in &case.steps {
-        if let StepKind::EnterPin(entry) = &step.kind {
-            let right = match entry {
-                PinEntry::Correct => true,
-                PinEntry::Wrong => false,
-                PinEntry::Digits(d) => profile
-                    .auth_pin
-                    .as_ref()
-                    .is_some_and(|p| p.value.expose() == d),
-            };
-            if right {
-                verified = true;
-                break;
-            }
-            tries -= 1;
-            if tries == 0 {
-                return failed(CardFailure::PinLocked);
-            }
-        }
-    }
-    if !verified {
-        return failed(if after_face {
-            CardFailure::FaceMismatch
-        } else {
-            CardFailure::Abandoned
-        });
-    }
-    None
+    failed(if after_face {
+        CardFailure::FaceMismatch
+    } else {
+        CardFailure::Abandoned
+    })
 }
 
 /// After authentication: the service, registration and consent decide.

@@ -44,8 +44,8 @@ impl Observed {
         }
     }
 
-    /// How the face path ended, from the reader's events.
-    fn face(&self) -> Option<FaceResult> {
+    /// How the face path ended, from the reader's events (the last `face_result`).
+    pub(super) fn face(&self) -> Option<FaceResult> {
         self.events.iter().rev().find_map(|e| match &e.kind {
             EventKind::FaceResult { result, .. } => Some(*result),
             _ => None,
@@ -53,7 +53,7 @@ impl Observed {
     }
 
     /// The status words of the VERIFYs the reader reported, in order.
-    fn verify_sws(&self) -> Vec<u16> {
+    pub(super) fn verify_sws(&self) -> Vec<u16> {
         self.events
             .iter()
             .filter_map(|e| match e.kind {
@@ -516,7 +516,7 @@ const FACE_RULE: &str = "face.prediction";
 const PAYMENT_UNKNOWN: &str = "payment.unknown";
 
 /// What the patient pays by the rules; `Err` says why it cannot be known.
-fn expected_payment(
+pub(super) fn expected_payment(
     case: &Case,
     situation: &Situation,
     rules: &crate::rules::Outcome,
@@ -550,7 +550,7 @@ fn payment_words(p: &crate::rules::Payment) -> String {
 }
 
 /// The insurer number the claim uses by the rules; `Err` when the bench cannot know it.
-fn claim_insurer(
+pub(super) fn claim_insurer(
     case: &Case,
     rules: &crate::rules::Outcome,
 ) -> Result<crate::scenario::ClaimInsurer, String> {
@@ -567,7 +567,7 @@ fn claim_insurer(
         .ok_or_else(|| "the case has no `insurance`: the insurer's own number is unknown".into())
 }
 
-fn claim_name(c: &crate::scenario::ClaimInsurer) -> String {
+pub(super) fn claim_name(c: &crate::scenario::ClaimInsurer) -> String {
     match c {
         crate::scenario::ClaimInsurer::Number(n) => n.clone(),
         crate::scenario::ClaimInsurer::NoClaim => "none (no claim)".into(),

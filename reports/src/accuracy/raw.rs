@@ -38,15 +38,9 @@ pub const HEADER: [&str; 7] = [
     "failure",
 ];
 
-/// The header of files written before lost comparisons were recorded (still read).
-pub const HEADER_V1: [&str; 6] = [
-    "kind",
-    "subject_a",
-    "image_a",
-    "subject_b",
-    "image_b",
-    "score",
-];
+/// The header of files written before lost comparisons were recorded (still read): the
+/// same without its last column, `failure`.
+pub const HEADER_V1: &[&str] = HEADER.split_at(HEADER.len() - 1).0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -275,7 +269,7 @@ pub fn read_raw_rows_from<R: Read>(input: R) -> Result<Vec<RawRow>, RawScoresErr
         .has_headers(true)
         .from_reader(input);
     let header = r.headers()?.clone();
-    if header.iter().ne(HEADER) && header.iter().ne(HEADER_V1) {
+    if header.iter().ne(HEADER) && header.iter().ne(HEADER_V1.iter().copied()) {
         return Err(RawScoresError::Header {
             found: header.iter().map(str::to_owned).collect(),
             expected: HEADER.join(","),

@@ -460,6 +460,13 @@ mod tests {
         }
     }
 
+    /// Removes `dir` unless the figures were asked to be kept (`$REPORTS_PLOT_DIR`).
+    fn tidy(dir: &Path) {
+        if std::env::var_os("REPORTS_PLOT_DIR").is_none() {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
     /// Where to keep the figures for a look: `$REPORTS_PLOT_DIR/<name>` or a temporary folder.
     fn out_dir(name: &str) -> std::path::PathBuf {
         match std::env::var_os("REPORTS_PLOT_DIR") {
@@ -499,9 +506,7 @@ mod tests {
         let dir = out_dir("zero-rates");
         let files = accuracy_plots_in(&scores, &summary, &context(), &dir).unwrap();
         assert!(files.det.is_some());
-        if std::env::var_os("REPORTS_PLOT_DIR").is_none() {
-            std::fs::remove_dir_all(&dir).unwrap();
-        }
+        tidy(&dir);
     }
 
     #[test]
@@ -541,9 +546,7 @@ mod tests {
         assert!(svgs.scores.contains("(lost ones have no score: not drawn)"));
         let dir = out_dir("lost");
         accuracy_plots_in(&s, &summary, &context(), &dir).unwrap();
-        if std::env::var_os("REPORTS_PLOT_DIR").is_none() {
-            std::fs::remove_dir_all(&dir).unwrap();
-        }
+        tidy(&dir);
     }
 
     #[test]
