@@ -22,7 +22,7 @@ use card_emulator::profile::KeySlot;
 use criterion::{Criterion, Throughput};
 use harness::cards::LoadedCard;
 use harness::channel::guard::RunSecret;
-use harness::engine::{run_case, CaseContext};
+use harness::engine::{run_case, CaseContext, RunService};
 use harness::qualification::{
     BlockingQualificationClient, CertificateKey, InsuredRecord, QualificationClient, Server,
     ServerConfig, ServerHandle, TrustAnchor,
@@ -49,6 +49,9 @@ struct Fixture {
     crl_der: Vec<u8>,
     runtime: tokio::runtime::Runtime,
     faces: harness::face::MatcherPool,
+    /// The run's qualification service, as `myna-hil run` starts it (kept alive by `_server`).
+    service: RunService,
+    _server: ServerHandle,
 }
 
 impl Fixture {
@@ -78,14 +81,28 @@ impl Fixture {
             .enable_all()
             .build()
             .expect("tokio runtime");
+        let ca_der = pki.ca_certificate_der().to_vec();
+        let server = runtime
+            .block_on(Server::start(ServerConfig::new(
+                Vec::new(),
+                ca_der.clone(),
+                crl_der.clone(),
+            )))
+            .expect("the run's qualification service");
+        let service = RunService {
+            control: server.control(),
+            client: QualificationClient::new(server.addr()),
+        };
         Fixture {
             case,
             card,
             secret: RunSecret::generate(),
-            ca_der: pki.ca_certificate_der().to_vec(),
+            ca_der,
             crl_der,
             runtime,
             faces: harness::face::MatcherPool::new(),
+            service,
+            _server: server,
         }
     }
 
@@ -99,6 +116,7 @@ impl Fixture {
             vpcd: None,
             faces: &self.faces,
             device: None,
+            service: Some(&self.service),
             real_card: None,
             card_reader: None,
         }

@@ -12,7 +12,10 @@ use crate::channel::guard::{GuardedChannel, Policy, RunSecret};
 use crate::channel::inprocess::InProcessChannel;
 use crate::channel::pcsc_driver::PcscChannel;
 use crate::channel::{CardChannel, ChannelError};
-use crate::qualification::{BlockingQualificationClient, Fault, InsuredRecord, ServerConfig};
+use crate::qualification::{
+    BlockingQualificationClient, CaseService, Fault, InsuredRecord, QualificationClient,
+    ServerConfig, ServerControl, ServerHandle,
+};
 use crate::reader::{DriverError, PlacedCard, ReaderDriver, ReaderSetup, Stimulus, VirtualReader};
 use crate::rules::{ConsentStep, ConsentStore, FacilityId, PatientId};
 use crate::scenario::{Case, CaseKind, ConformanceCheck, PinEntry, ServiceFault, StepKind};
@@ -36,11 +39,59 @@ pub struct CaseContext<'a> {
     pub faces: &'a crate::face::MatcherPool,
     /// The device under test; `None`: the reference reader in process.
     pub device: Option<&'a Arc<crate::dut::driver::Device>>,
+    /// The run's qualification service, for the reference reader in process; `None`: a
+    /// server of the case's own.
+    pub service: Option<&'a RunService>,
     /// The case's card is a real card on the device under test, handled under this policy.
     pub real_card: Option<Policy>,
     /// The case's card lies in this PC/SC reader (a vendor's card), handled under this
     /// policy unless it answers the run's nonce.
     pub card_reader: Option<(&'a str, Policy)>,
+}
+
+/// The run's qualification service: one server for every in-process case, each case with
+/// a service of its own on it (records, faults, date, consents, journal: nothing shared),
+/// reached over the run's kept-alive connections. A device under test gets a server of the
+/// case's own instead: it must not reach another case's service, even by guessing a path.
+pub struct RunService {
+    pub control: ServerControl,
+    pub client: QualificationClient,
+}
+
+/// Where a case's service runs.
+enum CaseServer {
+    /// A server started for the case alone (a device under test).
+    Own(ServerHandle),
+    /// The case's own service on the run's server.
+    OnRun(CaseService),
+}
+
+impl CaseServer {
+    fn set_fault(&self, fault: Option<Fault>) {
+        match self {
+            CaseServer::Own(server) => server.set_fault(fault),
+            CaseServer::OnRun(case) => case.set_fault(fault),
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            CaseServer::Own(server) => server.url(),
+            CaseServer::OnRun(case) => case.url(),
+        }
+    }
+
+    /// What it served; a server of the case's own stops.
+    fn close(self) -> Vec<crate::qualification::Served> {
+        match self {
+            CaseServer::Own(server) => {
+                let served = server.served();
+                server.stop();
+                served
+            }
+            CaseServer::OnRun(case) => case.served(),
+        }
+    }
 }
 
 /// A finished case: its result, and the face decision the reader reported in it, typed and
@@ -339,7 +390,7 @@ struct Bench<'a> {
     jobs: mpsc::Sender<Job>,
     replies: mpsc::Receiver<Reply>,
     finished: mpsc::Receiver<Observed>,
-    server: crate::qualification::ServerHandle,
+    server: CaseServer,
     card: Option<Box<dyn CardChannel>>,
     /// Set when the PC/SC stack failed under the case (a bench fault).
     stack_failed: Arc<std::sync::Mutex<Option<String>>>,
@@ -400,14 +451,32 @@ impl<'a> Bench<'a> {
     fn up(case: &Case, ctx: &CaseContext<'a>) -> Result<Bench<'a>, String> {
         let records = records(case, ctx.card)?;
         let patient = oracle::patient(case, ctx.card.map(|c| &c.profile));
-        let mut config = ServerConfig::new(records, ctx.ca_der.to_vec(), ctx.crl_der.to_vec());
-        config.today = Some(case.date);
-        let server = ctx
-            .runtime
-            .block_on(crate::qualification::Server::start(config))
-            .map_err(|e| format!("qualification service: {e}"))?;
+        let (server, service) = match ctx.service.filter(|_| ctx.device.is_none()) {
+            Some(run) => {
+                let case_service = run
+                    .control
+                    .open_case(records, Some(case.date))
+                    .map_err(|e| format!("qualification service: {e}"))?;
+                let client = run.client.for_case(&case_service.path());
+                (
+                    CaseServer::OnRun(case_service),
+                    BlockingQualificationClient::with_client(client, ctx.runtime.clone()),
+                )
+            }
+            None => {
+                let mut config =
+                    ServerConfig::new(records, ctx.ca_der.to_vec(), ctx.crl_der.to_vec());
+                config.today = Some(case.date);
+                let server = ctx
+                    .runtime
+                    .block_on(crate::qualification::Server::start(config))
+                    .map_err(|e| format!("qualification service: {e}"))?;
+                let client =
+                    BlockingQualificationClient::on_runtime(server.addr(), ctx.runtime.clone());
+                (CaseServer::Own(server), client)
+            }
+        };
         server.set_fault(fault(&case.service));
-        let service = BlockingQualificationClient::on_runtime(server.addr(), ctx.runtime.clone());
         let (face, face_clock) = match (ctx.card, case.chooses(crate::scenario::Method::Face)) {
             (Some(card), true) => {
                 let kit = crate::face::FaceKit::for_case(case, card, ctx.faces)?;
@@ -438,7 +507,7 @@ impl<'a> Bench<'a> {
                     case_id: case.id.clone(),
                     today: case.date,
                     facility: case.facility.clone(),
-                    service_url: format!("http://{}", server.addr()),
+                    service_url: server.url(),
                     card,
                     secrets: ctx
                         .card
@@ -659,8 +728,7 @@ impl<'a> Bench<'a> {
                 .and_then(|g| g.slot())
                 .map(|s| s.journal());
         }
-        observed.served = self.server.served();
-        self.server.stop();
+        observed.served = self.server.close();
         observed
     }
 }

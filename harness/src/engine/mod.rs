@@ -10,7 +10,7 @@ pub mod oracle;
 mod verdict;
 mod vpcd_pool;
 
-pub use case_runner::{planned, run_case, CaseContext, CaseRun};
+pub use case_runner::{planned, run_case, CaseContext, CaseRun, RunService};
 pub use ground_truth::FaceClaim;
 pub use verdict::{judge_case, Observed};
 pub use vpcd_pool::vpcd_reader_name;
@@ -202,6 +202,21 @@ fn run_inner(
         }
         _ => None,
     };
+    // One qualification service for the run's in-process cases (each case opens its own
+    // service on it); a device under test gets a server per case (case_runner).
+    let server = runtime
+        .block_on(crate::qualification::Server::start(
+            crate::qualification::ServerConfig::new(
+                Vec::new(),
+                shared.ca.clone(),
+                shared.crl.clone(),
+            ),
+        ))
+        .map_err(|e| format!("qualification service: {e}"))?;
+    let service = Arc::new(RunService {
+        control: server.control(),
+        client: crate::qualification::QualificationClient::new(server.addr()),
+    });
     runtime.block_on(async {
         let limit = Arc::new(tokio::sync::Semaphore::new(jobs));
         let mut tasks = Vec::with_capacity(cases.len());
@@ -210,6 +225,7 @@ fn run_inner(
             let shared = shared.clone();
             let pool = pool.clone();
             let device = options.device.clone();
+            let service = service.clone();
             let cards = options.cards.clone();
             let handle = tokio::runtime::Handle::current();
             tasks.push(tokio::task::spawn_blocking(move || {
@@ -227,6 +243,7 @@ fn run_inner(
                     vpcd: pool.as_deref(),
                     faces: &shared.faces,
                     device: device.as_ref(),
+                    service: Some(&service),
                     real_card: match &cards {
                         CardSite::OnDevice(policy) => Some(*policy),
                         _ => None,
@@ -242,6 +259,7 @@ fn run_inner(
         for t in tasks {
             let _ = t.await;
         }
+        server.shutdown().await;
     });
     Ok(())
 }

@@ -25,6 +25,24 @@ pub const HEALTH_PATH: &str = "/health";
 /// The route that serves [`openapi`].
 pub const OPENAPI_PATH: &str = "/openapi.json";
 
+/// Where a case's own service answers on a run's server: `/case/N` then a route
+/// (`/case/7/qualification`). A run serves every in-process case from one server, each case
+/// with its own records, faults, date and journal (`ServerControl::open_case`).
+pub const CASE_PREFIX: &str = "/case/";
+
+/// The case number and the route of a path under [`CASE_PREFIX`]; `None` for any other path.
+/// `N` is decimal digits only, so `/case/7/../x` or `/case/07x/...` name no case.
+pub fn case_route(path: &str) -> Option<(u64, &str)> {
+    let rest = path.strip_prefix(CASE_PREFIX)?;
+    let (number, route) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    // A malformed number names a case that is never open (u64::MAX), so it is a 404.
+    let case = match number.bytes().all(|b| b.is_ascii_digit()) {
+        true => number.parse().unwrap_or(u64::MAX),
+        false => u64::MAX,
+    };
+    Some((case, route))
+}
+
 /// What a route does; the handler dispatches on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
@@ -339,6 +357,33 @@ pub(crate) fn openapi_bytes() -> &'static [u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn case_routes_name_a_case_and_a_route() {
+        assert_eq!(
+            case_route("/case/7/qualification"),
+            Some((7, "/qualification"))
+        );
+        assert_eq!(case_route("/case/0/health"), Some((0, "/health")));
+        assert_eq!(case_route("/qualification"), None);
+        assert_eq!(case_route("/cases/7/qualification"), None);
+        for malformed in [
+            "/case/",
+            "/case//qualification",
+            "/case/7x/health",
+            "/case/-1/health",
+        ] {
+            assert_eq!(
+                case_route(malformed).map(|(n, _)| n),
+                Some(u64::MAX),
+                "{malformed}"
+            );
+        }
+        assert_eq!(
+            case_route("/case/99999999999999999999999/health").map(|(n, _)| n),
+            Some(u64::MAX)
+        );
+    }
 
     #[test]
     fn requests_are_routed_by_the_table() {

@@ -48,6 +48,8 @@ pub enum QueryError {
 #[derive(Clone)]
 pub struct QualificationClient {
     addr: SocketAddr,
+    /// What precedes the routes: empty, or a case's `/case/N` on a run's server.
+    path: String,
     http: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -69,7 +71,20 @@ impl QualificationClient {
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        QualificationClient { addr, http }
+        QualificationClient {
+            addr,
+            path: String::new(),
+            http,
+        }
+    }
+
+    /// A client for one case's service on the same server (`CaseService::path`), sharing
+    /// this client's kept-alive connections.
+    pub fn for_case(&self, path: &str) -> Self {
+        QualificationClient {
+            path: path.to_owned(),
+            ..self.clone()
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -136,7 +151,7 @@ impl QualificationClient {
     ) -> Result<T, QueryError> {
         let body = serde_json::to_vec(body)
             .map_err(|e| QueryError::Malformed(format!("cannot encode the request: {e}")))?;
-        let request = Request::post(format!("http://{}{path}", self.addr))
+        let request = Request::post(format!("http://{}{}{path}", self.addr, self.path))
             .header(CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| QueryError::Connect(e.to_string()))?;
@@ -246,6 +261,16 @@ impl BlockingQualificationClient {
 
     pub fn addr(&self) -> SocketAddr {
         self.client.addr
+    }
+
+    /// `client`'s queries, run on `handle` (the engine's runtime), blocking the caller:
+    /// a case's client on a run's server, sharing the run's kept-alive connections.
+    pub fn with_client(client: QualificationClient, handle: tokio::runtime::Handle) -> Self {
+        BlockingQualificationClient {
+            client,
+            handle,
+            runtime: None,
+        }
     }
 
     /// [`QualificationClient::query`], blocking.

@@ -8,7 +8,7 @@
 use super::api::{self, Endpoint, Routed};
 use super::fault::Fault;
 use super::journal::Served;
-use super::state::{bump, stopped, Shared};
+use super::state::{bump, stopped, Shared, Tenant};
 use super::wire::{self, ErrorBody, ErrorCode, RegistrationAnswer, RequestError};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -43,9 +43,16 @@ pub(super) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> A
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_bytes())),
     );
-    let path = request.uri().path();
+    let Some((tenant, path)) = shared.tenant(request.uri().path()) else {
+        bump(&shared.counters.refused);
+        return Ok(error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "no such case is open on this service".into(),
+        ));
+    };
     let answer = match (leak, api::route(request.method(), path)) {
-        (leak, Routed::To(endpoint)) => serve(&shared, endpoint, request, leak).await,
+        (leak, Routed::To(endpoint)) => serve(&shared, &tenant, endpoint, request, leak).await,
         (Some(where_), _) => Ok(request_error(&RequestError::MyNumberRefused(where_))),
         // Neither the method nor the path is echoed: they are the client's text, and could
         // carry anything.
@@ -72,15 +79,16 @@ pub(super) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> A
 /// A request to one of the routes, journaled if the route is.
 async fn serve(
     shared: &Shared,
+    tenant: &Tenant,
     endpoint: Endpoint,
     request: Request<Incoming>,
     leak: Option<String>,
 ) -> Answer {
-    let mut served = shared.journal.entry(endpoint);
+    let mut served = tenant.journal.entry(endpoint);
     let answer = match (leak, endpoint) {
         (Some(where_), _) => Ok(request_error(&RequestError::MyNumberRefused(where_))),
-        (None, Endpoint::Query) => query(shared, request, &mut served).await,
-        (None, Endpoint::Registration) => registration(shared, request, &mut served).await,
+        (None, Endpoint::Query) => query(shared, tenant, request, &mut served).await,
+        (None, Endpoint::Registration) => registration(shared, tenant, request, &mut served).await,
         (None, Endpoint::Health) => Ok(json(StatusCode::OK, br#"{"Status":"ok"}"#.to_vec())),
         (None, Endpoint::OpenApi) => Ok(json(StatusCode::OK, api::openapi_bytes().to_vec())),
     };
@@ -92,24 +100,29 @@ async fn serve(
 }
 
 /// `POST /qualification`: the lookup.
-async fn query(shared: &Shared, request: Request<Incoming>, served: &mut Served) -> Answer {
+async fn query(
+    shared: &Shared,
+    tenant: &Tenant,
+    request: Request<Incoming>,
+    served: &mut Served,
+) -> Answer {
     let bytes = match read_body(shared, request).await {
         Ok(bytes) => bytes,
         Err(refusal) => return Ok(refusal),
     };
-    let query = match wire::parse_query(&bytes) {
+    let query = match wire::parse_query_with(&bytes, &shared.certificates) {
         Ok(query) => query,
         Err(e) => return Ok(request_error(&e)),
     };
     served.certificate = Some(query.key.clone());
     served.facility = Some(query.facility.clone());
     served.consent = query.consent;
-    let fault = shared.service.fault_for(&query.key);
+    let fault = tenant.service.fault_for(&query.key);
     served.fault.clone_from(&fault);
     if let Some(answer) = transport_fault(shared, fault.as_ref()).await {
         return answer;
     }
-    let result = shared.service.answer(&query, fault.as_ref());
+    let result = tenant.service.answer(&query, fault.as_ref());
     let answer = answer_json(shared, served, &result);
     served.result = Some(result);
     answer
@@ -117,22 +130,27 @@ async fn query(shared: &Shared, request: Request<Incoming>, served: &mut Served)
 
 /// `POST /registration`: the card is registered for insurance use (the reader's
 /// "register" → terms → done). Transport faults apply; result faults do not.
-async fn registration(shared: &Shared, request: Request<Incoming>, served: &mut Served) -> Answer {
+async fn registration(
+    shared: &Shared,
+    tenant: &Tenant,
+    request: Request<Incoming>,
+    served: &mut Served,
+) -> Answer {
     let bytes = match read_body(shared, request).await {
         Ok(bytes) => bytes,
         Err(refusal) => return Ok(refusal),
     };
-    let registration = match wire::parse_registration(&bytes) {
+    let registration = match wire::parse_registration_with(&bytes, &shared.certificates) {
         Ok(registration) => registration,
         Err(e) => return Ok(request_error(&e)),
     };
     served.certificate = Some(registration.key.clone());
-    let fault = shared.service.fault_for(&registration.key);
+    let fault = tenant.service.fault_for(&registration.key);
     served.fault.clone_from(&fault);
     if let Some(answer) = transport_fault(shared, fault.as_ref()).await {
         return answer;
     }
-    match shared.service.register(&registration) {
+    match tenant.service.register(&registration) {
         Ok(()) => {
             served.registered = true;
             answer_json(shared, served, &RegistrationAnswer { registered: true })

@@ -4,7 +4,9 @@
 
 use openssl::x509::{X509NameRef, X509Ref, X509};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Mutex;
 
 /// Issuer of every certificate the test CA (`card_emulator::pki::TestPki`) issues, in the
 /// form [`distinguished_name`] writes. A record that names no issuer gets this one.
@@ -114,6 +116,50 @@ impl fmt::Display for CertificateKey {
     }
 }
 
+/// Certificates parsed once: a bounded map from DER bytes to the parsed certificate and its
+/// key. OpenSSL 3 takes about as long to decode a certificate as to check its signature,
+/// and a run sees the same few cards' certificates in every case; the bytes are the key, so
+/// a certificate that differs in one bit is parsed (and judged) afresh. Only parsing is
+/// remembered: every check against the CA and CRL still runs on every request.
+pub struct ParsedCertificates {
+    parsed: Mutex<HashMap<Vec<u8>, (X509, CertificateKey)>>,
+}
+
+/// Certificates a [`ParsedCertificates`] keeps; past it, the map starts over (a run has
+/// one certificate per card profile, a few dozen).
+pub const MAX_PARSED_CERTIFICATES: usize = 256;
+
+impl Default for ParsedCertificates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ParsedCertificates {
+    pub fn new() -> Self {
+        ParsedCertificates {
+            parsed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `der` parsed, and its key.
+    pub fn parse(&self, der: &[u8]) -> Result<(X509, CertificateKey), KeyError> {
+        let remembered = |map: &HashMap<Vec<u8>, (X509, CertificateKey)>| map.get(der).cloned();
+        if let Some(hit) = self.parsed.lock().ok().as_deref().and_then(remembered) {
+            return Ok(hit);
+        }
+        let cert = X509::from_der(der).map_err(|e| KeyError::NotACertificate(e.to_string()))?;
+        let key = CertificateKey::of_certificate(&cert)?;
+        if let Ok(mut map) = self.parsed.lock() {
+            if map.len() >= MAX_PARSED_CERTIFICATES {
+                map.clear();
+            }
+            map.insert(der.to_vec(), (cert.clone(), key.clone()));
+        }
+        Ok((cert, key))
+    }
+}
+
 fn normalise_serial(text: &str) -> Result<String, KeyError> {
     let bad = || KeyError::Serial(text.to_owned());
     let trimmed = text.trim();
@@ -177,8 +223,28 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use card_emulator::pki::TestPki;
     use card_emulator::{CardImage, CardProfile};
+
+    #[test]
+    fn parsed_certificates_answer_like_a_fresh_parse() {
+        let image = CardImage::build(&CardProfile::sample()).expect("card");
+        let der = &image.auth_certificate;
+        let memo = ParsedCertificates::new();
+        let (first, key) = memo.parse(der).expect("parses");
+        let (again, key_again) = memo.parse(der).expect("parses again");
+        assert_eq!(key, CertificateKey::from_der(der).expect("key"));
+        assert_eq!(key_again, key);
+        assert_eq!(again.to_der().ok(), first.to_der().ok());
+        // One bit off: not the remembered certificate.
+        let mut flipped = der.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        let other = memo.parse(&flipped).map(|(c, _)| c.to_der().ok());
+        assert_ne!(other.ok().flatten().as_deref(), Some(der.as_slice()));
+        assert!(memo.parse(b"not a certificate").is_err());
+    }
 
     #[test]
     fn the_test_ca_issuer_constant_matches_the_test_ca() {

@@ -48,7 +48,7 @@ pub use api::{
 };
 pub use client::{BlockingQualificationClient, QualificationClient, QueryError};
 pub use fault::{Fault, FaultTable};
-pub use identity::{CertificateKey, KeyError, TEST_CA_ISSUER};
+pub use identity::{CertificateKey, KeyError, ParsedCertificates, TEST_CA_ISSUER};
 pub use journal::Served;
 pub use record::{
     CertificateStatus, Consent, FacilityConsent, InsuredRecord, PartialContributionRatio,
@@ -56,8 +56,8 @@ pub use record::{
     RecordError, ReferenceClassification, ResultErrorCode, SegmentOfResult,
 };
 pub use server::{
-    serve, shutdown_signal, BackgroundServer, Limits, Server, ServerConfig, ServerControl,
-    ServerError, ServerHandle, ServerStats,
+    serve, shutdown_signal, BackgroundServer, CaseService, Limits, Server, ServerConfig,
+    ServerControl, ServerError, ServerHandle, ServerStats,
 };
 pub use service::{MAX_REGISTRATIONS, MAX_REMEMBERED_CONSENTS};
 pub use trust::{CertificateProblem, TrustAnchor, TrustError};

@@ -13,12 +13,14 @@
 use super::fault::{Fault, FaultTable};
 use super::handler;
 use super::identity::CertificateKey;
+use super::identity::ParsedCertificates;
 use super::journal::{Journal, Served};
 use super::record::{InsuredRecord, RecordError};
+use super::service::lock;
 use super::service::Service;
 use super::slots::{Admission, Slot, Slots};
-use super::state::{bump, stopped, Counters, Shared};
-pub use super::state::{Limits, ServerStats};
+use super::state::{bump, stopped, Counters, Shared, Tenant};
+pub use super::state::{Limits, ServerStats, MAX_OPEN_CASES};
 use super::trust::{TrustAnchor, TrustError};
 use super::wire::ErrorCode;
 use hyper::server::conn::http1;
@@ -85,6 +87,8 @@ pub enum ServerError {
     Runtime(std::io::Error),
     #[error("the server thread ended before it started serving")]
     Thread,
+    #[error("{MAX_OPEN_CASES} cases are open on the service already")]
+    TooManyCases,
 }
 
 /// Starts servers. See [`Server::start`] and [`Server::start_background`].
@@ -146,8 +150,8 @@ impl Server {
 async fn prepare(
     config: ServerConfig,
 ) -> Result<(Arc<Shared>, TcpListener, SocketAddr), ServerError> {
-    let trust = TrustAnchor::from_der(&config.ca_der, &config.crl_der)?;
-    let service = Service::new(config.records, trust, config.faults, config.today)
+    let trust = Arc::new(TrustAnchor::from_der(&config.ca_der, &config.crl_der)?);
+    let service = Service::new(config.records, trust.clone(), config.faults, config.today)
         .map_err(|(index, error)| ServerError::Record { index, error })?;
     let bind_error = |source| ServerError::Bind {
         addr: config.bind,
@@ -157,8 +161,14 @@ async fn prepare(
     let addr = listener.local_addr().map_err(bind_error)?;
     let (stop, _) = watch::channel(false);
     let shared = Arc::new(Shared {
-        service,
-        journal: Journal::new(config.limits.max_served),
+        main: Arc::new(Tenant {
+            service,
+            journal: Journal::new(config.limits.max_served),
+        }),
+        cases: std::sync::Mutex::new(std::collections::HashMap::new()),
+        next_case: AtomicU64::new(0),
+        trust,
+        certificates: ParsedCertificates::new(),
         limits: config.limits,
         stop,
         counters: Counters::default(),
@@ -237,33 +247,33 @@ impl ServerControl {
     /// Sets (or with `None` clears) the fault for every query. Takes effect for requests
     /// whose body arrives after the call.
     pub fn set_fault(&self, fault: Option<Fault>) {
-        self.shared.service.set_fault(fault);
+        self.shared.main.service.set_fault(fault);
     }
 
     /// Sets (or clears) the fault for queries about one certificate.
     pub fn set_record_fault(&self, key: &CertificateKey, fault: Option<Fault>) {
-        self.shared.service.set_record_fault(key, fault);
+        self.shared.main.service.set_record_fault(key, fault);
     }
 
     /// The faults in force.
     pub fn faults(&self) -> FaultTable {
-        self.shared.service.faults()
+        self.shared.main.service.faults()
     }
 
     /// Sets the service's date (`None`: today, UTC).
     pub fn set_today(&self, today: Option<Date>) {
-        self.shared.service.set_today(today);
+        self.shared.main.service.set_today(today);
     }
 
     /// The CA and CRL the service checks certificates against (a reader may check with the
     /// same, see [`super::trust`]).
     pub fn trust(&self) -> &TrustAnchor {
-        self.shared.service.trust()
+        self.shared.main.service.trust()
     }
 
     /// Whether the card with this certificate is registered for insurance use now.
     pub fn is_registered(&self, key: &CertificateKey) -> bool {
-        self.shared.service.is_registered(key)
+        self.shared.main.service.is_registered(key)
     }
 
     pub fn stats(&self) -> ServerStats {
@@ -278,7 +288,7 @@ impl ServerControl {
             faulted: get(&c.faulted),
             evicted: get(&c.evicted),
             turned_away: get(&c.turned_away),
-            served_dropped: self.shared.journal.dropped(),
+            served_dropped: self.shared.main.journal.dropped(),
         }
     }
 
@@ -286,7 +296,7 @@ impl ServerControl {
     /// `POST /qualification` or `POST /registration`, refused ones included, oldest first.
     /// The newest [`Limits::max_served`] are kept; `stats().served_dropped` counts the rest.
     pub fn served(&self) -> Vec<Served> {
-        self.shared.journal.served()
+        self.shared.main.journal.served()
     }
 
     /// Asks the server to stop: no new connections, open ones are closed gracefully and held
@@ -297,6 +307,88 @@ impl ServerControl {
 
     async fn stopped(&self) {
         stopped(&mut self.shared.stop.subscribe()).await;
+    }
+
+    /// Opens a case's own service on this server: its records, date and faults, its own
+    /// consents, registrations and served journal, reached under its
+    /// [`CaseService::url`]. Nothing of it is seen by another case or by the server's own
+    /// routes, and it is gone when the handle drops. One server can so serve a whole run,
+    /// without a listener, a CA and a CRL parse per case.
+    pub fn open_case(
+        &self,
+        records: Vec<InsuredRecord>,
+        today: Option<Date>,
+    ) -> Result<CaseService, ServerError> {
+        let service = Service::new(
+            records,
+            self.shared.trust.clone(),
+            FaultTable::default(),
+            today,
+        )
+        .map_err(|(index, error)| ServerError::Record { index, error })?;
+        let tenant = Arc::new(Tenant {
+            service,
+            journal: Journal::new(self.shared.limits.max_served),
+        });
+        let mut cases = lock(&self.shared.cases);
+        if cases.len() >= MAX_OPEN_CASES {
+            return Err(ServerError::TooManyCases);
+        }
+        let number = self.shared.next_case.fetch_add(1, Ordering::Relaxed);
+        cases.insert(number, Arc::clone(&tenant));
+        Ok(CaseService {
+            control: self.clone(),
+            number,
+            tenant,
+        })
+    }
+}
+
+/// A case's own service on a run's server ([`ServerControl::open_case`]); closed on drop.
+pub struct CaseService {
+    control: ServerControl,
+    number: u64,
+    tenant: Arc<Tenant>,
+}
+
+impl std::fmt::Debug for CaseService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaseService")
+            .field("path", &self.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CaseService {
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.control.addr
+    }
+
+    /// `/case/N`: what precedes the routes of this case's service.
+    pub fn path(&self) -> String {
+        format!("{}{}", super::api::CASE_PREFIX, self.number)
+    }
+
+    /// `http://ADDR/case/N`.
+    pub fn url(&self) -> String {
+        format!("{}{}", self.control.url(), self.path())
+    }
+
+    /// [`ServerControl::set_fault`] for this case only.
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        self.tenant.service.set_fault(fault);
+    }
+
+    /// [`ServerControl::served`] for this case only.
+    pub fn served(&self) -> Vec<Served> {
+        self.tenant.journal.served()
+    }
+}
+
+impl Drop for CaseService {
+    fn drop(&mut self) {
+        lock(&self.control.shared.cases).remove(&self.number);
     }
 }
 

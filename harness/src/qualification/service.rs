@@ -12,7 +12,7 @@ use super::trust::CertificateProblem;
 use super::trust::TrustAnchor;
 use super::wire::{Query, Registration};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use time::Date;
 
 /// Consent remembered from queries of this run is capped, so a client cycling facility codes
@@ -27,7 +27,7 @@ pub const MAX_REGISTRATIONS: usize = 10_000;
 
 pub(crate) struct Service {
     records: HashMap<CertificateKey, Vec<InsuredRecord>>,
-    trust: TrustAnchor,
+    trust: Arc<TrustAnchor>,
     faults: Mutex<FaultTable>,
     consents: Mutex<HashMap<(CertificateKey, String), Consent>>,
     /// Cards registered for insurance use: from the records, plus registrations of this run.
@@ -68,7 +68,7 @@ impl Service {
     /// Checks every record first: a broken record file must not half-run.
     pub fn new(
         records: Vec<InsuredRecord>,
-        trust: TrustAnchor,
+        trust: impl Into<Arc<TrustAnchor>>,
         faults: FaultTable,
         today: Option<Date>,
     ) -> Result<Self, (usize, RecordError)> {
@@ -86,7 +86,7 @@ impl Service {
         }
         Ok(Service {
             records: by_key,
-            trust,
+            trust: trust.into(),
             faults: Mutex::new(faults),
             consents: Mutex::new(HashMap::new()),
             registered: Mutex::new(registered),

@@ -1,10 +1,15 @@
-//! What a running server and its request handlers share: the service, the bounds, the
-//! stop signal, the counters and the served journal. Its own module so that `server` (connections, lifecycle)
-//! and `handler` (one request) both import it and neither imports the other.
+//! What a running server and its request handlers share: the services (the server's own
+//! and the cases'), the bounds, the stop signal, the counters and the served journals. Its
+//! own module so that `server` (connections, lifecycle) and `handler` (one request) both
+//! import it and neither imports the other.
 
+use super::identity::ParsedCertificates;
 use super::journal::Journal;
-use super::service::Service;
+use super::service::{lock, Service};
+use super::trust::TrustAnchor;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -92,13 +97,39 @@ pub(super) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// One service and what it served: the server's own (its routes at the root), or a case's
+/// (its routes under `/case/N`, see [`super::api::case_route`]).
+pub(super) struct Tenant {
+    pub(super) service: Service,
+    pub(super) journal: Journal,
+}
+
+/// Cases a server holds open at once: a run has at most one per job.
+pub const MAX_OPEN_CASES: usize = 1024;
+
 /// What every connection task shares.
 pub(super) struct Shared {
-    pub(super) service: Service,
+    pub(super) main: Arc<Tenant>,
+    /// The cases open now, by number; a case's state lives only here and in its handle.
+    pub(super) cases: Mutex<HashMap<u64, Arc<Tenant>>>,
+    pub(super) next_case: AtomicU64,
+    /// What the cases' services check certificates against: parsed once, at start.
+    pub(super) trust: Arc<TrustAnchor>,
+    pub(super) certificates: ParsedCertificates,
     pub(super) limits: Limits,
     pub(super) stop: watch::Sender<bool>,
     pub(super) counters: Counters,
-    pub(super) journal: Journal,
+}
+
+impl Shared {
+    /// The service a request path names, and the route within it: a case's under
+    /// `/case/N/...`, the server's own otherwise. `None`: a case that is not open.
+    pub(super) fn tenant<'p>(&self, path: &'p str) -> Option<(Arc<Tenant>, &'p str)> {
+        match super::api::case_route(path) {
+            Some((case, route)) => lock(&self.cases).get(&case).map(|t| (Arc::clone(t), route)),
+            None => Some((Arc::clone(&self.main), path)),
+        }
+    }
 }
 
 /// Completes once a stop is asked for (or every sender is gone).

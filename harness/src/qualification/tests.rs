@@ -94,6 +94,68 @@ async fn a_query_over_http_finds_the_record() {
 }
 
 #[tokio::test]
+async fn cases_on_one_server_keep_their_records_faults_and_journals_apart() {
+    // The run's server holds no records of its own.
+    let server = Server::start(config(Vec::new())).await.expect("server");
+    let with_record = server
+        .open_case(
+            vec![InsuredRecord::example(key())],
+            Some(date!(2025 - 11 - 04)),
+        )
+        .expect("case a");
+    let without = server
+        .open_case(Vec::new(), Some(date!(2025 - 11 - 04)))
+        .expect("case b");
+    assert_ne!(with_record.path(), without.path());
+    let base = QualificationClient::new(server.addr());
+    let a = base.for_case(&with_record.path());
+    let b = base.for_case(&without.path());
+    let ask = |client: &QualificationClient| {
+        let client = client.clone();
+        async move { client.query(certificate(), "F", DEADLINE).await }
+    };
+    let found = ask(&a).await.expect("answer");
+    assert_eq!(
+        found.qualification_validity,
+        Some(QualificationValidity::Valid)
+    );
+    // The other case, and the server's own routes, do not know the card.
+    let none = Some(QualificationValidity::None);
+    assert_eq!(ask(&b).await.expect("answer").qualification_validity, none);
+    assert_eq!(
+        ask(&base).await.expect("answer").qualification_validity,
+        none
+    );
+    // A fault is the case's alone.
+    without.set_fault(Some(Fault::Http5xx(503)));
+    assert_eq!(ask(&b).await, Err(QueryError::Http(503)));
+    assert!(ask(&a).await.is_ok());
+    // So is the journal.
+    assert_eq!(with_record.served().len(), 2);
+    assert_eq!(without.served().len(), 2);
+    assert_eq!(server.served().len(), 1);
+    // A closed case, or one never opened, is not found.
+    let closed = with_record.path();
+    drop(with_record);
+    for path in [closed.as_str(), "/case/999", "/case/x"] {
+        let answer = raw(
+            server.addr(),
+            format!("GET {path}/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await;
+        assert_eq!(status_of(&answer), Some(404), "{path}: {answer}");
+    }
+    assert!(matches!(
+        base.for_case(&closed)
+            .query(certificate(), "F", DEADLINE)
+            .await,
+        Err(QueryError::Http(404))
+    ));
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_my_number_in_the_url_or_a_header_is_refused_over_http() {
     let server = Server::start(one_record()).await.expect("server");
     for request in [

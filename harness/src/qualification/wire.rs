@@ -9,7 +9,7 @@
 //! a reader that sends the number is leaking it, so the service says so loudly (400
 //! `MyNumberRefused`) instead of ignoring it.
 
-use super::identity::{CertificateKey, KeyError};
+use super::identity::{CertificateKey, KeyError, ParsedCertificates};
 use super::record::{Consent, ResultErrorCode};
 use super::schema::{boolean, described, object, one_of, string};
 use base64::Engine as _;
@@ -258,7 +258,16 @@ impl ErrorBody {
 
 /// Parses and checks a query body. Never panics: serde_json limits nesting (128 levels),
 /// and the body size was limited before this is called.
+#[cfg(test)]
 pub(crate) fn parse_query(body: &[u8]) -> Result<Query, RequestError> {
+    parse_query_with(body, &ParsedCertificates::new())
+}
+
+/// [`parse_query`] with the certificate parsed through `certificates`.
+pub(crate) fn parse_query_with(
+    body: &[u8],
+    certificates: &ParsedCertificates,
+) -> Result<Query, RequestError> {
     let body: QueryBody = parse_private(body)?;
     let facility = body.facility.trim();
     if facility.is_empty()
@@ -267,7 +276,7 @@ pub(crate) fn parse_query(body: &[u8]) -> Result<Query, RequestError> {
     {
         return Err(RequestError::Facility);
     }
-    let (certificate, key) = certificate(&body.certificate)?;
+    let (certificate, key) = certificate(&body.certificate, certificates)?;
     Ok(Query {
         certificate,
         key,
@@ -277,9 +286,18 @@ pub(crate) fn parse_query(body: &[u8]) -> Result<Query, RequestError> {
 }
 
 /// Parses and checks a registration body.
+#[cfg(test)]
 pub(crate) fn parse_registration(body: &[u8]) -> Result<Registration, RequestError> {
+    parse_registration_with(body, &ParsedCertificates::new())
+}
+
+/// [`parse_registration`] with the certificate parsed through `certificates`.
+pub(crate) fn parse_registration_with(
+    body: &[u8],
+    certificates: &ParsedCertificates,
+) -> Result<Registration, RequestError> {
     let body: RegistrationBody = parse_private(body)?;
-    let (certificate, key) = certificate(&body.certificate)?;
+    let (certificate, key) = certificate(&body.certificate, certificates)?;
     Ok(Registration { certificate, key })
 }
 
@@ -294,19 +312,19 @@ fn parse_private<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reque
 }
 
 /// The certificate of a body (base64 DER) and its key.
-fn certificate(base64_der: &str) -> Result<(X509, CertificateKey), RequestError> {
+fn certificate(
+    base64_der: &str,
+    certificates: &ParsedCertificates,
+) -> Result<(X509, CertificateKey), RequestError> {
     let der = base64::engine::general_purpose::STANDARD
         .decode(base64_der.trim())
         .map_err(|e| RequestError::CertificateEncoding(e.to_string()))?;
-    let certificate =
-        X509::from_der(&der).map_err(|e| RequestError::NotACertificate(e.to_string()))?;
-    let key = CertificateKey::of_certificate(&certificate).map_err(|e| match e {
+    certificates.parse(&der).map_err(|e| match e {
         KeyError::NotACertificate(reason) | KeyError::Serial(reason) => {
             RequestError::NotACertificate(reason)
         }
         KeyError::EmptyIssuer => RequestError::NotACertificate("empty issuer".into()),
-    })?;
-    Ok((certificate, key))
+    })
 }
 
 /// Where in `value` something like a 個人番号 sits: a key named like one (`my_number`,

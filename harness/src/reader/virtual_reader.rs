@@ -12,8 +12,8 @@ use super::keypad::Layout;
 use super::{DriverError, PlacedCard, Stimulus};
 use crate::channel::{CardChannel, ChannelError};
 use crate::qualification::{
-    BlockingQualificationClient, Consent, QualificationResult, QualificationValidity,
-    ResultErrorCode, SegmentOfResult,
+    BlockingQualificationClient, Consent, ParsedCertificates, QualificationResult,
+    QualificationValidity, ResultErrorCode, SegmentOfResult,
 };
 use crate::rules::{
     certificate_status, AuthMethod, CardFailure, CardPath, CertificateStatus, ConsentChoice,
@@ -22,9 +22,16 @@ use crate::rules::{
 use card_emulator::card::AID_JPKI;
 use card_emulator::{commands, StatusWord};
 use openssl::hash::MessageDigest;
-use openssl::x509::X509;
 use std::time::{Duration, Instant};
 use time::Date;
+
+/// The certificates this process's readers have parsed, by their bytes: a reader checks
+/// every card's certificate, and the same card comes back case after case (see
+/// [`ParsedCertificates`]).
+fn certificates() -> &'static ParsedCertificates {
+    static PARSED: std::sync::OnceLock<ParsedCertificates> = std::sync::OnceLock::new();
+    PARSED.get_or_init(ParsedCertificates::new)
+}
 
 /// What the reader needs to know about its surroundings.
 pub struct ReaderSetup {
@@ -284,8 +291,8 @@ impl VirtualReader {
         let der = self
             .exchange(&commands::select_ef(0x000A))
             .and_then(|_| self.read_whole_ef());
-        let cert = match der.as_deref().map(X509::from_der) {
-            Ok(Ok(cert)) => cert,
+        let cert = match der.as_deref().map(|der| certificates().parse(der)) {
+            Ok(Ok((cert, _))) => cert,
             Ok(Err(e)) => {
                 self.fail_card_path(CardFailure::ReaderError, &format!("certificate: {e}"));
                 return false;
