@@ -558,7 +558,7 @@ pub fn run_conformance(
     let options = harness::engine::RunOptions {
         jobs: 1,
         cards,
-        device: None,
+        devices: Vec::new(),
         stop: Default::default(),
     };
     harness::engine::run_collect(cases, loaded, &options).unwrap_or_else(|e| panic!("{e}"))

@@ -193,7 +193,8 @@ pub struct ReportArgs {
     /// JSON results file [default: OUT/results.json].
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Cases run at the same time (one at a time on a device or a named reader).
+    /// Cases run at the same time (with devices under test: one at a time on each; with a
+    /// named reader: one at a time).
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
 }
@@ -204,10 +205,12 @@ pub struct RunArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// The reader under test: `virtual` (the built-in reference reader), or a device under
-    /// test over the adapter protocol (docs/adapter-protocol.md): `dut:serial:PATH[@BAUD]`
-    /// or `dut:tcp:HOST:PORT` (with --card pcsc or --card device).
+    /// test over the adapter protocol (docs/adapter-protocol.md): `dut:serial:PATH[@BAUD]`,
+    /// `dut:tcp:HOST:PORT` or `dut:rfc2217://HOST:PORT[@BAUD]` (with --card pcsc or --card
+    /// device). Repeat it for a pool of devices: the cases are spread over them, one case
+    /// at a time on each.
     #[arg(long, default_value = "virtual", value_parser = parse_reader, value_name = "READER")]
-    pub reader: ReaderArg,
+    pub reader: Vec<ReaderArg>,
     /// Where the cards are: `inprocess` (the emulator called directly), `pcsc` (the
     /// emulator in the vpcd readers, reached through the real pcscd) or `device` (a real
     /// card placed on the device under test itself: PIN steps need --allow-destructive).

@@ -166,7 +166,7 @@ pub(super) fn certify(args: CertifyArgs) -> Result<Exit, CliError> {
             jobs: args.jobs,
         };
         std::fs::create_dir_all(&reports.out).map_err(|e| unwritten(&reports.out, e))?;
-        let exit = run_cases(run, site.clone(), Some(device.clone()), None, &reports)?;
+        let exit = run_cases(run, site.clone(), vec![device.clone()], None, &reports)?;
         if exit == Exit::Interrupted {
             warn("interrupted: no bundle is made of an interrupted certification");
             return Ok(Exit::Interrupted);

@@ -20,11 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub(super) fn run_scenarios(args: RunArgs) -> Result<Exit, CliError> {
-    let device_address = match &args.reader {
-        ReaderArg::Virtual => None,
-        ReaderArg::Dut(address) => Some(address.clone()),
-    };
-    let cards = card_site(&args.card, device_address.is_some(), args.allow_destructive)?;
+    let addresses = device_addresses(&args.reader)?;
+    let cards = card_site(&args.card, !addresses.is_empty(), args.allow_destructive)?;
     let files = suite::scenario_files(&args.paths)?;
     // Everything is read and checked before the first case runs.
     let cases = suite::load_all(&files, &args.selection.vars)?;
@@ -42,13 +39,43 @@ pub(super) fn run_scenarios(args: RunArgs) -> Result<Exit, CliError> {
             files.len()
         )));
     }
-    let device = device_address.map(connect_device).transpose()?;
+    let devices = addresses
+        .into_iter()
+        .map(connect_device)
+        .collect::<Result<Vec<_>, _>>()?;
     say(format!(
-        "running {} case(s) from {} file(s)",
+        "running {} case(s) from {} file(s){}",
         cases.len(),
-        files.len()
+        files.len(),
+        match devices.len() {
+            0 | 1 => String::new(),
+            n => format!(" on {n} devices"),
+        }
     ));
-    run_cases(cases, cards, device, args.partition, &args.reports)
+    run_cases(cases, cards, devices, args.partition, &args.reports)
+}
+
+/// The devices of `--reader` (repeated for a pool): none for `virtual`, which stands alone;
+/// each address once.
+fn device_addresses(readers: &[ReaderArg]) -> Result<Vec<crate::dut::link::Address>, CliError> {
+    let mut addresses = Vec::new();
+    for reader in readers {
+        match reader {
+            ReaderArg::Virtual if readers.len() == 1 => {}
+            ReaderArg::Virtual => {
+                return Err(CliError::bad_input(
+                    "--reader virtual stands alone: repeat --reader only for devices (dut:…)",
+                ))
+            }
+            ReaderArg::Dut(address) if addresses.contains(address) => {
+                return Err(CliError::bad_input(
+                    "a device is given twice in --reader: each device serves one case at a time",
+                ))
+            }
+            ReaderArg::Dut(address) => addresses.push(address.clone()),
+        }
+    }
+    Ok(addresses)
 }
 
 /// Connects to the device under test and says who it is.
@@ -144,7 +171,7 @@ pub(super) fn run_conformance(args: ConformanceArgs) -> Result<Exit, CliError> {
         cases.len(),
         profiles.len()
     ));
-    run_cases(cases, cards, None, None, &args.reports)
+    run_cases(cases, cards, Vec::new(), None, &args.reports)
 }
 
 /// Loads the cases' cards, runs the cases, writes every report and prints the summary.
@@ -154,7 +181,7 @@ pub(super) fn run_conformance(args: ConformanceArgs) -> Result<Exit, CliError> {
 pub(super) fn run_cases(
     cases: Vec<Case>,
     cards: CardSite,
-    device: Option<std::sync::Arc<crate::dut::driver::Device>>,
+    devices: Vec<Arc<crate::dut::driver::Device>>,
     partition: Option<Partition>,
     reports: &ReportArgs,
 ) -> Result<Exit, CliError> {
@@ -192,7 +219,7 @@ pub(super) fn run_cases(
     let options = RunOptions {
         jobs: reports.jobs,
         cards,
-        device,
+        devices,
         stop,
     };
     let hook = sink.clone();

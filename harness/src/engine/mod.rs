@@ -7,7 +7,9 @@ mod case_runner;
 pub mod explain;
 mod ground_truth;
 pub mod oracle;
+mod pool;
 mod verdict;
+pub mod vpcd_conf;
 mod vpcd_pool;
 
 pub use case_runner::{planned, run_case, CaseContext, CaseRun, RunService};
@@ -92,9 +94,10 @@ pub struct RunOptions {
     /// Once set, no further case starts (the running ones finish): an interrupt, or a run
     /// log that can no longer be written.
     pub stop: Arc<AtomicBool>,
-    /// A device under test instead of the reference reader (cards then go through pcscd
-    /// or lie on the device).
-    pub device: Option<Arc<crate::dut::driver::Device>>,
+    /// Devices under test instead of the reference reader (cards then go through pcscd
+    /// or lie on the devices): each serves one case at a time, and the cases are spread
+    /// over them. Empty: the reference reader.
+    pub devices: Vec<Arc<crate::dut::driver::Device>>,
 }
 
 /// Why a run could not run: always the test bench's fault (a case's own failures are its
@@ -186,12 +189,17 @@ fn run_inner(
         on_result: Box::new(on_result),
         faces: crate::face::MatcherPool::new(),
     });
-    // A device under test serves one case at a time, and so does a card in a named reader.
-    let jobs = if options.device.is_some() || matches!(options.cards, CardSite::Reader { .. }) {
+    // A device under test serves one case at a time (so as many run at once as there are
+    // devices), and so does a card in a named reader.
+    let jobs = if !options.devices.is_empty() {
+        options.devices.len()
+    } else if matches!(options.cards, CardSite::Reader { .. }) {
         1
     } else {
         options.jobs.max(1)
     };
+    let devices = Arc::new(pool::Pool::new(options.devices.clone()));
+    let with_devices = !options.devices.is_empty();
     // The vpcd readers are opened only when a case has a card to put into them.
     let placeholder = shared.cards.values().next().map(|c| c.image.clone());
     let pool = match (&options.cards, placeholder) {
@@ -224,7 +232,7 @@ fn run_inner(
             let permit = limit.clone().acquire_owned().await;
             let shared = shared.clone();
             let pool = pool.clone();
-            let device = options.device.clone();
+            let devices = devices.clone();
             let service = service.clone();
             let cards = options.cards.clone();
             let handle = tokio::runtime::Handle::current();
@@ -234,6 +242,8 @@ fn run_inner(
                     return;
                 }
                 let card = case.card_key().and_then(|k| shared.cards.get(&k)).cloned();
+                // A free device (there is one for every permit), held for the whole case.
+                let device = with_devices.then(|| devices.take()).flatten();
                 let ctx = CaseContext {
                     card: card.as_deref(),
                     secret: &shared.secret,
@@ -242,7 +252,7 @@ fn run_inner(
                     runtime: &handle,
                     vpcd: pool.as_deref(),
                     faces: &shared.faces,
-                    device: device.as_ref(),
+                    device: device.as_deref(),
                     service: Some(&service),
                     real_card: match &cards {
                         CardSite::OnDevice(policy) => Some(*policy),

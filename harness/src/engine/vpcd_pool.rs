@@ -3,10 +3,10 @@
 //! SCardReconnect (unpower), which costs a few ms, where a remove and re-insert would cost
 //! about 0.85 s (pcscd polls every 400 ms). A card left silent or torn is re-inserted.
 
+use super::pool::{Pool, Taken};
 use crate::channel::pcsc_driver::{self, PcscChannel};
 use card_emulator::vpcd::{VirtualCard, VpcdAddress};
 use card_emulator::Card;
-use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 const SEEN: Duration = Duration::from_secs(3);
@@ -59,8 +59,7 @@ impl Slot {
 }
 
 pub struct VpcdPool {
-    free: Mutex<Vec<Slot>>,
-    returned: Condvar,
+    slots: Pool<Slot>,
 }
 
 impl VpcdPool {
@@ -83,48 +82,30 @@ impl VpcdPool {
             });
         }
         Ok(VpcdPool {
-            free: Mutex::new(slots),
-            returned: Condvar::new(),
+            slots: Pool::new(slots),
         })
     }
 
     /// Waits for a free reader.
     pub fn take(&self) -> Option<SlotGuard<'_>> {
-        let mut free = self.free.lock().ok()?;
-        loop {
-            if let Some(slot) = free.pop() {
-                return Some(SlotGuard {
-                    pool: self,
-                    slot: Some(slot),
-                });
-            }
-            free = self.returned.wait(free).ok()?;
-        }
+        self.slots.take().map(SlotGuard)
     }
 }
 
-/// A reader taken for one case; healed and given back on drop.
-pub struct SlotGuard<'a> {
-    pool: &'a VpcdPool,
-    slot: Option<Slot>,
-}
+/// A reader taken for one case; healed, then given back, on drop.
+pub struct SlotGuard<'a>(Taken<'a, Slot>);
 
 impl SlotGuard<'_> {
-    /// The reader (present until the guard drops).
+    /// The reader.
     pub fn slot(&self) -> Option<&Slot> {
-        self.slot.as_ref()
+        Some(&self.0)
     }
 }
 
 impl Drop for SlotGuard<'_> {
     fn drop(&mut self) {
-        if let Some(slot) = self.slot.take() {
-            slot.heal();
-            if let Ok(mut free) = self.pool.free.lock() {
-                free.push(slot);
-                self.pool.returned.notify_one();
-            }
-        }
+        // Before the slot goes back (when the `Taken` drops, after this).
+        self.0.heal();
     }
 }
 

@@ -342,7 +342,7 @@ fn prepare_and_run(
         jobs: 1,
         cards: crate::engine::CardSite::default_vpcd(),
         stop: Default::default(),
-        device: Some(device),
+        devices: vec![device],
     };
     crate::engine::run(cases, cards, &options, move |f| {
         let (decision, _) = transactions::decision(&f.result, f.face.as_ref());
