@@ -20,5 +20,6 @@ pub mod qualification;
 pub mod reader;
 pub mod rules;
 pub mod scenario;
+pub mod sim_clock;
 pub mod units;
 pub mod yaml;

@@ -448,17 +448,16 @@ fn opensc_tool_names_the_card_jpki_and_reads_its_atr() {
 }
 
 #[test]
-fn pcsc_scan_shows_the_my_number_card_atr_in_the_first_reader() {
+fn pcsc_scan_lists_the_reader_and_opensc_tool_reads_the_my_number_card_atr() {
     let card = CardUnderOpenSc::insert("valid");
-    // -c: list the cards once and exit; -n: no ATR analysis (no smartcard_list lookup).
-    let scan = card.run("pcsc_scan", &["-n", "-c"]);
-    let out = scan.expect_success();
-    let block = out
-        .split(" Reader ")
-        .find(|b| b.contains(READER))
-        .unwrap_or_else(|| panic!("{READER} missing:\n{scan}"));
-    assert!(block.contains("Card inserted"), "{scan}");
-    assert!(block.contains(&format!("ATR: {ATR_TEXT}")), "{scan}");
+    // -r: list the readers and exit. (`pcsc_scan -c` watches every reader and pcscd's
+    // plug-and-play state at once, 17 states with 16 vpcd readers, which pcsc-lite refuses:
+    // docs/platform.md, "Sixteen vpcd readers".)
+    let scan = card.run("pcsc_scan", &["-r"]);
+    assert!(scan.expect_success().contains(READER), "{scan}");
+    let atr = card.opensc_tool(&["--atr"]);
+    let printed = atr.expect_success().to_uppercase().replace(':', " ");
+    assert!(printed.contains(ATR_TEXT), "{atr}");
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! The emulated card called directly, in process: no pcscd, same interface and the same
-//! faults (slow, mute, torn) as through vpcd.
+//! faults (slow, mute, torn) as through vpcd. A slow or mute card's wait passes on the
+//! case's clock (simulated in an in-process run: no wall time).
 
 use crate::channel::{checked_response, CardChannel, ChannelError, Response};
+use crate::sim_clock::SimClock;
 use card_emulator::{Card, Delivery};
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,7 @@ pub struct InProcessChannel {
     deadline: Duration,
     /// Set when a torn card dropped off; cleared by `reset` (the card is placed again).
     removed: bool,
+    clock: SimClock,
 }
 
 impl InProcessChannel {
@@ -21,7 +24,14 @@ impl InProcessChannel {
             out: Vec::with_capacity(512),
             deadline,
             removed: false,
+            clock: SimClock::real(),
         }
+    }
+
+    /// The card's waits pass on `clock`.
+    pub fn on_clock(mut self, clock: SimClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn card(&self) -> &Card {
@@ -35,13 +45,14 @@ impl CardChannel for InProcessChannel {
             return Err(ChannelError::Removed);
         }
         let start = Instant::now();
+        let simulated_before = self.clock.total();
         self.card.transmit(apdu, &mut self.out);
         match self.card.delivery() {
             Delivery::Normal => {}
-            Delivery::Delayed(d) if d <= self.deadline => std::thread::sleep(d),
+            Delivery::Delayed(d) if d <= self.deadline => self.clock.pass(d),
             // Too slow or never: the host waits out its deadline, as it would on a reader.
             Delivery::Delayed(_) | Delivery::Silent => {
-                std::thread::sleep(self.deadline);
+                self.clock.pass(self.deadline);
                 return Err(ChannelError::Timeout(self.deadline));
             }
             Delivery::Torn => {
@@ -50,7 +61,8 @@ impl CardChannel for InProcessChannel {
                 self.out.clear();
             }
         }
-        checked_response(self.out.clone(), start.elapsed())
+        let simulated = self.clock.total().saturating_sub(simulated_before);
+        checked_response(self.out.clone(), start.elapsed() + simulated)
     }
 
     fn reset(&mut self) -> Result<(), ChannelError> {

@@ -19,6 +19,7 @@ use crate::qualification::{
 use crate::reader::{DriverError, PlacedCard, ReaderDriver, ReaderSetup, Stimulus, VirtualReader};
 use crate::rules::{ConsentStep, ConsentStore, FacilityId, PatientId};
 use crate::scenario::{Case, CaseKind, ConformanceCheck, PinEntry, ServiceFault, StepKind};
+use crate::sim_clock::{thread_cpu_time, SimClock};
 use card_emulator::Card;
 use reports::log::Planned;
 use reports::{CaseResult, Measurement, Verdict};
@@ -157,7 +158,8 @@ fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseRun
     };
     let run = bench.run_steps(case, ctx);
     let stack_failed = bench.stack_failed.clone();
-    let mut observed = bench.finish(case);
+    let clock = bench.clock.clone();
+    let (mut observed, reader_cpu) = bench.finish(case);
     // The reader's claims against what the card did (the same for every reader).
     let contradicted =
         super::ground_truth::contradictions(&observed, ctx.card.map(|c| &c.certificate_key));
@@ -197,7 +199,16 @@ fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseRun
         }
         (Verdict::Fail, Some(why))
     };
-    measurements.push(Measurement::millis("total", start.elapsed()));
+    // On a simulated clock the case's time is its work plus what it waited; its wall time
+    // and its reader's CPU time come beside it.
+    let simulated = clock.total();
+    measurements.push(Measurement::millis("total", start.elapsed() + simulated));
+    if clock.is_simulated() {
+        measurements.push(Measurement::millis("total.wall", start.elapsed()));
+    }
+    if let Some(cpu) = reader_cpu {
+        measurements.push(Measurement::millis("total.cpu", cpu));
+    }
     // The PC/SC stack failing under the case (pcscd stopped or restarted) is the bench's
     // fault: whatever the reader made of it, the case is an error, not the reader's fail.
     let (verdict, reason) = match stack_failed.lock().ok().and_then(|f| f.clone()) {
@@ -211,8 +222,10 @@ fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseRun
         None => (verdict, reason),
     };
     let evidence = evidence(&observed);
+    let mut result = result(case, verdict, reason, start, measurements, evidence);
+    result.duration += simulated;
     CaseRun {
-        result: result(case, verdict, reason, start, measurements, evidence),
+        result,
         face: super::ground_truth::face_claim(&observed),
     }
 }
@@ -270,7 +283,7 @@ fn run_conformance_case(
                    (--card inprocess or pcsc), not on the device under test";
         return not_run(case, Verdict::Skip, start, why);
     }
-    let (mut channel, _slot) = match card_channel(case, ctx, loaded) {
+    let (mut channel, _slot) = match card_channel(case, ctx, loaded, &SimClock::real()) {
         Ok(c) => c,
         Err(why) => return error_result(case, start, format!("bench: {why}")),
     };
@@ -389,8 +402,10 @@ struct Bench<'a> {
     thread: std::thread::JoinHandle<()>,
     jobs: mpsc::Sender<Job>,
     replies: mpsc::Receiver<Reply>,
-    finished: mpsc::Receiver<Observed>,
+    finished: mpsc::Receiver<(Observed, Option<Duration>)>,
     server: CaseServer,
+    /// The case's clock: simulated when everything runs in process, real otherwise.
+    clock: SimClock,
     card: Option<Box<dyn CardChannel>>,
     /// Set when the PC/SC stack failed under the case (a bench fault).
     stack_failed: Arc<std::sync::Mutex<Option<String>>>,
@@ -419,6 +434,7 @@ fn card_channel<'a>(
     case: &Case,
     ctx: &CaseContext<'a>,
     loaded: &LoadedCard,
+    clock: &SimClock,
 ) -> Result<CaseCard<'a>, String> {
     let card = || Card::new(loaded.image.clone()).with_attach_secret(ctx.secret.bytes());
     // The card's own deadline is below the step's, so a silent card is the card's failure.
@@ -435,7 +451,8 @@ fn card_channel<'a>(
     }
     match ctx.vpcd {
         None => {
-            let channel: Box<dyn CardChannel> = Box::new(InProcessChannel::new(card(), deadline));
+            let channel: Box<dyn CardChannel> =
+                Box::new(InProcessChannel::new(card(), deadline).on_clock(clock.clone()));
             Ok((guarded(channel, emulator_only), None))
         }
         Some(pool) => {
@@ -451,13 +468,30 @@ impl<'a> Bench<'a> {
     fn up(case: &Case, ctx: &CaseContext<'a>) -> Result<Bench<'a>, String> {
         let records = records(case, ctx.card)?;
         let patient = oracle::patient(case, ctx.card.map(|c| &c.profile));
+        // Waits pass on a simulated clock only when the harness runs every part of the case
+        // (the reader, the card, the service): a device, pcscd and a real card keep time.
+        let in_process = ctx.device.is_none()
+            && ctx.vpcd.is_none()
+            && ctx.card_reader.is_none()
+            && ctx.real_card.is_none();
+        let clock = match in_process {
+            true => SimClock::simulated(),
+            false => SimClock::real(),
+        };
         let (server, service) = match ctx.service.filter(|_| ctx.device.is_none()) {
             Some(run) => {
+                let delays = match in_process {
+                    true => crate::qualification::Delays::Simulated,
+                    false => crate::qualification::Delays::Real,
+                };
                 let case_service = run
                     .control
-                    .open_case(records, Some(case.date))
+                    .open_case(records, Some(case.date), delays)
                     .map_err(|e| format!("qualification service: {e}"))?;
-                let client = run.client.for_case(&case_service.path());
+                let client = run
+                    .client
+                    .for_case(&case_service.path())
+                    .on_clock(clock.clone());
                 (
                     CaseServer::OnRun(case_service),
                     BlockingQualificationClient::with_client(client, ctx.runtime.clone()),
@@ -491,7 +525,7 @@ impl<'a> Bench<'a> {
         };
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (outbox, replies) = mpsc::channel::<Reply>();
-        let (done, finished) = mpsc::channel::<Observed>();
+        let (done, finished) = mpsc::channel::<(Observed, Option<Duration>)>();
         let stack_failed = Arc::new(std::sync::Mutex::new(None));
         let real_card = ctx.real_card;
         let (reader, card, slot): (Box<dyn ReaderDriver>, _, _) = match ctx.device {
@@ -536,7 +570,7 @@ impl<'a> Bench<'a> {
             None => {
                 let (card, slot) = match ctx.card {
                     Some(loaded) => {
-                        let (channel, slot) = card_channel(case, ctx, loaded)?;
+                        let (channel, slot) = card_channel(case, ctx, loaded, &clock)?;
                         let watched: Box<dyn CardChannel> = Box::new(StackWatch {
                             inner: Box::new(channel),
                             failed: stack_failed.clone(),
@@ -569,6 +603,7 @@ impl<'a> Bench<'a> {
             replies,
             finished,
             server,
+            clock,
             card,
             stack_failed,
             _slot: slot,
@@ -590,6 +625,9 @@ impl<'a> Bench<'a> {
         for (index, step) in case.steps.iter().enumerate() {
             let deadline = step.deadline.unwrap_or(case.step_deadline);
             let started = Instant::now();
+            let simulated = self.clock.total();
+            // The step's time: real time plus what passed on the simulated clock.
+            let took = || started.elapsed() + self.clock.total().saturating_sub(simulated);
             let job = match &step.kind {
                 // A device under test reaches the case's card itself.
                 StepKind::PlaceCard if ctx.device.is_some() => Job::PlaceRemoteCard,
@@ -622,14 +660,15 @@ impl<'a> Bench<'a> {
                 )),
                 StepKind::Service(f) => {
                     self.server.set_fault(fault(f));
-                    times.push((step.kind.name().to_owned(), started.elapsed()));
+                    times.push((step.kind.name().to_owned(), took()));
                     continue;
                 }
                 // A wait is a step like any other: it ends at its deadline at the latest
                 // (scenario files cannot ask for more: `parse::wait_fits`).
                 StepKind::Wait(d) => {
-                    wait(*d, deadline).map_err(|why| broke(format!("{}: {why}", step.origin)))?;
-                    times.push((step.kind.name().to_owned(), started.elapsed()));
+                    wait(*d, deadline, &self.clock)
+                        .map_err(|why| broke(format!("{}: {why}", step.origin)))?;
+                    times.push((step.kind.name().to_owned(), took()));
                     continue;
                 }
             };
@@ -663,7 +702,7 @@ impl<'a> Bench<'a> {
                     )))
                 }
             }
-            times.push((step.kind.name().to_owned(), started.elapsed()));
+            times.push((step.kind.name().to_owned(), took()));
         }
         Ok(StepsRun { times, refused })
     }
@@ -681,20 +720,30 @@ impl<'a> Bench<'a> {
                 .as_ref()
                 .map_or(Duration::ZERO, |c| c.total())
         };
-        let at_start = credit();
-        let mut until = started + deadline;
+        let at_start = (credit(), self.clock.total());
+        // The step's deadline in real time: later by the face credit, earlier by what
+        // passed on the simulated clock.
+        let until = || {
+            (started + deadline + credit().saturating_sub(at_start.0))
+                .checked_sub(self.clock.total().saturating_sub(at_start.1))
+                .unwrap_or(started)
+        };
+        let mut waited_until = until();
         loop {
             match self
                 .replies
-                .recv_timeout(until.saturating_duration_since(Instant::now()))
+                .recv_timeout(waited_until.saturating_duration_since(Instant::now()))
             {
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let later = started + deadline + credit().saturating_sub(at_start);
-                    if later <= until {
+                    let later = until();
+                    if later <= waited_until {
                         return Err(mpsc::RecvTimeoutError::Timeout);
                     }
-                    until = later;
+                    waited_until = later;
                 }
+                // A reply whose simulated waits took it past the deadline came too late,
+                // as it would have on a bench.
+                Ok(_) if Instant::now() > until() => return Err(mpsc::RecvTimeoutError::Timeout),
                 other => return other,
             }
         }
@@ -704,7 +753,7 @@ impl<'a> Bench<'a> {
     /// at its deadline (a stimulus at the step's, the device's `reset` at its own), so the
     /// thread reports within the longest of those and is joined: no thread, link or card
     /// outlives the case. A reader past that bound is a harness bug; the case says so.
-    fn finish(self, case: &Case) -> Observed {
+    fn finish(self, case: &Case) -> (Observed, Option<Duration>) {
         let _ = self.jobs.send(Job::Finish);
         let longest_step = case
             .steps
@@ -713,12 +762,12 @@ impl<'a> Bench<'a> {
             .max()
             .unwrap_or(case.step_deadline);
         let bound = longest_step + crate::dut::protocol::RESET_DEADLINE + Duration::from_secs(5);
-        let mut observed = match self.finished.recv_timeout(bound) {
-            Ok(observed) => {
+        let (mut observed, cpu) = match self.finished.recv_timeout(bound) {
+            Ok(done) => {
                 let _ = self.thread.join();
-                observed
+                done
             }
-            Err(_) => Observed::gone(),
+            Err(_) => (Observed::gone(), None),
         };
         // A card in a vpcd reader: what it recorded (before the slot goes back).
         if observed.journal.is_none() {
@@ -729,7 +778,7 @@ impl<'a> Bench<'a> {
                 .map(|s| s.journal());
         }
         observed.served = self.server.close();
-        observed
+        (observed, cpu)
     }
 }
 
@@ -740,7 +789,7 @@ fn reader_thread(
     real_card: Option<Policy>,
     inbox: mpsc::Receiver<Job>,
     outbox: mpsc::Sender<Reply>,
-    done: mpsc::Sender<Observed>,
+    done: mpsc::Sender<(Observed, Option<Duration>)>,
 ) {
     for job in inbox {
         let reply = match job {
@@ -771,17 +820,21 @@ fn reader_thread(
         }
     }
     let report = reader.finish();
-    let _ = done.send(Observed {
-        events: report.events,
-        outcome: report.outcome,
-        last_verify_sw: report.last_verify_sw,
-        timings: report.timings,
-        trace: report.trace,
-        breaches: report.breaches,
-        refused: Vec::new(),
-        journal: report.journal,
-        served: Vec::new(),
-    });
+    let cpu = thread_cpu_time();
+    let _ = done.send((
+        Observed {
+            events: report.events,
+            outcome: report.outcome,
+            last_verify_sw: report.last_verify_sw,
+            timings: report.timings,
+            trace: report.trace,
+            breaches: report.breaches,
+            refused: Vec::new(),
+            journal: report.journal,
+            served: Vec::new(),
+        },
+        cpu,
+    ));
 }
 
 /// The case's card for a device under test: a real card on the device itself, or the
@@ -893,10 +946,10 @@ fn consent_history(case: &Case, card: Option<&LoadedCard>) -> ConsentStore {
     store
 }
 
-/// The step `wait: d`: `d` passes, but never more than the step's `deadline`; a wait that
-/// would outlast it ends there as an overrun.
-fn wait(d: Duration, deadline: Duration) -> Result<(), String> {
-    std::thread::sleep(d.min(deadline));
+/// The step `wait: d`: `d` passes on the case's clock, but never more than the step's
+/// `deadline`; a wait that would outlast it ends there as an overrun.
+fn wait(d: Duration, deadline: Duration, clock: &SimClock) -> Result<(), String> {
+    clock.pass(d.min(deadline));
     if d > deadline {
         return Err(format!(
             "step `wait` of {d:?} did not finish within its deadline of {deadline:?}"
@@ -911,16 +964,23 @@ mod tests {
 
     #[test]
     fn a_wait_ends_at_its_deadline() {
+        let real = SimClock::real();
         let started = Instant::now();
-        let err = wait(Duration::from_secs(5), Duration::from_millis(20)).unwrap_err();
+        let err = wait(Duration::from_secs(5), Duration::from_millis(20), &real).unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(2));
         assert_eq!(
             err,
             "step `wait` of 5s did not finish within its deadline of 20ms"
         );
         assert_eq!(
-            wait(Duration::from_millis(5), Duration::from_millis(5)),
+            wait(Duration::from_millis(5), Duration::from_millis(5), &real),
             Ok(())
         );
+        // Simulated: the deadline's time passes on the clock, none on the wall.
+        let simulated = SimClock::simulated();
+        let started = Instant::now();
+        assert!(wait(Duration::from_secs(50), Duration::from_secs(30), &simulated).is_err());
+        assert_eq!(simulated.total(), Duration::from_secs(30));
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 }

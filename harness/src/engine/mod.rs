@@ -15,7 +15,6 @@ mod vpcd_pool;
 pub use case_runner::{planned, run_case, CaseContext, CaseRun, RunService};
 pub use ground_truth::FaceClaim;
 pub use verdict::{judge_case, Observed};
-pub use vpcd_pool::vpcd_reader_name;
 
 use crate::cards::LoadedCards;
 use crate::channel::guard::{Policy, RunSecret};
@@ -73,18 +72,10 @@ pub enum CardSite {
 }
 
 impl CardSite {
-    /// The two default vpcd readers.
+    /// The vpcd readers pcscd is configured with (`/etc/reader.conf.d`; `.ci/vpcd-readers`
+    /// sets up 16), or Debian's default two.
     pub fn default_vpcd() -> CardSite {
-        CardSite::Vpcd(
-            (0..2u16)
-                .map(|i| {
-                    (
-                        card_emulator::vpcd::DEFAULT_PORT + i,
-                        vpcd_pool::vpcd_reader_name(i),
-                    )
-                })
-                .collect(),
-        )
+        CardSite::Vpcd(vpcd_conf::installed_vpcd_readers())
     }
 }
 
@@ -203,7 +194,9 @@ fn run_inner(
     // The vpcd readers are opened only when a case has a card to put into them.
     let placeholder = shared.cards.values().next().map(|c| c.image.clone());
     let pool = match (&options.cards, placeholder) {
+        // As many readers as cases run at once: each is plugged and checked at the start.
         (CardSite::Vpcd(readers), Some(placeholder)) => {
+            let readers = &readers[..jobs.min(readers.len())];
             Some(Arc::new(vpcd_pool::VpcdPool::open(readers, || {
                 card_emulator::Card::new(placeholder.clone())
             })?))

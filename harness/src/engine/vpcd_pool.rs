@@ -108,8 +108,3 @@ impl Drop for SlotGuard<'_> {
         self.0.heal();
     }
 }
-
-/// The PC/SC name of the n-th vpcd reader.
-pub fn vpcd_reader_name(index: u16) -> String {
-    format!("Virtual PCD 00 {index:02}")
-}

@@ -43,6 +43,15 @@ pub fn case_route(path: &str) -> Option<(u64, &str)> {
     Some((case, route))
 }
 
+/// On a case's service whose delays are simulated (an in-process run), a delaying fault
+/// does not wait: the answer comes at once with this header, `held` (a request held until
+/// the client gives up) or the delay in nanoseconds, and the client (on the case's
+/// simulated clock) lets that time pass on the clock instead. Never sent otherwise.
+pub const SIMULATED_WAIT_HEADER: &str = "x-myna-hil-simulated-wait";
+
+/// The value of [`SIMULATED_WAIT_HEADER`] for a held request.
+pub const SIMULATED_HELD: &str = "held";
+
 /// What a route does; the handler dispatches on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {

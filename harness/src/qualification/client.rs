@@ -1,9 +1,10 @@
 //! The client a reader uses to ask the service, over real HTTP, with a deadline, and a
 //! blocking wrapper for readers that run on a plain thread.
 
-use super::api::{QUERY_PATH, REGISTRATION_PATH};
+use super::api::{QUERY_PATH, REGISTRATION_PATH, SIMULATED_HELD, SIMULATED_WAIT_HEADER};
 use super::record::{Consent, QualificationResult};
 use super::wire::{QueryBody, RegistrationAnswer, RegistrationBody};
+use crate::sim_clock::SimClock;
 use base64::Engine as _;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Bytes;
@@ -50,6 +51,8 @@ pub struct QualificationClient {
     addr: SocketAddr,
     /// What precedes the routes: empty, or a case's `/case/N` on a run's server.
     path: String,
+    /// Where a simulated wait the service stamps on an answer passes (real: none does).
+    clock: SimClock,
     http: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -74,8 +77,17 @@ impl QualificationClient {
         QualificationClient {
             addr,
             path: String::new(),
+            clock: SimClock::real(),
             http,
         }
+    }
+
+    /// This client with waits the service stamps (`api::SIMULATED_WAIT_HEADER`, from a
+    /// case service with simulated delays) passing on `clock`: an answer stamped with more
+    /// than the deadline, or held, is a [`QueryError::Timeout`] after the deadline's time.
+    pub fn on_clock(mut self, clock: SimClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// A client for one case's service on the same server (`CaseService::path`), sharing
@@ -155,7 +167,7 @@ impl QualificationClient {
             .header(CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| QueryError::Connect(e.to_string()))?;
-        match tokio::time::timeout(deadline, self.exchange(request)).await {
+        match tokio::time::timeout(deadline, self.exchange(request, deadline)).await {
             Ok(answer) => answer,
             Err(_) => Err(QueryError::Timeout(deadline)),
         }
@@ -164,6 +176,7 @@ impl QualificationClient {
     async fn exchange<T: DeserializeOwned>(
         &self,
         request: Request<Full<Bytes>>,
+        deadline: Duration,
     ) -> Result<T, QueryError> {
         let response = self.http.request(request).await.map_err(|e| {
             if e.is_connect() {
@@ -172,6 +185,23 @@ impl QualificationClient {
                 QueryError::Disconnected(chain(&e))
             }
         })?;
+        if self.clock.is_simulated() {
+            let stamped = response.headers().get(SIMULATED_WAIT_HEADER);
+            let wait = stamped.and_then(|v| v.to_str().ok()).map(|v| match v {
+                SIMULATED_HELD => None,
+                nanos => nanos.parse::<u64>().ok().map(Duration::from_nanos),
+            });
+            match wait {
+                Some(Some(wait)) if wait <= deadline => self.clock.pass(wait),
+                // Held, too slow, or a stamp that does not parse: the client gives up at
+                // its deadline.
+                Some(_) => {
+                    self.clock.pass(deadline);
+                    return Err(QueryError::Timeout(deadline));
+                }
+                None => {}
+            }
+        }
         let status = response.status();
         let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
             .collect()

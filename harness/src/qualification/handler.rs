@@ -8,7 +8,7 @@
 use super::api::{self, Endpoint, Routed};
 use super::fault::Fault;
 use super::journal::Served;
-use super::state::{bump, stopped, Shared, Tenant};
+use super::state::{bump, stopped, Delays, Shared, Tenant};
 use super::wire::{self, ErrorBody, ErrorCode, RegistrationAnswer, RequestError};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -92,12 +92,22 @@ async fn serve(
         (None, Endpoint::Health) => Ok(json(StatusCode::OK, br#"{"Status":"ok"}"#.to_vec())),
         (None, Endpoint::OpenApi) => Ok(json(StatusCode::OK, api::openapi_bytes().to_vec())),
     };
-    if let Ok(response) = &answer {
+    // A simulated hold is journaled as a real one: no answer reached the client.
+    if let Some(response) = answer
+        .as_ref()
+        .ok()
+        .filter(|r| r.extensions().get::<Held>().is_none())
+    {
         served.status = Some(response.status().as_u16());
         served.error = response.extensions().get::<ErrorCode>().copied();
     }
     answer
 }
+
+/// Marks the answer to a request held on a simulated clock (never an answer to the client:
+/// its client gives up at its deadline).
+#[derive(Clone, Copy, Debug)]
+struct Held;
 
 /// `POST /qualification`: the lookup.
 async fn query(
@@ -119,13 +129,13 @@ async fn query(
     served.consent = query.consent;
     let fault = tenant.service.fault_for(&query.key);
     served.fault.clone_from(&fault);
-    if let Some(answer) = transport_fault(shared, fault.as_ref()).await {
+    if let Some(answer) = transport_fault(shared, tenant, fault.as_ref()).await {
         return answer;
     }
     let result = tenant.service.answer(&query, fault.as_ref());
     let answer = answer_json(shared, served, &result);
     served.result = Some(result);
-    answer
+    simulated_slow(shared, tenant, fault.as_ref(), answer)
 }
 
 /// `POST /registration`: the card is registered for insurance use (the reader's
@@ -147,13 +157,14 @@ async fn registration(
     served.certificate = Some(registration.key.clone());
     let fault = tenant.service.fault_for(&registration.key);
     served.fault.clone_from(&fault);
-    if let Some(answer) = transport_fault(shared, fault.as_ref()).await {
+    if let Some(answer) = transport_fault(shared, tenant, fault.as_ref()).await {
         return answer;
     }
     match tenant.service.register(&registration) {
         Ok(()) => {
             served.registered = true;
-            answer_json(shared, served, &RegistrationAnswer { registered: true })
+            let answer = answer_json(shared, served, &RegistrationAnswer { registered: true });
+            simulated_slow(shared, tenant, fault.as_ref(), answer)
         }
         Err(problem) => Ok(error(
             StatusCode::FORBIDDEN,
@@ -228,14 +239,35 @@ async fn read_body(
 
 /// Applies a transport fault: `Some(answer)` when the fault decides the answer (held, 5xx,
 /// or released by a shutdown while slowed), `None` to go on and answer normally.
-async fn transport_fault(shared: &Shared, fault: Option<&Fault>) -> Option<Answer> {
+async fn transport_fault(
+    shared: &Shared,
+    tenant: &Tenant,
+    fault: Option<&Fault>,
+) -> Option<Answer> {
     let limits = &shared.limits;
+    let simulated = tenant.delays == Delays::Simulated;
     match fault? {
+        Fault::Timeout if simulated => {
+            bump(&shared.counters.faulted);
+            let mut held = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ServiceFault,
+                "held (simulated)".into(),
+            );
+            held.extensions_mut().insert(Held);
+            held.headers_mut().insert(
+                api::SIMULATED_WAIT_HEADER,
+                HeaderValue::from_static(api::SIMULATED_HELD),
+            );
+            Some(Ok(held))
+        }
         Fault::Timeout => {
             bump(&shared.counters.faulted);
             hold(shared, limits.max_hold).await;
             Some(Err(Released))
         }
+        // Answered at once; `simulated_slow` stamps the delay.
+        Fault::Slow(_) if simulated => None,
         Fault::Http5xx(code) => {
             bump(&shared.counters.faulted);
             let status = StatusCode::from_u16(Fault::server_error_status(*code))
@@ -252,6 +284,28 @@ async fn transport_fault(shared: &Shared, fault: Option<&Fault>) -> Option<Answe
         }
         Fault::MalformedBody | Fault::QualificationInvalid | Fault::SeveralMatches => None,
     }
+}
+
+/// The answer of a case whose delays are simulated, stamped with its `Slow` fault's delay
+/// (capped like a real one); any other answer as it is.
+fn simulated_slow(
+    shared: &Shared,
+    tenant: &Tenant,
+    fault: Option<&Fault>,
+    answer: Answer,
+) -> Answer {
+    let (Delays::Simulated, Some(Fault::Slow(delay))) = (tenant.delays, fault) else {
+        return answer;
+    };
+    answer.map(|mut response| {
+        let nanos = (*delay).min(shared.limits.max_hold).as_nanos().to_string();
+        if let Ok(value) = HeaderValue::from_str(&nanos) {
+            response
+                .headers_mut()
+                .insert(api::SIMULATED_WAIT_HEADER, value);
+        }
+        response
+    })
 }
 
 /// A 200 with `value` as JSON, cut in half under the request's `MalformedBody` fault (noted

@@ -56,7 +56,7 @@ pub use record::{
     RecordError, ReferenceClassification, ResultErrorCode, SegmentOfResult,
 };
 pub use server::{
-    serve, shutdown_signal, BackgroundServer, CaseService, Limits, Server, ServerConfig,
+    serve, shutdown_signal, BackgroundServer, CaseService, Delays, Limits, Server, ServerConfig,
     ServerControl, ServerError, ServerHandle, ServerStats,
 };
 pub use service::{MAX_REGISTRATIONS, MAX_REMEMBERED_CONSENTS};

@@ -20,7 +20,7 @@ use super::service::lock;
 use super::service::Service;
 use super::slots::{Admission, Slot, Slots};
 use super::state::{bump, stopped, Counters, Shared, Tenant};
-pub use super::state::{Limits, ServerStats, MAX_OPEN_CASES};
+pub use super::state::{Delays, Limits, ServerStats, MAX_OPEN_CASES};
 use super::trust::{TrustAnchor, TrustError};
 use super::wire::ErrorCode;
 use hyper::server::conn::http1;
@@ -164,6 +164,7 @@ async fn prepare(
         main: Arc::new(Tenant {
             service,
             journal: Journal::new(config.limits.max_served),
+            delays: Delays::Real,
         }),
         cases: std::sync::Mutex::new(std::collections::HashMap::new()),
         next_case: AtomicU64::new(0),
@@ -318,6 +319,7 @@ impl ServerControl {
         &self,
         records: Vec<InsuredRecord>,
         today: Option<Date>,
+        delays: Delays,
     ) -> Result<CaseService, ServerError> {
         let service = Service::new(
             records,
@@ -329,6 +331,7 @@ impl ServerControl {
         let tenant = Arc::new(Tenant {
             service,
             journal: Journal::new(self.shared.limits.max_served),
+            delays,
         });
         let mut cases = lock(&self.shared.cases);
         if cases.len() >= MAX_OPEN_CASES {

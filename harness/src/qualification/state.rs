@@ -102,6 +102,17 @@ pub(super) fn bump(counter: &AtomicU64) {
 pub(super) struct Tenant {
     pub(super) service: Service,
     pub(super) journal: Journal,
+    pub(super) delays: Delays,
+}
+
+/// How a service's delaying faults (`slow`, `timeout`) take their time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delays {
+    /// The request waits (a device, or anyone on the network, is served).
+    Real,
+    /// The answer comes at once, stamped with the wait (`api::SIMULATED_WAIT_HEADER`),
+    /// for a client on a simulated clock: an in-process case.
+    Simulated,
 }
 
 /// Cases a server holds open at once: a run has at most one per job.

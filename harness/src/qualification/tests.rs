@@ -101,10 +101,11 @@ async fn cases_on_one_server_keep_their_records_faults_and_journals_apart() {
         .open_case(
             vec![InsuredRecord::example(key())],
             Some(date!(2025 - 11 - 04)),
+            Delays::Real,
         )
         .expect("case a");
     let without = server
-        .open_case(Vec::new(), Some(date!(2025 - 11 - 04)))
+        .open_case(Vec::new(), Some(date!(2025 - 11 - 04)), Delays::Real)
         .expect("case b");
     assert_ne!(with_record.path(), without.path());
     let base = QualificationClient::new(server.addr());
@@ -152,6 +153,61 @@ async fn cases_on_one_server_keep_their_records_faults_and_journals_apart() {
             .await,
         Err(QueryError::Http(404))
     ));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn simulated_delays_pass_on_the_clients_clock_not_the_wall() {
+    let server = Server::start(config(Vec::new())).await.expect("server");
+    let case = server
+        .open_case(
+            vec![InsuredRecord::example(key())],
+            Some(date!(2025 - 11 - 04)),
+            Delays::Simulated,
+        )
+        .expect("case");
+    let clock = crate::sim_clock::SimClock::simulated();
+    let client = QualificationClient::new(server.addr())
+        .for_case(&case.path())
+        .on_clock(clock.clone());
+    let deadline = Duration::from_secs(5);
+    let started = Instant::now();
+    // Slow within the deadline: answered, and the delay passed on the clock.
+    case.set_fault(Some(Fault::Slow(Duration::from_millis(1500))));
+    assert!(client.query(certificate(), "F", deadline).await.is_ok());
+    assert_eq!(clock.total(), Duration::from_millis(1500));
+    // Slower than the deadline, or held: a timeout after the deadline's time.
+    // (the server caps a delay at its max_hold, 2 s here, as it does in real time).
+    case.set_fault(Some(Fault::Slow(Duration::from_secs(20))));
+    let short = Duration::from_secs(1);
+    assert_eq!(
+        client.query(certificate(), "F", short).await,
+        Err(QueryError::Timeout(short))
+    );
+    case.set_fault(Some(Fault::Timeout));
+    assert_eq!(
+        client.query(certificate(), "F", deadline).await,
+        Err(QueryError::Timeout(deadline))
+    );
+    assert_eq!(clock.total(), Duration::from_millis(7_500));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "no wall time waited"
+    );
+    // The held request is journaled as unanswered, as a real hold is.
+    let served = case.served();
+    assert_eq!(served.len(), 3);
+    assert_eq!(served[2].status, None);
+    assert_eq!(served[2].fault, Some(Fault::Timeout));
+    // A real-time case of the same server still waits.
+    let real = server
+        .open_case(Vec::new(), Some(date!(2025 - 11 - 04)), Delays::Real)
+        .expect("real case");
+    real.set_fault(Some(Fault::Slow(Duration::from_millis(300))));
+    let started = Instant::now();
+    let client = QualificationClient::new(server.addr()).for_case(&real.path());
+    assert!(client.query(certificate(), "F", deadline).await.is_ok());
+    assert!(started.elapsed() >= Duration::from_millis(300));
     server.shutdown().await;
 }
 
