@@ -23,10 +23,151 @@ use std::time::{Duration, Instant};
 
 /// Face matchers shared by the cases of a run: loading one costs a few hundred
 /// milliseconds, so each is loaded once (when the first face case needs it) and lent to one
-/// case at a time.
+/// case at a time. With them, what a run computes again and again and always gets the
+/// same: a chip photo's enrolment, and the frames of a synthetic live clip.
 #[derive(Clone, Default)]
 pub struct MatcherPool {
     idle: Arc<Mutex<Vec<FaceMatcher>>>,
+    enrolled: Arc<Mutex<Enrolled>>,
+    clips: Arc<Mutex<LiveClips>>,
+}
+
+/// Chip photos enrolled in this run, by the photo's bytes and the enrolment settings: the
+/// matcher is deterministic (one thread, the same model), so the template is the one a
+/// fresh enrolment gives. At most [`MAX_ENROLLED`]; past it the map starts over.
+#[derive(Default)]
+struct Enrolled(std::collections::HashMap<(Vec<u8>, String), camera_replay::matcher::Template>);
+
+const MAX_ENROLLED: usize = 256;
+
+/// Synthetic live clips of this run and the frames made of them so far, by everything a
+/// clip's pixels follow from (the photo's source, its face box, the spec): a clip's frame
+/// is a pure function of those. The newest [`MAX_LIVE_CLIPS`] are kept (a 640×480 clip of
+/// 45 frames holds 41 MB); cases that share one usually run close together.
+#[derive(Default)]
+struct LiveClips(std::collections::VecDeque<(String, Arc<SharedClip>)>);
+
+const MAX_LIVE_CLIPS: usize = 6;
+
+/// One live clip, its frames made on demand and kept.
+struct SharedClip {
+    clip: LiveClip,
+    frames: Mutex<Vec<Option<Frame>>>,
+}
+
+impl SharedClip {
+    fn frame(&self, index: u32) -> Frame {
+        let at = index as usize;
+        if let Some(frame) = self
+            .frames
+            .lock()
+            .ok()
+            .and_then(|f| f.get(at).cloned().flatten())
+        {
+            return frame;
+        }
+        let frame = self.clip.frame(index);
+        if let Ok(mut frames) = self.frames.lock() {
+            if frames.len() <= at {
+                frames.resize(at + 1, None);
+            }
+            frames[at] = Some(frame.clone());
+        }
+        frame
+    }
+}
+
+/// A case's view of a [`SharedClip`]: its own position, the shared frames.
+struct SharedClipSource {
+    clip: Arc<SharedClip>,
+    next: u32,
+}
+
+impl FrameSource for SharedClipSource {
+    fn next_frame(&mut self) -> Option<Result<Frame, camera_replay::source::SourceError>> {
+        if self.next >= self.clip.clip.spec().frames {
+            return None;
+        }
+        let frame = self.clip.frame(self.next);
+        self.next += 1;
+        Some(Ok(frame))
+    }
+    fn frame_rate(&self) -> f64 {
+        self.clip.clip.frame_rate()
+    }
+    fn frame_size(&self) -> (u32, u32) {
+        self.clip.clip.frame_size()
+    }
+    fn describe(&self) -> String {
+        self.clip.clip.describe()
+    }
+    fn frame_count(&self) -> Option<u64> {
+        self.clip.clip.frame_count()
+    }
+}
+
+impl MatcherPool {
+    /// `photo`'s live clip of `spec` (`key`: what the photo is), shared with the run's
+    /// other cases that play the same clip.
+    fn live_clip(
+        &self,
+        key: String,
+        photo: &RgbImage,
+        spec: ClipSpec,
+    ) -> Result<SharedClipSource, String> {
+        let key = format!("{key}|{spec:?}");
+        let known = self.clips.lock().ok().and_then(|clips| {
+            clips
+                .0
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, c)| c.clone())
+        });
+        let clip = match known {
+            Some(clip) => clip,
+            None => {
+                let clip = Arc::new(SharedClip {
+                    clip: LiveClip::new(photo, spec).map_err(|e| e.to_string())?,
+                    frames: Mutex::new(Vec::new()),
+                });
+                if let Ok(mut clips) = self.clips.lock() {
+                    if clips.0.len() >= MAX_LIVE_CLIPS {
+                        clips.0.pop_front();
+                    }
+                    clips.0.push_back((key, clip.clone()));
+                }
+                clip
+            }
+        };
+        Ok(SharedClipSource { clip, next: 0 })
+    }
+
+    /// `matcher`'s enrolment of `image` (a decoded chip photo, `bytes` as read from the
+    /// card), computed once per run for the same photo and settings.
+    fn enrol(
+        &self,
+        matcher: &mut FaceMatcher,
+        bytes: &[u8],
+        image: &RgbImage,
+    ) -> Result<camera_replay::matcher::Template, camera_replay::matcher::AcquireFailure> {
+        let key = (bytes.to_vec(), format!("{:?}", matcher.config()));
+        if let Some(t) = self
+            .enrolled
+            .lock()
+            .ok()
+            .and_then(|e| e.0.get(&key).cloned())
+        {
+            return Ok(t);
+        }
+        let template = matcher.enrol(image)?;
+        if let Ok(mut enrolled) = self.enrolled.lock() {
+            if enrolled.0.len() >= MAX_ENROLLED {
+                enrolled.0.clear();
+            }
+            enrolled.0.insert(key, template.clone());
+        }
+        Ok(template)
+    }
 }
 
 impl MatcherPool {
@@ -339,7 +480,11 @@ impl FaceKit {
                         )
                         .map_err(|e| e.to_string())?,
                     ),
-                    None => Box::new(LiveClip::new(photo, spec).map_err(|e| e.to_string())?),
+                    None => Box::new(self.pool.live_clip(
+                        format!("{:?}", c.source),
+                        photo,
+                        spec,
+                    )?),
                 }
             }
             Footage::Clip(path) => {
@@ -447,7 +592,7 @@ impl FaceCamera for FaceKit {
         self.timings
             .push(("face.decode_chip_photo".into(), started.elapsed()));
         let mut matcher = self.matcher.take().ok_or("the matcher is already in use")?;
-        match matcher.enrol(&rgb_from_luma(&grey)) {
+        match self.pool.enrol(&mut matcher, jp2, &rgb_from_luma(&grey)) {
             Ok(reference) => {
                 self.tracker = Some(FaceTracker::new(
                     matcher,
