@@ -587,6 +587,26 @@ pub fn profiles() -> [String; 2] {
     ]
 }
 
+/// A socat pty pair in `dir`: (socat, one end, the other end), both ends there once this
+/// returns.
+pub fn pty_pair(dir: &Path) -> (Running, PathBuf, PathBuf) {
+    let (a, b) = (dir.join("pty-harness"), dir.join("pty-device"));
+    let child = Command::new("socat")
+        .arg(format!("pty,raw,echo=0,link={}", a.display()))
+        .arg(format!("pty,raw,echo=0,link={}", b.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("socat (bash .ci/setup installs it)");
+    let running = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(a.exists() && b.exists()) {
+        assert!(Instant::now() < deadline, "socat made no pty pair");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (running, a, b)
+}
+
 /// The reference device listening on TCP (with `extra` arguments).
 pub fn ref_dut_tcp(log: &Path, extra: &[&str]) -> (Running, String) {
     let addr = format!("127.0.0.1:{}", free_port());

@@ -5,7 +5,7 @@
 //! case in `error` and the run goes on.
 
 use myna_hil_tests::{
-    all_reader_slots, assert_exit_0, assert_no_secret, foreign_card, fresh_dir, profiles,
+    all_reader_slots, assert_exit_0, assert_no_secret, foreign_card, fresh_dir, profiles, pty_pair,
     reader_slot, ref_dut_tcp, repo_root, run_myna_hil, text, verdicts, workspace_binary, Running,
 };
 use std::collections::BTreeMap;
@@ -14,26 +14,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// A socat pty pair: (socat, harness end, device end).
-fn pty_pair(dir: &Path) -> (Running, PathBuf, PathBuf) {
-    let (a, b) = (dir.join("pty-harness"), dir.join("pty-device"));
-    let child = Command::new("socat")
-        .arg(format!("pty,raw,echo=0,link={}", a.display()))
-        .arg(format!("pty,raw,echo=0,link={}", b.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("socat (bash .ci/setup installs it)");
-    let running = Running(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !(a.exists() && b.exists()) {
-        assert!(Instant::now() < deadline, "socat made no pty pair");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (running, a, b)
-}
+use std::time::Duration;
 
 #[test]
 fn the_shipped_suite_runs_over_a_pty_pair_with_the_in_process_verdicts() {

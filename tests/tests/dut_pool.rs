@@ -58,6 +58,20 @@ fn cases_spread_over_two_devices_get_the_in_process_verdicts() {
         text(&out.stdout)
     );
     assert_eq!(verdicts(&pooled.join("results.json")), expected);
+    // Each case names the device that ran it.
+    let json = std::fs::read_to_string(pooled.join("results.json")).unwrap();
+    let results: serde_json::Value = serde_json::from_str(&json).unwrap();
+    for case in results["cases"].as_array().unwrap() {
+        let evidence = case["evidence"].as_str().unwrap_or_default();
+        assert!(
+            readers
+                .iter()
+                .any(|r| evidence.starts_with(&format!("device under test: {r}\n"))),
+            "{}: {}",
+            case["id"],
+            evidence.lines().next().unwrap_or_default()
+        );
+    }
     drop(devices);
     // Both devices served cases, and between them every case once.
     let started: Vec<usize> = logs

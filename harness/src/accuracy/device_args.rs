@@ -10,7 +10,8 @@ use std::time::Duration;
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct DeviceArgs {
     /// Measure a device under test instead of the reference matcher:
-    /// `dut:serial:PATH[@BAUD]` or `dut:tcp:HOST:PORT` (docs/adapter-protocol.md); its
+    /// `dut:serial:PATH[@BAUD]`, `dut:tcp:HOST:PORT` or `dut:rfc2217://HOST:PORT[@BAUD]`
+    /// (docs/adapter-protocol.md); its
     /// emulated cards go through the vpcd readers of pcscd.
     #[arg(long, value_name = "READER", value_parser = parse_device, requires = "card")]
     pub reader: Option<Address>,
@@ -38,7 +39,7 @@ pub struct DeviceArgs {
 /// `--reader`: `dut:` and an adapter-link address.
 fn parse_device(text: &str) -> Result<Address, String> {
     text.strip_prefix("dut:")
-        .ok_or_else(|| format!("`{text}`: expected dut:serial:PATH[@BAUD] or dut:tcp:HOST:PORT"))?
+        .ok_or_else(|| format!("`{text}`: expected dut: and {}", crate::dut::link::FORMS))?
         .parse()
 }
 

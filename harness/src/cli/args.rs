@@ -149,7 +149,8 @@ pub fn parse_card(text: &str) -> Result<CardArg, String> {
 pub enum ReaderArg {
     /// `virtual`: the built-in reference reader.
     Virtual,
-    /// `dut:serial:PATH[@BAUD]` or `dut:tcp:HOST:PORT`: a device over the adapter protocol.
+    /// `dut:` and a link address (`serial:`, `tcp:`, `rfc2217://`): a device over the
+    /// adapter protocol.
     Dut(Address),
 }
 
@@ -161,7 +162,8 @@ pub fn parse_reader(text: &str) -> Result<ReaderArg, String> {
     match text.strip_prefix("dut:") {
         Some(address) => address.parse().map(ReaderArg::Dut),
         None => Err(format!(
-            "`{text}`: expected virtual, dut:serial:PATH[@BAUD] or dut:tcp:HOST:PORT"
+            "`{text}`: expected virtual, or dut: and {}",
+            crate::dut::link::FORMS
         )),
     }
 }
@@ -295,7 +297,8 @@ pub struct CertifyArgs {
     /// The device's ICS: its declaration (YAML); required, never empty.
     #[arg(long, value_name = "FILE")]
     pub ics: PathBuf,
-    /// The device under test: `dut:serial:PATH[@BAUD]` or `dut:tcp:HOST:PORT`.
+    /// The device under test: `dut:serial:PATH[@BAUD]`, `dut:tcp:HOST:PORT` or
+    /// `dut:rfc2217://HOST:PORT[@BAUD]`.
     #[arg(long, value_parser = parse_reader, value_name = "READER")]
     pub reader: ReaderArg,
     /// Where the cards are: `pcsc` (the emulator in the vpcd readers) or `device`.

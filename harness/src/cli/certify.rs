@@ -111,13 +111,15 @@ pub(super) fn certify(args: CertifyArgs) -> Result<Exit, CliError> {
         ),
         None => None,
     };
-    let address: Address =
-        match &args.reader {
-            super::args::ReaderArg::Dut(a) => a.clone(),
-            super::args::ReaderArg::Virtual => return Err(CliError::bad_input(
-                "certify judges a device under test: --reader dut:tcp:HOST:PORT or dut:serial:PATH",
-            )),
-        };
+    let address: Address = match &args.reader {
+        super::args::ReaderArg::Dut(a) => a.clone(),
+        super::args::ReaderArg::Virtual => {
+            return Err(CliError::bad_input(format!(
+                "certify judges a device under test: --reader dut: and {}",
+                crate::dut::link::FORMS
+            )))
+        }
+    };
     let site = card_site(&args.card, true, false)?;
     empty_folder(&args.out)?;
     let tar = tar_path(&args.out)?;

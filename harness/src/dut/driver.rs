@@ -240,6 +240,11 @@ impl Device {
         &self.hello
     }
 
+    /// Where the harness reaches the device (what `--reader` said, not what it says).
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
     /// The session for one case: the idle one, or (once the last case lost it) a new one.
     /// Waits up to `wait` for a case still holding it.
     fn take(&self, wait: Duration) -> Result<Session, String> {

@@ -3,5 +3,6 @@
 pub mod driver;
 pub mod link;
 pub mod protocol;
+pub mod rfc2217;
 pub mod secrets;
 pub mod transcript;

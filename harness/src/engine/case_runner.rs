@@ -221,7 +221,11 @@ fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseRun
         ),
         None => (verdict, reason),
     };
-    let evidence = evidence(&observed);
+    let mut evidence = evidence(&observed);
+    // Which device ran the case (in a pool of devices, each case names its own).
+    if let Some(device) = ctx.device {
+        evidence.insert_str(0, &format!("device under test: dut:{}\n", device.address()));
+    }
     let mut result = result(case, verdict, reason, start, measurements, evidence);
     result.duration += simulated;
     CaseRun {
