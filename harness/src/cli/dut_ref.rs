@@ -69,6 +69,10 @@ pub struct Args {
     /// Clip formats to announce, preferred first: y4m, avi_mjpeg.
     #[arg(long, value_name = "FORMAT,...", value_delimiter = ',', value_parser = super::args::parse_clip_format)]
     clip_formats: Vec<ClipFormat>,
+    /// Take at least this long over each message acted on, as a real reader's screens do
+    /// (e.g. 300ms; for measuring a pool of devices whose pace is not the harness's CPU).
+    #[arg(long, value_name = "DURATION", value_parser = super::args::parse_duration)]
+    pace: Option<Duration>,
 }
 
 /// How often a read gives the session a chance to notice its end.
@@ -108,6 +112,9 @@ fn start(args: Args) -> Result<Exit, CliError> {
         };
         config.clips = ClipStore::open(&dir, formats)
             .map_err(|e| CliError::bad_input(format!("--clips {}: {e}", dir.display())))?;
+    }
+    if let Some(pace) = args.pace {
+        config.pace = pace;
     }
     if let Some(path) = &args.log {
         let log = Log::to_file(path)

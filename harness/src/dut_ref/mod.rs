@@ -270,6 +270,9 @@ pub struct DeviceConfig {
     pub serial: Option<String>,
     /// The clips the camera plays.
     pub clips: ClipStore,
+    /// How long the device takes over each message it acts on, at least (a real reader's
+    /// screens and animations; zero: as fast as it can).
+    pub pace: std::time::Duration,
     /// Where the qualification queries run.
     runtime: tokio::runtime::Runtime,
 }
@@ -292,6 +295,7 @@ impl DeviceConfig {
             firmware: env!("CARGO_PKG_VERSION").into(),
             serial: None,
             clips: ClipStore::open(&default_clip_dir(), ClipFormat::ALL.to_vec())?,
+            pace: std::time::Duration::ZERO,
             runtime,
         })
     }
@@ -558,6 +562,9 @@ impl Session<'_> {
                 None => return Ok(Flow::Go),
             },
         };
+        if !self.config.pace.is_zero() {
+            std::thread::sleep(self.config.pace);
+        }
         if !self.hello_seen {
             self.send(&FromDevice::error(
                 Some(id),
