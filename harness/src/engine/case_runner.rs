@@ -461,7 +461,7 @@ fn card_channel<'a>(
         }
         Some(pool) => {
             let guard = pool.take().ok_or("no vpcd reader available")?;
-            let slot = guard.slot().ok_or("vpcd reader lost")?;
+            let slot = guard.slot();
             slot.swap_in(card())?;
             Ok((guarded(connect(&slot.reader)?, emulator_only), Some(guard)))
         }
@@ -484,7 +484,7 @@ impl<'a> Bench<'a> {
         };
         let (server, service) = match ctx.service.filter(|_| ctx.device.is_none()) {
             Some(run) => {
-                let delays = match in_process {
+                let delays = match clock.is_simulated() {
                     true => crate::qualification::Delays::Simulated,
                     false => crate::qualification::Delays::Real,
                 };
@@ -775,11 +775,7 @@ impl<'a> Bench<'a> {
         };
         // A card in a vpcd reader: what it recorded (before the slot goes back).
         if observed.journal.is_none() {
-            observed.journal = self
-                ._slot
-                .as_ref()
-                .and_then(|g| g.slot())
-                .map(|s| s.journal());
+            observed.journal = self._slot.as_ref().map(|g| g.slot().journal());
         }
         observed.served = self.server.close();
         (observed, cpu)
@@ -866,7 +862,7 @@ fn remote_card<'a>(
         .ok_or("a device under test reads the card through pcscd: run with --card pcsc")?;
     let card = Card::new(loaded.image.clone()).with_attach_secret(ctx.secret.bytes());
     let guard = pool.take().ok_or("no vpcd reader available")?;
-    let slot = guard.slot().ok_or("vpcd reader lost")?;
+    let slot = guard.slot();
     slot.swap_in(card)?;
     let info = crate::dut::protocol::CardInfo {
         profile: loaded.profile.name.clone(),

@@ -97,8 +97,8 @@ pub struct SlotGuard<'a>(Taken<'a, Slot>);
 
 impl SlotGuard<'_> {
     /// The reader.
-    pub fn slot(&self) -> Option<&Slot> {
-        Some(&self.0)
+    pub fn slot(&self) -> &Slot {
+        &self.0
     }
 }
 
