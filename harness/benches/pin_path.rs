@@ -108,6 +108,8 @@ impl Fixture {
 
     fn context(&self) -> CaseContext<'_> {
         CaseContext {
+            seq: 0,
+            desk: None,
             card: Some(&self.card),
             secret: &self.secret,
             ca_der: &self.ca_der,

@@ -1,7 +1,8 @@
 //! Units in the house's text formats: the one duration parser that scenario files, card
 //! profiles, the service's faults and the command line share (`--fault slow:1.5s` means
 //! what `slow: 1.5s` means in YAML), and the one date parser of the same files and command
-//! lines (visit dates, history dates, birth dates, certificate validity, `--date`).
+//! lines (visit dates, history dates, birth dates, certificate validity, `--date`), and
+//! the one timestamp of reports and evidence (RFC 3339, UTC).
 
 use std::time::Duration;
 use time::Date;
@@ -68,6 +69,13 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         _ => return None,
     };
     Duration::try_from_secs_f64(seconds).ok()
+}
+
+/// Now, as RFC 3339 in UTC: when a run started, a bundle was made, a prompt was answered.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

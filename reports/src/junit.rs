@@ -119,6 +119,17 @@ fn suite(
     out.write_all(b"    <properties>\n")?;
     each(out, &|xml, c| {
         property(xml, &c.id, "verdict", c.verdict.as_str());
+        // A verdict that rests on a person's answer says so, with each answer.
+        if c.operator_decided() {
+            property(xml, &c.id, "operator_decided", "true");
+            for a in &c.operator {
+                let said = match (&a.answer, &a.by) {
+                    (Some(answer), Some(by)) => format!("{answer} by {by}: {}", a.meaning),
+                    _ => a.meaning.clone(),
+                };
+                property(xml, &c.id, &format!("operator.{}", a.prompt), &said);
+            }
+        }
         for m in &c.measurements {
             property(xml, &c.id, &m.name, &format!("{} {}", m.value, m.unit));
         }
@@ -201,6 +212,9 @@ fn output(c: &CaseResult) -> String {
     let mut out = String::new();
     {
         let _ = write!(out, "--- {}: {}", c.name, c.verdict);
+        if c.operator_decided() {
+            out.push_str(" [operator-decided]");
+        }
         if let Some(reason) = &c.reason {
             let _ = write!(out, " ({reason})");
         }

@@ -16,4 +16,4 @@ pub mod results;
 pub mod set;
 pub mod verdict;
 
-pub use verdict::{CaseResult, Measurement, Verdict};
+pub use verdict::{CaseResult, Measurement, OperatorAnswer, Verdict};

@@ -273,6 +273,7 @@ impl Cases for RunLog {
                 duration: Duration::ZERO,
                 measurements: Vec::new(),
                 evidence: String::new(),
+                operator: Vec::new(),
             }));
         };
         let mut buf = vec![0; len];

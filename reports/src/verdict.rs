@@ -91,6 +91,31 @@ pub struct CaseResult {
     pub measurements: Vec<Measurement>,
     /// Evidence: APDU trace (secrets redacted) and event log.
     pub evidence: String,
+    /// The questions put to the person at the bench, and their answers: when there is one,
+    /// the verdict rests on an operator's word ([`CaseResult::operator_decided`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operator: Vec<OperatorAnswer>,
+}
+
+/// A question the bench put to a person during a case, and what came of it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OperatorAnswer {
+    /// The prompt's id in the scenario.
+    pub prompt: String,
+    /// The question as asked (English; the Japanese is in the scenario).
+    pub question: String,
+    /// When it was asked (RFC 3339, UTC).
+    pub asked_at: String,
+    /// When it was answered; none when nobody answered by the deadline.
+    pub answered_at: Option<String>,
+    /// The answer (`yes`, `no`, a choice's label, or free text with the card's secrets
+    /// masked).
+    pub answer: Option<String>,
+    /// Who answered: `terminal`, `live page (ADDRESS)`, `device (ADDRESS)`, `script (FILE)`.
+    pub by: Option<String>,
+    /// What the answer meant for the verdict: `continue`, `fail`, `inconc`, or
+    /// `unanswered` (inconc).
+    pub meaning: String,
 }
 
 impl CaseResult {
@@ -106,7 +131,13 @@ impl CaseResult {
             duration: Duration::ZERO,
             measurements: Vec::new(),
             evidence: String::new(),
+            operator: Vec::new(),
         }
+    }
+
+    /// Whether the verdict rests on an operator's answer (or on the lack of one).
+    pub fn operator_decided(&self) -> bool {
+        !self.operator.is_empty()
     }
 }
 
@@ -137,6 +168,7 @@ pub(crate) fn sample_case(id: &str) -> CaseResult {
         duration: Duration::from_millis(5),
         measurements: vec![Measurement::new("total", 1.5, "ms")],
         evidence: "> 00A4\n< 9000".into(),
+        operator: Vec::new(),
     }
 }
 

@@ -560,6 +560,7 @@ pub fn run_conformance(
         cards,
         devices: Vec::new(),
         stop: Default::default(),
+        desk: None,
     };
     harness::engine::run_collect(cases, loaded, &options).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -233,6 +233,17 @@ pub struct RunArgs {
     pub allow_empty: bool,
     #[command(flatten)]
     pub reports: ReportArgs,
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+}
+
+/// How `operator` steps are answered: shared by `run` and `certify`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct OperatorArgs {
+    /// Scripted answers to operator steps, for CI (docs/operator.md): a prompt the file
+    /// does not answer waits for a person (on the terminal), or ends its case inconc.
+    #[arg(long = "operator", value_name = "FILE")]
+    pub answers: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -313,6 +324,8 @@ pub struct CertifyArgs {
     /// Cases run at once (one at a time on the device: it has one reader).
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
+    #[command(flatten)]
+    pub operator: OperatorArgs,
 }
 
 #[derive(Subcommand, Debug)]

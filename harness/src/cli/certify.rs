@@ -121,11 +121,21 @@ pub(super) fn certify(args: CertifyArgs) -> Result<Exit, CliError> {
         }
     };
     let site = card_site(&args.card, true, false)?;
+    let selected_cases: Vec<crate::scenario::Case> = {
+        let ids: std::collections::BTreeSet<&str> =
+            selected.iter().map(|s| s.case.as_str()).collect();
+        cases
+            .iter()
+            .filter(|c| ids.contains(c.id.as_str()))
+            .cloned()
+            .collect()
+    };
+    let desk = super::operator::desk_for(&selected_cases, &args.operator)?;
     empty_folder(&args.out)?;
     let tar = tar_path(&args.out)?;
 
     // The device, held to its declaration before the first case.
-    let started = now();
+    let started = crate::units::now_rfc3339();
     let device = connect_device(address)?;
     if let Some(why) = ics.hello_mismatch(device.hello()) {
         return Err(CliError::bad_input(format!(
@@ -168,7 +178,14 @@ pub(super) fn certify(args: CertifyArgs) -> Result<Exit, CliError> {
             jobs: args.jobs,
         };
         std::fs::create_dir_all(&reports.out).map_err(|e| unwritten(&reports.out, e))?;
-        let exit = run_cases(run, site.clone(), vec![device.clone()], None, &reports)?;
+        let exit = run_cases(
+            run,
+            site.clone(),
+            vec![device.clone()],
+            None,
+            &reports,
+            Some(desk.clone()),
+        )?;
         if exit == Exit::Interrupted {
             warn("interrupted: no bundle is made of an interrupted certification");
             return Ok(Exit::Interrupted);
@@ -178,7 +195,7 @@ pub(super) fn certify(args: CertifyArgs) -> Result<Exit, CliError> {
         attempts.push(results.cases);
         to_run = decision::to_retry(&decision::final_results(&attempts));
     }
-    let ended = now();
+    let ended = crate::units::now_rfc3339();
 
     // The decision, from the final results and the plan's policy.
     let finals = decision::final_results(&attempts);
@@ -486,12 +503,6 @@ fn host() -> Host {
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "localhost".into()),
     }
-}
-
-fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 fn file_sha256(path: &Path) -> Result<String, CliError> {

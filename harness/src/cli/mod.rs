@@ -12,6 +12,7 @@ mod clips;
 pub mod dut_ref;
 mod interrupt;
 pub mod myna_hil;
+mod operator;
 mod plan;
 mod run;
 mod tools;

@@ -39,6 +39,8 @@ pub(super) fn run_scenarios(args: RunArgs) -> Result<Exit, CliError> {
             files.len()
         )));
     }
+    // Operator steps need someone to answer them, known before any device is reached.
+    let desk = super::operator::desk_for(&cases, &args.operator)?;
     let devices = addresses
         .into_iter()
         .map(connect_device)
@@ -52,7 +54,14 @@ pub(super) fn run_scenarios(args: RunArgs) -> Result<Exit, CliError> {
             n => format!(" on {n} devices"),
         }
     ));
-    run_cases(cases, cards, devices, args.partition, &args.reports)
+    run_cases(
+        cases,
+        cards,
+        devices,
+        args.partition,
+        &args.reports,
+        Some(desk),
+    )
 }
 
 /// The devices of `--reader` (repeated for a pool): none for `virtual`, which stands alone;
@@ -171,7 +180,7 @@ pub(super) fn run_conformance(args: ConformanceArgs) -> Result<Exit, CliError> {
         cases.len(),
         profiles.len()
     ));
-    run_cases(cases, cards, Vec::new(), None, &args.reports)
+    run_cases(cases, cards, Vec::new(), None, &args.reports, None)
 }
 
 /// Loads the cases' cards, runs the cases, writes every report and prints the summary.
@@ -184,6 +193,7 @@ pub(super) fn run_cases(
     devices: Vec<Arc<crate::dut::driver::Device>>,
     partition: Option<Partition>,
     reports: &ReportArgs,
+    desk: Option<crate::operator::Desk>,
 ) -> Result<Exit, CliError> {
     // Every profile is read and built before anything runs: a broken file never half-runs.
     let loaded = crate::cards::load_cards(cases.iter().filter_map(Case::card_key), &cached_photo)?;
@@ -200,7 +210,7 @@ pub(super) fn run_cases(
         log_format: reports::log::LOG_FORMAT,
         tool: format!("myna-hil {}", super::version()),
         partition: partition.map(|p| format!("{}/{}", p.index, p.count)),
-        started: now_rfc3339(),
+        started: crate::units::now_rfc3339(),
         hostname: hostname(),
         selected: cases.iter().map(crate::engine::planned).collect(),
     };
@@ -221,6 +231,7 @@ pub(super) fn run_cases(
         cards,
         devices,
         stop,
+        desk,
     };
     let hook = sink.clone();
     crate::engine::run(cases, loaded, &options, move |f| hook.finished(f))?;
@@ -438,12 +449,6 @@ fn hostname() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".to_owned())
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 fn verdict_exit(tally: &Tally) -> Exit {

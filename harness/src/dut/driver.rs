@@ -282,12 +282,14 @@ pub fn missing_capability(hello: &DeviceHello, steps: &[StepKind]) -> Option<Str
             StepKind::Consent(_) => &[Capability::Consent],
             StepKind::Register(_) => &[Capability::Registration],
             StepKind::StaffCheck(_) => &[Capability::VisualCheck],
-            // The harness plays the desk for a device without one.
+            // The harness plays the desk for a device without one; it asks the operator
+            // itself.
             StepKind::Show(_)
             | StepKind::PlaceCard
             | StepKind::RemoveCard
             | StepKind::Service(_)
-            | StepKind::Wait(_) => &[],
+            | StepKind::Wait(_)
+            | StepKind::Operator(_) => &[],
         }
     };
     let missing = steps.iter().find_map(|step| {

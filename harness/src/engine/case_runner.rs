@@ -29,6 +29,10 @@ use std::time::{Duration, Instant};
 
 /// What a case needs from the run.
 pub struct CaseContext<'a> {
+    /// The case's position in the run (names its operator prompts).
+    pub seq: usize,
+    /// Where operator steps are asked.
+    pub desk: Option<&'a crate::operator::Desk>,
     pub card: Option<&'a LoadedCard>,
     pub secret: &'a RunSecret,
     pub ca_der: &'a [u8],
@@ -157,6 +161,7 @@ fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseRun
         Err(why) => return error_result(case, start, format!("bench: {why}")).into(),
     };
     let run = bench.run_steps(case, ctx);
+    let operator = std::mem::take(&mut bench.operator);
     let stack_failed = bench.stack_failed.clone();
     let clock = bench.clock.clone();
     let (mut observed, reader_cpu) = bench.finish(case);
@@ -226,8 +231,22 @@ fn run_case_inner(case: &Case, ctx: &CaseContext<'_>, start: Instant) -> CaseRun
     if let Some(device) = ctx.device {
         evidence.insert_str(0, &format!("device under test: dut:{}\n", device.address()));
     }
+    // Every question put to the operator, and its answer, with times and who answered.
+    for a in &operator {
+        evidence.push_str(&format!(
+            "operator: `{}` asked {}; {}\n",
+            a.prompt,
+            a.asked_at,
+            match (&a.answer, &a.by, &a.answered_at) {
+                (Some(answer), Some(by), Some(at)) =>
+                    format!("answered `{answer}` {at} by {by}: {}", a.meaning),
+                _ => "unanswered: inconc".to_owned(),
+            }
+        ));
+    }
     let mut result = result(case, verdict, reason, start, measurements, evidence);
     result.duration += simulated;
+    result.operator = operator;
     CaseRun {
         result,
         face: super::ground_truth::face_claim(&observed),
@@ -371,7 +390,82 @@ fn result(
         duration: start.elapsed(),
         measurements,
         evidence,
+        operator: Vec::new(),
     }
+}
+
+/// Puts `prompt` to the operator and waits for the answer (real time: a person answers).
+/// The answer's record, and the verdict it ends the case with, if it does.
+fn ask_operator(
+    case: &Case,
+    ctx: &CaseContext<'_>,
+    prompt: &crate::scenario::OperatorPrompt,
+    deadline: Duration,
+) -> (reports::OperatorAnswer, Option<(Verdict, String)>) {
+    use crate::operator::{Asked, PromptKey};
+    use crate::scenario::OperatorMeaning;
+    let asked_at = crate::units::now_rfc3339();
+    let mut record = reports::OperatorAnswer {
+        prompt: prompt.id.clone(),
+        question: prompt.en.clone(),
+        asked_at: asked_at.clone(),
+        answered_at: None,
+        answer: None,
+        by: None,
+        meaning: "unanswered".into(),
+    };
+    let Some(desk) = ctx.desk else {
+        let why = format!("no one can answer the operator prompt `{}`", prompt.id);
+        return (record, Some((Verdict::Error, why)));
+    };
+    let key = PromptKey {
+        seq: ctx.seq,
+        id: prompt.id.clone(),
+    };
+    // A free-text answer never keeps the card's secrets (a PIN typed by mistake).
+    let mask = ctx.card.map(|c| {
+        let secrets = crate::dut::secrets::Secrets::of_card(&c.profile);
+        Box::new(move |text: &mut String| {
+            secrets.mask(text);
+        }) as crate::operator::Mask
+    });
+    desk.ask(
+        Asked {
+            key: key.clone(),
+            case_id: case.id.clone(),
+            prompt: prompt.clone(),
+            deadline,
+            asked_at,
+        },
+        mask,
+    );
+    let Some(answer) = desk.wait(&key, deadline) else {
+        let why = match desk.is_live() {
+            true => format!(
+                "no operator answer to `{}` within its deadline of {deadline:?}",
+                prompt.id
+            ),
+            false => format!(
+                "the operator answers have none for `{}`, and no one else can answer",
+                prompt.id
+            ),
+        };
+        return (record, Some((Verdict::Inconc, why)));
+    };
+    record.answered_at = Some(answer.at.clone());
+    record.answer = Some(answer.value.clone());
+    record.by = Some(answer.by.to_string());
+    record.meaning = answer.meaning.name().to_owned();
+    let said = format!(
+        "the operator answered `{}` to `{}` ({}), by {}",
+        answer.value, prompt.id, prompt.en, answer.by
+    );
+    let stop = match answer.meaning {
+        OperatorMeaning::Continue => None,
+        OperatorMeaning::Fail => Some((Verdict::Fail, said)),
+        OperatorMeaning::Inconc => Some((Verdict::Inconc, said)),
+    };
+    (record, stop)
 }
 
 fn evidence(observed: &Observed) -> String {
@@ -417,6 +511,8 @@ struct Bench<'a> {
     _slot: Option<super::vpcd_pool::SlotGuard<'a>>,
     /// The in-process face path's work on its virtual clock, added to a step's deadline.
     face_clock: Option<crate::face::StoppedClock>,
+    /// The operator's answers so far (evidence, and the mark on the verdict).
+    operator: Vec<reports::OperatorAnswer>,
 }
 
 /// The steps of a case that ran: each one's time, and the refusals the scenario expected.
@@ -472,12 +568,13 @@ impl<'a> Bench<'a> {
     fn up(case: &Case, ctx: &CaseContext<'a>) -> Result<Bench<'a>, String> {
         let records = records(case, ctx.card)?;
         let patient = oracle::patient(case, ctx.card.map(|c| &c.profile));
-        // Waits pass on a simulated clock only when the harness runs every part of the case
-        // (the reader, the card, the service): a device, pcscd and a real card keep time.
-        let in_process = ctx.device.is_none()
-            && ctx.vpcd.is_none()
-            && ctx.card_reader.is_none()
-            && ctx.real_card.is_none();
+        // Waits pass on a simulated clock when the harness runs the reader and the service
+        // (`wait` steps, held or slow answers); an emulated card in process waits on it too.
+        // A device, a real card and an emulated card behind pcscd keep real time (the
+        // harness cannot stop their clocks); a step's time is then its real time plus the
+        // simulated waits in it.
+        let in_process =
+            ctx.device.is_none() && ctx.card_reader.is_none() && ctx.real_card.is_none();
         let clock = match in_process {
             true => SimClock::simulated(),
             false => SimClock::real(),
@@ -612,6 +709,7 @@ impl<'a> Bench<'a> {
             stack_failed,
             _slot: slot,
             face_clock,
+            operator: Vec::new(),
         })
     }
 
@@ -666,6 +764,18 @@ impl<'a> Bench<'a> {
                     self.server.set_fault(fault(f));
                     times.push((step.kind.name().to_owned(), took()));
                     continue;
+                }
+                // A person's answer, on the bench's desk: the reader is not asked.
+                StepKind::Operator(prompt) => {
+                    let (record, stop) = ask_operator(case, ctx, prompt, deadline);
+                    self.operator.push(record);
+                    times.push((step.kind.name().to_owned(), took()));
+                    match stop {
+                        None => continue,
+                        Some((verdict, why)) => {
+                            return Err((verdict, format!("{}: {why}", step.origin)))
+                        }
+                    }
                 }
                 // A wait is a step like any other: it ends at its deadline at the latest
                 // (scenario files cannot ask for more: `parse::wait_fits`).

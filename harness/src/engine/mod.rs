@@ -8,6 +8,7 @@ pub mod explain;
 mod ground_truth;
 pub mod oracle;
 mod pool;
+mod schedule;
 mod verdict;
 pub mod vpcd_conf;
 mod vpcd_pool;
@@ -89,6 +90,9 @@ pub struct RunOptions {
     /// or lie on the devices): each serves one case at a time, and the cases are spread
     /// over them. Empty: the reference reader.
     pub devices: Vec<Arc<crate::dut::driver::Device>>,
+    /// Where `operator` steps are asked and answered; `None`: a case with one is an error
+    /// (the command line refuses such a run before it starts).
+    pub desk: Option<crate::operator::Desk>,
 }
 
 /// Why a run could not run: always the test bench's fault (a case's own failures are its
@@ -194,9 +198,10 @@ fn run_inner(
     // The vpcd readers are opened only when a case has a card to put into them.
     let placeholder = shared.cards.values().next().map(|c| c.image.clone());
     let pool = match (&options.cards, placeholder) {
-        // As many readers as cases run at once: each is plugged and checked at the start.
+        // As many readers as cases run at once, and a spare: each is plugged and checked
+        // at the start.
         (CardSite::Vpcd(readers), Some(placeholder)) => {
-            let readers = &readers[..jobs.min(readers.len())];
+            let readers = &readers[..(jobs + vpcd_pool::SPARE_READERS).min(readers.len())];
             Some(Arc::new(vpcd_pool::VpcdPool::open(readers, || {
                 card_emulator::Card::new(placeholder.clone())
             })?))
@@ -218,16 +223,30 @@ fn run_inner(
         control: server.control(),
         client: crate::qualification::QualificationClient::new(server.addr()),
     });
+    // The longest cases start first (schedule.rs); each keeps its position for the reports.
+    let costs: Vec<_> = cases
+        .iter()
+        .map(|c| {
+            let card = c.card_key().and_then(|k| shared.cards.get(&k));
+            schedule::expected_cost(c, card.map(|c| c.as_ref()))
+        })
+        .collect();
+    let mut slots: Vec<Option<Case>> = cases.into_iter().map(Some).collect();
+    let in_order: Vec<(usize, Case)> = schedule::start_order(&costs)
+        .into_iter()
+        .filter_map(|i| slots[i].take().map(|c| (i, c)))
+        .collect();
     runtime.block_on(async {
         let limit = Arc::new(tokio::sync::Semaphore::new(jobs));
-        let mut tasks = Vec::with_capacity(cases.len());
-        for (index, case) in cases.into_iter().enumerate() {
+        let mut tasks = Vec::with_capacity(in_order.len());
+        for (index, case) in in_order {
             let permit = limit.clone().acquire_owned().await;
             let shared = shared.clone();
             let pool = pool.clone();
             let devices = devices.clone();
             let service = service.clone();
             let cards = options.cards.clone();
+            let desk = options.desk.clone();
             let handle = tokio::runtime::Handle::current();
             tasks.push(tokio::task::spawn_blocking(move || {
                 let _permit = permit;
@@ -238,6 +257,8 @@ fn run_inner(
                 // A free device (there is one for every permit), held for the whole case.
                 let device = with_devices.then(|| devices.take()).flatten();
                 let ctx = CaseContext {
+                    seq: index,
+                    desk: desk.as_ref(),
                     card: card.as_deref(),
                     secret: &shared.secret,
                     ca_der: &shared.ca,

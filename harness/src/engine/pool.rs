@@ -32,6 +32,14 @@ impl<T> Pool<T> {
         }
     }
 
+    /// Returns an item [`Taken::detach`] took out.
+    pub fn put_back(&self, item: T) {
+        if let Ok(mut free) = self.free.lock() {
+            free.push(item);
+            self.returned.notify_one();
+        }
+    }
+
     /// Items free now.
     #[cfg(test)]
     pub fn free(&self) -> usize {
@@ -55,13 +63,20 @@ impl<T> Deref for Taken<'_, T> {
     }
 }
 
+impl<T> Taken<'_, T> {
+    /// Takes the item out for longer than the holder's life (a vpcd reader healed in the
+    /// background after its case); it comes back with [`Pool::put_back`].
+    pub fn detach(mut self) -> T {
+        self.item
+            .take()
+            .expect("a taken item is held until dropped")
+    }
+}
+
 impl<T> Drop for Taken<'_, T> {
     fn drop(&mut self) {
         if let Some(item) = self.item.take() {
-            if let Ok(mut free) = self.pool.free.lock() {
-                free.push(item);
-                self.pool.returned.notify_one();
-            }
+            self.pool.put_back(item);
         }
     }
 }
@@ -97,6 +112,15 @@ mod tests {
             }
             prop_assert_eq!(pool.free(), items);
         }
+    }
+
+    #[test]
+    fn a_detached_item_is_away_until_put_back() {
+        let pool = Pool::new(vec![1, 2]);
+        let item = pool.take().expect("item").detach();
+        assert_eq!(pool.free(), 1);
+        pool.put_back(item);
+        assert_eq!(pool.free(), 2);
     }
 
     #[test]

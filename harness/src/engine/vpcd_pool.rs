@@ -2,11 +2,16 @@
 //! plugged in for the whole run; a case swaps in its own fresh card and resets it with
 //! SCardReconnect (unpower), which costs a few ms, where a remove and re-insert would cost
 //! about 0.85 s (pcscd polls every 400 ms). A card left silent or torn is re-inserted.
+//! That check, and a re-insertion, run on their own thread after the case has ended, so
+//! the next case starts at once (in another reader: the pool holds a spare when pcscd
+//! offers one).
 
-use super::pool::{Pool, Taken};
+use super::pool::Pool;
 use crate::channel::pcsc_driver::{self, PcscChannel};
 use card_emulator::vpcd::{VirtualCard, VpcdAddress};
 use card_emulator::Card;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 const SEEN: Duration = Duration::from_secs(3);
@@ -59,8 +64,14 @@ impl Slot {
 }
 
 pub struct VpcdPool {
-    slots: Pool<Slot>,
+    slots: Arc<Pool<Slot>>,
+    /// Readers being checked (and re-inserted) after their case.
+    healing: Mutex<Vec<JoinHandle<()>>>,
 }
+
+/// Readers a pool keeps beyond the cases that run at once, when pcscd offers them: a
+/// reader being re-inserted (about 2 s) does not hold up the next case.
+pub const SPARE_READERS: usize = 2;
 
 impl VpcdPool {
     /// Plugs `placeholder` cards into the readers at these (port, reader name) pairs and
@@ -82,29 +93,74 @@ impl VpcdPool {
             });
         }
         Ok(VpcdPool {
-            slots: Pool::new(slots),
+            slots: Arc::new(Pool::new(slots)),
+            healing: Mutex::new(Vec::new()),
         })
     }
 
     /// Waits for a free reader.
     pub fn take(&self) -> Option<SlotGuard<'_>> {
-        self.slots.take().map(SlotGuard)
+        let slot = self.slots.take()?.detach();
+        Some(SlotGuard {
+            pool: self,
+            slot: Some(slot),
+        })
+    }
+
+    /// Heals `slot` on its own thread, then gives it back.
+    fn heal_and_return(&self, slot: Slot) {
+        let slots = self.slots.clone();
+        let spawned = std::thread::Builder::new()
+            .name("vpcd-heal".into())
+            .spawn(move || {
+                slot.heal();
+                slots.put_back(slot);
+            });
+        if let Ok(mut healing) = self.healing.lock() {
+            healing.retain(|h| !h.is_finished());
+            // No thread to spare: the reader is lost to this run (the others still serve;
+            // with none left, cases wait as for a busy reader).
+            if let Ok(handle) = spawned {
+                healing.push(handle);
+            }
+        }
     }
 }
 
-/// A reader taken for one case; healed, then given back, on drop.
-pub struct SlotGuard<'a>(Taken<'a, Slot>);
+impl Drop for VpcdPool {
+    /// Every reader is back, and its card answering, before the cards are unplugged.
+    fn drop(&mut self) {
+        let healing = self
+            .healing
+            .lock()
+            .map(|mut h| std::mem::take(&mut *h))
+            .unwrap_or_default();
+        for handle in healing {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// A reader taken for one case; healed (in the background), then given back, on drop.
+pub struct SlotGuard<'a> {
+    pool: &'a VpcdPool,
+    slot: Option<Slot>,
+}
 
 impl SlotGuard<'_> {
     /// The reader.
     pub fn slot(&self) -> &Slot {
-        &self.0
+        // Present from `take` until `drop`.
+        self.slot
+            .as_ref()
+            .expect("a taken reader is held until dropped")
     }
 }
 
 impl Drop for SlotGuard<'_> {
     fn drop(&mut self) {
-        // Before the slot goes back (when the `Taken` drops, after this).
-        self.0.heal();
+        if let Some(slot) = self.slot.take() {
+            self.pool.heal_and_return(slot);
+        }
     }
 }

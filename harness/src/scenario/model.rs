@@ -220,10 +220,35 @@ pub const STEP_NAMES: &[&str] = &[
     "show",
     "service",
     "wait",
+    "operator",
 ];
 
-/// The steps the bench carries out itself, which never reach the reader.
-pub const BENCH_STEPS: &[&str] = &["service", "wait"];
+/// The steps the bench carries out itself, which never reach the reader (an `operator`
+/// question may be shown on a device's own test UI, but the reader cannot refuse it).
+pub const BENCH_STEPS: &[&str] = &["service", "wait", "operator"];
+
+/// `operator:`'s keys: the prompt's id, its text, and exactly one kind of answer.
+pub const OPERATOR_KEYS: &[&str] = &["id", "ask", "confirm", "choose", "text"];
+/// The kinds of answer an operator step may ask for.
+pub const OPERATOR_ANSWER_KINDS: &[&str] = &["confirm", "choose", "text"];
+/// `ask:`'s languages: both are required (the bench's operator may read either).
+pub const OPERATOR_LANGUAGES: &[&str] = &["ja", "en"];
+/// `confirm:`'s answers.
+pub const CONFIRM_ANSWERS: &[&str] = &["yes", "no"];
+/// What an answer means for the verdict.
+pub const OPERATOR_MEANINGS: &[(&str, OperatorMeaning)] = &[
+    ("continue", OperatorMeaning::Continue),
+    ("fail", OperatorMeaning::Fail),
+    ("inconc", OperatorMeaning::Inconc),
+];
+/// An operator step's deadline when it sets none: a person needs longer than a reader.
+pub const OPERATOR_DEADLINE: Duration = Duration::from_secs(300);
+/// The most choices of `choose:`, and the longest prompt text and choice label (bytes).
+pub const MAX_OPERATOR_CHOICES: usize = 8;
+pub const MAX_OPERATOR_TEXT: usize = 500;
+pub const MAX_CHOICE_LABEL: usize = 60;
+/// The longest prompt id; ids are `[a-z0-9]` and inner `-`.
+pub const MAX_PROMPT_ID: usize = 40;
 
 /// The steps `expect.refused` may name: those that reach the reader.
 pub fn refusable_steps() -> Vec<(&'static str, &'static str)> {
@@ -496,6 +521,52 @@ pub enum StepKind {
     /// Change the qualification service's behaviour from here on.
     Service(ServiceFault),
     Wait(Duration),
+    /// A question put to the person at the bench (docs/operator.md).
+    Operator(Box<OperatorPrompt>),
+}
+
+/// `operator:`: what the bench asks a person, and what each answer means for the verdict.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OperatorPrompt {
+    /// Unique within the case: what an answer file names.
+    pub id: String,
+    pub ja: String,
+    pub en: String,
+    pub answer: OperatorAnswerKind,
+}
+
+/// The kind of answer a prompt asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OperatorAnswerKind {
+    /// Yes or no.
+    Confirm {
+        yes: OperatorMeaning,
+        no: OperatorMeaning,
+    },
+    /// One of these labels, in the scenario's order.
+    Choose(Vec<(String, OperatorMeaning)>),
+    /// Free text (kept, its card secrets masked); any answer means this.
+    Text(OperatorMeaning),
+}
+
+/// What an operator's answer does to the case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OperatorMeaning {
+    /// The case goes on; its verdict comes from the rest (and rests on this answer).
+    Continue,
+    /// The case fails, on the operator's word.
+    Fail,
+    /// The case cannot be judged: inconclusive.
+    Inconc,
+}
+
+impl OperatorMeaning {
+    pub fn name(self) -> &'static str {
+        OPERATOR_MEANINGS
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("continue", |(n, _)| n)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -520,6 +591,7 @@ impl StepKind {
             StepKind::Show(_) => "show",
             StepKind::Service(_) => "service",
             StepKind::Wait(_) => "wait",
+            StepKind::Operator(_) => "operator",
         }
     }
 }

@@ -572,8 +572,25 @@ fn convert_case<'a, 'y>(
         .unwrap_or(Some(DEFAULT_STEP_DEADLINE));
     let steps = lookup("steps").and_then(|n| {
         let items = n.list()?;
-        let converted: Vec<Option<Step>> =
-            items.into_iter().map(|n| step(n, step_deadline)).collect();
+        let mut ids: Vec<String> = Vec::new();
+        let converted: Vec<Option<Step>> = items
+            .into_iter()
+            .map(|n| {
+                let step = step(n, step_deadline)?;
+                // An answer file names a prompt by its id: two alike could not be told apart.
+                if let StepKind::Operator(p) = &step.kind {
+                    if ids.contains(&p.id) {
+                        n.report(
+                            &format!("the prompt id `{}` is used twice in this case", p.id),
+                            Some("give each operator step its own `id`"),
+                        );
+                        return None;
+                    }
+                    ids.push(p.id.clone());
+                }
+                Some(step)
+            })
+            .collect();
         converted.into_iter().collect::<Option<Vec<_>>>()
     });
     let expect = lookup("expect")
@@ -1066,6 +1083,15 @@ fn step(node: Node<'_, '_>, step_deadline: Option<Duration>) -> Option<Step> {
             wait_fits(&n, wait, deadline, step_deadline)?;
             StepKind::Wait(wait)
         }
+        "operator" => {
+            let prompt = operator_prompt(needs_arg("a prompt: `id`, `ask` and an answer")?)?;
+            // A person needs longer than a reader: the scenario's step_deadline is not theirs.
+            return Some(Step {
+                kind: StepKind::Operator(Box::new(prompt)),
+                deadline: Some(deadline.unwrap_or(OPERATOR_DEADLINE)),
+                origin,
+            });
+        }
         other => {
             let hint = crate::yaml::closest(other, STEP_NAMES)
                 .map(|c| format!("did you mean `{c}`?"))
@@ -1079,6 +1105,127 @@ fn step(node: Node<'_, '_>, step_deadline: Option<Duration>) -> Option<Step> {
         deadline,
         origin,
     })
+}
+
+/// `operator: { id, ask: { ja, en }, confirm | choose | text }`.
+fn operator_prompt(node: Node<'_, '_>) -> Option<OperatorPrompt> {
+    let map = node.map(OPERATOR_KEYS)?;
+    map.require_all(&["id", "ask"]);
+    let id = map.get("id").and_then(|n| {
+        let id = n.string()?;
+        let ok = !id.is_empty()
+            && id.len() <= MAX_PROMPT_ID
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !id.starts_with('-')
+            && !id.ends_with('-');
+        if !ok {
+            n.report(
+                &format!("a prompt id is 1 to {MAX_PROMPT_ID} of a-z, 0-9 and inner `-`"),
+                Some("e.g. `id: consent-four-items`"),
+            );
+            return None;
+        }
+        Some(id)
+    });
+    let ask = map.get("ask").and_then(|n| {
+        let texts = n.map(OPERATOR_LANGUAGES)?;
+        texts.require_all(OPERATOR_LANGUAGES);
+        let text = |lang: &str| {
+            let n = texts.get(lang)?;
+            let t = n.string()?;
+            if t.trim().is_empty() || t.len() > MAX_OPERATOR_TEXT {
+                n.report(
+                    &format!("a prompt's text is 1 to {MAX_OPERATOR_TEXT} bytes"),
+                    None,
+                );
+                return None;
+            }
+            Some(t)
+        };
+        Some((text("ja"), text("en")))
+    });
+    let given: Vec<&str> = OPERATOR_ANSWER_KINDS
+        .iter()
+        .copied()
+        .filter(|k| map.get(k).is_some())
+        .collect();
+    if given.len() != 1 {
+        node.report(
+            &format!(
+                "an operator step asks for exactly one kind of answer, this one gives {}{}",
+                given.len(),
+                match given.is_empty() {
+                    true => String::new(),
+                    false => format!(": {}", given.join(", ")),
+                }
+            ),
+            Some(&format!("one of: {}", OPERATOR_ANSWER_KINDS.join(", "))),
+        );
+        return None;
+    }
+    let meaning = |n: Node<'_, '_>| n.choice(OPERATOR_MEANINGS);
+    let answer = match given[0] {
+        "confirm" => {
+            let answers = map.get("confirm")?.map(CONFIRM_ANSWERS)?;
+            answers.require_all(CONFIRM_ANSWERS);
+            let yes = answers.get("yes").and_then(meaning);
+            let no = answers.get("no").and_then(meaning);
+            OperatorAnswerKind::Confirm { yes: yes?, no: no? }
+        }
+        "choose" => OperatorAnswerKind::Choose(choices(map.get("choose")?)?),
+        _ => OperatorAnswerKind::Text(meaning(map.get("text")?)?),
+    };
+    let (ja, en) = ask?;
+    Some(OperatorPrompt {
+        id: id?,
+        ja: ja?,
+        en: en?,
+        answer,
+    })
+}
+
+/// `choose: { LABEL: MEANING, ... }`: 2 to [`MAX_OPERATOR_CHOICES`] distinct labels.
+fn choices(node: Node<'_, '_>) -> Option<Vec<(String, OperatorMeaning)>> {
+    let saphyr::YamlData::Mapping(mapping) = &node.yaml.data else {
+        node.report(
+            "expected a mapping of answers to what each means",
+            Some("e.g. `choose: { \"four items\": continue, fewer: fail }`"),
+        );
+        return None;
+    };
+    if !(2..=MAX_OPERATOR_CHOICES).contains(&mapping.len()) {
+        node.report(
+            &format!("`choose` offers 2 to {MAX_OPERATOR_CHOICES} answers"),
+            None,
+        );
+        return None;
+    }
+    let mut out: Vec<(String, OperatorMeaning)> = Vec::new();
+    let mut ok = true;
+    for (k, v) in mapping.iter() {
+        let (key, value) = (node.doc.node(k), node.doc.node(v));
+        let label = key.string().filter(|l| {
+            let fits = !l.trim().is_empty() && l.len() <= MAX_CHOICE_LABEL;
+            if !fits {
+                key.report(
+                    &format!("an answer's label is 1 to {MAX_CHOICE_LABEL} bytes"),
+                    None,
+                );
+            }
+            fits
+        });
+        match (label, value.choice(OPERATOR_MEANINGS)) {
+            (Some(label), Some(m)) if !out.iter().any(|(l, _)| *l == label) => out.push((label, m)),
+            (Some(label), Some(_)) => {
+                key.report(&format!("the answer `{label}` is offered twice"), None);
+                ok = false;
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
 }
 
 /// A wait takes exactly its duration, and every step has a deadline (its own `deadline:`,
@@ -1483,5 +1630,38 @@ mod tests {
         );
         let exact = steps("  - { wait: 1s, deadline: 1s }\n");
         parse_cases(Path::new("t.yaml"), &exact, &[]).unwrap();
+    }
+
+    #[test]
+    fn an_operator_step_has_a_persons_deadline_and_an_id_of_its_own() {
+        let steps = |s: &str| BASE.replace("  - show: nothing\n", s);
+        let ask = "{ id: p, ask: { ja: 質問, en: Question? }, choose: { a: continue, b: inconc } }";
+        let cases = parse_cases(
+            Path::new("t.yaml"),
+            &steps(&format!("  - operator: {ask}\n")),
+            &[],
+        )
+        .unwrap();
+        let step = &cases[0].steps[0];
+        // Not the scenario's step_deadline: a person needs longer than a reader.
+        assert_eq!(step.deadline, Some(OPERATOR_DEADLINE));
+        let StepKind::Operator(prompt) = &step.kind else {
+            panic!("{:?}", step.kind)
+        };
+        assert_eq!(
+            prompt.answer,
+            OperatorAnswerKind::Choose(vec![
+                ("a".into(), OperatorMeaning::Continue),
+                ("b".into(), OperatorMeaning::Inconc)
+            ])
+        );
+        let own = steps(&format!("  - {{ operator: {ask}, deadline: 2s }}\n"));
+        let cases = parse_cases(Path::new("t.yaml"), &own, &[]).unwrap();
+        assert_eq!(cases[0].steps[0].deadline, Some(Duration::from_secs(2)));
+        let twice = steps(&format!("  - operator: {ask}\n  - operator: {ask}\n"));
+        assert_eq!(
+            errors(&twice),
+            ["t.yaml:6:5: the prompt id `p` is used twice in this case"]
+        );
     }
 }

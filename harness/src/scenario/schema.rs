@@ -158,8 +158,62 @@ fn step_argument(name: &str) -> Option<Value> {
         "show" => json!({ "anyOf": [shown(), { "type": "array", "items": shown() }] }),
         "service" => service(),
         "wait" => duration("wait this long, within the step's deadline"),
+        "operator" => operator(),
         _ => return None,
     })
+}
+
+/// `operator:`: a question put to the person at the bench (docs/operator.md).
+fn operator() -> Value {
+    let meaning = || choice(OPERATOR_MEANINGS, "what this answer means for the verdict");
+    let text = |what: &str| {
+        json!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_OPERATOR_TEXT,
+            "description": what
+        })
+    };
+    let mut prompt = mapping(OPERATOR_KEYS, &["id", "ask"], |key| {
+        Some(match key {
+            "id" => json!({
+                "type": "string",
+                "pattern": format!("^[a-z0-9]([a-z0-9-]{{0,{}}}[a-z0-9])?$", MAX_PROMPT_ID - 2),
+                "description": "the prompt's id, unique in the case (an answer file names it)"
+            }),
+            "ask" => mapping(OPERATOR_LANGUAGES, OPERATOR_LANGUAGES, |lang| {
+                Some(match lang {
+                    "ja" => text("the question in Japanese"),
+                    _ => text("the question in English"),
+                })
+            }),
+            "confirm" => mapping(CONFIRM_ANSWERS, CONFIRM_ANSWERS, |_| Some(meaning())),
+            "choose" => json!({
+                "type": "object",
+                "minProperties": 2,
+                "maxProperties": MAX_OPERATOR_CHOICES,
+                "propertyNames": { "minLength": 1, "maxLength": MAX_CHOICE_LABEL },
+                "additionalProperties": meaning(),
+                "description": "the answers offered, each with what it means"
+            }),
+            "text" => choice(
+                OPERATOR_MEANINGS,
+                "free text (kept, the card's secrets masked); what any answer means",
+            ),
+            _ => return None,
+        })
+    });
+    // Exactly one kind of answer.
+    prompt["oneOf"] = json!(OPERATOR_ANSWER_KINDS
+        .iter()
+        .map(|k| json!({ "required": [k] }))
+        .collect::<Vec<_>>());
+    prompt["description"] = json!(format!(
+        "a question for the person at the bench; no answer by the step's deadline \
+         (default {} s) makes the case inconc",
+        OPERATOR_DEADLINE.as_secs()
+    ));
+    prompt
 }
 
 fn step() -> Value {

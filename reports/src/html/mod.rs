@@ -365,6 +365,42 @@ fn badge(out: &mut String, v: Verdict) {
     let _ = write!(out, "<span class=\"v {v}\">{v}</span>");
 }
 
+/// The mark of a verdict that rests on a person's answer.
+fn operator_mark(out: &mut String, c: &CaseResult) {
+    if c.operator_decided() {
+        out.push_str(
+            " <span class=\"operator-mark\" title=\"the verdict rests on an operator's answer\">\
+             operator-decided</span>",
+        );
+    }
+}
+
+/// The questions put to the operator in a case, each with its answer, when and by whom.
+fn operator_answers(out: &mut String, c: &CaseResult) {
+    if !c.operator_decided() {
+        return;
+    }
+    out.push_str(
+        "<table class=\"kv operator\"><thead><tr><th>prompt</th><th>question</th>\
+         <th>answer</th><th>by</th><th>asked · answered</th><th>meaning</th></tr></thead><tbody>",
+    );
+    for a in &c.operator {
+        let _ = write!(
+            out,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{} · {}</td>\
+             <td>{}</td></tr>",
+            escape(&a.prompt),
+            escape(&a.question),
+            escape(a.answer.as_deref().unwrap_or("—")),
+            escape(a.by.as_deref().unwrap_or("—")),
+            escape(&a.asked_at),
+            escape(a.answered_at.as_deref().unwrap_or("—")),
+            escape(&a.meaning)
+        );
+    }
+    out.push_str("</tbody></table>");
+}
+
 fn traceability(
     out: &mut String,
     reqs: &[Requirement],
@@ -439,6 +475,7 @@ fn problem(out: &mut String, i: usize, c: &CaseResult, budget: &mut usize) {
         v = c.verdict
     );
     badge(out, c.verdict);
+    operator_mark(out, c);
     let _ = write!(
         out,
         " <code>{}</code> <span class=\"muted\">{} · {}</span></h3>",
@@ -449,6 +486,7 @@ fn problem(out: &mut String, i: usize, c: &CaseResult, budget: &mut usize) {
     if let Some(r) = &c.reason {
         let _ = write!(out, "<p class=\"reason\">{}</p>", escape(r));
     }
+    operator_answers(out, c);
     if !c.measurements.is_empty() {
         let _ = write!(
             out,
@@ -482,6 +520,7 @@ fn problem(out: &mut String, i: usize, c: &CaseResult, budget: &mut usize) {
 fn other_row(out: &mut String, i: usize, c: &CaseResult, budget: &mut usize) {
     let _ = write!(out, "<tr id=\"c{i}\" data-verdict=\"{}\"><td>", c.verdict);
     badge(out, c.verdict);
+    operator_mark(out, c);
     let _ = write!(
         out,
         "</td><td><code>{}</code></td><td class=\"n\">{}</td><td>",
@@ -491,6 +530,7 @@ fn other_row(out: &mut String, i: usize, c: &CaseResult, budget: &mut usize) {
     if let Some(r) = &c.reason {
         let _ = write!(out, "<div class=\"reason\">{}</div>", escape(r));
     }
+    operator_answers(out, c);
     if !c.evidence.is_empty() {
         evidence(out, &c.evidence, budget);
     }

@@ -343,6 +343,7 @@ fn prepare_and_run(
         cards: crate::engine::CardSite::default_vpcd(),
         stop: Default::default(),
         devices: vec![device],
+        desk: None,
     };
     crate::engine::run(cases, cards, &options, move |f| {
         let (decision, _) = transactions::decision(&f.result, f.face.as_ref());

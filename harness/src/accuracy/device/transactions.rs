@@ -291,6 +291,7 @@ mod tests {
                 Measurement::millis("step.choose", Duration::from_millis(900)),
             ],
             evidence: String::new(),
+            operator: Vec::new(),
         }
     }
 
