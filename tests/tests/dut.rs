@@ -25,52 +25,64 @@ fn the_shipped_suite_runs_over_a_pty_pair_with_the_in_process_verdicts() {
     let expected = verdicts(&inproc.join("results.json"));
 
     let _slots = all_reader_slots();
-    // The suite with its cards in the vpcd readers, through the device at `reader`.
-    let suite_via = |reader: &str, out: &Path| {
-        assert_exit_0(&run_myna_hil(&[
+    // The suite with its cards in the vpcd readers, through the devices at `readers`.
+    let suite_via = |readers: &[String], out: &Path| {
+        let mut args = vec![
             "run",
             "scenarios",
             "--card",
             "pcsc",
-            "--reader",
-            reader,
             "--out",
             out.to_str().unwrap(),
-        ]));
+        ];
+        for r in readers {
+            args.extend(["--reader", r.as_str()]);
+        }
+        assert_exit_0(&run_myna_hil(&args));
         verdicts(&out.join("results.json"))
     };
     // Over TCP the whole reception suite runs in `tests/certify.rs` (the README's
     // certification walk-through: certified only if every case passed); here, over a pty.
-    // Over a socat pty pair.
-    let (_socat, harness_end, device_end) = pty_pair(&dir);
+    // Over socat pty pairs, to a pool of two devices (each case on one of them).
     let [a, b] = profiles();
-    let serial_log = dir.join("dut-serial.log");
-    let _device = Running(
-        Command::new(workspace_binary("myna-dut-ref"))
-            .args([
-                "--serial",
-                device_end.to_str().unwrap(),
-                "--profiles",
-                &a,
-                &b,
-                "--log",
-            ])
-            .arg(&serial_log)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut readers = Vec::new();
+    let mut logs = Vec::new();
+    let mut running = Vec::new();
+    for name in ["a", "b"] {
+        let pair = dir.join(name);
+        std::fs::create_dir_all(&pair).unwrap();
+        let (socat, harness_end, device_end) = pty_pair(&pair);
+        let log = dir.join(format!("dut-serial-{name}.log"));
+        let device = Running(
+            Command::new(workspace_binary("myna-dut-ref"))
+                .args([
+                    "--serial",
+                    device_end.to_str().unwrap(),
+                    "--profiles",
+                    &a,
+                    &b,
+                    "--log",
+                ])
+                .arg(&log)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        readers.push(format!("dut:serial:{}", harness_end.display()));
+        logs.push(log);
+        running.push((socat, device));
+    }
     std::thread::sleep(Duration::from_millis(300));
     let serial = dir.join("serial");
     assert_eq!(
-        suite_via(&format!("dut:serial:{}", harness_end.display()), &serial),
+        suite_via(&readers, &serial),
         expected,
         "serial vs in process"
     );
 
     // Not one secret of the shipped profiles in any output of any of the runs.
-    let mut files = vec![serial_log];
+    let mut files = logs;
     for d in [&inproc, &serial] {
         for f in ["results.json", "junit.xml", "latency.md"] {
             files.push(d.join(f));

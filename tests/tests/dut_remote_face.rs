@@ -259,7 +259,12 @@ fn real(path: &Path) -> PathBuf {
 /// qualification-service simulator at the `service_url` of each case, on a loopback port
 /// chosen per case, which a separate network namespace could only reach through a bridge
 /// per port. Files are what this test is about.
-fn isolated_device(dir: &Path, log: &Path, must_not_see: &[PathBuf]) -> (Running, String) {
+fn isolated_device(
+    dir: &Path,
+    name: &str,
+    log: &Path,
+    must_not_see: &[PathBuf],
+) -> (Running, String) {
     let runtime =
         camera_replay::runtime::RuntimePaths::from_env().unwrap_or_else(|e| panic!("{e}"));
     let models = runtime.check().unwrap_or_else(|e| panic!("{e}"));
@@ -280,11 +285,11 @@ fn isolated_device(dir: &Path, log: &Path, must_not_see: &[PathBuf]) -> (Running
     ];
     hide.retain(|p| p.is_dir() && real(p) != Path::new("/tmp") && real(p) != Path::new("/"));
     let hide: BTreeSet<PathBuf> = hide.iter().map(|p| real(p)).collect();
-    let stage = dir.join("device-tmp");
+    let stage = dir.join(format!("{name}-tmp"));
     std::fs::create_dir_all(&stage).unwrap();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let err = dir.join("device.err");
+    let err = dir.join(format!("{name}.err"));
     let child = Command::new("unshare")
         .args(UNSHARE)
         .args(["sh", "-c", ISOLATED_DEVICE])
@@ -389,29 +394,39 @@ fn the_shipped_face_cases_pass_against_a_device_that_cannot_read_the_harness_fil
         must_not_see.push(runtime.library.clone());
     }
     assert!(must_not_see.iter().all(|p| p.exists()), "{must_not_see:?}");
-    let log = dir.join("device.log");
+    // Two devices (a pool): each face case plays its clip in real time on one of them.
     let _slots = all_reader_slots();
-    let (device, addr) = isolated_device(&dir, &log, &must_not_see);
-    assert!(
-        std::fs::read_to_string(dir.join("device.err"))
-            .unwrap()
-            .contains("isolated:"),
-        "the device was started without its isolation checked"
-    );
+    let devices: Vec<(Running, String, PathBuf)> = ["device-a", "device-b"]
+        .iter()
+        .map(|name| {
+            let log = dir.join(format!("{name}.log"));
+            let (device, addr) = isolated_device(&dir, name, &log, &must_not_see);
+            assert!(
+                std::fs::read_to_string(dir.join(format!("{name}.err")))
+                    .unwrap()
+                    .contains("isolated:"),
+                "{name} was started without its isolation checked"
+            );
+            (device, addr, log)
+        })
+        .collect();
 
-    let reader = format!("dut:tcp:{addr}");
-    let run = run_myna_hil(&[
+    let mut args: Vec<String> = [
         "run",
         "scenarios",
         "--filter",
         "face",
         "--card",
         "pcsc",
-        "--reader",
-        &reader,
         "--out",
         out_dir.to_str().unwrap(),
-    ]);
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for (_, addr, _) in &devices {
+        args.extend(["--reader".to_owned(), format!("dut:tcp:{addr}")]);
+    }
+    let run = run_myna_hil(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let got = verdicts(&out_dir.join("results.json"));
     assert_exit_0_but_flaky(&run, &got);
 
@@ -447,48 +462,66 @@ fn the_shipped_face_cases_pass_against_a_device_that_cannot_read_the_harness_fil
     assert!(face_cases >= 30, "{face_cases} face cases compared");
     assert!(got.values().any(|v| v == "pass"), "{got:?}");
 
-    // Every clip came over the link (the store was empty), whole and checked.
-    let talk = exchanges(&log);
-    let mut received = BTreeSet::new();
-    for (asked, answer) in &talk {
-        let answer = answer
-            .as_ref()
-            .unwrap_or_else(|| panic!("no answer to {asked}"));
-        match kind(asked) {
-            "clip_end" => {
-                assert_eq!(kind(answer), "done", "{asked} answered {answer}");
-                received.insert(asked["name"].as_str().unwrap().to_owned());
-            }
-            "clip_chunk" => assert_eq!(kind(answer), "done", "{asked} answered {answer}"),
-            _ => {}
-        }
-    }
-    assert!(!received.is_empty(), "no clip received");
-    // A clip is sent once: offered again later, the device holds it whole.
-    for (offer, offset) in offers(&log) {
-        let name = offer["name"].as_str().unwrap();
-        assert!(
-            offset == 0 || (offset == offer["size"].as_u64().unwrap() && received.contains(name)),
-            "{offer} answered with offset {offset}"
-        );
-    }
-    // The camera played clips received over the link, in the face cases.
-    let mut case_id = String::new();
     let mut camera_cases = BTreeSet::new();
-    for (asked, answer) in &talk {
-        match kind(asked) {
-            "case_start" => case_id = asked["case"].as_str().unwrap_or_default().to_owned(),
-            "camera_start" => {
-                let name = asked["clip"]["name"].as_str().unwrap_or_default();
-                assert!(received.contains(name), "{asked}: a clip never received");
-                assert_eq!(
-                    answer.as_ref().map(kind),
-                    Some("done"),
-                    "{asked} answered {answer:?}"
-                );
-                camera_cases.insert(case_id.clone());
+    for (device, _, log) in &devices {
+        // Every clip came over the link (the store was empty), whole and checked.
+        let talk = exchanges(log);
+        let mut received = BTreeSet::new();
+        for (asked, answer) in &talk {
+            let answer = answer
+                .as_ref()
+                .unwrap_or_else(|| panic!("no answer to {asked}"));
+            match kind(asked) {
+                "clip_end" => {
+                    assert_eq!(kind(answer), "done", "{asked} answered {answer}");
+                    received.insert(asked["name"].as_str().unwrap().to_owned());
+                }
+                "clip_chunk" => assert_eq!(kind(answer), "done", "{asked} answered {answer}"),
+                _ => {}
             }
-            _ => {}
+        }
+        assert!(!received.is_empty(), "{}: no clip received", log.display());
+        // A clip is sent once to a device: offered again later, the device holds it whole.
+        for (offer, offset) in offers(log) {
+            let name = offer["name"].as_str().unwrap();
+            assert!(
+                offset == 0
+                    || (offset == offer["size"].as_u64().unwrap() && received.contains(name)),
+                "{offer} answered with offset {offset}"
+            );
+        }
+        // The camera played clips received over the link, in the face cases.
+        let mut case_id = String::new();
+        for (asked, answer) in &talk {
+            match kind(asked) {
+                "case_start" => case_id = asked["case"].as_str().unwrap_or_default().to_owned(),
+                "camera_start" => {
+                    let name = asked["clip"]["name"].as_str().unwrap_or_default();
+                    assert!(received.contains(name), "{asked}: a clip never received");
+                    assert_eq!(
+                        answer.as_ref().map(kind),
+                        Some("done"),
+                        "{asked} answered {answer:?}"
+                    );
+                    camera_cases.insert(case_id.clone());
+                }
+                _ => {}
+            }
+        }
+        let device_log = std::fs::read_to_string(log).unwrap();
+        assert!(!device_log.contains("clip refused"), "a chunk was refused");
+        // The device's store (on its own tmpfs, seen from here through its /proc entry)
+        // holds exactly those clips, each with the SHA-256 its name starts with.
+        let store = device_root(device).join("tmp/device/clips");
+        let held: BTreeSet<String> = std::fs::read_dir(&store)
+            .unwrap_or_else(|e| panic!("{}: {e}", store.display()))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        assert_eq!(held, received, "the clips in the device's store");
+        for name in &held {
+            let sha = harness::clips::sha256_hex(&std::fs::read(store.join(name)).unwrap());
+            assert_eq!(name.get(5..21), Some(&sha[..16]), "{name}");
         }
     }
     assert!(
@@ -496,21 +529,6 @@ fn the_shipped_face_cases_pass_against_a_device_that_cannot_read_the_harness_fil
         "{} cases used the camera: {camera_cases:?}",
         camera_cases.len()
     );
-    let device_log = std::fs::read_to_string(&log).unwrap();
-    assert!(!device_log.contains("clip refused"), "a chunk was refused");
-    // The device's store (on its own tmpfs, seen from here through its /proc entry) holds
-    // exactly those clips, each with the SHA-256 its name starts with.
-    let store = device_root(&device).join("tmp/device/clips");
-    let held: BTreeSet<String> = std::fs::read_dir(&store)
-        .unwrap_or_else(|e| panic!("{}: {e}", store.display()))
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    assert_eq!(held, received, "the clips in the device's store");
-    for name in &held {
-        let sha = harness::clips::sha256_hex(&std::fs::read(store.join(name)).unwrap());
-        assert_eq!(name.get(5..21), Some(&sha[..16]), "{name}");
-    }
     let cases = reports::results::ResultsFile::read(&out_dir.join("results.json"))
         .unwrap()
         .cases;
@@ -521,7 +539,7 @@ fn the_shipped_face_cases_pass_against_a_device_that_cannot_read_the_harness_fil
         "no clip transfer timed"
     );
 
-    let mut files = vec![log];
+    let mut files: Vec<PathBuf> = devices.iter().map(|(_, _, log)| log.clone()).collect();
     for d in [&inproc, &out_dir] {
         files.extend(["results.json", "junit.xml", "latency.md"].map(|f| d.join(f)));
     }
