@@ -110,6 +110,7 @@ impl Fixture {
         CaseContext {
             seq: 0,
             desk: None,
+            events: None,
             card: Some(&self.card),
             secret: &self.secret,
             ca_der: &self.ca_der,

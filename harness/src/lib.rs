@@ -15,6 +15,7 @@ pub mod dut_ref;
 pub mod engine;
 pub mod face;
 pub mod failure;
+pub mod live;
 pub mod operator;
 pub mod photos;
 pub mod qualification;

@@ -561,6 +561,7 @@ pub fn run_conformance(
         devices: Vec::new(),
         stop: Default::default(),
         desk: None,
+        events: None,
     };
     harness::engine::run_collect(cases, loaded, &options).unwrap_or_else(|e| panic!("{e}"))
 }

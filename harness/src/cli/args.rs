@@ -244,6 +244,14 @@ pub struct OperatorArgs {
     /// does not answer waits for a person (on the terminal), or ends its case inconc.
     #[arg(long = "operator", value_name = "FILE")]
     pub answers: Option<PathBuf>,
+    /// Serve a live view of the run on this address (e.g. 127.0.0.1:8080; port 0 picks
+    /// one): the cases as they run, and the operator's prompts with their answers to click.
+    #[arg(long, value_name = "ADDRESS")]
+    pub serve: Option<std::net::SocketAddr>,
+    /// Let --serve listen on an address other than loopback: anyone who reaches it sees
+    /// the run and can answer its prompts.
+    #[arg(long, requires = "serve")]
+    pub serve_exposed: bool,
 }
 
 #[derive(Args, Debug)]

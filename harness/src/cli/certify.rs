@@ -130,7 +130,7 @@ pub(super) fn certify(args: CertifyArgs) -> Result<Exit, CliError> {
             .cloned()
             .collect()
     };
-    let desk = super::operator::desk_for(&selected_cases, &args.operator)?;
+    let people = super::operator::desk_for(&selected_cases, &args.operator)?;
     empty_folder(&args.out)?;
     let tar = tar_path(&args.out)?;
 
@@ -184,7 +184,7 @@ pub(super) fn certify(args: CertifyArgs) -> Result<Exit, CliError> {
             vec![device.clone()],
             None,
             &reports,
-            Some(desk.clone()),
+            Some(people.clone()),
         )?;
         if exit == Exit::Interrupted {
             warn("interrupted: no bundle is made of an interrupted certification");

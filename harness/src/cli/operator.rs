@@ -4,22 +4,42 @@
 
 use super::args::OperatorArgs;
 use super::CliError;
+use crate::live::server::LiveServer;
+use crate::live::Hub;
 use crate::operator::{script, Answerer, Desk, DeskEvent};
 use crate::scenario::{Case, StepKind};
 use std::io::{BufRead, IsTerminal};
+use std::sync::Arc;
+
+/// The people's side of a run: the desk where prompts are asked, and the live view's
+/// address, if one is served.
+#[derive(Clone)]
+pub(super) struct People {
+    pub desk: Desk,
+    pub serve: Option<std::net::SocketAddr>,
+}
 
 /// The run's desk: the answers file read and checked, the terminal listening when stdin is
-/// one. `Err` (exit 2) when cases have operator steps and nothing can answer them.
-pub(super) fn desk_for(cases: &[Case], args: &OperatorArgs) -> Result<Desk, CliError> {
+/// one. `Err` (exit 2) when cases have operator steps and nothing can answer them, or when
+/// the live view would listen beyond loopback without --serve-exposed.
+pub(super) fn desk_for(cases: &[Case], args: &OperatorArgs) -> Result<People, CliError> {
+    if let Some(addr) = args.serve {
+        if !addr.ip().is_loopback() && !args.serve_exposed {
+            return Err(CliError::bad_input(format!(
+                "--serve {addr} is not a loopback address: anyone who reaches it could                  answer the run's prompts; add --serve-exposed to mean it"
+            )));
+        }
+    }
     let script = args.answers.as_deref().map(script::load).transpose()?;
     let asking: Vec<&Case> = cases.iter().filter(|c| has_operator_steps(c)).collect();
     let terminal = std::io::stdin().is_terminal() && !asking.is_empty();
-    let desk = Desk::new(script, terminal);
+    let desk = Desk::new(script, terminal || args.serve.is_some());
     if let Some(first) = asking.first() {
         if !desk.can_answer() {
             return Err(CliError::bad_input(format!(
                 "{} case(s) ask the operator (the first: {}) and nothing can answer: run it \
-                 on a terminal, or give the answers with --operator FILE (docs/operator.md)",
+                 on a terminal, serve the live view (--serve 127.0.0.1:PORT), or give the \
+                 answers with --operator FILE (docs/operator.md)",
                 asking.len(),
                 first.id
             )));
@@ -28,7 +48,36 @@ pub(super) fn desk_for(cases: &[Case], args: &OperatorArgs) -> Result<Desk, CliE
     if terminal {
         listen_on_the_terminal(&desk);
     }
-    Ok(desk)
+    Ok(People {
+        desk,
+        serve: args.serve,
+    })
+}
+
+/// The live view of a run, if one is asked for: started, its address printed; the hub
+/// follows the desk from now on.
+pub(super) fn serve(
+    people: &People,
+    title: &str,
+    cases: &[Case],
+) -> Result<Option<(Arc<Hub>, LiveServer)>, CliError> {
+    let Some(addr) = people.serve else {
+        return Ok(None);
+    };
+    let ids: Vec<String> = cases.iter().map(|c| c.id.clone()).collect();
+    let hub = Arc::new(Hub::new(title, &ids));
+    let follower = hub.clone();
+    people.desk.subscribe(move |e| follower.desk_event(e));
+    let server = crate::live::server::start(addr, hub.clone(), people.desk.clone())?;
+    if !server.addr().ip().is_loopback() {
+        super::warn(format!(
+            "the live view listens on {}: anyone who reaches it sees the run and can answer \
+             its prompts",
+            server.addr()
+        ));
+    }
+    super::say(format!("live view: {}", server.url()));
+    Ok(Some((hub, server)))
 }
 
 fn has_operator_steps(case: &Case) -> bool {

@@ -40,7 +40,7 @@ pub(super) fn run_scenarios(args: RunArgs) -> Result<Exit, CliError> {
         )));
     }
     // Operator steps need someone to answer them, known before any device is reached.
-    let desk = super::operator::desk_for(&cases, &args.operator)?;
+    let people = super::operator::desk_for(&cases, &args.operator)?;
     let devices = addresses
         .into_iter()
         .map(connect_device)
@@ -60,7 +60,7 @@ pub(super) fn run_scenarios(args: RunArgs) -> Result<Exit, CliError> {
         devices,
         args.partition,
         &args.reports,
-        Some(desk),
+        Some(people),
     )
 }
 
@@ -193,7 +193,7 @@ pub(super) fn run_cases(
     devices: Vec<Arc<crate::dut::driver::Device>>,
     partition: Option<Partition>,
     reports: &ReportArgs,
-    desk: Option<crate::operator::Desk>,
+    people: Option<super::operator::People>,
 ) -> Result<Exit, CliError> {
     // Every profile is read and built before anything runs: a broken file never half-runs.
     let loaded = crate::cards::load_cards(cases.iter().filter_map(Case::card_key), &cached_photo)?;
@@ -218,6 +218,19 @@ pub(super) fn run_cases(
     let writer = LogWriter::start(log, &header).map_err(|e| unwritten(&paths.log, e))?;
     remove_stale(&paths);
 
+    // The live view, when asked for: up before the first case, down after the reports.
+    let live = match &people {
+        Some(p) => {
+            let title = format!(
+                "{} case(s), reports in {}",
+                cases.len(),
+                reports.out.display()
+            );
+            super::operator::serve(p, &title, &cases)?
+        }
+        None => None,
+    };
+    let hub = live.as_ref().map(|(hub, _)| hub.clone());
     let stop = Arc::new(AtomicBool::new(false));
     let signals = interrupt::watch(stop.clone());
     let sink = Arc::new(Sink {
@@ -225,13 +238,18 @@ pub(super) fn run_cases(
         failure: Mutex::new(None),
         stop: stop.clone(),
         progress: crate::engine::progress_wanted(),
+        hub: hub.clone(),
     });
     let options = RunOptions {
         jobs: reports.jobs,
         cards,
         devices,
         stop,
-        desk,
+        desk: people.map(|p| p.desk),
+        events: hub.clone().map(|hub| {
+            Arc::new(move |e: &crate::engine::RunEvent| hub.run_event(e))
+                as crate::engine::RunEvents
+        }),
     };
     let hook = sink.clone();
     crate::engine::run(cases, loaded, &options, move |f| hook.finished(f))?;
@@ -262,6 +280,10 @@ pub(super) fn run_cases(
         &header.stamp(),
         &mut failures,
     );
+    if let Some(hub) = &hub {
+        hub.ended(&tally_line(&tally));
+    }
+    drop(live);
     if !failures.is_empty() {
         return Err(CliError::Unwritten(failures.join("\nerror: ")));
     }
@@ -279,6 +301,8 @@ struct Sink {
     failure: Mutex<Option<String>>,
     stop: Arc<AtomicBool>,
     progress: bool,
+    /// The live view's state, when one is served.
+    hub: Option<Arc<crate::live::Hub>>,
 }
 
 impl Sink {
@@ -303,6 +327,9 @@ impl Sink {
                 &mut std::io::stderr(),
                 format!("\r\x1b[2K[{}/{}] ", f.done, f.total).as_bytes(),
             );
+        }
+        if let Some(hub) = &self.hub {
+            hub.finished(f.seq, &f.result);
         }
         print_result(&f.result);
     }
@@ -475,13 +502,18 @@ fn print_result(r: &CaseResult) {
 }
 
 fn summarise(t: &Tally) {
-    say(format!(
-        "\n{} cases: {} pass, {} fail, {} error, {} inconc, {} skip",
+    say(format!("\n{}", tally_line(t)));
+}
+
+/// `N cases: P pass, …`: the run's summary line (the terminal's and the live view's).
+fn tally_line(t: &Tally) -> String {
+    format!(
+        "{} cases: {} pass, {} fail, {} error, {} inconc, {} skip",
         t.total(),
         t.pass,
         t.fail,
         t.error,
         t.inconc,
         t.skip
-    ));
+    )
 }

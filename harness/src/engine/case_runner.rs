@@ -33,6 +33,8 @@ pub struct CaseContext<'a> {
     pub seq: usize,
     /// Where operator steps are asked.
     pub desk: Option<&'a crate::operator::Desk>,
+    /// Told as each step starts.
+    pub events: Option<&'a super::RunEvents>,
     pub card: Option<&'a LoadedCard>,
     pub secret: &'a RunSecret,
     pub ca_der: &'a [u8],
@@ -725,6 +727,13 @@ impl<'a> Bench<'a> {
         let mut refused = Vec::new();
         let expected_refusals = case.expected_refusals();
         for (index, step) in case.steps.iter().enumerate() {
+            if let Some(tell) = ctx.events {
+                tell(&super::RunEvent::Step {
+                    seq: ctx.seq,
+                    index,
+                    name: step.kind.name(),
+                });
+            }
             let deadline = step.deadline.unwrap_or(case.step_deadline);
             let started = Instant::now();
             let simulated = self.clock.total();

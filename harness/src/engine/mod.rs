@@ -93,7 +93,27 @@ pub struct RunOptions {
     /// Where `operator` steps are asked and answered; `None`: a case with one is an error
     /// (the command line refuses such a run before it starts).
     pub desk: Option<crate::operator::Desk>,
+    /// Told when a case starts and when each of its steps starts (a live view).
+    pub events: Option<RunEvents>,
 }
+
+/// What a run tells a live view as it goes (a case's end comes with its result, through
+/// the run's `on_result`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunEvent {
+    CaseStarted {
+        seq: usize,
+        id: String,
+    },
+    Step {
+        seq: usize,
+        index: usize,
+        name: &'static str,
+    },
+}
+
+/// Where a run's events go.
+pub type RunEvents = Arc<dyn Fn(&RunEvent) + Send + Sync>;
 
 /// Why a run could not run: always the test bench's fault (a case's own failures are its
 /// verdicts, never this).
@@ -247,6 +267,7 @@ fn run_inner(
             let service = service.clone();
             let cards = options.cards.clone();
             let desk = options.desk.clone();
+            let events = options.events.clone();
             let handle = tokio::runtime::Handle::current();
             tasks.push(tokio::task::spawn_blocking(move || {
                 let _permit = permit;
@@ -256,9 +277,16 @@ fn run_inner(
                 let card = case.card_key().and_then(|k| shared.cards.get(&k)).cloned();
                 // A free device (there is one for every permit), held for the whole case.
                 let device = with_devices.then(|| devices.take()).flatten();
+                if let Some(tell) = &events {
+                    tell(&RunEvent::CaseStarted {
+                        seq: index,
+                        id: case.id.clone(),
+                    });
+                }
                 let ctx = CaseContext {
                     seq: index,
                     desk: desk.as_ref(),
+                    events: events.as_ref(),
                     card: card.as_deref(),
                     secret: &shared.secret,
                     ca_der: &shared.ca,

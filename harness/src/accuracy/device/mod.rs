@@ -344,6 +344,7 @@ fn prepare_and_run(
         stop: Default::default(),
         devices: vec![device],
         desk: None,
+        events: None,
     };
     crate::engine::run(cases, cards, &options, move |f| {
         let (decision, _) = transactions::decision(&f.result, f.face.as_ref());

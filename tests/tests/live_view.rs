@@ -1,0 +1,284 @@
+//! The live view as a person uses it: headless Chromium (Debian's `chromium`, driven over
+//! the DevTools protocol through `--remote-debugging-pipe`) opens the page of a run with an
+//! operator step, sees the prompt, clicks an answer with the mouse, and the run ends with the
+//! verdict that answer implies. Without chromium a local run skips with a note; CI fails.
+
+use myna_hil_tests::{fresh_dir, repo_root, text, workspace_binary, Running};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SCENARIO: &str = "tests/data/operator/consent-items.yaml";
+
+fn chromium_available() -> bool {
+    let found = Command::new("chromium")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI clicks through the live view in a browser, but chromium is missing: run .ci/setup"
+        );
+        eprintln!(
+            "skipped: the live view in a browser: chromium is missing (apt package chromium)"
+        );
+    }
+    found
+}
+
+/// A pipe: (read end, write end), both close-on-exec.
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [-1; 2];
+    // SAFETY: pipe2 writes two descriptors into the array.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+    // SAFETY: both were just opened and belong to no one else.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// `fd` copied to a descriptor of 10 or more (close-on-exec), out of the way of 3 and 4.
+fn high(fd: &OwnedFd) -> OwnedFd {
+    // SAFETY: F_DUPFD_CLOEXEC duplicates an open descriptor; the new one is ours.
+    let new = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
+    assert!(new >= 10, "fcntl: {}", std::io::Error::last_os_error());
+    // SAFETY: just opened, owned by no one else.
+    unsafe { OwnedFd::from_raw_fd(new) }
+}
+
+/// Headless Chromium on a DevTools pipe: it reads commands on its fd 3 and writes answers
+/// and events on its fd 4, each a JSON text ended by a NUL.
+struct Browser {
+    _child: Running,
+    to: std::fs::File,
+    from: BufReader<std::fs::File>,
+    next: u64,
+}
+
+impl Browser {
+    fn start(dir: &Path) -> Browser {
+        let (to_read, to_write) = pipe();
+        let (from_read, from_write) = pipe();
+        let (child_in, child_out) = (high(&to_read), high(&from_write));
+        let (fd_in, fd_out) = (child_in.as_raw_fd(), child_out.as_raw_fd());
+        let mut command = Command::new("chromium");
+        command
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-pipe",
+            ])
+            .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+            .arg("about:blank")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: between fork and exec only dup2 runs (async-signal-safe); the copies on
+        // 3 and 4 are not close-on-exec, so Chromium finds them there.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(fd_in, 3) < 0 || libc::dup2(fd_out, 4) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().expect("start chromium");
+        drop((child_in, child_out, to_read, from_write));
+        Browser {
+            _child: Running(child),
+            to: std::fs::File::from(to_write),
+            from: BufReader::new(std::fs::File::from(from_read)),
+            next: 0,
+        }
+    }
+
+    /// Sends a command (to a page's session, if given) and returns its result; events on
+    /// the way are passed over.
+    fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
+        let mut message = json!({ "id": id, "method": method, "params": params });
+        if let Some(s) = session {
+            message["sessionId"] = json!(s);
+        }
+        let mut bytes = message.to_string().into_bytes();
+        bytes.push(0);
+        self.to.write_all(&bytes).expect("write to chromium");
+        loop {
+            let mut raw = Vec::new();
+            let n = self
+                .from
+                .read_until(0, &mut raw)
+                .expect("read from chromium");
+            assert!(n > 0, "chromium closed its DevTools pipe");
+            raw.pop();
+            let answer: Value = serde_json::from_slice(&raw).expect("DevTools JSON");
+            if answer["id"] == json!(id) {
+                assert!(
+                    answer.get("error").is_none(),
+                    "{method}: {}",
+                    answer["error"]
+                );
+                return answer["result"].clone();
+            }
+        }
+    }
+
+    /// The value of a JavaScript expression in the page.
+    fn eval(&mut self, session: &str, expression: &str) -> Value {
+        let r = self.call(
+            Some(session),
+            "Runtime.evaluate",
+            json!({ "expression": expression, "returnByValue": true }),
+        );
+        r["result"]["value"].clone()
+    }
+
+    /// Waits until `expression` is true in the page.
+    fn wait_for(&mut self, session: &str, expression: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.eval(session, expression) != json!(true) {
+            assert!(
+                Instant::now() < deadline,
+                "the page never showed `{expression}`:\n{}",
+                self.eval(session, "document.body.innerText")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A left click with the mouse at the centre of the element `selector` names.
+    fn click(&mut self, session: &str, selector: &str) {
+        let rect = self.eval(
+            session,
+            &format!(
+                "(() => {{ const r = document.querySelector({}).getBoundingClientRect(); \
+                 return [r.x + r.width / 2, r.y + r.height / 2]; }})()",
+                json!(selector)
+            ),
+        );
+        let (x, y) = (rect[0].as_f64().unwrap(), rect[1].as_f64().unwrap());
+        for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
+            self.call(
+                Some(session),
+                "Input.dispatchMouseEvent",
+                json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1 }),
+            );
+        }
+    }
+}
+
+#[test]
+fn an_answer_clicked_on_the_live_page_decides_the_case() {
+    if !chromium_available() {
+        return;
+    }
+    let dir = fresh_dir("live-view");
+    let out = dir.join("out");
+    // The run: one case whose operator step waits up to 2 minutes, the live view on a
+    // port of its own choosing, nobody on the terminal.
+    let mut run = Command::new(workspace_binary("myna-hil"))
+        .args([
+            "run",
+            SCENARIO,
+            "--filter",
+            "three-items",
+            "--var",
+            "answer_within=120s",
+            "--serve",
+            "127.0.0.1:0",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run myna-hil");
+    let mut stdout = BufReader::new(run.stdout.take().unwrap());
+    let mut url = String::new();
+    let mut said = String::new();
+    while url.is_empty() {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "no live view announced:\n{said}"
+        );
+        said.push_str(&line);
+        if let Some(u) = line.trim().strip_prefix("live view: ") {
+            url = u.to_owned();
+        }
+    }
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let mut run = Running(run);
+
+    let mut browser = Browser::start(&dir);
+    let target = browser.call(None, "Target.createTarget", json!({ "url": url }));
+    let attached = browser.call(
+        None,
+        "Target.attachToTarget",
+        json!({ "targetId": target["targetId"], "flatten": true }),
+    );
+    let session = attached["sessionId"].as_str().unwrap().to_owned();
+    // The prompt, in both languages, with its answers as buttons; the case is running.
+    browser.wait_for(
+        &session,
+        "document.querySelector('.prompt button[data-answer=\"no\"]') !== null",
+    );
+    let shown = browser.eval(&session, "document.querySelector('.prompt').innerText");
+    let shown = shown.as_str().unwrap();
+    assert!(
+        shown.contains("リーダーの同意画面に4つの個別項目"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Does the reader's consent screen show"),
+        "{shown}"
+    );
+    assert_eq!(
+        browser.eval(
+            &session,
+            "document.querySelector('#case-0').getAttribute('data-state')"
+        ),
+        json!("running")
+    );
+    // "No": the scenario says the case fails on it.
+    browser.click(&session, ".prompt button[data-answer=\"no\"]");
+    browser.wait_for(
+        &session,
+        "document.querySelector('#case-0').getAttribute('data-state') === 'fail'",
+    );
+    let row = browser.eval(&session, "document.querySelector('#case-0').innerText");
+    assert!(row.as_str().unwrap().contains("operator-decided"), "{row}");
+
+    let status = run.0.wait().expect("wait for myna-hil");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let mut err = String::new();
+    if let Some(mut e) = run.0.stderr.take() {
+        e.read_to_string(&mut err).unwrap();
+    }
+    assert_eq!(status.code(), Some(1), "{said}{rest}\n{err}");
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let case = &results["cases"][0];
+    assert_eq!(case["verdict"], "fail", "{}", text(rest.as_bytes()));
+    assert_eq!(case["operator"][0]["answer"], "no");
+    let by = case["operator"][0]["by"].as_str().unwrap();
+    assert!(by.starts_with("live page (127.0.0.1:"), "{by}");
+}
