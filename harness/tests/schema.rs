@@ -105,7 +105,16 @@ fn parse(path: &Path, profile: bool) -> Result<(), String> {
 #[test]
 fn every_shipped_file_validates_and_parses() {
     let v = Validators::new();
-    let files = yaml_files(&workspace().join("scenarios"));
+    // The shipped suite, the physical bench's scenarios and the operator tests' scenario.
+    let mut files = yaml_files(&workspace().join("scenarios"));
+    files.extend(yaml_files(
+        &workspace().join("examples/physical-bench/scenarios"),
+    ));
+    files.extend(
+        yaml_files(&workspace().join("tests/data/operator"))
+            .into_iter()
+            .filter(|p| p.file_name().is_some_and(|n| n != "answers.yaml")),
+    );
     let mut wrong = Vec::new();
     let (mut scenarios, mut includes, mut profiles) = (0, 0, 0);
     for path in &files {

@@ -236,3 +236,25 @@ fn an_answer_typed_on_the_terminal_decides_and_none_by_the_deadline_is_inconc() 
     let reason = c["reason"].as_str().unwrap();
     assert!(reason.contains("within its deadline of 3s"), "{reason}");
 }
+
+#[test]
+fn the_physical_bench_scenarios_pass_a_dry_run_on_the_reference_reader() {
+    let dir = fresh_dir("operator-physical");
+    let out = dir.join("out");
+    let run = run_myna_hil(&[
+        "run",
+        "examples/physical-bench/scenarios",
+        "--operator",
+        "examples/physical-bench/answers-dry-run.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stdout));
+    let r = results(&out);
+    let cases = r["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 3);
+    // Every verdict rests on an operator's answer, and says so.
+    assert!(cases
+        .iter()
+        .all(|c| c["verdict"] == "pass" && c["operator"].as_array().is_some_and(|a| a.len() == 1)));
+}
