@@ -267,6 +267,12 @@ fn an_answer_clicked_on_the_live_page_decides_the_case() {
     assert!(row.as_str().unwrap().contains("operator-decided"), "{row}");
 
     let status = run.0.wait().expect("wait for myna-hil");
+    // The page heard the run's end before the server went away.
+    browser.wait_for(
+        &session,
+        "document.getElementById('status').textContent === \
+         'ended: 1 cases: 0 pass, 1 fail, 0 error, 0 inconc, 0 skip'",
+    );
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     let mut err = String::new();

@@ -298,7 +298,15 @@ fn events(ctx: &Ctx) -> Response<Body> {
         }
         loop {
             let next = tokio::select! {
-                _ = stop.changed() => return,
+                // The run is over: what it said last (its end) still goes out.
+                _ = stop.changed() => {
+                    while let Ok(json) = changes.try_recv() {
+                        if send.send(frame(&json)).await.is_err() {
+                            break;
+                        }
+                    }
+                    return;
+                }
                 _ = tokio::time::sleep(KEEP_ALIVE) => Bytes::from_static(b": keep-alive\n\n"),
                 change = changes.recv() => match change {
                     Ok(json) => frame(&json),
