@@ -1,6 +1,6 @@
 //! Cards that misbehave give `error` verdicts through pcscd, and the run goes on.
 
-use myna_hil_tests::{reader_slot, repo_root, run_conformance, shipped_profile, vpcd_site};
+use myna_hil_tests::{all_reader_slots, reader_slot, repo_root, run_conformance, shipped_profile};
 use reports::Verdict;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,8 +11,18 @@ fn fault_profile(name: &str) -> PathBuf {
 
 #[test]
 fn mute_torn_and_slow_cards_get_honest_verdicts_and_the_next_card_still_passes() {
-    let slot = reader_slot(0);
-    let run = |profile: &PathBuf, deadline| run_conformance(profile, vpcd_site(&slot), deadline);
+    // Both readers: a reader left with a mute or torn card is re-inserted after its case
+    // while the next case runs in the other.
+    let slots = all_reader_slots();
+    let site = || {
+        harness::engine::CardSite::Vpcd(
+            slots
+                .iter()
+                .map(|s| (s.port(), s.reader().to_owned()))
+                .collect(),
+        )
+    };
+    let run = |profile: &PathBuf, deadline| run_conformance(profile, site(), deadline);
 
     let mute = run(&fault_profile("mute-card"), Duration::from_millis(300));
     assert!(

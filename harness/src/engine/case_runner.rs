@@ -308,7 +308,7 @@ fn run_conformance_case(
                    (--card inprocess or pcsc), not on the device under test";
         return not_run(case, Verdict::Skip, start, why);
     }
-    let (mut channel, _slot) = match card_channel(case, ctx, loaded, &SimClock::real()) {
+    let (mut channel, slot) = match card_channel(case, ctx, loaded, &SimClock::real()) {
         Ok(c) => c,
         Err(why) => return error_result(case, start, format!("bench: {why}")),
     };
@@ -328,6 +328,10 @@ fn run_conformance_case(
         channel.describe(),
         channel.trace_text()
     );
+    // The case's connection closes before its vpcd reader goes back: the reader's check
+    // after the case (vpcd_pool) must not race the connection's own disconnect.
+    drop(channel);
+    drop(slot);
     result(case, verdict, reason, start, measurements, evidence)
 }
 
