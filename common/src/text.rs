@@ -60,9 +60,39 @@ fn needs_escape(c: char) -> bool {
     (c.is_control() && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// The longest start of `text` of at most `max` bytes that ends on a character boundary.
+pub fn head(text: &str, max: usize) -> &str {
+    let mut end = max.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, marked with `…` when cut.
+pub fn clip(text: &mut String, max: usize) {
+    if text.len() > max {
+        let kept = head(text, max).len();
+        text.truncate(kept);
+        text.push('…');
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_head_and_a_clip_end_on_a_character_boundary() {
+        assert_eq!(head("あいう", 4), "あ");
+        assert_eq!(head("abc", 10), "abc");
+        let mut t = String::from("あいう");
+        clip(&mut t, 7);
+        assert_eq!(t, "あい…");
+        let mut short = String::from("ab");
+        clip(&mut short, 2);
+        assert_eq!(short, "ab");
+    }
 
     #[test]
     fn a_markdown_cell_keeps_its_row() {

@@ -652,3 +652,40 @@ pub fn foreign_card(slot: &ReaderSlot, profile: &str) -> card_emulator::vpcd::Vi
         .expect("seen");
     card
 }
+
+// --- Headless Chromium (Debian's `chromium`) ----------------------------------------------
+
+/// The flags every browser test starts Chromium with: as root (CI) it runs only without its
+/// sandbox, and the background flags keep it from reaching for Google's hosts on a closed
+/// network.
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
+/// Whether chromium can be started; in CI it must be (`what` says what CI would do with
+/// it). Without it a local run skips, with a note.
+pub fn chromium_available(what: &str) -> bool {
+    let found = Command::new("chromium")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI {what} in a browser, but chromium is missing: run .ci/setup"
+        );
+        eprintln!("skipped: {what} in a browser: chromium is missing (apt package chromium)");
+    }
+    found
+}

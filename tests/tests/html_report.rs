@@ -8,7 +8,9 @@
 //! network must both be caught, and a case id that is markup must stay text.
 //! Without chromium a local run skips the browser part with a note; CI (CI=true) fails.
 
-use myna_hil_tests::{assert_exit_0, fresh_dir, repo_root, run_myna_hil, text};
+use myna_hil_tests::{
+    assert_exit_0, chromium_available, fresh_dir, repo_root, run_myna_hil, text, CHROMIUM_FLAGS,
+};
 use reports::cases::Tally;
 use reports::results::ResultsFile;
 use reports::{CaseResult, Verdict};
@@ -20,28 +22,6 @@ use std::time::{Duration, Instant};
 const MAX_PAGE_BYTES: u64 = 2 * 1024 * 1024;
 /// Longest a page load may take before the browser is stopped.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// Whether chromium can be started; in CI it must be.
-fn chromium_available() -> bool {
-    let found = Command::new("chromium")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI loads the HTML report in a browser, but chromium is missing: run .ci/setup"
-        );
-        eprintln!(
-            "skipped: the HTML report in a browser: chromium is missing (apt package chromium)"
-        );
-    }
-    found
-}
 
 /// What headless Chromium made of a page.
 struct Loaded {
@@ -75,20 +55,8 @@ fn load(page: &Path, args: &[&str], name: &str) -> Loaded {
     let err = std::fs::File::create(&err_path).expect("create the browser's stderr file");
     let url = format!("file://{}", page.display());
     let mut child = Command::new("chromium")
-        // As root (CI) Chromium runs only without its sandbox; the background flags keep it
-        // from reaching for Google's hosts on a closed network.
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
+        .args(CHROMIUM_FLAGS)
+        .args(["--enable-logging=stderr", "--v=0"])
         .arg(format!("--user-data-dir={}", dir.join("profile").display()))
         .args(args)
         .arg(&url)
@@ -210,7 +178,7 @@ fn the_shipped_suites_page_is_small_and_loads_clean_in_chromium() {
     assert_exit_0(&run_myna_hil(&["report", "rebuild", out.to_str().unwrap()]));
     assert_counts(&std::fs::read_to_string(&html).unwrap(), &results);
 
-    if !chromium_available() {
+    if !chromium_available("loads the HTML report") {
         return;
     }
     let loaded = load(&html, &["--dump-dom"], "dom");
@@ -267,7 +235,7 @@ fn assert_screenshot(png: &PathBuf) {
 
 #[test]
 fn the_console_check_catches_broken_pages_and_markup_stays_text() {
-    if !chromium_available() {
+    if !chromium_available("loads the HTML report") {
         return;
     }
     let dir = fresh_dir("html-broken");

@@ -3,7 +3,9 @@
 //! operator step, sees the prompt, clicks an answer with the mouse, and the run ends with the
 //! verdict that answer implies. Without chromium a local run skips with a note; CI fails.
 
-use myna_hil_tests::{fresh_dir, repo_root, text, workspace_binary, Running};
+use myna_hil_tests::{
+    chromium_available, fresh_dir, repo_root, text, workspace_binary, Running, CHROMIUM_FLAGS,
+};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -13,26 +15,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SCENARIO: &str = "tests/data/operator/consent-items.yaml";
-
-fn chromium_available() -> bool {
-    let found = Command::new("chromium")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI clicks through the live view in a browser, but chromium is missing: run .ci/setup"
-        );
-        eprintln!(
-            "skipped: the live view in a browser: chromium is missing (apt package chromium)"
-        );
-    }
-    found
-}
 
 /// A pipe: (read end, write end), both close-on-exec.
 fn pipe() -> (OwnedFd, OwnedFd) {
@@ -70,17 +52,8 @@ impl Browser {
         let (fd_in, fd_out) = (child_in.as_raw_fd(), child_out.as_raw_fd());
         let mut command = Command::new("chromium");
         command
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--remote-debugging-pipe",
-            ])
+            .args(CHROMIUM_FLAGS)
+            .arg("--remote-debugging-pipe")
             .arg(format!("--user-data-dir={}", dir.join("profile").display()))
             .arg("about:blank")
             .stdin(Stdio::null())
@@ -184,7 +157,7 @@ impl Browser {
 
 #[test]
 fn an_answer_clicked_on_the_live_page_decides_the_case() {
-    if !chromium_available() {
+    if !chromium_available("clicks through the live view") {
         return;
     }
     let dir = fresh_dir("live-view");

@@ -74,14 +74,7 @@ pub const MAX_DEVICE_TEXT: usize = 200;
 
 /// `text` cut to [`MAX_DEVICE_TEXT`] bytes at a character boundary, marked with `…`.
 pub fn clip_device_text(text: &mut String) {
-    if text.len() > MAX_DEVICE_TEXT {
-        let mut end = MAX_DEVICE_TEXT;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push('…');
-    }
+    common::text::clip(text, MAX_DEVICE_TEXT);
 }
 
 /// A message type of one direction: its `type` names and its validity rules.

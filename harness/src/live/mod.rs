@@ -180,7 +180,8 @@ impl Hub {
             case.state = result.verdict.as_str().to_owned();
             case.step = None;
             case.reason = result.reason.clone();
-            case.evidence = clip(&result.evidence, EVIDENCE_BYTES);
+            case.evidence = result.evidence.clone();
+            common::text::clip(&mut case.evidence, EVIDENCE_BYTES);
             case.operator = result.operator.clone();
             Some(Update::Case { case: case.clone() })
         });
@@ -222,18 +223,6 @@ impl Hub {
             })
         });
     }
-}
-
-/// `text` cut to at most `max` bytes at a character boundary, marked with `…`.
-fn clip(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }
 
 #[cfg(test)]

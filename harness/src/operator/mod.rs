@@ -125,11 +125,7 @@ pub fn read_answer(
             if text.is_empty() {
                 return Err("the answer is empty".into());
             }
-            let mut end = text.len().min(MAX_FREE_TEXT);
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            Ok((text[..end].to_owned(), *meaning))
+            Ok((common::text::head(text, MAX_FREE_TEXT).to_owned(), *meaning))
         }
     }
 }

@@ -584,10 +584,7 @@ fn bounded(evidence: &str) -> (&str, usize) {
     }
     if end == 0 {
         // One first line longer than the bound: cut it at a character boundary.
-        end = EVIDENCE_BYTES.min(evidence.len());
-        while !evidence.is_char_boundary(end) {
-            end -= 1;
-        }
+        end = common::text::head(evidence, EVIDENCE_BYTES).len();
     }
     (&evidence[..end], evidence[end..].lines().count())
 }
