@@ -142,14 +142,17 @@ fn the_reference_readers_screen_and_timing_names_are_documented() {
 }
 
 /// Follows a transcript as both sides would and checks the session rules: hello first, one
-/// outstanding stimulus answered exactly once (frames excepted), non-decreasing `at_ms`
-/// within a case, refused lines answered with the matching error code.
+/// outstanding stimulus answered exactly once (frames and withdrawals excepted),
+/// non-decreasing `at_ms` within a case, refused lines answered with the matching error code,
+/// operator answers and withdrawals naming the pending prompt.
 fn check_transcript(start: usize, body: &str) {
     let mut outstanding: Option<u64> = None;
     let mut last_at = 0.0f64;
     let mut hello_seen = false;
     let mut expect_error: Option<(Option<u64>, ErrorCode)> = None;
     let mut layout_shown = false;
+    // The operator prompt pending on the device's test UI.
+    let mut asked: Option<String> = None;
     for (i, line) in body.lines().enumerate() {
         let at = start + i;
         if let Some(json) = line.strip_prefix(">! ") {
@@ -191,6 +194,15 @@ fn check_transcript(start: usize, body: &str) {
                 );
                 outstanding = Some(id);
             }
+            match &m {
+                ToDevice::OperatorPrompt { prompt, .. } => asked = Some(prompt.clone()),
+                ToDevice::OperatorWithdraw { prompt } => assert_eq!(
+                    asked.as_ref(),
+                    Some(prompt),
+                    "doc line {at}: a withdrawal names the pending prompt"
+                ),
+                _ => {}
+            }
             match m {
                 ToDevice::CaseStart { .. } => last_at = 0.0,
                 ToDevice::PinKeys { .. } => {
@@ -217,11 +229,19 @@ fn check_transcript(start: usize, body: &str) {
             if matches!(m, FromDevice::KeypadLayout { .. }) {
                 layout_shown = true;
             }
+            if let FromDevice::OperatorAnswer { prompt, .. } = &m {
+                assert_eq!(
+                    asked.as_ref(),
+                    Some(prompt),
+                    "doc line {at}: an answer to a prompt that is not pending"
+                );
+            }
             if let FromDevice::Done { .. } | FromDevice::ClipHave { .. } | FromDevice::Error(_) = m
             {
                 let answered = m.answers();
                 assert_eq!(answered, outstanding, "doc line {at}: answers another id");
                 outstanding = None;
+                asked = None;
             }
         } else {
             panic!("doc line {at}: a transcript line starts with `> `, `>! ` or `< `");

@@ -42,6 +42,9 @@ pub enum Liar {
     Stale,
     /// Reports a co-payment share of 10 %.
     WrongShare,
+    /// Claims a person answered a prompt that was never asked (`operator_answer` after the
+    /// patient's keys), with this answer.
+    UnaskedAnswer(String),
 }
 
 /// Starts `liar` listening on a free loopback port; `upstream` is the honest device the
@@ -196,6 +199,10 @@ impl Twist {
             (Liar::WrongShare, "outcome") => v["share_percent"] = json!(10),
             (Liar::Leaky(text), "keys_pressed") => {
                 extra.push(json!({"type": "note", "at_ms": v["at_ms"], "text": text}));
+            }
+            (Liar::UnaskedAnswer(answer), "keys_pressed") => {
+                extra.push(json!({"type": "operator_answer", "at_ms": v["at_ms"],
+                    "prompt": "card-on-reader", "answer": answer}));
             }
             (Liar::BackwardsTime, _) if v.get("at_ms").is_some() => {
                 self.at -= 10.0;

@@ -156,6 +156,35 @@ fn a_device_that_leaks_a_secret_fails_and_the_secret_is_masked() {
     }
 }
 
+/// An operator's answer the harness never asked for is the device's invention: a breach,
+/// and a PIN in it is masked like any other text.
+#[test]
+fn an_answer_to_a_prompt_never_asked_fails_and_its_secret_is_masked() {
+    let pin = shipped_profile("valid")
+        .auth_pin
+        .unwrap()
+        .value
+        .expose()
+        .to_owned();
+    let answer = format!("yes, PIN {pin}");
+    let (cases, files) = run_liar(
+        "unasked-answer",
+        Liar::UnaskedAnswer(answer.clone()),
+        &[shipped("pin-valid")],
+    );
+    assert_caught(
+        &cases,
+        "fail",
+        "sent an `operator_answer` to `card-on-reader`, which is not on its test UI now",
+    );
+    assert_caught(&cases, "fail", "the device disclosed a PIN of the card");
+    assert_no_secret(&files);
+    for file in &files {
+        let body = std::fs::read_to_string(file).unwrap();
+        assert!(!body.contains(&answer), "the leak is in {}", file.display());
+    }
+}
+
 #[test]
 fn a_device_that_reports_9000_for_a_wrong_pin_fails() {
     let (cases, _) = run_liar(

@@ -134,6 +134,16 @@ impl Browser {
         }
     }
 
+    /// Waits for the open prompt's button for `answer`, and clicks it.
+    fn answer(&mut self, session: &str, answer: &str) {
+        let button = format!(".prompt button[data-answer=\"{answer}\"]");
+        self.wait_for(
+            session,
+            &format!("document.querySelector({}) !== null", json!(button)),
+        );
+        self.click(session, &button);
+    }
+
     /// A left click with the mouse at the centre of the element `selector` names.
     fn click(&mut self, session: &str, selector: &str) {
         let rect = self.eval(
@@ -155,6 +165,71 @@ impl Browser {
     }
 }
 
+/// A command whose live view is served: started with stdin on /dev/null (nobody at the
+/// terminal), its output read until it prints the page's address.
+struct Served {
+    run: Running,
+    stdout: BufReader<std::process::ChildStdout>,
+    url: String,
+    said: String,
+}
+
+impl Served {
+    fn start(args: &[&str]) -> Served {
+        let mut run = Command::new(workspace_binary("myna-hil"))
+            .args(args)
+            .current_dir(repo_root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run myna-hil");
+        let mut stdout = BufReader::new(run.stdout.take().unwrap());
+        let mut url = String::new();
+        let mut said = String::new();
+        while url.is_empty() {
+            let mut line = String::new();
+            assert!(
+                stdout.read_line(&mut line).unwrap() > 0,
+                "no live view announced:\n{said}"
+            );
+            said.push_str(&line);
+            if let Some(u) = line.trim().strip_prefix("live view: ") {
+                url = u.to_owned();
+            }
+        }
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        Served {
+            run: Running(run),
+            stdout,
+            url,
+            said,
+        }
+    }
+
+    /// Waits for the command to end: its exit code and everything it printed.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let status = self.run.0.wait().expect("wait for myna-hil");
+        let mut said = self.said;
+        self.stdout.read_to_string(&mut said).unwrap();
+        if let Some(mut e) = self.run.0.stderr.take() {
+            e.read_to_string(&mut said).unwrap();
+        }
+        (status.code(), said)
+    }
+}
+
+/// The page at `url` in a new tab: its DevTools session.
+fn open(browser: &mut Browser, url: &str) -> String {
+    let target = browser.call(None, "Target.createTarget", json!({ "url": url }));
+    let attached = browser.call(
+        None,
+        "Target.attachToTarget",
+        json!({ "targetId": target["targetId"], "flatten": true }),
+    );
+    attached["sessionId"].as_str().unwrap().to_owned()
+}
+
 #[test]
 fn an_answer_clicked_on_the_live_page_decides_the_case() {
     if !chromium_available("clicks through the live view") {
@@ -164,50 +239,20 @@ fn an_answer_clicked_on_the_live_page_decides_the_case() {
     let out = dir.join("out");
     // The run: one case whose operator step waits up to 2 minutes, the live view on a
     // port of its own choosing, nobody on the terminal.
-    let mut run = Command::new(workspace_binary("myna-hil"))
-        .args([
-            "run",
-            SCENARIO,
-            "--filter",
-            "three-items",
-            "--var",
-            "answer_within=120s",
-            "--serve",
-            "127.0.0.1:0",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .current_dir(repo_root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run myna-hil");
-    let mut stdout = BufReader::new(run.stdout.take().unwrap());
-    let mut url = String::new();
-    let mut said = String::new();
-    while url.is_empty() {
-        let mut line = String::new();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "no live view announced:\n{said}"
-        );
-        said.push_str(&line);
-        if let Some(u) = line.trim().strip_prefix("live view: ") {
-            url = u.to_owned();
-        }
-    }
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let mut run = Running(run);
-
+    let served = Served::start(&[
+        "run",
+        SCENARIO,
+        "--filter",
+        "three-items",
+        "--var",
+        "answer_within=120s",
+        "--serve",
+        "127.0.0.1:0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let mut browser = Browser::start(&dir);
-    let target = browser.call(None, "Target.createTarget", json!({ "url": url }));
-    let attached = browser.call(
-        None,
-        "Target.attachToTarget",
-        json!({ "targetId": target["targetId"], "flatten": true }),
-    );
-    let session = attached["sessionId"].as_str().unwrap().to_owned();
+    let session = open(&mut browser, &served.url);
     // The prompt, in both languages, with its answers as buttons; the case is running.
     browser.wait_for(
         &session,
@@ -231,7 +276,7 @@ fn an_answer_clicked_on_the_live_page_decides_the_case() {
         json!("running")
     );
     // "No": the scenario says the case fails on it.
-    browser.click(&session, ".prompt button[data-answer=\"no\"]");
+    browser.answer(&session, "no");
     browser.wait_for(
         &session,
         "document.querySelector('#case-0').getAttribute('data-state') === 'fail'",
@@ -239,25 +284,116 @@ fn an_answer_clicked_on_the_live_page_decides_the_case() {
     let row = browser.eval(&session, "document.querySelector('#case-0').innerText");
     assert!(row.as_str().unwrap().contains("operator-decided"), "{row}");
 
-    let status = run.0.wait().expect("wait for myna-hil");
+    let (code, said) = served.finish();
     // The page heard the run's end before the server went away.
     browser.wait_for(
         &session,
         "document.getElementById('status').textContent === \
          'ended: 1 cases: 0 pass, 1 fail, 0 error, 0 inconc, 0 skip'",
     );
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
-    let mut err = String::new();
-    if let Some(mut e) = run.0.stderr.take() {
-        e.read_to_string(&mut err).unwrap();
-    }
-    assert_eq!(status.code(), Some(1), "{said}{rest}\n{err}");
+    assert_eq!(code, Some(1), "{said}");
     let results: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     let case = &results["cases"][0];
-    assert_eq!(case["verdict"], "fail", "{}", text(rest.as_bytes()));
+    assert_eq!(case["verdict"], "fail", "{}", text(said.as_bytes()));
     assert_eq!(case["operator"][0]["answer"], "no");
     let by = case["operator"][0]["by"].as_str().unwrap();
     assert!(by.starts_with("live page (127.0.0.1:"), "{by}");
+}
+
+/// `certify --serve`: a certification of the reference device whose plan has an operator
+/// step. The device has a test UI too (`operator_ui`), but its person does not answer; the
+/// answer clicked on the page decides, the device's prompt is withdrawn, and the device is
+/// certified on that answer, which its results mark.
+#[test]
+fn a_certification_is_answered_on_the_live_page() {
+    if !chromium_available("clicks through the live view of a certification") {
+        return;
+    }
+    let _slots = myna_hil_tests::all_reader_slots();
+    let dir = fresh_dir("live-view-certify");
+    let cards = repo_root().join("scenarios/cards/valid.yaml");
+    std::fs::write(
+        dir.join("bench.yaml"),
+        format!(
+            "title: The operator confirms the consent screen's four items\n\
+             date: 2025-11-04\nfacility: clinic-a\nvisit: first\nrule_set: seed\n\
+             card: {}\n\
+             insurance: {{ insurer_number: \"06139999\", symbol: 試験, number: \"1234\", \
+             branch: \"01\", limit_category: A03 }}\n\
+             steps:\n  - place_card\n  - choose: pin\n  - enter_pin: correct\n\
+             \x20 - operator:\n      id: consent-four-items\n      ask:\n\
+             \x20       ja: 同意画面に4つの個別項目がありますか？\n\
+             \x20       en: Four individual items on the consent screen?\n\
+             \x20     confirm: {{ yes: continue, no: fail }}\n    deadline: 120s\n\
+             \x20 - consent: all\nexpect:\n  route: card_pin\n",
+            cards.display()
+        ),
+    )
+    .unwrap();
+    let plan = dir.join("plan.yaml");
+    std::fs::write(
+        &plan,
+        format!(
+            "plan: bench-plan\nversion: 0.1.0\ntitle: a bench check\nscenario_root: {}\n\
+             requirements:\n  - id: B-1\n    title: consent items\n    source: a test\n\
+             \x20   mandatory: true\n    applies_if: consent\n    scenarios: [bench.yaml]\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    // The device's person answers nothing here.
+    let nobody = dir.join("nobody.yaml");
+    std::fs::write(
+        &nobody,
+        "answers:\n  - { case: none, prompt: none, answer: 'yes' }\n",
+    )
+    .unwrap();
+    let (_dut, addr) = myna_hil_tests::ref_dut_tcp(
+        &dir.join("dut.log"),
+        &["--operator-ui", nobody.to_str().unwrap()],
+    );
+    let out = dir.join("bundle");
+    let reader = format!("dut:tcp:{addr}");
+    let ics = repo_root().join("ics/myna-dut-ref.yaml");
+    let served = Served::start(&[
+        "certify",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--ics",
+        ics.to_str().unwrap(),
+        "--reader",
+        &reader,
+        "--card",
+        "pcsc",
+        "--serve",
+        "127.0.0.1:0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let mut browser = Browser::start(&dir);
+    let session = open(&mut browser, &served.url);
+    browser.answer(&session, "yes");
+    browser.wait_for(
+        &session,
+        "document.querySelector('#case-0').getAttribute('data-state') === 'pass'",
+    );
+    let (code, said) = served.finish();
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("CERTIFIED"), "{said}");
+    // The decision says the pass rests on a person's word, and whose.
+    assert!(said.contains("passed on an operator's answer: `yes` to `consent-four-items` by live page (127.0.0.1:"), "{said}");
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("attempts/1/results.json")).unwrap(),
+    )
+    .unwrap();
+    let case = &results["cases"][0];
+    assert_eq!(case["verdict"], "pass");
+    let by = case["operator"][0]["by"].as_str().unwrap();
+    assert!(by.starts_with("live page (127.0.0.1:"), "{by}");
+    let log = std::fs::read_to_string(dir.join("dut.log")).unwrap();
+    assert!(
+        log.contains(r#"> {"type":"operator_withdraw","prompt":"consent-four-items"}"#),
+        "{log}"
+    );
 }

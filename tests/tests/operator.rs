@@ -258,3 +258,107 @@ fn the_physical_bench_scenarios_pass_a_dry_run_on_the_reference_reader() {
         .iter()
         .all(|c| c["verdict"] == "pass" && c["operator"].as_array().is_some_and(|a| a.len() == 1)));
 }
+
+/// The reference device with a test UI (`--operator-ui`), its person scripted by `answers`.
+fn device_with_ui(dir: &std::path::Path, answers: &str) -> (Running, String) {
+    myna_hil_tests::ref_dut_tcp(&dir.join("dut.log"), &["--operator-ui", answers])
+}
+
+fn run_on_device(addr: &str, out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let reader = format!("dut:tcp:{addr}");
+    let mut args = vec![
+        "run",
+        SCENARIO,
+        "--card",
+        "pcsc",
+        "--reader",
+        &reader,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    Command::new(workspace_binary("myna-hil"))
+        .args(&args)
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run myna-hil")
+}
+
+/// A person answers on the device's own test UI (capability `operator_ui`): the run starts
+/// without a terminal, a page or a file, and each answer decides its case as one typed on
+/// the terminal would, named as the device's in the evidence.
+#[test]
+fn answers_on_a_devices_test_ui_decide_and_unanswered_prompts_are_withdrawn() {
+    let _slots = myna_hil_tests::all_reader_slots();
+    let dir = fresh_dir("operator-device-ui");
+    let answers = repo_root().join(ANSWERS);
+    let (_dut, addr) = device_with_ui(&dir, answers.to_str().unwrap());
+    let out = dir.join("out");
+    let run = run_on_device(&addr, &out, &[]);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}{}",
+        text(&run.stdout),
+        text(&run.stderr)
+    );
+    let r = results(&out);
+    let by = format!("device (tcp:{addr})");
+    let yes = case(&r, "four-items");
+    assert_eq!(yes["verdict"], "pass", "{}", yes["reason"]);
+    assert_eq!(yes["operator"][0]["answer"], "yes");
+    assert_eq!(yes["operator"][0]["by"], by.as_str());
+    let evidence = yes["evidence"].as_str().unwrap();
+    assert!(
+        evidence.contains("`yes` answered to `consent-four-items` on the device's test UI (taken)"),
+        "{evidence}"
+    );
+    let no = case(&r, "three-items");
+    assert_eq!(no["verdict"], "fail");
+    assert_eq!(no["operator"][0]["by"], by.as_str());
+    assert!(no["reason"]
+        .as_str()
+        .unwrap()
+        .contains("the operator answered `no`"));
+
+    // A device whose person answers only the four-item screen: the other prompt is
+    // withdrawn at its deadline (inconc), and the device is sound for the next case.
+    let dir = fresh_dir("operator-device-ui-silent");
+    let some = dir.join("some.yaml");
+    std::fs::write(
+        &some,
+        "answers:\n  - { case: '*[screen=four-items]', prompt: consent-four-items, answer: 'yes' }\n",
+    )
+    .unwrap();
+    let (_dut, addr) = device_with_ui(&dir, some.to_str().unwrap());
+    let out = dir.join("out");
+    let run = run_on_device(&addr, &out, &["--var", "answer_within=2s", "--jobs", "1"]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stdout));
+    let r = results(&out);
+    let silent = case(&r, "three-items");
+    assert_eq!(silent["verdict"], "inconc", "{}", silent["reason"]);
+    assert!(silent["reason"]
+        .as_str()
+        .unwrap()
+        .contains("within its deadline of 2s"));
+    assert_eq!(case(&r, "four-items")["verdict"], "pass");
+    let log = std::fs::read_to_string(dir.join("dut.log")).unwrap();
+    // Withdrawn once: the unanswered prompt, not the one answered on the device.
+    assert_eq!(
+        log.matches(r#"> {"type":"operator_withdraw","prompt":"consent-four-items"}"#)
+            .count(),
+        1,
+        "{log}"
+    );
+
+    // Answers from a file come first: the device is not asked at all.
+    let out = dir.join("scripted");
+    let run = run_on_device(&addr, &out, &["--operator", ANSWERS]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stdout));
+    let r = results(&out);
+    assert_eq!(
+        case(&r, "three-items")["operator"][0]["by"],
+        format!("script ({ANSWERS})")
+    );
+}

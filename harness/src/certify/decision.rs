@@ -106,7 +106,20 @@ pub fn decide(selected: &[SelectedCase], results: &BTreeMap<String, CaseResult>)
     for s in selected {
         let why = match results.get(&s.case) {
             None => Some("never ran".to_owned()),
-            Some(r) if r.verdict == Verdict::Pass => None,
+            Some(r) if r.verdict == Verdict::Pass => {
+                // A pass on a person's word: the certifier sees whose, and what.
+                for a in &r.operator {
+                    notes.push(format!(
+                        "case {} ({}) passed on an operator's answer: `{}` to `{}` by {}",
+                        s.case,
+                        s.requirements.join(", "),
+                        a.answer.as_deref().unwrap_or("(none)"),
+                        a.prompt,
+                        a.by.as_deref().unwrap_or("nobody")
+                    ));
+                }
+                None
+            }
             Some(r) => Some(format!(
                 "ended {}{}",
                 r.verdict.as_str(),
@@ -209,6 +222,26 @@ mod tests {
         }
         let d = decide(&sel, &BTreeMap::new());
         assert_eq!(d.reasons, ["mandatory case a (R-1) never ran"]);
+    }
+
+    #[test]
+    fn a_pass_on_an_operators_answer_is_noted() {
+        let mut a = result("a", Verdict::Pass, None);
+        a.operator.push(reports::OperatorAnswer {
+            prompt: "consent-four-items".into(),
+            question: "Four items?".into(),
+            asked_at: "2026-12-04T00:00:00Z".into(),
+            answered_at: Some("2026-12-04T00:00:05Z".into()),
+            answer: Some("yes".into()),
+            by: Some("live page (127.0.0.1:5)".into()),
+            meaning: "continue".into(),
+        });
+        let d = decide(&[selected("a", true)], &final_results(&[vec![a]]));
+        assert!(d.certified);
+        assert_eq!(
+            d.notes,
+            ["case a (R-1) passed on an operator's answer: `yes` to `consent-four-items` by live page (127.0.0.1:5)"]
+        );
     }
 
     #[test]

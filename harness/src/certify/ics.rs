@@ -250,13 +250,15 @@ impl Ics {
             .collect()
     }
 
-    /// How the device's `hello` differs from this declaration (capabilities the protocol
-    /// knows, and the firmware version); `None` when it agrees.
+    /// How the device's `hello` differs from this declaration (the capabilities an ICS
+    /// declares, and the firmware version); `None` when it agrees. A capability of the test
+    /// bench rather than the product (`operator_ui`, a test UI for the bench's person) is
+    /// not the ICS's to declare, and not compared.
     pub fn hello_mismatch(&self, hello: &DeviceHello) -> Option<String> {
         let known: BTreeSet<String> = hello
             .capabilities
             .iter()
-            .filter(|c| !matches!(c, Wire::Other(_)))
+            .filter(|c| CAPABILITIES.iter().any(|i| i.hello.as_ref() == Some(*c)))
             .map(|c| c.as_str().to_owned())
             .collect();
         let declared = self.announced();
@@ -510,6 +512,8 @@ link:
                 Wire::Consent,
                 Wire::Registration,
                 Wire::Other("vendor_extension".into()),
+                // The bench's test UI: not the product's, not the ICS's.
+                Wire::OperatorUi,
             ],
             clip_formats: Vec::new(),
         };

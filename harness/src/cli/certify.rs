@@ -130,7 +130,6 @@ pub(super) fn certify(args: CertifyArgs) -> Result<Exit, CliError> {
             .cloned()
             .collect()
     };
-    let people = super::operator::desk_for(&selected_cases, &args.operator)?;
     empty_folder(&args.out)?;
     let tar = tar_path(&args.out)?;
 
@@ -143,6 +142,11 @@ pub(super) fn certify(args: CertifyArgs) -> Result<Exit, CliError> {
             args.ics.display()
         )));
     }
+    let people = super::operator::desk_for(
+        &selected_cases,
+        &args.operator,
+        std::slice::from_ref(&device),
+    )?;
     say(format!(
         "certifying against {} {}: {} of {} case(s) selected ({} mandatory)",
         p.id,

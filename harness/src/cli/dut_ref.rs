@@ -4,6 +4,7 @@
 //! ```text
 //! myna-dut-ref (--serial PATH[@BAUD] | --listen ADDR) [--profiles DIR...] [--log FILE]
 //!              [--own-reader READER] [--clips DIR] [--clip-formats FORMAT,...]
+//!              [--pace DURATION] [--operator-ui FILE]
 //! ```
 //! - `--serial`: one end of a serial line (e.g. a socat pty pair); the harness opens the
 //!   other. The line is opened again when it goes away (a restarted socat).
@@ -20,6 +21,10 @@
 //!   sent (default: `myna-dut-ref-clips` in the temp folder).
 //! - `--clip-formats`: the clip formats announced in `hello`, preferred first (default
 //!   `y4m,avi_mjpeg`).
+//! - `--operator-ui`: a test UI for the harness's operator prompts (capability
+//!   `operator_ui`), its person scripted by a file of answers in the format of
+//!   `myna-hil run --operator` (docs/operator.md); a prompt without an answer there stays
+//!   on screen until the harness withdraws it.
 //!
 //! Runs until SIGTERM or ctrl-c. Exit codes (the table of every binary): 2 bad arguments or
 //! profiles, 3 the line or the address cannot be opened.
@@ -73,6 +78,11 @@ pub struct Args {
     /// (e.g. 300ms; for measuring a pool of devices whose pace is not the harness's CPU).
     #[arg(long, value_name = "DURATION", value_parser = super::args::parse_duration)]
     pace: Option<Duration>,
+    /// Show the harness's operator prompts on a test UI (capability operator_ui), answered
+    /// from FILE, in the format of `myna-hil run --operator` (docs/operator.md); a prompt
+    /// without an answer there waits until the harness withdraws it.
+    #[arg(long, value_name = "FILE")]
+    operator_ui: Option<PathBuf>,
 }
 
 /// How often a read gives the session a chance to notice its end.
@@ -115,6 +125,9 @@ fn start(args: Args) -> Result<Exit, CliError> {
     }
     if let Some(pace) = args.pace {
         config.pace = pace;
+    }
+    if let Some(path) = &args.operator_ui {
+        config.operator_ui = Some(crate::operator::script::load(path)?);
     }
     if let Some(path) = &args.log {
         let log = Log::to_file(path)

@@ -4,6 +4,8 @@
 
 use super::args::OperatorArgs;
 use super::CliError;
+use crate::dut::driver::Device;
+use crate::dut::protocol::Capability;
 use crate::live::server::LiveServer;
 use crate::live::Hub;
 use crate::operator::{script, Answerer, Desk, DeskEvent};
@@ -21,8 +23,14 @@ pub(super) struct People {
 
 /// The run's desk: the answers file read and checked, the terminal listening when stdin is
 /// one. `Err` (exit 2) when cases have operator steps and nothing can answer them, or when
-/// the live view would listen beyond loopback without --serve-exposed.
-pub(super) fn desk_for(cases: &[Case], args: &OperatorArgs) -> Result<People, CliError> {
+/// the live view would listen beyond loopback without --serve-exposed. A person may also
+/// answer on the devices' own test UI, when every device of the run has one (a case may
+/// go to any of them).
+pub(super) fn desk_for(
+    cases: &[Case],
+    args: &OperatorArgs,
+    devices: &[Arc<Device>],
+) -> Result<People, CliError> {
     if let Some(addr) = args.serve {
         if !addr.ip().is_loopback() && !args.serve_exposed {
             return Err(CliError::bad_input(format!(
@@ -33,13 +41,18 @@ pub(super) fn desk_for(cases: &[Case], args: &OperatorArgs) -> Result<People, Cl
     let script = args.answers.as_deref().map(script::load).transpose()?;
     let asking: Vec<&Case> = cases.iter().filter(|c| has_operator_steps(c)).collect();
     let terminal = std::io::stdin().is_terminal() && !asking.is_empty();
-    let desk = Desk::new(script, terminal || args.serve.is_some());
+    let device_ui = !devices.is_empty()
+        && devices
+            .iter()
+            .all(|d| d.hello().has(&Capability::OperatorUi));
+    let desk = Desk::new(script, terminal || args.serve.is_some() || device_ui);
     if let Some(first) = asking.first() {
         if !desk.can_answer() {
             return Err(CliError::bad_input(format!(
                 "{} case(s) ask the operator (the first: {}) and nothing can answer: run it \
-                 on a terminal, serve the live view (--serve 127.0.0.1:PORT), or give the \
-                 answers with --operator FILE (docs/operator.md)",
+                 on a terminal, serve the live view (--serve 127.0.0.1:PORT), give the \
+                 answers with --operator FILE, or use a device whose test UI answers \
+                 (capability `operator_ui`) (docs/operator.md)",
                 asking.len(),
                 first.id
             )));

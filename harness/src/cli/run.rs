@@ -39,12 +39,13 @@ pub(super) fn run_scenarios(args: RunArgs) -> Result<Exit, CliError> {
             files.len()
         )));
     }
-    // Operator steps need someone to answer them, known before any device is reached.
-    let people = super::operator::desk_for(&cases, &args.operator)?;
     let devices = addresses
         .into_iter()
         .map(connect_device)
         .collect::<Result<Vec<_>, _>>()?;
+    // Operator steps need someone to answer them (perhaps on the devices' test UI), known
+    // before any case runs.
+    let people = super::operator::desk_for(&cases, &args.operator, &devices)?;
     say(format!(
         "running {} case(s) from {} file(s){}",
         cases.len(),

@@ -15,19 +15,20 @@
 use super::link::{self, Address, Link};
 use super::protocol::{
     clip_device_text, write_message, Action, BenchSettings, CameraSource, Capability, CardInfo,
-    DeviceHello, ErrorCode, ErrorReply, FromDevice, LineReader, Report, ToDevice, WireError,
-    WireMessage, CLIP_DEADLINE, HELLO_DEADLINE, MAX_LINES_PER_CASE, PROTOCOL, RESET_DEADLINE,
-    VERSION,
+    DeviceHello, ErrorCode, ErrorReply, FromDevice, LineReader, OperatorQuestion, Report, ToDevice,
+    WireError, WireMessage, CLIP_DEADLINE, HELLO_DEADLINE, MAX_LINES_PER_CASE, PROTOCOL,
+    RESET_DEADLINE, VERSION, WITHDRAW_DEADLINE,
 };
 use super::secrets::Secrets;
 use crate::channel::guard::TriesLedger;
 use crate::clips::{ClipFile, ClipFormat, ClipId, MAX_RESUMES};
 use crate::reader::desk::{self, DeskSetup};
 use crate::reader::{
-    DriverError, Event, EventKind, FaceResult, Layout, ReaderDriver, ReaderReport, Stimulus,
+    DriverError, Event, EventKind, FaceResult, Layout, OperatorRelay, ReaderDriver, ReaderReport,
+    Stimulus,
 };
 use crate::rules::{CardFailure, CardPath};
-use crate::scenario::{Method, StepKind};
+use crate::scenario::{Method, OperatorPrompt, StepKind};
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::sync::{Arc, Condvar, Mutex};
@@ -146,8 +147,13 @@ impl Session {
         let id = self.next_id;
         self.next_id += 1;
         let message = action.to_message(id).map_err(|e| e.to_string())?;
-        write_message(&mut self.out, &message).map_err(|e| format!("the link failed: {e}"))?;
+        self.write(&message)?;
         Ok(id)
+    }
+
+    /// Sends a message that has no answer of its own (`operator_withdraw`).
+    fn write(&mut self, message: &ToDevice) -> Result<(), String> {
+        write_message(&mut self.out, message).map_err(|e| format!("the link failed: {e}"))
     }
 }
 
@@ -480,6 +486,134 @@ impl DutReader {
         }
     }
 
+    /// The next line of the case from the device before `deadline`, counted against
+    /// [`MAX_LINES_PER_CASE`] and checked ([`DutReader::checked`]); a line of an unknown
+    /// type comes back as a note.
+    fn next_line(&mut self, deadline: Instant) -> Result<FromDevice, DriverError> {
+        let incoming = match self.session.as_mut() {
+            Some(session) => session.next(deadline),
+            None => Err("no session".into()),
+        };
+        let incoming = match incoming {
+            Ok(incoming) => incoming,
+            Err(why) => return Err(DriverError::Device(self.masked(why))),
+        };
+        self.lines += 1;
+        if self.lines > MAX_LINES_PER_CASE {
+            return Err(DriverError::Device(format!(
+                "the device sent more than {MAX_LINES_PER_CASE} lines in one case"
+            )));
+        }
+        Ok(match incoming {
+            Incoming::Message(m) => self.checked(m),
+            Incoming::Unknown(type_name) => {
+                let mut text =
+                    format!("the device sent a message of an unknown type {type_name:?} (ignored)");
+                self.mask_text(&mut text, "an unknown message type");
+                FromDevice::Note {
+                    at_ms: super::protocol::millis(self.now()),
+                    text,
+                }
+            }
+        })
+    }
+
+    /// Shows `question` on the device's test UI and reads, in slices of [`POLL`], until the
+    /// device is done with it: a person's answer there goes to `relay`; once `relay` closes
+    /// (answered elsewhere, or the deadline passed) the question is withdrawn, and the
+    /// device has [`WITHDRAW_DEADLINE`] to say `done`.
+    fn relay_question(
+        &mut self,
+        question: &OperatorQuestion,
+        relay: &dyn OperatorRelay,
+    ) -> Result<(), DriverError> {
+        let session = self
+            .session
+            .as_mut()
+            .ok_or_else(|| DriverError::Device("no session".into()))?;
+        let id = session
+            .send(&Action::OperatorPrompt(question.clone()))
+            .map_err(DriverError::Device)?;
+        // However the desk behaves, the device is told to let go after the prompt's deadline.
+        let close_at = Instant::now() + question.deadline;
+        // Once the prompt is answered here or withdrawn: by when the device says `done`.
+        let mut withdrawn: Option<Instant> = None;
+        loop {
+            if withdrawn.is_none() && (!relay.is_open() || Instant::now() >= close_at) {
+                let withdraw = ToDevice::OperatorWithdraw {
+                    prompt: question.prompt.clone(),
+                };
+                let session = self
+                    .session
+                    .as_mut()
+                    .ok_or_else(|| DriverError::Device("no session".into()))?;
+                session.write(&withdraw).map_err(DriverError::Device)?;
+                self.harness_note(format!(
+                    "harness: `{}` withdrawn from the device's test UI (answered elsewhere, \
+                     or past its deadline)",
+                    question.prompt
+                ));
+                withdrawn = Some(Instant::now() + WITHDRAW_DEADLINE);
+            }
+            let slice = Instant::now() + POLL;
+            let until = withdrawn.map_or(slice, |d| d.min(slice));
+            let message = match self.next_line(until) {
+                Ok(m) => m,
+                // Only the end of a slice: look at the desk again.
+                Err(_) if Instant::now() >= until && withdrawn.is_none_or(|d| until < d) => {
+                    continue
+                }
+                Err(DriverError::Device(why)) if withdrawn.is_some() => {
+                    return Err(DriverError::Device(format!(
+                        "`operator_prompt` {} answered or withdrawn, no `done`: {why}",
+                        question.prompt
+                    )))
+                }
+                Err(e) => return Err(e),
+            };
+            if message.answers() == Some(id) {
+                if let FromDevice::Error(e) = message {
+                    // Withdrawn prompts may end `aborted`; any other refusal is noted, and
+                    // the prompt stays open for the other sources.
+                    if !(withdrawn.is_some() && e.code == ErrorCode::Aborted) {
+                        self.harness_note(format!(
+                            "harness: the device refused `operator_prompt` {}: {} {}",
+                            question.prompt,
+                            e.code.as_str(),
+                            e.message
+                        ));
+                    }
+                }
+                return Ok(());
+            }
+            match message {
+                FromDevice::OperatorAnswer {
+                    at_ms,
+                    prompt,
+                    answer,
+                } if prompt == question.prompt => {
+                    let taken = match relay.answer(&answer) {
+                        Ok(()) => {
+                            // Answered here: nothing to withdraw, the `done` is due.
+                            withdrawn.get_or_insert(Instant::now() + WITHDRAW_DEADLINE);
+                            "taken".to_owned()
+                        }
+                        Err(why) => format!("not taken: {why}"),
+                    };
+                    self.take_event(Event {
+                        at: super::protocol::millis_to_duration(at_ms),
+                        kind: EventKind::Note {
+                            text: format!(
+                                "operator: `{answer}` answered to `{prompt}` on the device's test UI ({taken})"
+                            ),
+                        },
+                    });
+                }
+                other => self.take_report(other),
+            }
+        }
+    }
+
     /// Sends `action` and reads until the device answers it, before `deadline`: its answer,
     /// or `Err` when the link failed. What else the device sends meanwhile is filed in the
     /// case's report (`file`), or dropped and counted as a breach (a clip transfer, before
@@ -496,33 +630,7 @@ impl DutReader {
             .ok_or_else(|| DriverError::Device("no session".into()))?;
         let id = session.send(action).map_err(DriverError::Device)?;
         loop {
-            let incoming = match self.session.as_mut() {
-                Some(session) => session.next(deadline),
-                None => Err("no session".into()),
-            };
-            let incoming = match incoming {
-                Ok(incoming) => incoming,
-                Err(why) => return Err(DriverError::Device(self.masked(why))),
-            };
-            self.lines += 1;
-            if self.lines > MAX_LINES_PER_CASE {
-                return Err(DriverError::Device(format!(
-                    "the device sent more than {MAX_LINES_PER_CASE} lines in one case"
-                )));
-            }
-            let message = match incoming {
-                Incoming::Message(m) => self.checked(m),
-                Incoming::Unknown(type_name) => {
-                    let mut text = format!(
-                        "the device sent a message of an unknown type {type_name:?} (ignored)"
-                    );
-                    self.mask_text(&mut text, "an unknown message type");
-                    FromDevice::Note {
-                        at_ms: super::protocol::millis(self.now()),
-                        text,
-                    }
-                }
-            };
+            let message = self.next_line(deadline)?;
             if message.answers() == Some(id) {
                 return Ok(match message {
                     FromDevice::Error(e) => Answer::Refused(e),
@@ -736,6 +844,10 @@ impl DutReader {
                     text: format!("device error {}: {}", e.code.as_str(), e.message),
                 },
             }),
+            Report::OperatorAnswer { prompt, .. } => self.breach(format!(
+                "the device sent an `operator_answer` to `{prompt}`, which is not on its test \
+                 UI now (dropped: a person answers only the prompt the harness shows)"
+            )),
             Report::Hello(_) | Report::Done { .. } | Report::ClipHave { .. } => {}
         }
     }
@@ -962,6 +1074,32 @@ impl ReaderDriver for DutReader {
 
     fn pin_pad_expected(&self) -> bool {
         !self.card_path_ended && self.report.outcome.is_none() && !self.authenticated
+    }
+
+    fn relay_operator(
+        &mut self,
+        prompt: &OperatorPrompt,
+        deadline: Duration,
+        relay: &dyn OperatorRelay,
+    ) -> Result<(), DriverError> {
+        if let Some(why) = &self.broken {
+            return Err(DriverError::Device(why.clone()));
+        }
+        if !self.device.hello.has(&Capability::OperatorUi) {
+            return Err(DriverError::Unsupported(
+                "the device has no `operator_ui` capability".into(),
+            ));
+        }
+        // Answered already (a file of answers): the device is not asked.
+        if !relay.is_open() {
+            return Ok(());
+        }
+        let result = self.relay_question(&OperatorQuestion::of(prompt, deadline), relay);
+        if let Err(DriverError::Device(why)) = &result {
+            self.broken = Some(why.clone());
+            self.session = None;
+        }
+        result
     }
 
     fn finish(mut self: Box<Self>) -> ReaderReport {

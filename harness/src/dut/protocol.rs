@@ -3,8 +3,9 @@
 //! `docs/adapter-protocol.md`; this module is its codec, and the tests keep the two in
 //! agreement (every example in the document is decoded by the test suite as written).
 //!
-//! - [`ToDevice`]: what the harness sends (hello, case start, stimuli, reset); every message
-//!   but `hello` and `camera_frame` carries an `id` the device answers with `done` or `error`.
+//! - [`ToDevice`]: what the harness sends (hello, case start, stimuli, operator prompts,
+//!   reset); every message but `hello`, `camera_frame` and `operator_withdraw` carries an
+//!   `id` the device answers with `done` or `error`.
 //! - [`FromDevice`]: what the device sends (hello, `done`, `error`, events, timings).
 //! - [`encode`] / [`write_message`]: one message, one line.
 //! - [`LineReader`]: a streaming reader over any [`std::io::Read`] with the line limit
@@ -26,7 +27,8 @@ mod tests;
 
 pub use codec::{decode, encode, encode_checked, write_message, WireError};
 pub use convert::{
-    millis, millis_to_duration, Action, BenchSettings, CameraSource, CardInfo, ConvertError, Report,
+    millis, millis_to_duration, Action, BenchSettings, CameraSource, CardInfo, ConvertError,
+    OperatorQuestion, Report,
 };
 pub use lines::{decode_lines, LineReader};
 
@@ -55,15 +57,19 @@ pub const RESET_DEADLINE: Duration = Duration::from_secs(3);
 /// How long a device may take to answer one `clip_offer`, `clip_chunk` or `clip_end` (the
 /// last hashes the whole clip).
 pub const CLIP_DEADLINE: Duration = Duration::from_secs(10);
+/// How long a device may take to answer an `operator_prompt` with `done` once the harness
+/// sent `operator_withdraw` (the prompt's own deadline is the scenario's, in `deadline_ms`).
+pub const WITHDRAW_DEADLINE: Duration = Duration::from_secs(3);
 /// The fixed deadlines, by the message they bound, as the document's "Deadlines" table
 /// lists them (a test compares the two). `case_start`, `camera_start` and every stimulus
-/// have the case's step deadline instead.
-pub const FIXED_DEADLINES: [(&str, Duration); 5] = [
+/// have the case's step deadline instead; `operator_prompt` has its own `deadline_ms`.
+pub const FIXED_DEADLINES: [(&str, Duration); 6] = [
     ("hello", HELLO_DEADLINE),
     ("reset", RESET_DEADLINE),
     ("clip_offer", CLIP_DEADLINE),
     ("clip_chunk", CLIP_DEADLINE),
     ("clip_end", CLIP_DEADLINE),
+    ("operator_withdraw", WITHDRAW_DEADLINE),
 ];
 /// The most lines a device may send for one case (events, timings, notes) before the case
 /// ends in `error`: a flood cannot fill the harness's memory or the reports.
@@ -234,10 +240,52 @@ pub enum ToDevice {
         id: u64,
         documents: Vec<WireDocument>,
     },
+    /// A question for the person at the device's own test UI (capability `operator_ui`).
+    /// The device shows it until a person answers there (`operator_answer`, then `done`) or
+    /// the harness withdraws it (`operator_withdraw`, then `done` without an answer).
+    OperatorPrompt {
+        id: u64,
+        /// The prompt's id in its case ([`crate::scenario::is_prompt_id`]).
+        prompt: String,
+        /// The question, in Japanese and in English (at most
+        /// [`crate::scenario::MAX_OPERATOR_TEXT`] bytes each).
+        ja: String,
+        en: String,
+        kind: WireAnswerKind,
+        /// The answers to offer, in order: `yes` and `no` for `confirm`, the labels for
+        /// `choose`; none for `text`.
+        #[serde(
+            default,
+            skip_serializing_if = "Vec::is_empty",
+            deserialize_with = "null_as_empty"
+        )]
+        offered: Vec<String>,
+        /// How long the question stays open, ms.
+        deadline_ms: f64,
+    },
+    /// The prompt was answered elsewhere (the terminal, the live page, a file) or its
+    /// deadline passed: the device takes it off its UI and answers its `operator_prompt`
+    /// with `done`. No `id`, no answer of its own.
+    OperatorWithdraw {
+        prompt: String,
+    },
     /// Abandon everything and return to idle.
     Reset {
         id: u64,
     },
+}
+
+/// The kind of answer an `operator_prompt` asks for
+/// ([`crate::scenario::OPERATOR_ANSWER_KINDS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireAnswerKind {
+    /// `yes` or `no`.
+    Confirm,
+    /// One of `offered`.
+    Choose,
+    /// Free text.
+    Text,
 }
 
 /// The harness's `hello`.
@@ -413,6 +461,8 @@ impl WireMessage for ToDevice {
         "register",
         "staff_check",
         "show_documents",
+        "operator_prompt",
+        "operator_withdraw",
         "reset",
     ];
 
@@ -434,6 +484,8 @@ impl WireMessage for ToDevice {
             ToDevice::Register { .. } => "register",
             ToDevice::StaffCheck { .. } => "staff_check",
             ToDevice::ShowDocuments { .. } => "show_documents",
+            ToDevice::OperatorPrompt { .. } => "operator_prompt",
+            ToDevice::OperatorWithdraw { .. } => "operator_withdraw",
             ToDevice::Reset { .. } => "reset",
         }
     }
@@ -529,6 +581,53 @@ impl WireMessage for ToDevice {
                 }
                 Ok(())
             }
+            ToDevice::OperatorPrompt {
+                prompt,
+                ja,
+                en,
+                kind,
+                offered,
+                deadline_ms,
+                ..
+            } => {
+                use crate::scenario::{
+                    CONFIRM_ANSWERS, MAX_CHOICE_LABEL, MAX_OPERATOR_CHOICES, MAX_OPERATOR_TEXT,
+                };
+                check_prompt_id(prompt)?;
+                for (name, text) in [("ja", ja), ("en", en)] {
+                    if text.trim().is_empty() || text.len() > MAX_OPERATOR_TEXT {
+                        return Err(format!("{name} is 1 to {MAX_OPERATOR_TEXT} bytes of text"));
+                    }
+                }
+                match kind {
+                    WireAnswerKind::Confirm
+                        if offered
+                            .iter()
+                            .map(String::as_str)
+                            .ne(CONFIRM_ANSWERS.iter().copied()) =>
+                    {
+                        return Err("a `confirm` offers `yes` and `no`, in that order".into())
+                    }
+                    WireAnswerKind::Choose
+                        if offered.is_empty()
+                            || offered.len() > MAX_OPERATOR_CHOICES
+                            || offered
+                                .iter()
+                                .any(|l| l.trim().is_empty() || l.len() > MAX_CHOICE_LABEL) =>
+                    {
+                        return Err(format!(
+                            "a `choose` offers 1 to {MAX_OPERATOR_CHOICES} labels of 1 to \
+                             {MAX_CHOICE_LABEL} bytes"
+                        ))
+                    }
+                    WireAnswerKind::Text if !offered.is_empty() => {
+                        return Err("a `text` offers nothing".into())
+                    }
+                    _ => {}
+                }
+                check_millis("deadline_ms", *deadline_ms)
+            }
+            ToDevice::OperatorWithdraw { prompt } => check_prompt_id(prompt),
             _ => Ok(()),
         }
     }
@@ -613,6 +712,13 @@ pub enum FromDevice {
     Timing { at_ms: f64, name: String, ms: f64 },
     /// Anything worth knowing in a failed case.
     Note { at_ms: f64, text: String },
+    /// A person answered `prompt` on the device's test UI: one of its `offered` answers,
+    /// or free text.
+    OperatorAnswer {
+        at_ms: f64,
+        prompt: String,
+        answer: String,
+    },
 }
 
 impl FromDevice {
@@ -636,6 +742,7 @@ impl FromDevice {
             | FromDevice::Timing { name: text, .. }
             | FromDevice::Note { text, .. } => vec![text],
             FromDevice::CardPath { failure, .. } => failure.iter_mut().collect(),
+            FromDevice::OperatorAnswer { prompt, answer, .. } => vec![prompt, answer],
             FromDevice::Done { .. }
             | FromDevice::ClipHave { .. }
             | FromDevice::KeypadLayout { .. }
@@ -713,11 +820,14 @@ pub enum Capability {
     /// The staff visual-check mode for a face-authentication card whose face path failed
     /// (`staff_check`).
     VisualCheck,
+    /// A test UI where a person answers the harness's operator prompts
+    /// (`operator_prompt`, `operator_withdraw`, `operator_answer`).
+    OperatorUi,
     Other(String),
 }
 
 impl Capability {
-    pub const KNOWN: [Capability; 8] = [
+    pub const KNOWN: [Capability; 9] = [
         Capability::Pin,
         Capability::Face,
         Capability::CameraClips,
@@ -726,6 +836,7 @@ impl Capability {
         Capability::Registration,
         Capability::Desk,
         Capability::VisualCheck,
+        Capability::OperatorUi,
     ];
 
     pub fn as_str(&self) -> &str {
@@ -738,6 +849,7 @@ impl Capability {
             Capability::Registration => "registration",
             Capability::Desk => "desk",
             Capability::VisualCheck => "visual_check",
+            Capability::OperatorUi => "operator_ui",
             Capability::Other(name) => name,
         }
     }
@@ -896,6 +1008,7 @@ impl WireMessage for FromDevice {
         "outcome",
         "timing",
         "note",
+        "operator_answer",
     ];
 
     fn type_name(&self) -> &'static str {
@@ -915,6 +1028,7 @@ impl WireMessage for FromDevice {
             FromDevice::Outcome { .. } => "outcome",
             FromDevice::Timing { .. } => "timing",
             FromDevice::Note { .. } => "note",
+            FromDevice::OperatorAnswer { .. } => "operator_answer",
         }
     }
 
@@ -961,7 +1075,8 @@ impl FromDevice {
             | FromDevice::Qualification { at_ms, .. }
             | FromDevice::Outcome { at_ms, .. }
             | FromDevice::Timing { at_ms, .. }
-            | FromDevice::Note { at_ms, .. } => Some(*at_ms),
+            | FromDevice::Note { at_ms, .. }
+            | FromDevice::OperatorAnswer { at_ms, .. } => Some(*at_ms),
         }
     }
 
@@ -976,10 +1091,13 @@ impl FromDevice {
 }
 
 impl ToDevice {
-    /// The id the device must answer; `None` for `hello` and `camera_frame`.
+    /// The id the device must answer; `None` for `hello`, `camera_frame` and
+    /// `operator_withdraw`.
     pub fn id(&self) -> Option<u64> {
         match self {
-            ToDevice::Hello(_) | ToDevice::CameraFrame { .. } => None,
+            ToDevice::Hello(_)
+            | ToDevice::CameraFrame { .. }
+            | ToDevice::OperatorWithdraw { .. } => None,
             ToDevice::CaseStart { id, .. }
             | ToDevice::CardPresent { id, .. }
             | ToDevice::CardRemoved { id }
@@ -994,6 +1112,7 @@ impl ToDevice {
             | ToDevice::Register { id, .. }
             | ToDevice::StaffCheck { id, .. }
             | ToDevice::ShowDocuments { id, .. }
+            | ToDevice::OperatorPrompt { id, .. }
             | ToDevice::Reset { id } => Some(*id),
         }
     }
@@ -1050,6 +1169,17 @@ fn check_clip_name(name: &str) -> Result<(), String> {
         Err(format!(
             "a clip name is 1 to {} of A-Z a-z 0-9 . _ - and does not start with a dot",
             crate::clips::MAX_CLIP_NAME
+        ))
+    }
+}
+
+fn check_prompt_id(prompt: &str) -> Result<(), String> {
+    if crate::scenario::is_prompt_id(prompt) {
+        Ok(())
+    } else {
+        Err(format!(
+            "a prompt id is 1 to {} of a-z, 0-9 and inner `-`",
+            crate::scenario::MAX_PROMPT_ID
         ))
     }
 }

@@ -27,7 +27,7 @@ use crate::channel::{CardChannel, ChannelError, Response};
 use crate::clips::ClipFormat;
 use crate::dut::protocol::{
     Action, BenchSettings, CameraSource, Capability, CardInfo, DeviceHello, ErrorCode, ErrorReply,
-    FromDevice, LineReader, ToDevice, WireError, PROTOCOL, VERSION,
+    FromDevice, LineReader, OperatorQuestion, ToDevice, WireError, PROTOCOL, VERSION,
 };
 use crate::face::{FaceKit, MatcherPool};
 use crate::qualification::BlockingQualificationClient;
@@ -273,6 +273,10 @@ pub struct DeviceConfig {
     /// How long the device takes over each message it acts on, at least (a real reader's
     /// screens and animations; zero: as fast as it can).
     pub pace: std::time::Duration,
+    /// The test UI's person: answers to operator prompts, by case and prompt (`None`: no
+    /// test UI, no `operator_ui` capability). A prompt it has no answer for stays on screen
+    /// until the harness withdraws it, as with a person who does not answer.
+    pub operator_ui: Option<crate::operator::script::Answers>,
     /// Where the qualification queries run.
     runtime: tokio::runtime::Runtime,
 }
@@ -296,6 +300,7 @@ impl DeviceConfig {
             serial: None,
             clips: ClipStore::open(&default_clip_dir(), ClipFormat::ALL.to_vec())?,
             pace: std::time::Duration::ZERO,
+            operator_ui: None,
             runtime,
         })
     }
@@ -309,7 +314,7 @@ impl DeviceConfig {
             model: self.model.clone(),
             firmware: self.firmware.clone(),
             serial: self.serial.clone(),
-            capabilities: CAPABILITIES.to_vec(),
+            capabilities: self.capabilities(),
             clip_formats: self
                 .clips
                 .formats
@@ -317,6 +322,15 @@ impl DeviceConfig {
                 .map(|f| f.name().to_owned())
                 .collect(),
         }
+    }
+
+    /// [`CAPABILITIES`], and `operator_ui` with a test UI.
+    pub fn capabilities(&self) -> Vec<Capability> {
+        let mut all = CAPABILITIES.to_vec();
+        if self.operator_ui.is_some() {
+            all.push(Capability::OperatorUi);
+        }
+        all
     }
 
     fn log(&self, text: impl FnOnce() -> String) {
@@ -387,6 +401,7 @@ where
         station: Station::new(config),
         hello_seen: false,
         frames_ignored: 0,
+        prompt: None,
     };
     let end = loop {
         let Ok(input) = rx.recv() else {
@@ -507,6 +522,8 @@ struct Session<'a> {
     station: Station<'a>,
     hello_seen: bool,
     frames_ignored: u64,
+    /// The operator prompt on the test UI, waiting for a person: its message id and name.
+    prompt: Option<(u64, String)>,
 }
 
 impl Session<'_> {
@@ -544,6 +561,12 @@ impl Session<'_> {
         if !matches!(message, ToDevice::CameraFrame { .. }) {
             self.config.log(|| format!("> {}", message.redacted()));
         }
+        // Whatever comes next but a withdrawal ends the prompt on screen.
+        match &message {
+            ToDevice::OperatorWithdraw { prompt } => return self.withdraw(prompt),
+            ToDevice::CameraFrame { .. } => {}
+            _ => self.abort_prompt()?,
+        }
         let (id, action) = match message {
             ToDevice::Hello(_) => {
                 // Also a fresh start: a harness that lost track says hello again.
@@ -574,7 +597,7 @@ impl Session<'_> {
             return Ok(Flow::Go);
         }
         if let Some(needed) = action.needs() {
-            if !CAPABILITIES.contains(&needed) {
+            if !self.config.capabilities().contains(&needed) {
                 self.send(&FromDevice::error(
                     Some(id),
                     ErrorCode::Unsupported,
@@ -582,6 +605,9 @@ impl Session<'_> {
                 ))?;
                 return Ok(Flow::Go);
             }
+        }
+        if let Action::OperatorPrompt(question) = &action {
+            return self.show_prompt(id, question);
         }
         // The clip store is the device's, not the case's: it answers at once.
         let clips = &self.config.clips;
@@ -630,6 +656,59 @@ impl Session<'_> {
     }
 }
 
+impl Session<'_> {
+    /// The test UI shows `question`: the scripted person answers it at once when the
+    /// answers have an answer for it, or the prompt stays until it is withdrawn.
+    fn show_prompt(&mut self, id: u64, question: &OperatorQuestion) -> Result<Flow, WireError> {
+        let answers = self.config.operator_ui.as_ref();
+        let answer = answers
+            .and_then(|a| a.find(&self.station.case.case, &question.prompt))
+            .map(|(text, _)| text.to_owned());
+        match answer {
+            Some(answer) => {
+                let at_ms = crate::dut::protocol::millis(self.station.now());
+                self.send(&FromDevice::OperatorAnswer {
+                    at_ms,
+                    prompt: question.prompt.clone(),
+                    answer,
+                })?;
+                self.send(&FromDevice::Done { id })?;
+            }
+            None => {
+                self.config.log(|| {
+                    format!(
+                        "test UI: `{}` on screen, no answer scripted: waiting",
+                        question.prompt
+                    )
+                });
+                self.prompt = Some((id, question.prompt.clone()));
+            }
+        }
+        Ok(Flow::Go)
+    }
+
+    /// `operator_withdraw`: the prompt on screen goes, and its `operator_prompt` is done.
+    fn withdraw(&mut self, prompt: &str) -> Result<Flow, WireError> {
+        match self.prompt.take() {
+            Some((id, shown)) if shown == prompt => self.send(&FromDevice::Done { id })?,
+            other => self.prompt = other,
+        }
+        Ok(Flow::Go)
+    }
+
+    /// Any other message while a prompt is on screen: the prompt ends `aborted`.
+    fn abort_prompt(&mut self) -> Result<(), WireError> {
+        if let Some((id, prompt)) = self.prompt.take() {
+            self.send(&FromDevice::error(
+                Some(id),
+                ErrorCode::Aborted,
+                format!("`{prompt}` taken off the test UI: another message came"),
+            ))?;
+        }
+        Ok(())
+    }
+}
+
 /// A message as the log shows it: keypad layouts redacted (with the key positions, which
 /// the log never holds either, they would be the PIN).
 fn redacted_out(message: &FromDevice) -> String {
@@ -650,6 +729,8 @@ fn redacted_out(message: &FromDevice) -> String {
 
 /// The case's surroundings, from `case_start`.
 struct CaseSettings {
+    /// The case's id (what the test UI's answers name).
+    case: String,
     today: Date,
     facility: String,
     service: SocketAddr,
@@ -659,6 +740,7 @@ struct CaseSettings {
 impl CaseSettings {
     fn defaults() -> CaseSettings {
         CaseSettings {
+            case: String::new(),
             today: time::OffsetDateTime::now_utc().date(),
             facility: String::new(),
             service: nowhere(),
@@ -726,12 +808,12 @@ impl<'a> Station<'a> {
     fn act(&mut self, action: Action) -> (Vec<FromDevice>, Answer) {
         let answer = match action {
             Action::StartCase {
+                case,
                 today,
                 facility,
                 service_url,
                 bench,
-                ..
-            } => self.start_case(today, facility, service_url, bench),
+            } => self.start_case(case, today, facility, service_url, bench),
             Action::Reset => {
                 self.idle();
                 Ok(())
@@ -755,6 +837,7 @@ impl<'a> Station<'a> {
                     "this device has no `desk` capability".into(),
                 )),
                 Ok(stimulus) => self.apply(stimulus),
+                // `operator_prompt` is the session's (its test UI), never the reader's.
                 Err(action) => Err((ErrorCode::Internal, format!("{action:?} has no stimulus"))),
             },
         };
@@ -763,6 +846,7 @@ impl<'a> Station<'a> {
 
     fn start_case(
         &mut self,
+        case: String,
         today: Option<Date>,
         facility: Option<String>,
         service_url: Option<String>,
@@ -775,6 +859,7 @@ impl<'a> Station<'a> {
             Some(url) => service_address(url).map_err(|why| (ErrorCode::BadMessage, why))?,
         };
         self.case = CaseSettings {
+            case,
             today: today.unwrap_or_else(|| time::OffsetDateTime::now_utc().date()),
             facility: facility.unwrap_or_default(),
             service,
@@ -887,6 +972,12 @@ impl<'a> Station<'a> {
             None => self.camera = Some(kit),
         }
         Ok(())
+    }
+
+    /// Now on the case clock, never before the last `at_ms` sent.
+    fn now(&mut self) -> Duration {
+        self.last_at = self.clock.elapsed().max(self.last_at);
+        self.last_at
     }
 
     /// The reader's events and timings not sent yet, on the case clock.

@@ -401,12 +401,14 @@ fn result(
 }
 
 /// Puts `prompt` to the operator and waits for the answer (real time: a person answers).
-/// The answer's record, and the verdict it ends the case with, if it does.
+/// `asked` is called once the prompt is open (to show it on a device's test UI too). The
+/// answer's record, and the verdict it ends the case with, if it does.
 fn ask_operator(
     case: &Case,
     ctx: &CaseContext<'_>,
     prompt: &crate::scenario::OperatorPrompt,
     deadline: Duration,
+    asked: impl FnOnce(&crate::operator::Desk, &crate::operator::PromptKey),
 ) -> (reports::OperatorAnswer, Option<(Verdict, String)>) {
     use crate::operator::{Asked, PromptKey};
     use crate::scenario::OperatorMeaning;
@@ -445,6 +447,7 @@ fn ask_operator(
         },
         mask,
     );
+    asked(desk, &key);
     let Some(answer) = desk.wait(&key, deadline) else {
         let why = match desk.is_live() {
             true => format!(
@@ -486,8 +489,34 @@ fn evidence(observed: &Observed) -> String {
     out
 }
 
+/// One prompt of the run's desk, as a device's test UI answers it.
+struct DeskRelay {
+    desk: crate::operator::Desk,
+    key: crate::operator::PromptKey,
+    /// The device, as the evidence names who answered.
+    by: crate::operator::Answerer,
+}
+
+impl crate::reader::OperatorRelay for DeskRelay {
+    fn is_open(&self) -> bool {
+        self.desk.is_open(&self.key)
+    }
+
+    fn answer(&self, text: &str) -> Result<(), String> {
+        self.desk
+            .answer(&self.key, text, self.by.clone())
+            .map_err(|e| e.to_string())
+    }
+}
+
 enum Job {
     Apply(Stimulus),
+    /// Show an operator prompt on the device's test UI until it is answered or closed.
+    RelayOperator {
+        prompt: crate::scenario::OperatorPrompt,
+        deadline: Duration,
+        relay: DeskRelay,
+    },
     /// The device under test reaches the case's card itself.
     PlaceRemoteCard,
     /// Type `digits` on the pad now on screen; `right`: the card's PIN.
@@ -780,8 +809,51 @@ impl<'a> Bench<'a> {
                 }
                 // A person's answer, on the bench's desk: the reader is not asked.
                 StepKind::Operator(prompt) => {
-                    let (record, stop) = ask_operator(case, ctx, prompt, deadline);
+                    // A device with a test UI shows the prompt too; its reader thread
+                    // relays a person's answer there to the desk.
+                    let ui = ctx
+                        .device
+                        .filter(|d| d.hello().has(&crate::dut::protocol::Capability::OperatorUi));
+                    let mut relayed = false;
+                    let (record, stop) = ask_operator(case, ctx, prompt, deadline, |desk, key| {
+                        if let Some(device) = ui {
+                            let job = Job::RelayOperator {
+                                prompt: (**prompt).clone(),
+                                deadline,
+                                relay: DeskRelay {
+                                    desk: desk.clone(),
+                                    key: key.clone(),
+                                    by: crate::operator::Answerer::Device(
+                                        device.address().to_string(),
+                                    ),
+                                },
+                            };
+                            relayed = self.jobs.send(job).is_ok();
+                        }
+                    });
                     self.operator.push(record);
+                    if relayed {
+                        // The device lets go of the prompt within its withdraw deadline of
+                        // the desk closing it.
+                        let bound =
+                            crate::dut::protocol::WITHDRAW_DEADLINE + Duration::from_secs(1);
+                        match self.replies.recv_timeout(bound) {
+                            Ok(Ok(())) | Ok(Err(DriverError::Unsupported(_))) => {}
+                            Ok(Err(e)) => {
+                                return Err(broke(format!(
+                                    "{}: step `operator` on the device's test UI: {e}",
+                                    step.origin
+                                )))
+                            }
+                            Err(_) => {
+                                return Err(broke(format!(
+                                    "{}: the device's test UI kept the prompt `{}` past its \
+                                     deadline",
+                                    step.origin, prompt.id
+                                )))
+                            }
+                        }
+                    }
                     times.push((step.kind.name().to_owned(), took()));
                     match stop {
                         None => continue,
@@ -918,6 +990,11 @@ fn reader_thread(
         let reply = match job {
             Job::Apply(s) => reader.apply(s),
             Job::PlaceRemoteCard => reader.place_remote_card(),
+            Job::RelayOperator {
+                prompt,
+                deadline,
+                relay,
+            } => reader.relay_operator(&prompt, deadline, &relay),
             Job::TypePin { digits, right } => match reader
                 .layout()
                 .and_then(|l| l.positions_for(&digits))

@@ -11,7 +11,7 @@
 
 pub mod script;
 
-use crate::scenario::{OperatorAnswerKind, OperatorMeaning, OperatorPrompt, CONFIRM_ANSWERS};
+use crate::scenario::{OperatorAnswerKind, OperatorMeaning, OperatorPrompt};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,13 +42,7 @@ pub struct Asked {
 impl Asked {
     /// The answers a person may give, as they are typed or clicked (empty: free text).
     pub fn offered(&self) -> Vec<String> {
-        match &self.prompt.answer {
-            OperatorAnswerKind::Confirm { .. } => {
-                CONFIRM_ANSWERS.iter().map(|a| (*a).to_owned()).collect()
-            }
-            OperatorAnswerKind::Choose(choices) => choices.iter().map(|(l, _)| l.clone()).collect(),
-            OperatorAnswerKind::Text(_) => Vec::new(),
-        }
+        self.prompt.answer.offered()
     }
 }
 
@@ -221,6 +215,14 @@ impl Desk {
             .lock()
             .map(|o| o.prompts.iter().map(|p| p.asked.clone()).collect())
             .unwrap_or_default()
+    }
+
+    /// Whether `key` is open: asked, and neither answered nor closed.
+    pub fn is_open(&self, key: &PromptKey) -> bool {
+        self.0
+            .open
+            .lock()
+            .is_ok_and(|o| o.prompts.iter().any(|p| p.asked.key == *key))
     }
 
     /// Opens `asked`; a scripted answer, if the script has one, is taken at once. `mask`

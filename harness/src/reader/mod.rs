@@ -15,7 +15,8 @@ pub use virtual_reader::{ReaderSetup, VirtualReader};
 
 use crate::channel::CardChannel;
 use crate::rules::{ConsentStep, Document};
-use crate::scenario::Method;
+use crate::scenario::{Method, OperatorPrompt};
+use std::time::Duration;
 
 /// One thing done to the reader.
 pub enum Stimulus {
@@ -81,8 +82,29 @@ pub trait ReaderDriver: Send {
     /// Whether a PIN typed now should find a pad (not once the card path ended or the
     /// patient was authenticated).
     fn pin_pad_expected(&self) -> bool;
+    /// Shows `prompt` on the reader's own test UI (open for `deadline`) until a person
+    /// answers there, which goes to `relay`, or `relay` closes it (answered elsewhere, or
+    /// its deadline passed); returns once the reader has let go of it.
+    fn relay_operator(
+        &mut self,
+        _prompt: &OperatorPrompt,
+        _deadline: Duration,
+        _relay: &dyn OperatorRelay,
+    ) -> Result<(), DriverError> {
+        Err(DriverError::Unsupported(
+            "this reader has no test UI for operator prompts".into(),
+        ))
+    }
     /// The case is over: what the reader showed and decided.
     fn finish(self: Box<Self>) -> ReaderReport;
+}
+
+/// Where a person's answer on a reader's test UI goes: the run's desk, for one prompt.
+pub trait OperatorRelay: Send {
+    /// Whether the prompt is still open (not answered elsewhere, its deadline not passed).
+    fn is_open(&self) -> bool;
+    /// Offers `text` as the answer; `Err` says why it was not taken.
+    fn answer(&self, text: &str) -> Result<(), String>;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

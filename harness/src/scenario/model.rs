@@ -250,6 +250,18 @@ pub const MAX_CHOICE_LABEL: usize = 60;
 /// The longest prompt id; ids are `[a-z0-9]` and inner `-`.
 pub const MAX_PROMPT_ID: usize = 40;
 
+/// Whether `id` is a prompt id: 1 to [`MAX_PROMPT_ID`] of `a-z`, `0-9` and inner `-` (what
+/// scenarios, answer files and the adapter protocol accept).
+pub fn is_prompt_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_PROMPT_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-')
+        && !id.ends_with('-')
+}
+
 /// The steps `expect.refused` may name: those that reach the reader.
 pub fn refusable_steps() -> Vec<(&'static str, &'static str)> {
     STEP_NAMES
@@ -547,6 +559,28 @@ pub enum OperatorAnswerKind {
     Choose(Vec<(String, OperatorMeaning)>),
     /// Free text (kept, its card secrets masked); any answer means this.
     Text(OperatorMeaning),
+}
+
+impl OperatorAnswerKind {
+    /// Its name in [`OPERATOR_ANSWER_KINDS`].
+    pub fn name(&self) -> &'static str {
+        match self {
+            OperatorAnswerKind::Confirm { .. } => OPERATOR_ANSWER_KINDS[0],
+            OperatorAnswerKind::Choose(_) => OPERATOR_ANSWER_KINDS[1],
+            OperatorAnswerKind::Text(_) => OPERATOR_ANSWER_KINDS[2],
+        }
+    }
+
+    /// The answers a person may give, as they are typed or clicked (empty: free text).
+    pub fn offered(&self) -> Vec<String> {
+        match self {
+            OperatorAnswerKind::Confirm { .. } => {
+                CONFIRM_ANSWERS.iter().map(|a| (*a).to_owned()).collect()
+            }
+            OperatorAnswerKind::Choose(choices) => choices.iter().map(|(l, _)| l.clone()).collect(),
+            OperatorAnswerKind::Text(_) => Vec::new(),
+        }
+    }
 }
 
 /// What an operator's answer does to the case.

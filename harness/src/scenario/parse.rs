@@ -1113,14 +1113,7 @@ fn operator_prompt(node: Node<'_, '_>) -> Option<OperatorPrompt> {
     map.require_all(&["id", "ask"]);
     let id = map.get("id").and_then(|n| {
         let id = n.string()?;
-        let ok = !id.is_empty()
-            && id.len() <= MAX_PROMPT_ID
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !id.starts_with('-')
-            && !id.ends_with('-');
-        if !ok {
+        if !is_prompt_id(&id) {
             n.report(
                 &format!("a prompt id is 1 to {MAX_PROMPT_ID} of a-z, 0-9 and inner `-`"),
                 Some("e.g. `id: consent-four-items`"),

@@ -4,8 +4,8 @@
 
 use super::{
     Capability, Clip, DeviceHello, ErrorCode, ErrorReply, FromDevice, HarnessHello, KeyPositions,
-    ToDevice, WireConsent, WireConsentItem, WireConsentRecord, WireDocument, WireFaceResult,
-    WireMessage, WireMethod, MAX_KEYS,
+    ToDevice, WireAnswerKind, WireConsent, WireConsentItem, WireConsentRecord, WireDocument,
+    WireFaceResult, WireMessage, WireMethod, MAX_KEYS,
 };
 use crate::clips::ClipFormat;
 use crate::reader::{
@@ -14,8 +14,8 @@ use crate::reader::{
 use crate::rules::{
     ConsentChoice, ConsentItem, ConsentItems, ConsentStep, Document, LimitCategory,
 };
-use crate::scenario::Method;
 use crate::scenario::PastConsent;
+use crate::scenario::{Method, OperatorAnswerKind, OperatorPrompt};
 use std::fmt;
 use std::time::Duration;
 use time::Date;
@@ -118,7 +118,41 @@ pub enum Action {
     Register(bool),
     StaffCheck(bool),
     Show(Vec<Document>),
+    /// A question for the person at the device's test UI (`operator_prompt`).
+    OperatorPrompt(OperatorQuestion),
     Reset,
+}
+
+/// An operator prompt as a device's test UI shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OperatorQuestion {
+    /// The prompt's id in its case.
+    pub prompt: String,
+    pub ja: String,
+    pub en: String,
+    pub kind: WireAnswerKind,
+    /// The answers to offer (none for free text).
+    pub offered: Vec<String>,
+    /// How long the question stays open.
+    pub deadline: Duration,
+}
+
+impl OperatorQuestion {
+    /// The question of a scenario's `prompt`, open for `deadline`.
+    pub fn of(prompt: &OperatorPrompt, deadline: Duration) -> OperatorQuestion {
+        OperatorQuestion {
+            prompt: prompt.id.clone(),
+            ja: prompt.ja.clone(),
+            en: prompt.en.clone(),
+            kind: match prompt.answer {
+                OperatorAnswerKind::Confirm { .. } => WireAnswerKind::Confirm,
+                OperatorAnswerKind::Choose(_) => WireAnswerKind::Choose,
+                OperatorAnswerKind::Text(_) => WireAnswerKind::Text,
+            },
+            offered: prompt.answer.offered(),
+            deadline,
+        }
+    }
 }
 
 impl fmt::Debug for Action {
@@ -165,6 +199,7 @@ impl fmt::Debug for Action {
             Action::Register(a) => f.debug_tuple("Register").field(a).finish(),
             Action::StaffCheck(a) => f.debug_tuple("StaffCheck").field(a).finish(),
             Action::Show(d) => f.debug_tuple("Show").field(d).finish(),
+            Action::OperatorPrompt(q) => f.debug_tuple("OperatorPrompt").field(q).finish(),
             Action::Reset => f.write_str("Reset"),
         }
     }
@@ -226,6 +261,7 @@ impl Action {
             | Action::ClipEnd { .. }
             | Action::CameraStart(_)
             | Action::CameraStop
+            | Action::OperatorPrompt(_)
             | Action::Reset) => return Err(other),
         })
     }
@@ -244,6 +280,7 @@ impl Action {
             Action::Register(_) => Capability::Registration,
             Action::StaffCheck(_) => Capability::VisualCheck,
             Action::Show(_) => Capability::Desk,
+            Action::OperatorPrompt(_) => Capability::OperatorUi,
             Action::StartCase { .. }
             | Action::PlaceCard(_)
             | Action::RemoveCard
@@ -368,6 +405,15 @@ impl Action {
                 id,
                 documents: documents.iter().map(|d| document_to_wire(*d)).collect(),
             },
+            Action::OperatorPrompt(q) => ToDevice::OperatorPrompt {
+                id,
+                prompt: q.prompt.clone(),
+                ja: q.ja.clone(),
+                en: q.en.clone(),
+                kind: q.kind,
+                offered: q.offered.clone(),
+                deadline_ms: millis(q.deadline),
+            },
             Action::Reset => ToDevice::Reset { id },
         };
         message.validate().map_err(ConvertError::Invalid)?;
@@ -381,10 +427,13 @@ impl ToDevice {
         ToDevice::Hello(HarnessHello::ours())
     }
 
-    /// The action of this message, and its id; `None` for `hello` and `camera_frame`.
+    /// The action of this message, and its id; `None` for `hello`, `camera_frame` and
+    /// `operator_withdraw`.
     pub fn to_action(&self) -> Option<(u64, Action)> {
         let action = match self {
-            ToDevice::Hello(_) | ToDevice::CameraFrame { .. } => return None,
+            ToDevice::Hello(_)
+            | ToDevice::CameraFrame { .. }
+            | ToDevice::OperatorWithdraw { .. } => return None,
             ToDevice::CaseStart {
                 case,
                 today,
@@ -468,6 +517,22 @@ impl ToDevice {
                 Action::Consent(consent_from_wire(*choice, items))
             }
             ToDevice::Register { accept, .. } => Action::Register(*accept),
+            ToDevice::OperatorPrompt {
+                prompt,
+                ja,
+                en,
+                kind,
+                offered,
+                deadline_ms,
+                ..
+            } => Action::OperatorPrompt(OperatorQuestion {
+                prompt: prompt.clone(),
+                ja: ja.clone(),
+                en: en.clone(),
+                kind: *kind,
+                offered: offered.clone(),
+                deadline: millis_to_duration(*deadline_ms),
+            }),
             ToDevice::StaffCheck { confirm, .. } => Action::StaffCheck(*confirm),
             ToDevice::ShowDocuments { documents, .. } => {
                 Action::Show(documents.iter().map(|d| document_from_wire(*d)).collect())
@@ -589,6 +654,12 @@ pub enum Report {
         at: Duration,
         name: String,
         took: Duration,
+    },
+    /// A person answered `prompt` on the device's test UI.
+    OperatorAnswer {
+        at: Duration,
+        prompt: String,
+        answer: String,
     },
 }
 
@@ -787,6 +858,15 @@ impl From<FromDevice> for Report {
                 took: millis_to_duration(ms),
             },
             FromDevice::Note { at_ms, text } => event(at_ms, EventKind::Note { text }),
+            FromDevice::OperatorAnswer {
+                at_ms,
+                prompt,
+                answer,
+            } => Report::OperatorAnswer {
+                at: millis_to_duration(at_ms),
+                prompt,
+                answer,
+            },
         }
     }
 }
@@ -800,6 +880,11 @@ impl From<Report> for FromDevice {
             Report::Error(e) => FromDevice::Error(e),
             Report::Event(e) => FromDevice::from_event(&e),
             Report::Timing { at, name, took } => FromDevice::timing(at, &name, took),
+            Report::OperatorAnswer { at, prompt, answer } => FromDevice::OperatorAnswer {
+                at_ms: millis(at),
+                prompt,
+                answer,
+            },
         }
     }
 }

@@ -162,6 +162,36 @@ fn every_to_device() -> Vec<ToDevice> {
                 },
             ],
         },
+        ToDevice::OperatorPrompt {
+            id: 11,
+            prompt: "consent-four-items".into(),
+            ja: "同意画面に4つの項目がありますか？".into(),
+            en: "Four items on the consent screen?".into(),
+            kind: WireAnswerKind::Confirm,
+            offered: vec!["yes".into(), "no".into()],
+            deadline_ms: 300_000.0,
+        },
+        ToDevice::OperatorPrompt {
+            id: 12,
+            prompt: "what-shown".into(),
+            ja: "表示は？".into(),
+            en: "What is shown?".into(),
+            kind: WireAnswerKind::Choose,
+            offered: vec!["rejected".into(), "accepted".into()],
+            deadline_ms: 1.5,
+        },
+        ToDevice::OperatorPrompt {
+            id: 13,
+            prompt: "note".into(),
+            ja: "メモ".into(),
+            en: "Note".into(),
+            kind: WireAnswerKind::Text,
+            offered: vec![],
+            deadline_ms: 0.0,
+        },
+        ToDevice::OperatorWithdraw {
+            prompt: "what-shown".into(),
+        },
         ToDevice::Reset { id: u64::MAX },
     ]
 }
@@ -266,6 +296,11 @@ fn every_from_device() -> Vec<FromDevice> {
         FromDevice::Note {
             at_ms: 1001.0,
             text: "line one\nline two \"quoted\" \u{0}".into(),
+        },
+        FromDevice::OperatorAnswer {
+            at_ms: 1002.0,
+            prompt: "consent-four-items".into(),
+            answer: "はい".into(),
         },
     ]
 }
@@ -545,6 +580,16 @@ fn bad_values_are_refused_at_decoding() {
         br#"{"type":"case_start","id":1,"case":"x","consent_history":[{"facility":"a","on":"2025-10-01","choice":"all","items":["medication"]}]}"#,
         br#"{"type":"case_start","id":1,"case":"x","consent_history":[{"facility":"a","choice":"all"}]}"#,
         br#"{"type":"choose_method","id":1,"method":"iris"}"#,
+        br#"{"type":"operator_prompt","id":1,"prompt":"Bad Id","ja":"a","en":"a","kind":"text","deadline_ms":1}"#,
+        br#"{"type":"operator_prompt","id":1,"prompt":"p","ja":" ","en":"a","kind":"text","deadline_ms":1}"#,
+        br#"{"type":"operator_prompt","id":1,"prompt":"p","ja":"a","en":"a","kind":"confirm","offered":["no","yes"],"deadline_ms":1}"#,
+        br#"{"type":"operator_prompt","id":1,"prompt":"p","ja":"a","en":"a","kind":"choose","deadline_ms":1}"#,
+        br#"{"type":"operator_prompt","id":1,"prompt":"p","ja":"a","en":"a","kind":"choose","offered":["1","2","3","4","5","6","7","8","9"],"deadline_ms":1}"#,
+        br#"{"type":"operator_prompt","id":1,"prompt":"p","ja":"a","en":"a","kind":"text","offered":["x"],"deadline_ms":1}"#,
+        br#"{"type":"operator_prompt","id":1,"prompt":"p","ja":"a","en":"a","kind":"vote","deadline_ms":1}"#,
+        br#"{"type":"operator_prompt","id":1,"prompt":"p","ja":"a","en":"a","kind":"text","deadline_ms":-1}"#,
+        br#"{"type":"operator_prompt","id":1,"prompt":"p","ja":"a","en":"a","kind":"text"}"#,
+        br#"{"type":"operator_withdraw","prompt":"-p"}"#,
     ];
     for line in bad_to {
         let e = decode_err::<ToDevice>(line);
@@ -629,7 +674,10 @@ fn key_positions_never_reach_a_log() {
 #[test]
 fn ids_and_answers() {
     for m in every_to_device() {
-        let expect = !matches!(m, ToDevice::Hello(_) | ToDevice::CameraFrame { .. });
+        let expect = !matches!(
+            m,
+            ToDevice::Hello(_) | ToDevice::CameraFrame { .. } | ToDevice::OperatorWithdraw { .. }
+        );
         assert_eq!(m.id().is_some(), expect, "{m:?}");
         assert_eq!(m.to_action().is_some(), expect, "{m:?}");
     }
