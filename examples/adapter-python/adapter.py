@@ -31,7 +31,8 @@ PROTOCOL, VERSION, MAX_LINE = "myna-hil-dut", 1, 262144
 CAPABILITIES = ["pin", "consent", "registration"]
 KNOWN = {"hello", "case_start", "card_present", "card_removed", "clip_offer",
          "clip_chunk", "clip_end", "camera_start", "camera_frame", "camera_stop",
-         "choose_method", "pin_keys", "consent", "register", "show_documents", "reset"}
+         "choose_method", "pin_keys", "consent", "register", "staff_check",
+         "show_documents", "operator_prompt", "operator_withdraw", "reset"}
 
 # docs/card.md: AIDs, file identifiers and commands.
 JPKI_AID = bytes.fromhex("D392F000260100000001")
@@ -471,8 +472,8 @@ class Session:
         elif kind == "card_removed":
             self.idle()
             self.screen("idle")
-        elif kind == "camera_frame":
-            return  # no answer; this reader has no camera
+        elif kind in ("camera_frame", "operator_withdraw"):
+            return  # no id, no answer; this reader has no camera and no test UI
         elif kind not in KNOWN:
             raise Stop("unknown_type", f"unknown type {kind}"[:200])
         elif kind in ("card_present", "choose_method", "pin_keys", "consent", "register"):
@@ -506,7 +507,7 @@ class Session:
                           vendor="Example", model="adapter-python", firmware="0.1",
                           capabilities=CAPABILITIES)
                 continue
-            if kind != "camera_frame" and not isinstance(sid, int):
+            if kind not in ("camera_frame", "operator_withdraw") and not isinstance(sid, int):
                 self.send(type="error", code="bad_message", message="a stimulus needs an id")
                 continue
             try:
