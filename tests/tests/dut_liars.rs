@@ -157,7 +157,7 @@ fn a_device_that_leaks_a_secret_fails_and_the_secret_is_masked() {
 }
 
 /// An operator's answer the harness never asked for is the device's invention: a breach,
-/// and a PIN in it is masked like any other text.
+/// and a PIN in it is masked (a person's text, not held against the device as a leak).
 #[test]
 fn an_answer_to_a_prompt_never_asked_fails_and_its_secret_is_masked() {
     let pin = shipped_profile("valid")
@@ -177,7 +177,6 @@ fn an_answer_to_a_prompt_never_asked_fails_and_its_secret_is_masked() {
         "fail",
         "sent an `operator_answer` to `card-on-reader`, which is not on its test UI now",
     );
-    assert_caught(&cases, "fail", "the device disclosed a PIN of the card");
     assert_no_secret(&files);
     for file in &files {
         let body = std::fs::read_to_string(file).unwrap();

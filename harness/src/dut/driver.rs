@@ -791,6 +791,11 @@ impl DutReader {
     /// to the length kept, and its clock checked.
     fn checked(&mut self, mut message: FromDevice) -> FromDevice {
         let kind = message.type_name();
+        // A person's free text typed on the device's test UI is theirs, not the device's:
+        // a secret in it is masked, as on the terminal, but it is no breach.
+        if let FromDevice::OperatorAnswer { answer, .. } = &mut message {
+            self.info.secrets.mask(answer);
+        }
         for text in message.texts_mut() {
             self.mask_text(text, kind);
             clip_device_text(text);

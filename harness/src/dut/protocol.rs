@@ -1048,6 +1048,14 @@ impl WireMessage for FromDevice {
                 Err("share_percent is at most 100".into())
             }
             FromDevice::Timing { ms, .. } => check_millis("ms", *ms),
+            FromDevice::OperatorAnswer { prompt, answer, .. } => {
+                check_prompt_id(prompt)?;
+                if answer.trim().is_empty() {
+                    Err("answer is empty".into())
+                } else {
+                    Ok(())
+                }
+            }
             FromDevice::FaceAttempt {
                 best_score: Some(s),
                 ..

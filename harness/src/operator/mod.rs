@@ -98,13 +98,17 @@ pub fn read_answer(
             _ => Err("answer yes or no".into()),
         },
         OperatorAnswerKind::Choose(choices) => {
-            let by_number = text
-                .parse::<usize>()
-                .ok()
-                .and_then(|n| n.checked_sub(1))
-                .and_then(|i| choices.get(i));
-            by_number
-                .or_else(|| choices.iter().find(|(l, _)| l == text))
+            // A label as written wins over a number (labels may look like numbers).
+            let by_number = || {
+                text.parse::<usize>()
+                    .ok()
+                    .and_then(|n| n.checked_sub(1))
+                    .and_then(|i| choices.get(i))
+            };
+            choices
+                .iter()
+                .find(|(l, _)| l == text)
+                .or_else(by_number)
                 .map(|(l, m)| (l.clone(), *m))
                 .ok_or_else(|| {
                     let labels: Vec<String> = choices
@@ -367,6 +371,12 @@ mod tests {
         ]));
         assert_eq!(read_answer(&choose, "2").unwrap().0, "fewer");
         assert_eq!(read_answer(&choose, "four items").unwrap().0, "four items");
+        let numbered = prompt(OperatorAnswerKind::Choose(vec![
+            ("3".into(), OperatorMeaning::Fail),
+            ("1".into(), OperatorMeaning::Continue),
+        ]));
+        assert_eq!(read_answer(&numbered, "1").unwrap().0, "1");
+        assert_eq!(read_answer(&numbered, "2").unwrap().0, "1");
         assert_eq!(
             read_answer(&choose, "3").unwrap_err(),
             "answer one of: 1 four items, 2 fewer"

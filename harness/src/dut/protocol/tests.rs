@@ -545,6 +545,8 @@ fn bad_values_are_refused_at_decoding() {
         br#"{"type":"timing","at_ms":0,"name":"face.match","ms":-0.5}"#,
         br#"{"type":"face_attempt","at_ms":0,"attempt":1,"frames":1,"best_score":1e39,"matched":true,"presentation":"live"}"#,
         br#"{"type":"face_result","at_ms":0,"result":"maybe","consecutive_failures":0}"#,
+        br#"{"type":"operator_answer","at_ms":0,"prompt":"Bad`id","answer":"yes"}"#,
+        br#"{"type":"operator_answer","at_ms":0,"prompt":"p","answer":" "}"#,
         br#"{"type":"done","id":-1}"#,
         br#"{"type":"done","id":1.5}"#,
         br#"{"type":"done","id":18446744073709551616}"#,
