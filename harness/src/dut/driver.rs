@@ -486,15 +486,18 @@ impl DutReader {
         }
     }
 
+    /// The case's session, while the link holds.
+    fn session(&mut self) -> Result<&mut Session, DriverError> {
+        self.session
+            .as_mut()
+            .ok_or_else(|| DriverError::Device("no session".into()))
+    }
+
     /// The next line of the case from the device before `deadline`, counted against
     /// [`MAX_LINES_PER_CASE`] and checked ([`DutReader::checked`]); a line of an unknown
     /// type comes back as a note.
     fn next_line(&mut self, deadline: Instant) -> Result<FromDevice, DriverError> {
-        let incoming = match self.session.as_mut() {
-            Some(session) => session.next(deadline),
-            None => Err("no session".into()),
-        };
-        let incoming = match incoming {
+        let incoming = match self.session()?.next(deadline) {
             Ok(incoming) => incoming,
             Err(why) => return Err(DriverError::Device(self.masked(why))),
         };
@@ -527,10 +530,7 @@ impl DutReader {
         question: &OperatorQuestion,
         relay: &dyn OperatorRelay,
     ) -> Result<(), DriverError> {
-        let session = self
-            .session
-            .as_mut()
-            .ok_or_else(|| DriverError::Device("no session".into()))?;
+        let session = self.session()?;
         let id = session
             .send(&Action::OperatorPrompt(question.clone()))
             .map_err(DriverError::Device)?;
@@ -543,11 +543,9 @@ impl DutReader {
                 let withdraw = ToDevice::OperatorWithdraw {
                     prompt: question.prompt.clone(),
                 };
-                let session = self
-                    .session
-                    .as_mut()
-                    .ok_or_else(|| DriverError::Device("no session".into()))?;
-                session.write(&withdraw).map_err(DriverError::Device)?;
+                self.session()?
+                    .write(&withdraw)
+                    .map_err(DriverError::Device)?;
                 self.harness_note(format!(
                     "harness: `{}` withdrawn from the device's test UI (answered elsewhere, \
                      or past its deadline)",
@@ -624,10 +622,7 @@ impl DutReader {
         deadline: Instant,
         file: bool,
     ) -> Result<Answer, DriverError> {
-        let session = self
-            .session
-            .as_mut()
-            .ok_or_else(|| DriverError::Device("no session".into()))?;
+        let session = self.session()?;
         let id = session.send(action).map_err(DriverError::Device)?;
         loop {
             let message = self.next_line(deadline)?;
